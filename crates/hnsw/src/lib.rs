@@ -1,1 +1,158 @@
-//! placeholder crate root; replaced by the crate's real code.
+//! HNSW (hierarchical navigable small world) graphs stored in Postgres-style
+//! pages, written against the [`pagestore::Relation`] trait.
+//!
+//! The crate is independent of Postgres: vectors are opaque byte payloads and
+//! distances come from a caller-supplied [`Space`]. The pgrx layer maps the
+//! index access-method callbacks onto this API:
+//!
+//! | callback            | function                                             |
+//! |---------------------|------------------------------------------------------|
+//! | `ambuild`           | [`Builder`] (`push` per heap tuple, then `finish`)   |
+//! | `ambuildempty`      | [`build_empty`]                                      |
+//! | `aminsert`          | [`insert`]                                           |
+//! | `amrescan/gettuple` | [`HnswScan`] (`new`, then `next` per tuple)          |
+//! | `ambulkdelete`      | [`vacuum`]                                           |
+//! | `amvacuumcleanup`   | [`vacuum`] with a never-dead callback, or [`verify`] |
+//! | amcheck-style check | [`verify`]                                           |
+//!
+//! Concurrency follows Postgres rules: one page lock at a time, each page
+//! write is its own atomic WAL record, and the index stays searchable after a
+//! crash between any two writes. Threads are used only by the in-memory phase
+//! of [`Builder`], on plain data.
+
+#![warn(missing_docs)]
+
+mod build;
+pub mod format;
+mod graph;
+mod heuristic;
+mod insert;
+mod level;
+mod pages;
+mod search;
+mod vacuum;
+mod verify;
+mod visited;
+
+pub use build::{build, build_empty, BuildOptions, BuildPhase, BuildProgress, BuildReport, Builder};
+pub use insert::{insert, InsertOutcome};
+pub use pagestore::ItemPointer;
+pub use search::{search, HnswScan, IterativeScan, ScanItem, ScanOptions};
+pub use vacuum::{vacuum, VacuumStats};
+pub use verify::{verify, Issue, IssueKind, VerifyReport};
+
+use std::fmt;
+
+/// Distance between two payloads in the on-disk vector format; smaller is
+/// closer. Must be symmetric. Payloads read from pages start 8-byte aligned.
+pub trait Space {
+    /// Distance between `a` and `b`.
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32;
+}
+
+impl<S: Space + ?Sized> Space for &S {
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        (**self).distance(a, b)
+    }
+}
+
+/// Parameters fixed when an index is created; stored in the meta page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexOptions {
+    /// Neighbours per element on layers >= 1; layer 0 keeps `2*m`. 2..=100.
+    pub m: u16,
+    /// Candidate list size while inserting; `>= 2*m`, at most 1000.
+    pub ef_construction: u16,
+    /// Vector dimensions (informational).
+    pub dimensions: u32,
+    /// Payload bytes for fixed-size types, 0 if payloads vary in size.
+    pub payload_size: u32,
+    /// Caller-defined distance/opclass id, stored for the caller to check.
+    pub space_id: u16,
+}
+
+impl Default for IndexOptions {
+    /// pgvector's defaults: m = 16, ef_construction = 64.
+    fn default() -> Self {
+        IndexOptions {
+            m: 16,
+            ef_construction: 64,
+            dimensions: 0,
+            payload_size: 0,
+            space_id: 0,
+        }
+    }
+}
+
+impl IndexOptions {
+    /// Checks the limits pgvector enforces.
+    pub fn validate(&self) -> Result<(), HnswError> {
+        if !(format::MIN_M..=format::MAX_M).contains(&self.m) {
+            return Err(HnswError::InvalidOption(format!(
+                "m must be between {} and {}",
+                format::MIN_M,
+                format::MAX_M
+            )));
+        }
+        if !(4..=1000).contains(&self.ef_construction) || self.ef_construction < 2 * self.m {
+            return Err(HnswError::InvalidOption(
+                "ef_construction must be between 4 and 1000 and at least 2 * m".into(),
+            ));
+        }
+        format::check_payload_size(self.payload_size as usize)
+    }
+}
+
+/// Errors reported to the caller (the pgrx layer turns them into ERRORs).
+#[derive(Debug, Clone, PartialEq)]
+pub enum HnswError {
+    /// A payload larger than an element tuple can hold.
+    PayloadTooLarge {
+        /// Payload bytes.
+        size: usize,
+        /// Largest storable payload.
+        max: usize,
+    },
+    /// A payload whose size differs from the index's fixed payload size.
+    PayloadSizeMismatch {
+        /// Size recorded in the meta page.
+        expected: usize,
+        /// Size given.
+        got: usize,
+    },
+    /// An invalid index option.
+    InvalidOption(String),
+    /// The index was written by an unknown format version.
+    UnsupportedVersion(u32),
+    /// The pages do not look like an HNSW index.
+    Corrupted(String),
+    /// The progress callback asked to stop.
+    Cancelled,
+}
+
+impl fmt::Display for HnswError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HnswError::PayloadTooLarge { size, max } => write!(
+                f,
+                "vector of {size} bytes is too large for an HNSW index: an element must fit \
+                 one 8 KiB page, which leaves at most {max} bytes for the vector"
+            ),
+            HnswError::PayloadSizeMismatch { expected, got } => write!(
+                f,
+                "vector of {got} bytes does not match the index's {expected} bytes"
+            ),
+            HnswError::InvalidOption(msg) => write!(f, "invalid HNSW option: {msg}"),
+            HnswError::UnsupportedVersion(v) => write!(
+                f,
+                "HNSW index format version {v} is not supported by this version \
+                 (expected {}); REINDEX the index",
+                format::FORMAT_VERSION
+            ),
+            HnswError::Corrupted(msg) => write!(f, "HNSW index is corrupted: {msg}"),
+            HnswError::Cancelled => write!(f, "HNSW operation cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for HnswError {}

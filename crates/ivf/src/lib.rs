@@ -1,1 +1,36 @@
-//! placeholder crate root; replaced by the crate's real code.
+//! IVFFlat index core for pgvector_rs.
+//!
+//! * [`kmeans`] trains the list centroids from a sample of the table;
+//! * [`IvfBuilder`] writes a new index (meta page, centroid pages, lists);
+//! * [`insert`] adds one tuple, [`Scan`] / [`search`] query the index and
+//!   [`bulk_delete`] vacuums it.
+//!
+//! Vector payloads are opaque bytes compared by the caller's [`Space`]; pages
+//! are accessed through the `pagestore` [`Relation`](pagestore::Relation)
+//! trait, which the pgrx layer implements on Postgres buffers with generic
+//! WAL. The on-page layout is documented in [`format`].
+
+mod build;
+mod centroids;
+mod dot;
+mod error;
+pub mod format;
+mod insert;
+pub mod kmeans;
+mod lists;
+mod rng;
+mod search;
+mod space;
+mod vacuum;
+
+pub use build::{BuildStats, IndexParams, IvfBuilder};
+pub use error::IvfError;
+pub use insert::insert;
+pub use search::{search, IterativeScan, Scan, SearchOptions};
+pub use space::Space;
+pub use vacuum::{bulk_delete, VacuumStats};
+
+#[cfg(test)]
+mod testdata;
+#[cfg(test)]
+mod tests;

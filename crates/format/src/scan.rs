@@ -1,0 +1,282 @@
+//! Number scanners with the semantics of C's `strtof` and `strtol` in the "C" locale, which
+//! pgvector uses for its literals: they consume the longest valid prefix and report where
+//! they stopped, so that `[1,2x]` fails on the `x` and `[0x1p3]` reads as 8.
+
+/// The result of scanning one float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScannedFloat {
+    pub value: f32,
+    /// Bytes consumed; 0 means no number was found.
+    pub len: usize,
+    /// The literal was finite but too large for float4 (strtof's ERANGE overflow).
+    pub overflow: bool,
+    /// The literal had non-zero digits but rounded to zero (strtof's ERANGE underflow).
+    pub underflow: bool,
+}
+
+/// Scan a float at the start of `s` (no leading whitespace skipped: callers do that).
+pub fn scan_f32(s: &[u8]) -> ScannedFloat {
+    let none = ScannedFloat { value: 0.0, len: 0, overflow: false, underflow: false };
+    let mut pos = 0;
+    let negative = match s.first() {
+        Some(b'+') => {
+            pos = 1;
+            false
+        }
+        Some(b'-') => {
+            pos = 1;
+            true
+        }
+        _ => false,
+    };
+    let body = &s[pos..];
+    if let Some((value, len)) = scan_special(body) {
+        let value = if negative { -value } else { value };
+        return ScannedFloat { value, len: pos + len, overflow: false, underflow: false };
+    }
+    if body.len() >= 3 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
+        if let Some((magnitude, len, nonzero)) = scan_hex(&body[2..]) {
+            return finish(negative, magnitude, pos + 2 + len, nonzero);
+        }
+    }
+    let Some((len, nonzero)) = scan_decimal(body) else {
+        return none;
+    };
+    let text = std::str::from_utf8(&body[..len]).expect("scanned bytes are ASCII");
+    let magnitude: f32 = text.parse().expect("scanned text is a valid decimal float");
+    finish(negative, magnitude, pos + len, nonzero)
+}
+
+fn finish(negative: bool, magnitude: f32, len: usize, nonzero: bool) -> ScannedFloat {
+    let value = if negative { -magnitude } else { magnitude };
+    ScannedFloat {
+        value,
+        len,
+        overflow: magnitude.is_infinite(),
+        underflow: magnitude == 0.0 && nonzero,
+    }
+}
+
+/// `inf`, `infinity`, `nan`, `nan(chars)` — case-insensitive, as strtof accepts.
+fn scan_special(s: &[u8]) -> Option<(f32, usize)> {
+    let starts = |word: &[u8]| {
+        s.len() >= word.len() && s[..word.len()].iter().zip(word).all(|(a, b)| a.to_ascii_lowercase() == *b)
+    };
+    if starts(b"infinity") {
+        return Some((f32::INFINITY, 8));
+    }
+    if starts(b"inf") {
+        return Some((f32::INFINITY, 3));
+    }
+    if starts(b"nan") {
+        let mut len = 3;
+        if s.get(3) == Some(&b'(') {
+            if let Some(close) = s[4..].iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'_')) {
+                if s[4 + close] == b')' {
+                    len = 4 + close + 1;
+                }
+            }
+        }
+        return Some((f32::NAN, len));
+    }
+    None
+}
+
+/// Decimal mantissa with optional fraction and exponent; returns (length, any non-zero digit).
+fn scan_decimal(s: &[u8]) -> Option<(usize, bool)> {
+    let mut pos = 0;
+    let mut digits = 0;
+    let mut nonzero = false;
+    while pos < s.len() && s[pos].is_ascii_digit() {
+        nonzero |= s[pos] != b'0';
+        pos += 1;
+        digits += 1;
+    }
+    if pos < s.len() && s[pos] == b'.' {
+        pos += 1;
+        while pos < s.len() && s[pos].is_ascii_digit() {
+            nonzero |= s[pos] != b'0';
+            pos += 1;
+            digits += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    // An exponent only counts when at least one digit follows it.
+    if pos < s.len() && (s[pos] | 0x20) == b'e' {
+        let mut e = pos + 1;
+        if e < s.len() && (s[e] == b'+' || s[e] == b'-') {
+            e += 1;
+        }
+        if e < s.len() && s[e].is_ascii_digit() {
+            while e < s.len() && s[e].is_ascii_digit() {
+                e += 1;
+            }
+            pos = e;
+        }
+    }
+    Some((pos, nonzero))
+}
+
+/// Hexadecimal float after the `0x`: hex digits, optional fraction, optional binary exponent.
+/// Returns (magnitude, length after the prefix, any non-zero digit).
+fn scan_hex(s: &[u8]) -> Option<(f32, usize, bool)> {
+    let mut pos = 0;
+    let mut mantissa: u64 = 0;
+    let mut exponent: i64 = 0;
+    let mut digits = 0;
+    let mut nonzero = false;
+    let take_digit = |d: u64, fractional: bool, mantissa: &mut u64, exponent: &mut i64| {
+        if *mantissa >> 56 == 0 {
+            *mantissa = (*mantissa << 4) | d;
+            if fractional {
+                *exponent -= 4;
+            }
+        } else if !fractional {
+            // Too many digits to keep: the dropped ones only scale the value.
+            *exponent += 4;
+        }
+    };
+    while pos < s.len() && s[pos].is_ascii_hexdigit() {
+        let d = (s[pos] as char).to_digit(16).expect("hex digit") as u64;
+        nonzero |= d != 0;
+        take_digit(d, false, &mut mantissa, &mut exponent);
+        pos += 1;
+        digits += 1;
+    }
+    if pos < s.len() && s[pos] == b'.' {
+        pos += 1;
+        while pos < s.len() && s[pos].is_ascii_hexdigit() {
+            let d = (s[pos] as char).to_digit(16).expect("hex digit") as u64;
+            nonzero |= d != 0;
+            take_digit(d, true, &mut mantissa, &mut exponent);
+            pos += 1;
+            digits += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if pos < s.len() && (s[pos] | 0x20) == b'p' {
+        let mut e = pos + 1;
+        let mut negative = false;
+        if e < s.len() && (s[e] == b'+' || s[e] == b'-') {
+            negative = s[e] == b'-';
+            e += 1;
+        }
+        if e < s.len() && s[e].is_ascii_digit() {
+            let mut value: i64 = 0;
+            while e < s.len() && s[e].is_ascii_digit() {
+                value = (value * 10 + (s[e] - b'0') as i64).min(1 << 20);
+                e += 1;
+            }
+            exponent += if negative { -value } else { value };
+            pos = e;
+        }
+    }
+    let magnitude = (mantissa as f64) * 2f64.powi(exponent.clamp(-2000, 2000) as i32);
+    Some((magnitude as f32, pos, nonzero))
+}
+
+/// The result of scanning an integer like `strtol`: value saturated to i64, and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScannedInt {
+    pub value: i64,
+    pub len: usize,
+    /// The literal did not fit in a C long (strtol's ERANGE).
+    pub overflow: bool,
+}
+
+/// Scan a base-10 integer with optional sign at the start of `s` (no whitespace skipping).
+pub fn scan_i64(s: &[u8]) -> ScannedInt {
+    let mut pos = 0;
+    let negative = match s.first() {
+        Some(b'+') => {
+            pos = 1;
+            false
+        }
+        Some(b'-') => {
+            pos = 1;
+            true
+        }
+        _ => false,
+    };
+    let start = pos;
+    let mut value: i128 = 0;
+    while pos < s.len() && s[pos].is_ascii_digit() {
+        value = (value * 10 + (s[pos] - b'0') as i128).min(i64::MAX as i128 + 1);
+        pos += 1;
+    }
+    if pos == start {
+        return ScannedInt { value: 0, len: 0, overflow: false };
+    }
+    let signed = if negative { -value } else { value };
+    let overflow = signed > i64::MAX as i128 || signed < i64::MIN as i128;
+    let value = signed.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+    ScannedInt { value, len: pos, overflow }
+}
+
+/// Postgres's `array_isspace`: the six ASCII whitespace characters.
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(s: &str) -> (f32, usize) {
+        let r = scan_f32(s.as_bytes());
+        (r.value, r.len)
+    }
+
+    #[test]
+    fn decimal_prefixes() {
+        assert_eq!(scan("1.5,"), (1.5, 3));
+        assert_eq!(scan("-2"), (-2.0, 2));
+        assert_eq!(scan("+.5]"), (0.5, 3));
+        assert_eq!(scan("5."), (5.0, 2));
+        assert_eq!(scan("1e3x"), (1000.0, 3));
+        assert_eq!(scan("1e"), (1.0, 1));
+        assert_eq!(scan("1e+"), (1.0, 1));
+        assert_eq!(scan("2E-1"), (0.2, 4));
+        assert_eq!(scan(".").1, 0);
+        assert_eq!(scan("-").1, 0);
+        assert_eq!(scan("abc").1, 0);
+        assert_eq!(scan("").1, 0);
+    }
+
+    #[test]
+    fn specials_and_hex() {
+        assert_eq!(scan("inf"), (f32::INFINITY, 3));
+        assert_eq!(scan("-Infinity]"), (f32::NEG_INFINITY, 9));
+        assert!(scan_f32(b"NaN").value.is_nan());
+        assert_eq!(scan_f32(b"nan(123)").len, 8);
+        assert_eq!(scan("0x10"), (16.0, 4));
+        assert_eq!(scan("0x1p3"), (8.0, 5));
+        assert_eq!(scan("0x.8"), (0.5, 4));
+        assert_eq!(scan("0x"), (0.0, 1));
+        assert_eq!(scan("0xg"), (0.0, 1));
+    }
+
+    #[test]
+    fn range_flags() {
+        let r = scan_f32(b"1e39");
+        assert!(r.overflow && r.value.is_infinite());
+        assert!(scan_f32(b"1e-50").underflow);
+        assert!(!scan_f32(b"0e-50").underflow);
+        assert!(!scan_f32(b"1e-40").underflow, "denormals are representable");
+        assert!(scan_f32(b"0x1p200").overflow);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(scan_i64(b"123:"), ScannedInt { value: 123, len: 3, overflow: false });
+        assert_eq!(scan_i64(b"-5").value, -5);
+        assert_eq!(scan_i64(b"x").len, 0);
+        let big = scan_i64(b"99999999999999999999999");
+        assert!(big.overflow);
+        assert_eq!(big.value, i64::MAX);
+    }
+}

@@ -1,0 +1,182 @@
+//! Page-level access shared by search, insert, vacuum and verify: the meta
+//! tuple, element and neighbour tuples, each read under one short page lock.
+
+use std::collections::HashMap;
+
+use pagestore::{ItemPointer, Page, PageMut, PageOpaque, Relation};
+
+use crate::arena::PayloadArena;
+use crate::format::{
+    ElementRef, MetaTuple, NeighborsRef, META_BLOCK, META_OFFSET, PAGE_FLAG_GRAPH,
+    PAGE_FLAG_META, PAGE_ID,
+};
+use crate::{HnswError, Space};
+
+/// Opaque of graph pages.
+pub(crate) const GRAPH_OPAQUE: PageOpaque = PageOpaque {
+    page_id: PAGE_ID,
+    flags: PAGE_FLAG_GRAPH,
+    ..PageOpaque::EMPTY
+};
+
+/// Opaque of the meta page.
+pub(crate) const META_OPAQUE: PageOpaque = PageOpaque {
+    page_id: PAGE_ID,
+    flags: PAGE_FLAG_META,
+    ..PageOpaque::EMPTY
+};
+
+/// True if `page` is a graph page of an HNSW index.
+pub(crate) fn is_graph_page(page: &impl Page) -> bool {
+    let o = page.opaque();
+    o.page_id == PAGE_ID && o.flags == PAGE_FLAG_GRAPH
+}
+
+/// Reads and validates the meta tuple.
+pub(crate) fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, HnswError> {
+    if rel.nblocks() == 0 {
+        return Err(HnswError::Corrupted("index has no meta page".into()));
+    }
+    let page = rel.read(META_BLOCK);
+    if page.opaque().page_id != PAGE_ID || page.opaque().flags != PAGE_FLAG_META {
+        return Err(HnswError::Corrupted("block 0 is not an HNSW meta page".into()));
+    }
+    let item = page
+        .item(META_OFFSET)
+        .ok_or_else(|| HnswError::Corrupted("meta tuple missing".into()))?;
+    MetaTuple::decode(item)
+}
+
+/// Applies `change` to the meta tuple under an exclusive lock; returns the
+/// new value.
+pub(crate) fn update_meta<R: Relation>(
+    rel: &R,
+    change: impl FnOnce(&mut MetaTuple),
+) -> Result<MetaTuple, HnswError> {
+    let mut page = rel.write(META_BLOCK);
+    let item = page
+        .item_mut(META_OFFSET)
+        .ok_or_else(|| HnswError::Corrupted("meta tuple missing".into()))?;
+    let mut meta = MetaTuple::decode(item)?;
+    change(&mut meta);
+    item[..MetaTuple::SIZE].copy_from_slice(meta.encode());
+    Ok(meta)
+}
+
+/// Creates the meta page as block 0 of an empty relation.
+pub(crate) fn write_meta_page<R: Relation>(rel: &R, meta: &MetaTuple) -> Result<(), HnswError> {
+    if rel.nblocks() != 0 {
+        return Err(HnswError::Corrupted(
+            "cannot build into a non-empty relation".into(),
+        ));
+    }
+    let mut page = rel.extend();
+    *page.opaque_mut() = META_OPAQUE;
+    page.add_item(meta.encode())
+        .expect("meta tuple fits an empty page");
+    Ok(())
+}
+
+/// Runs `f` on the element tuple at `ptr` under a share lock; `None` if the
+/// item is not an element tuple (e.g. a stale link).
+pub(crate) fn read_element<R: Relation, T>(
+    rel: &R,
+    ptr: ItemPointer,
+    f: impl FnOnce(ElementRef<'_>) -> T,
+) -> Option<T> {
+    let page = rel.read(ptr.block);
+    let element = ElementRef::parse(page.item(ptr.offset)?)?;
+    Some(f(element))
+}
+
+/// Copies `layer`'s neighbours of the element `owner`, whose neighbour tuple
+/// is at `nt`, into `out` (cleared first). Returns false if the tuple is not
+/// `owner`'s or has no such layer, which a concurrent slot reuse can cause.
+pub(crate) fn read_neighbor_layer<R: Relation>(
+    rel: &R,
+    m: u16,
+    owner: ItemPointer,
+    nt: ItemPointer,
+    layer: u8,
+    out: &mut Vec<ItemPointer>,
+) -> bool {
+    out.clear();
+    let page = rel.read(nt.block);
+    let Some(list) = page.item(nt.offset).and_then(|i| NeighborsRef::parse(i, m)) else {
+        return false;
+    };
+    if list.element() != owner || list.level() < layer {
+        return false;
+    }
+    out.extend(list.layer(layer));
+    true
+}
+
+/// What insert and vacuum need to know about an element they reason about.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CachedElement {
+    pub state: u8,
+    pub level: u8,
+    pub neighbors: ItemPointer,
+    payload: u32,
+}
+
+/// Elements (and copies of their payloads) loaded during one insert or
+/// repair, so that neighbour selection can compute pairwise distances
+/// without holding page locks.
+#[derive(Default)]
+pub(crate) struct ElementCache {
+    index: HashMap<ItemPointer, Option<CachedElement>>,
+    payloads: PayloadArena,
+}
+
+impl ElementCache {
+    /// The element at `ptr`, loading it on first use; `None` if there is no
+    /// element tuple there.
+    pub fn get<R: Relation>(&mut self, rel: &R, ptr: ItemPointer) -> Option<CachedElement> {
+        if let Some(cached) = self.index.get(&ptr) {
+            return *cached;
+        }
+        let payloads = &mut self.payloads;
+        let loaded = read_element(rel, ptr, |e| CachedElement {
+            state: e.state(),
+            level: e.level(),
+            neighbors: e.neighbors(),
+            payload: payloads.push(e.payload()),
+        });
+        self.index.insert(ptr, loaded);
+        loaded
+    }
+
+    /// Adds an element that is not on a page yet (the one being inserted).
+    pub fn put(&mut self, ptr: ItemPointer, level: u8, payload: &[u8]) {
+        let payload = self.payloads.push(payload);
+        self.index.insert(
+            ptr,
+            Some(CachedElement {
+                state: crate::format::STATE_LIVE,
+                level,
+                neighbors: ItemPointer::INVALID,
+                payload,
+            }),
+        );
+    }
+
+    /// Payload of a cached element.
+    pub fn payload(&self, e: &CachedElement) -> &[u8] {
+        self.payloads.get(e.payload)
+    }
+
+    /// Distance between two cached elements (both must have been loaded).
+    pub fn distance<S: Space>(&self, space: &S, a: ItemPointer, b: ItemPointer) -> f32 {
+        let pa = self.index[&a].expect("element cached");
+        let pb = self.index[&b].expect("element cached");
+        space.distance(self.payload(&pa), self.payload(&pb))
+    }
+
+    /// Forgets everything (e.g. after a retry found the graph changed).
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.payloads.clear();
+    }
+}

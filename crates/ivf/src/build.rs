@@ -1,0 +1,309 @@
+//! Index build: write the meta and centroid pages, assign every vector to its
+//! nearest centroid and write the lists page by page.
+//!
+//! Tuples arrive in any order through [`IvfBuilder::push`] (the heap scan
+//! callback); they are assigned in parallel batches and buffered per list.
+//! As soon as a list has more than a page of tuples, one full page is written,
+//! so memory stays at about one page per list whatever the table size. Pages
+//! of different lists therefore interleave in the relation; each list is a
+//! chain through `opaque.next`. A page's `next` link must be known when it is
+//! written, so each list keeps one block reserved (appended empty) for the page
+//! it is filling.
+
+use pagestore::{BlockNumber, ItemPointer, Page, PageMut, Relation, INVALID_BLOCK};
+use rayon::prelude::*;
+
+use crate::error::IvfError;
+use crate::format::{
+    encode_list_tuple, items_per_page, max_payload_size, CentroidHeader, MetaTuple, PageRole,
+    CENTROID_HEADER_SIZE, FORMAT_VERSION, LIST_TUPLE_HEADER_SIZE, META_BLOCK, META_MAGIC,
+    QUANTIZATION_NONE,
+};
+use crate::space::Space;
+
+/// Tuples assigned to lists per parallel batch.
+const BATCH_TUPLES: usize = 4096;
+
+/// Shape of the index being built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexParams {
+    /// Vector dimensions (recorded for the caller).
+    pub dims: u32,
+    /// Bytes of every vector payload and centroid.
+    pub payload_size: usize,
+    /// Caller-defined id of the distance and payload encoding, recorded in the
+    /// meta page.
+    pub space_id: u32,
+}
+
+/// What a finished build wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Tuples written to lists.
+    pub tuples: u64,
+    /// Blocks of the relation, meta and centroid pages included.
+    pub pages: BlockNumber,
+}
+
+/// Writes a new index into an empty relation.
+pub struct IvfBuilder<'a, R: Relation, S: Space> {
+    rel: &'a R,
+    space: &'a S,
+    payload_size: usize,
+    /// Centroid payloads, row-major.
+    centroids: Vec<u8>,
+    centroid_blocks: Vec<BlockNumber>,
+    lists: Vec<ListWriter>,
+    tuples_per_page: usize,
+    /// Tuples waiting for assignment: heap TIDs and row-major payloads.
+    batch_tids: Vec<ItemPointer>,
+    batch_payloads: Vec<u8>,
+    tuples_done: u64,
+    progress: Box<dyn FnMut(u64) + 'a>,
+}
+
+/// Build state of one list.
+#[derive(Default)]
+struct ListWriter {
+    head: Option<BlockNumber>,
+    /// Block reserved for the page being filled.
+    reserved: Option<BlockNumber>,
+    /// Encoded tuples not yet written, back to back.
+    pending: Vec<u8>,
+    tuples: u64,
+}
+
+impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
+    /// Starts a build: writes the meta page and reserves the centroid pages of
+    /// an empty relation. `centroids` holds the lists' centroids as payloads,
+    /// back to back (`lists × payload_size` bytes; at least one list).
+    /// `progress` is called on this thread with the number of tuples written.
+    pub fn new(
+        rel: &'a R,
+        space: &'a S,
+        params: IndexParams,
+        centroids: Vec<u8>,
+        progress: impl FnMut(u64) + 'a,
+    ) -> Result<Self, IvfError> {
+        let size = params.payload_size;
+        let invalid = |why: String| Err(IvfError::InvalidBuild(why));
+        if size == 0 || size > max_payload_size() {
+            return invalid(format!("payload size {size} outside 1..={}", max_payload_size()));
+        }
+        if centroids.is_empty() || centroids.len() % size != 0 {
+            return invalid(format!("{} centroid bytes are not whole payloads", centroids.len()));
+        }
+        if rel.nblocks() != 0 {
+            return invalid("relation is not empty".into());
+        }
+        let lists = centroids.len() / size;
+        let centroid_blocks = write_meta_and_reserve_centroid_pages(rel, params, lists)?;
+        Ok(Self {
+            rel,
+            space,
+            payload_size: size,
+            centroids,
+            centroid_blocks,
+            lists: (0..lists).map(|_| ListWriter::default()).collect(),
+            tuples_per_page: items_per_page(LIST_TUPLE_HEADER_SIZE + size),
+            batch_tids: Vec::with_capacity(BATCH_TUPLES),
+            batch_payloads: Vec::with_capacity(BATCH_TUPLES * size),
+            tuples_done: 0,
+            progress: Box::new(progress),
+        })
+    }
+
+    /// Adds one heap tuple's vector.
+    pub fn push(&mut self, tid: ItemPointer, payload: &[u8]) -> Result<(), IvfError> {
+        if payload.len() != self.payload_size {
+            return Err(IvfError::PayloadSize {
+                expected: self.payload_size,
+                actual: payload.len(),
+            });
+        }
+        self.batch_tids.push(tid);
+        self.batch_payloads.extend_from_slice(payload);
+        if self.batch_tids.len() == BATCH_TUPLES {
+            self.write_batch();
+        }
+        Ok(())
+    }
+
+    /// Writes everything still buffered and the centroid pages.
+    pub fn finish(mut self) -> Result<BuildStats, IvfError> {
+        self.write_batch();
+        let mut headers = Vec::with_capacity(self.lists.len());
+        for list in 0..self.lists.len() {
+            let tail = self.write_last_page(list);
+            let writer = &self.lists[list];
+            headers.push(CentroidHeader {
+                head: writer.head.unwrap_or(INVALID_BLOCK),
+                insert_block: tail.unwrap_or(INVALID_BLOCK),
+                tuples: writer.tuples,
+            });
+        }
+        self.write_centroid_pages(&headers);
+        Ok(BuildStats {
+            tuples: self.tuples_done,
+            pages: self.rel.nblocks(),
+        })
+    }
+
+    /// Assigns the batch to lists (in parallel) and appends it to them.
+    fn write_batch(&mut self) {
+        if self.batch_tids.is_empty() {
+            return;
+        }
+        let size = self.payload_size;
+        let (space, centroids) = (self.space, &self.centroids);
+        let assignment: Vec<usize> = self
+            .batch_payloads
+            .par_chunks(size)
+            .map(|payload| nearest_centroid(space, centroids, size, payload))
+            .collect();
+        let mut tuple = Vec::with_capacity(LIST_TUPLE_HEADER_SIZE + size);
+        for (i, &list) in assignment.iter().enumerate() {
+            let payload = &self.batch_payloads[i * size..(i + 1) * size];
+            encode_list_tuple(self.batch_tids[i], payload, &mut tuple);
+            let writer = &mut self.lists[list];
+            writer.pending.extend_from_slice(&tuple);
+            writer.tuples += 1;
+            // Only write a page once a later tuple proves it is not the last.
+            if writer.pending.len() > self.tuples_per_page * tuple.len() {
+                self.write_full_page(list);
+            }
+        }
+        self.tuples_done += self.batch_tids.len() as u64;
+        self.batch_tids.clear();
+        self.batch_payloads.clear();
+        (self.progress)(self.tuples_done);
+    }
+
+    /// Writes a page's worth of the list's pending tuples, linked to a newly
+    /// reserved block that will receive the following page.
+    fn write_full_page(&mut self, list: usize) {
+        let tuple_len = LIST_TUPLE_HEADER_SIZE + self.payload_size;
+        let writer = &mut self.lists[list];
+        let block = writer.reserved.unwrap_or_else(|| reserve_list_page(self.rel));
+        let next = reserve_list_page(self.rel);
+        let page_bytes = self.tuples_per_page * tuple_len;
+        write_list_page(self.rel, block, &writer.pending[..page_bytes], tuple_len, next);
+        writer.pending.drain(..page_bytes);
+        writer.head.get_or_insert(block);
+        writer.reserved = Some(next);
+    }
+
+    /// Writes the list's remaining tuples as its tail page; returns the tail.
+    fn write_last_page(&mut self, list: usize) -> Option<BlockNumber> {
+        let tuple_len = LIST_TUPLE_HEADER_SIZE + self.payload_size;
+        let writer = &mut self.lists[list];
+        if writer.pending.is_empty() {
+            // A reserved block always has pending tuples for it.
+            return None;
+        }
+        let block = writer.reserved.unwrap_or_else(|| reserve_list_page(self.rel));
+        write_list_page(self.rel, block, &writer.pending, tuple_len, INVALID_BLOCK);
+        writer.pending.clear();
+        writer.head.get_or_insert(block);
+        Some(block)
+    }
+
+    /// Fills the reserved centroid pages, chained in order.
+    fn write_centroid_pages(&self, headers: &[CentroidHeader]) {
+        let per_page = items_per_page(CENTROID_HEADER_SIZE + self.payload_size);
+        let mut item = vec![0u8; CENTROID_HEADER_SIZE + self.payload_size];
+        let payloads = self.centroids.chunks(self.payload_size);
+        let mut entries = headers.iter().zip(payloads);
+        for (i, &block) in self.centroid_blocks.iter().enumerate() {
+            let mut page = self.rel.write(block);
+            page.opaque_mut().next = self
+                .centroid_blocks
+                .get(i + 1)
+                .copied()
+                .unwrap_or(INVALID_BLOCK);
+            for (header, payload) in entries.by_ref().take(per_page) {
+                header.encode_into(&mut item);
+                item[CENTROID_HEADER_SIZE..].copy_from_slice(payload);
+                assert!(page.add_item(&item).is_some(), "centroid page overflow");
+            }
+        }
+    }
+}
+
+/// Index of the centroid nearest to `payload` (the first one on ties).
+pub(crate) fn nearest_centroid<S: Space>(
+    space: &S,
+    centroids: &[u8],
+    payload_size: usize,
+    payload: &[u8],
+) -> usize {
+    let mut best = (0, f32::INFINITY);
+    for (i, centroid) in centroids.chunks(payload_size).enumerate() {
+        let distance = space.distance(payload, centroid);
+        if distance < best.1 {
+            best = (i, distance);
+        }
+    }
+    best.0
+}
+
+/// Writes block 0 and appends the (still empty) centroid pages.
+fn write_meta_and_reserve_centroid_pages<R: Relation>(
+    rel: &R,
+    params: IndexParams,
+    lists: usize,
+) -> Result<Vec<BlockNumber>, IvfError> {
+    let per_page = items_per_page(CENTROID_HEADER_SIZE + params.payload_size);
+    let pages = lists.div_ceil(per_page);
+    let meta = MetaTuple {
+        magic: META_MAGIC,
+        version: FORMAT_VERSION,
+        dims: params.dims,
+        payload_size: params.payload_size as u32,
+        lists: u32::try_from(lists).map_err(|_| IvfError::InvalidBuild("too many lists".into()))?,
+        space_id: params.space_id,
+        quantization: QUANTIZATION_NONE,
+        first_centroid_block: META_BLOCK + 1,
+        reserved: [0; 2],
+    };
+    let mut page = rel.extend();
+    assert_eq!(page.block(), META_BLOCK, "the relation was checked empty");
+    *page.opaque_mut() = PageRole::Meta.opaque();
+    assert!(page.add_item(bytemuck::bytes_of(&meta)).is_some());
+    drop(page);
+    let blocks: Vec<BlockNumber> = (0..pages)
+        .map(|_| {
+            let mut page = rel.extend();
+            *page.opaque_mut() = PageRole::Centroids.opaque();
+            page.block()
+        })
+        .collect();
+    let contiguous = blocks.iter().enumerate().all(|(i, &b)| b == META_BLOCK + 1 + i as BlockNumber);
+    if contiguous {
+        Ok(blocks)
+    } else {
+        Err(IvfError::InvalidBuild("another backend extended the relation".into()))
+    }
+}
+
+/// Appends an empty list page to be written later.
+fn reserve_list_page<R: Relation>(rel: &R) -> BlockNumber {
+    let mut page = rel.extend();
+    *page.opaque_mut() = PageRole::List.opaque();
+    page.block()
+}
+
+/// Writes encoded tuples (each `tuple_len` bytes) to a reserved list page.
+fn write_list_page<R: Relation>(
+    rel: &R,
+    block: BlockNumber,
+    tuples: &[u8],
+    tuple_len: usize,
+    next: BlockNumber,
+) {
+    let mut page = rel.write(block);
+    page.opaque_mut().next = next;
+    for tuple in tuples.chunks(tuple_len) {
+        assert!(page.add_item(tuple).is_some(), "list page overflow");
+    }
+}

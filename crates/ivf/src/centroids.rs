@@ -1,0 +1,85 @@
+//! Reading the meta page and the centroid pages, and updating one centroid's
+//! list links.
+
+use pagestore::{BlockNumber, OffsetNumber, Page, PageMut, Relation, FIRST_OFFSET};
+
+use crate::error::IvfError;
+use crate::format::{CentroidHeader, MetaTuple, CENTROID_HEADER_SIZE, META_BLOCK};
+use crate::lists::ChainGuard;
+
+/// Where a centroid item lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CentroidLocation {
+    pub(crate) block: BlockNumber,
+    pub(crate) offset: OffsetNumber,
+}
+
+/// One centroid as read from its page.
+pub(crate) struct CentroidEntry<'p> {
+    /// 0-based list number (chain order).
+    pub(crate) list: u32,
+    pub(crate) location: CentroidLocation,
+    pub(crate) header: CentroidHeader,
+    pub(crate) payload: &'p [u8],
+}
+
+/// Reads and validates the meta page.
+pub(crate) fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, IvfError> {
+    if rel.nblocks() == 0 {
+        return Err(IvfError::NotAnIvfIndex);
+    }
+    let page = rel.read(META_BLOCK);
+    let item = page.item(FIRST_OFFSET).ok_or(IvfError::NotAnIvfIndex)?;
+    MetaTuple::decode(item)
+}
+
+/// Calls `visit` for every centroid in list order, holding a shared lock on
+/// one centroid page at a time. Fails if the pages hold a different number of
+/// centroids than the meta page says.
+pub(crate) fn for_each_centroid<R: Relation>(
+    rel: &R,
+    meta: &MetaTuple,
+    mut visit: impl FnMut(CentroidEntry<'_>),
+) -> Result<(), IvfError> {
+    let mut list = 0u32;
+    let mut chain = ChainGuard::new(rel, meta.first_centroid_block);
+    while let Some(block) = chain.next_block()? {
+        let page = rel.read(block);
+        for offset in FIRST_OFFSET..=page.max_offset() {
+            let item = page
+                .item(offset)
+                .filter(|item| item.len() == CENTROID_HEADER_SIZE + meta.payload_size as usize)
+                .ok_or(IvfError::Corrupted("malformed centroid item"))?;
+            visit(CentroidEntry {
+                list,
+                location: CentroidLocation { block, offset },
+                header: CentroidHeader::decode(item),
+                payload: &item[CENTROID_HEADER_SIZE..],
+            });
+            list += 1;
+        }
+        chain.follow(page.opaque().next);
+    }
+    if list == meta.lists {
+        Ok(())
+    } else {
+        Err(IvfError::Corrupted("centroid count differs from the meta page"))
+    }
+}
+
+/// Applies `change` to the header of the centroid at `location` under an
+/// exclusive lock (one atomic page write) and returns what `change` returned.
+pub(crate) fn update_centroid<R: Relation, T>(
+    rel: &R,
+    location: CentroidLocation,
+    change: impl FnOnce(&mut CentroidHeader) -> T,
+) -> Result<T, IvfError> {
+    let mut page = rel.write(location.block);
+    let item = page
+        .item_mut(location.offset)
+        .ok_or(IvfError::Corrupted("centroid item vanished"))?;
+    let mut header = CentroidHeader::decode(item);
+    let result = change(&mut header);
+    header.encode_into(item);
+    Ok(result)
+}

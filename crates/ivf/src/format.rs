@@ -1,0 +1,300 @@
+//! On-page format of an IVF index, version 1.
+//!
+//! All pages use the standard Postgres layout of the page store (header, line
+//! pointers, MAXALIGNed items, a 16-byte [`PageOpaque`]). Integers are
+//! native-endian, like every Postgres on-disk structure. Every page carries
+//! `opaque.page_id = IVF_PAGE_ID` and its role in the low bits of
+//! `opaque.flags`.
+//!
+//! ## Block 0: meta page (`PageRole::Meta`)
+//! One item, [`MetaTuple`] (40 bytes):
+//!
+//! | offset | field                  | meaning                                              |
+//! |-------:|------------------------|------------------------------------------------------|
+//! |      0 | `magic: u32`           | [`META_MAGIC`]                                       |
+//! |      4 | `version: u32`         | [`FORMAT_VERSION`]; readers reject others            |
+//! |      8 | `dims: u32`            | vector dimensions (informational for the caller)     |
+//! |     12 | `payload_size: u32`    | bytes of every centroid and list-tuple payload       |
+//! |     16 | `lists: u32`           | number of centroids / inverted lists                 |
+//! |     20 | `space_id: u32`        | caller-defined id of the metric and payload encoding |
+//! |     24 | `quantization: u32`    | [`QUANTIZATION_NONE`]: list payloads are the vectors |
+//! |     28 | `first_centroid_block` | head of the centroid page chain                      |
+//! |     32 | `reserved: [u32; 2]`   | zero                                                 |
+//!
+//! ## Centroid pages (`PageRole::Centroids`)
+//! Chained through `opaque.next` from `first_centroid_block`; list `i` is the
+//! `i`-th centroid item in chain order. Each item is a [`CentroidHeader`]
+//! followed by the centroid payload (`payload_size` bytes, 8-byte aligned):
+//!
+//! | offset | field                 | meaning                                               |
+//! |-------:|-----------------------|-------------------------------------------------------|
+//! |      0 | `head: u32`           | first page of the list, `INVALID_BLOCK` if none yet   |
+//! |      4 | `insert_block: u32`   | page inserts start from (see below)                   |
+//! |      8 | `tuples: u64`         | live tuples counted by the last build or vacuum       |
+//! |     16 | payload               | the centroid                                          |
+//!
+//! `insert_block` is a hint: after a build it is the tail of the list, inserts
+//! move it to the pages they add, vacuum moves it back to the first page with
+//! free space. Inserts always follow `next` links from it to the real tail, so
+//! a stale value (e.g. after a crash between two page writes) is harmless.
+//! `tuples` is not maintained by inserts, which would make the centroid page a
+//! write hot spot; it is exact after build and after vacuum.
+//!
+//! ## List pages (`PageRole::List`)
+//! Chained through `opaque.next`, `INVALID_BLOCK` ending the list. Each item is
+//! a [`ListTupleHeader`] followed by the payload (8-byte aligned):
+//!
+//! | offset | field            | meaning                               |
+//! |-------:|------------------|---------------------------------------|
+//! |      0 | `tid: [u8; 6]`   | heap TID (`ItemPointerData` layout)   |
+//! |      6 | `reserved: u16`  | zero                                  |
+//! |      8 | payload          | the vector, `payload_size` bytes      |
+//!
+//! An item of exactly [`LIST_TUPLE_HEADER_SIZE`] bytes with an invalid TID is
+//! an *empty slot*: what vacuum leaves of a dead tuple (the page-store API
+//! keeps line pointers, so vacuum shrinks the item instead of deleting it;
+//! the page's data area is compacted). Pages holding empty slots have
+//! [`FLAG_HAS_EMPTY_SLOTS`] set, and inserts fill those slots before adding
+//! line pointers, so the line-pointer array stays bounded.
+
+use bytemuck::{Pod, Zeroable};
+use pagestore::{
+    max_item_size, maxalign, usable_space, BlockNumber, ItemPointer, PageOpaque, INVALID_BLOCK,
+    ITEM_ID_SIZE, SPECIAL_SIZE,
+};
+
+use crate::error::IvfError;
+
+/// `opaque.page_id` of every page of an IVF index.
+pub const IVF_PAGE_ID: u16 = 0xFF94;
+/// `MetaTuple::magic`: "IVFR" in ASCII.
+pub const META_MAGIC: u32 = 0x4956_4652;
+/// The format version written and read by this code.
+pub const FORMAT_VERSION: u32 = 1;
+/// `MetaTuple::quantization`: list tuples store the caller's payload as is.
+pub const QUANTIZATION_NONE: u32 = 0;
+/// The meta page is always block 0.
+pub const META_BLOCK: BlockNumber = 0;
+/// Mask of `opaque.flags` holding the [`PageRole`].
+pub const FLAG_ROLE_MASK: u16 = 0x000F;
+/// `opaque.flags` bit of a list page that holds empty slots.
+pub const FLAG_HAS_EMPTY_SLOTS: u16 = 0x0010;
+
+/// What a page of the index holds (low bits of `opaque.flags`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum PageRole {
+    /// Block 0: the [`MetaTuple`].
+    Meta = 1,
+    /// Centroids with their list links.
+    Centroids = 2,
+    /// Tuples of one inverted list.
+    List = 3,
+}
+
+impl PageRole {
+    /// Opaque of a fresh page of this role, not linked to another page.
+    pub fn opaque(self) -> PageOpaque {
+        PageOpaque {
+            flags: self as u16,
+            ..PageOpaque::with_page_id(IVF_PAGE_ID)
+        }
+    }
+}
+
+/// The single item of the meta page.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct MetaTuple {
+    /// [`META_MAGIC`].
+    pub magic: u32,
+    /// [`FORMAT_VERSION`].
+    pub version: u32,
+    /// Vector dimensions.
+    pub dims: u32,
+    /// Bytes of every payload (centroids and list tuples).
+    pub payload_size: u32,
+    /// Number of lists.
+    pub lists: u32,
+    /// Caller-defined id of the distance and payload encoding.
+    pub space_id: u32,
+    /// [`QUANTIZATION_NONE`]; reserved for compressed list payloads.
+    pub quantization: u32,
+    /// First centroid page.
+    pub first_centroid_block: BlockNumber,
+    /// Zero.
+    pub reserved: [u32; 2],
+}
+
+impl MetaTuple {
+    /// Decodes and validates the meta item.
+    pub fn decode(item: &[u8]) -> Result<Self, IvfError> {
+        if item.len() != size_of::<MetaTuple>() {
+            return Err(IvfError::NotAnIvfIndex);
+        }
+        let meta: MetaTuple = bytemuck::pod_read_unaligned(item);
+        if meta.magic != META_MAGIC {
+            return Err(IvfError::NotAnIvfIndex);
+        }
+        if meta.version != FORMAT_VERSION {
+            return Err(IvfError::UnsupportedVersion(meta.version));
+        }
+        if meta.quantization != QUANTIZATION_NONE {
+            return Err(IvfError::UnsupportedQuantization(meta.quantization));
+        }
+        Ok(meta)
+    }
+
+    /// Checks that `payload` has the index's payload size.
+    pub fn check_payload(&self, payload: &[u8]) -> Result<(), IvfError> {
+        if payload.len() == self.payload_size as usize {
+            Ok(())
+        } else {
+            Err(IvfError::PayloadSize {
+                expected: self.payload_size as usize,
+                actual: payload.len(),
+            })
+        }
+    }
+}
+
+/// Fixed part of a centroid item; the centroid payload follows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct CentroidHeader {
+    /// First page of the list, or `INVALID_BLOCK`.
+    pub head: BlockNumber,
+    /// Page inserts start from, or `INVALID_BLOCK`.
+    pub insert_block: BlockNumber,
+    /// Live tuples as of the last build or vacuum.
+    pub tuples: u64,
+}
+
+/// Bytes of [`CentroidHeader`].
+pub const CENTROID_HEADER_SIZE: usize = size_of::<CentroidHeader>();
+
+impl CentroidHeader {
+    /// Header of a list without pages.
+    pub const EMPTY: CentroidHeader = CentroidHeader {
+        head: INVALID_BLOCK,
+        insert_block: INVALID_BLOCK,
+        tuples: 0,
+    };
+
+    /// Reads the header at the start of a centroid item.
+    pub fn decode(item: &[u8]) -> Self {
+        bytemuck::pod_read_unaligned(&item[..CENTROID_HEADER_SIZE])
+    }
+
+    /// Writes the header over the start of a centroid item.
+    pub fn encode_into(&self, item: &mut [u8]) {
+        item[..CENTROID_HEADER_SIZE].copy_from_slice(bytemuck::bytes_of(self));
+    }
+}
+
+/// Fixed part of a list item; the vector payload follows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct ListTupleHeader {
+    /// Heap TID in `ItemPointerData` layout.
+    pub tid: [u8; 6],
+    /// Zero.
+    pub reserved: u16,
+}
+
+/// Bytes of [`ListTupleHeader`], and the length of an empty slot.
+pub const LIST_TUPLE_HEADER_SIZE: usize = size_of::<ListTupleHeader>();
+
+/// An empty slot: what vacuum leaves of a dead list tuple.
+pub const EMPTY_SLOT: [u8; LIST_TUPLE_HEADER_SIZE] = {
+    let t = ItemPointer::INVALID;
+    let hi = ((t.block >> 16) as u16).to_ne_bytes();
+    let lo = (t.block as u16).to_ne_bytes();
+    let pos = t.offset.to_ne_bytes();
+    [hi[0], hi[1], lo[0], lo[1], pos[0], pos[1], 0, 0]
+};
+
+/// Encodes a list tuple (header and payload) into `out`, replacing its content.
+pub fn encode_list_tuple(tid: ItemPointer, payload: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&tid.to_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(payload);
+}
+
+/// Splits a list item into its heap TID and payload; `None` for an empty slot.
+pub fn decode_list_tuple(item: &[u8]) -> Option<(ItemPointer, &[u8])> {
+    if item.len() <= LIST_TUPLE_HEADER_SIZE {
+        return None;
+    }
+    Some((ItemPointer::read_from(item), &item[LIST_TUPLE_HEADER_SIZE..]))
+}
+
+/// True if the item is an empty slot.
+pub fn is_empty_slot(item: &[u8]) -> bool {
+    item.len() == LIST_TUPLE_HEADER_SIZE
+}
+
+/// Largest payload the format can store (a list tuple or centroid item must
+/// fit on one page).
+pub const fn max_payload_size() -> usize {
+    max_item_size(SPECIAL_SIZE) - CENTROID_HEADER_SIZE
+}
+
+/// How many items of `item_len` bytes fit on an empty page.
+pub const fn items_per_page(item_len: usize) -> usize {
+    usable_space(SPECIAL_SIZE) / (maxalign(item_len) + ITEM_ID_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_the_documentation() {
+        assert_eq!(size_of::<MetaTuple>(), 40);
+        assert_eq!(CENTROID_HEADER_SIZE, 16);
+        assert_eq!(LIST_TUPLE_HEADER_SIZE, 8);
+        assert_eq!(max_payload_size(), 8128);
+        // pgvector also fits five 384-dimensional f32 vectors per page.
+        assert_eq!(items_per_page(LIST_TUPLE_HEADER_SIZE + 384 * 4), 5);
+    }
+
+    #[test]
+    fn list_tuples_round_trip_and_empty_slots_decode_to_none() {
+        let tid = ItemPointer::new(70_000, 3);
+        let mut buf = Vec::new();
+        encode_list_tuple(tid, &[1, 2, 3], &mut buf);
+        assert_eq!(decode_list_tuple(&buf), Some((tid, &[1u8, 2, 3][..])));
+        assert_eq!(decode_list_tuple(&EMPTY_SLOT), None);
+        assert!(is_empty_slot(&EMPTY_SLOT));
+        assert_eq!(ItemPointer::read_from(&EMPTY_SLOT), ItemPointer::INVALID);
+    }
+
+    #[test]
+    fn meta_decode_rejects_foreign_and_newer_pages() {
+        let meta = MetaTuple {
+            magic: META_MAGIC,
+            version: FORMAT_VERSION,
+            dims: 3,
+            payload_size: 12,
+            lists: 2,
+            space_id: 7,
+            quantization: QUANTIZATION_NONE,
+            first_centroid_block: 1,
+            reserved: [0; 2],
+        };
+        assert_eq!(MetaTuple::decode(bytemuck::bytes_of(&meta)), Ok(meta));
+        let newer = MetaTuple { version: 2, ..meta };
+        assert_eq!(
+            MetaTuple::decode(bytemuck::bytes_of(&newer)),
+            Err(IvfError::UnsupportedVersion(2))
+        );
+        let foreign = MetaTuple { magic: 1, ..meta };
+        assert_eq!(
+            MetaTuple::decode(bytemuck::bytes_of(&foreign)),
+            Err(IvfError::NotAnIvfIndex)
+        );
+        assert!(meta.check_payload(&[0; 11]).is_err());
+    }
+}

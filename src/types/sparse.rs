@@ -1,0 +1,217 @@
+//! SQL functions of `sparsevec`: up to 16,000 non-zero elements out of up to 10^9
+//! dimensions; distances are merge-joins over the sorted indices.
+
+use super::arrays;
+use super::datum::{dense_arg, new_dense, sparse_arg, sparse_datum, Sparse};
+use super::element::Element;
+use crate::fmgr::*;
+use half::f16;
+use pgrx::pg_sys::{Datum, FunctionCallInfo};
+use std::cmp::Ordering;
+use vecformat::limits::{self, Kind};
+
+unsafe fn pair<'a>(fcinfo: FunctionCallInfo) -> (Sparse<'a>, Sparse<'a>) {
+    unsafe {
+        let a = sparse_arg(fcinfo, 0);
+        let b = sparse_arg(fcinfo, 1);
+        limits::check_same_dims(Kind::Sparsevec, a.dim as i64, b.dim as i64).or_raise();
+        (a, b)
+    }
+}
+
+fn l2_squared(a: Sparse, b: Sparse) -> f32 {
+    kernels::sparse_l2_squared(a.indices, a.values, b.indices, b.values)
+}
+
+fn dot(a: Sparse, b: Sparse) -> f32 {
+    kernels::sparse_dot(a.indices, a.values, b.indices, b.values)
+}
+
+fn norm(x: Sparse) -> f64 {
+    x.values.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt()
+}
+
+crate::pg_function!(sparsevec_in, |fcinfo| {
+    let parsed = vecformat::text::parse_sparse(arg_cstr(fcinfo, 0), arg_i32(fcinfo, 2)).or_raise();
+    sparse_datum(parsed.dim, &parsed.indices, &parsed.values)
+});
+
+crate::pg_function!(sparsevec_out, |fcinfo| {
+    let x = sparse_arg(fcinfo, 0);
+    cstring_datum(&vecformat::text::format_sparse(x.dim, x.indices, x.values))
+});
+
+crate::pg_function!(sparsevec_typmod_in, |fcinfo| {
+    i32_datum(limits::check_typmod(Kind::Sparsevec, arrays::typmod_list(fcinfo)).or_raise())
+});
+
+crate::pg_function!(sparsevec_recv, |fcinfo| {
+    let (bytes, buf) = recv_buffer(fcinfo);
+    let (parts, used) = vecformat::binary::decode_sparsevec(bytes, arg_i32(fcinfo, 2)).or_raise();
+    consume(buf, used);
+    sparse_datum(parts.dim, &parts.indices, &parts.values)
+});
+
+crate::pg_function!(sparsevec_send, |fcinfo| {
+    let x = sparse_arg(fcinfo, 0);
+    bytea_datum(&vecformat::binary::encode_sparsevec(x.dim, x.indices, x.values))
+});
+
+crate::pg_function!(sparsevec_typmod, |fcinfo| {
+    let x = sparse_arg(fcinfo, 0);
+    limits::check_expected_dim(arg_i32(fcinfo, 1), x.dim as i64).or_raise();
+    arg(fcinfo, 0)
+});
+
+crate::pg_function!(sparsevec_l2_distance, |fcinfo| {
+    let (a, b) = pair(fcinfo);
+    f64_datum((l2_squared(a, b) as f64).sqrt())
+});
+
+crate::pg_function!(sparsevec_l2_squared_distance, |fcinfo| {
+    let (a, b) = pair(fcinfo);
+    f64_datum(l2_squared(a, b) as f64)
+});
+
+crate::pg_function!(sparsevec_inner_product, |fcinfo| {
+    let (a, b) = pair(fcinfo);
+    f64_datum(dot(a, b) as f64)
+});
+
+crate::pg_function!(sparsevec_negative_inner_product, |fcinfo| {
+    let (a, b) = pair(fcinfo);
+    f64_datum(-(dot(a, b) as f64))
+});
+
+crate::pg_function!(sparsevec_cosine_distance, |fcinfo| {
+    let (a, b) = pair(fcinfo);
+    let norm_a: f32 = a.values.iter().map(|v| v * v).sum();
+    let norm_b: f32 = b.values.iter().map(|v| v * v).sum();
+    let similarity = dot(a, b) as f64 / (norm_a as f64 * norm_b as f64).sqrt();
+    // NaN (a zero vector) passes through; anything else is clamped against rounding.
+    f64_datum(1.0 - if similarity.is_nan() { similarity } else { similarity.clamp(-1.0, 1.0) })
+});
+
+crate::pg_function!(sparsevec_l1_distance, |fcinfo| {
+    let (a, b) = pair(fcinfo);
+    f64_datum(kernels::sparse_l1(a.indices, a.values, b.indices, b.values) as f64)
+});
+
+crate::pg_function!(sparsevec_l2_norm, |fcinfo| { f64_datum(norm(sparse_arg(fcinfo, 0))) });
+
+crate::pg_function!(sparsevec_l2_normalize, |fcinfo| {
+    let x = sparse_arg(fcinfo, 0);
+    let n = norm(x);
+    if n == 0.0 {
+        return sparse_datum(x.dim, x.indices, x.values);
+    }
+    // Elements that underflow to zero are dropped: a sparsevec never stores zeros.
+    let mut indices = Vec::with_capacity(x.indices.len());
+    let mut values = Vec::with_capacity(x.values.len());
+    for (&i, &v) in x.indices.iter().zip(x.values) {
+        let scaled = (v as f64 / n) as f32;
+        if scaled.is_infinite() {
+            raise(limits::overflow_error());
+        }
+        if scaled != 0.0 {
+            indices.push(i);
+            values.push(scaled);
+        }
+    }
+    sparse_datum(x.dim, &indices, &values)
+});
+
+/// Dense lexicographic order over the common dimensions, then by dimension count: the same
+/// order the dense types use, computed without densifying.
+fn compare(a: Sparse, b: Sparse) -> Ordering {
+    let common = a.dim.min(b.dim);
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let ai = a.indices.get(i).copied().filter(|&x| x < common);
+        let bj = b.indices.get(j).copied().filter(|&x| x < common);
+        let (x, y) = match (ai, bj) {
+            (None, None) => break,
+            (Some(p), Some(q)) if p == q => {
+                i += 1;
+                j += 1;
+                (a.values[i - 1], b.values[j - 1])
+            }
+            (Some(p), q) if q.is_none_or(|q| p < q) => {
+                i += 1;
+                (a.values[i - 1], 0.0)
+            }
+            _ => {
+                j += 1;
+                (0.0, b.values[j - 1])
+            }
+        };
+        match x.partial_cmp(&y) {
+            Some(Ordering::Equal) | None => {}
+            Some(order) => return order,
+        }
+    }
+    a.dim.cmp(&b.dim)
+}
+
+unsafe fn cmp(fcinfo: FunctionCallInfo) -> Ordering {
+    unsafe { compare(sparse_arg(fcinfo, 0), sparse_arg(fcinfo, 1)) }
+}
+
+crate::pg_function!(sparsevec_lt, |fcinfo| { bool_datum(cmp(fcinfo).is_lt()) });
+crate::pg_function!(sparsevec_le, |fcinfo| { bool_datum(cmp(fcinfo).is_le()) });
+crate::pg_function!(sparsevec_eq, |fcinfo| { bool_datum(cmp(fcinfo).is_eq()) });
+crate::pg_function!(sparsevec_ne, |fcinfo| { bool_datum(cmp(fcinfo).is_ne()) });
+crate::pg_function!(sparsevec_ge, |fcinfo| { bool_datum(cmp(fcinfo).is_ge()) });
+crate::pg_function!(sparsevec_gt, |fcinfo| { bool_datum(cmp(fcinfo).is_gt()) });
+crate::pg_function!(sparsevec_cmp, |fcinfo| { i32_datum(cmp(fcinfo) as i32) });
+
+/// Dense (vector or halfvec) to sparse: keep the non-zero elements.
+unsafe fn from_dense<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
+    unsafe {
+        let x = dense_arg::<T>(fcinfo, 0);
+        limits::check_dim(Kind::Sparsevec, x.len() as i64).or_raise();
+        limits::check_expected_dim(arg_i32(fcinfo, 1), x.len() as i64).or_raise();
+        let (indices, values): (Vec<i32>, Vec<f32>) = x
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.to_f32() != 0.0)
+            .map(|(i, v)| (i as i32, v.to_f32()))
+            .unzip();
+        sparse_datum(x.len() as i32, &indices, &values)
+    }
+}
+
+/// Sparse to dense; the dense type's dimension limit applies.
+unsafe fn to_dense<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
+    unsafe {
+        let x = sparse_arg(fcinfo, 0);
+        limits::check_dim(T::KIND, x.dim as i64).or_raise();
+        limits::check_expected_dim(arg_i32(fcinfo, 1), x.dim as i64).or_raise();
+        let (datum, out) = new_dense::<T>(x.dim as usize);
+        let zero = T::from_f32(0.0).or_raise();
+        out.fill(zero);
+        for (&i, &v) in x.indices.iter().zip(x.values) {
+            out[i as usize] = T::from_f32(v).or_raise();
+        }
+        datum
+    }
+}
+
+crate::pg_function!(vector_to_sparsevec, |fcinfo| { from_dense::<f32>(fcinfo) });
+crate::pg_function!(halfvec_to_sparsevec, |fcinfo| { from_dense::<f16>(fcinfo) });
+crate::pg_function!(sparsevec_to_vector, |fcinfo| { to_dense::<f32>(fcinfo) });
+crate::pg_function!(sparsevec_to_halfvec, |fcinfo| { to_dense::<f16>(fcinfo) });
+
+crate::pg_function!(sparsevec_from_array, |fcinfo| {
+    let values = arrays::array_to_f32(fcinfo, Kind::Sparsevec, arg_i32(fcinfo, 1));
+    if values.iter().filter(|&&v| v != 0.0).count() > limits::SPARSEVEC_MAX_NNZ as usize {
+        raise(limits::too_many_nnz());
+    }
+    let (indices, nonzero): (Vec<i32>, Vec<f32>) = values
+        .iter()
+        .enumerate()
+        .filter(|(_, &v)| v != 0.0)
+        .map(|(i, &v)| (i as i32, v))
+        .unzip();
+    sparse_datum(values.len() as i32, &indices, &nonzero)
+});
