@@ -68,9 +68,11 @@ impl QueryScorer<'_> {
     pub fn distance(&self, id: usize) -> f32 {
         let row = self.scorer.base.row(id);
         match self.scorer.metric {
-            Metric::Cosine => {
-                cosine_from_dot(dot(self.query, row), self.query_norm, self.scorer.base_norms[id])
-            }
+            Metric::Cosine => cosine_from_dot(
+                dot(self.query, row),
+                self.query_norm,
+                self.scorer.base_norms[id],
+            ),
             metric => metric.distance(self.query, row),
         }
     }
@@ -164,10 +166,14 @@ pub(crate) mod tests {
 
     /// Deterministic pseudo-random vectors (no `rand` dependency needed).
     pub(crate) fn random_matrix(rows: usize, cols: usize, seed: u64) -> Matrix<f32> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let data = (0..rows * cols)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((state >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
             })
             .collect();
@@ -192,10 +198,17 @@ pub(crate) mod tests {
             let truth = exact_neighbors(metric, &base, &queries, 10, None);
             for q in 0..queries.rows() {
                 let expected = brute_force(metric, &base, queries.row(q), 10);
-                assert_eq!(truth.ids.row(q), expected.as_slice(), "{metric:?} query {q}");
+                assert_eq!(
+                    truth.ids.row(q),
+                    expected.as_slice(),
+                    "{metric:?} query {q}"
+                );
                 let d = truth.distances.row(q);
                 assert!(d.windows(2).all(|w| w[0] <= w[1]), "sorted distances");
-                assert_eq!(d[0], metric.distance(queries.row(q), base.row(expected[0] as usize)));
+                assert_eq!(
+                    d[0],
+                    metric.distance(queries.row(q), base.row(expected[0] as usize))
+                );
             }
         }
     }

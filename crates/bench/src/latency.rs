@@ -15,7 +15,12 @@ impl LatencySummary {
     /// Summarises latencies (any order). Empty input gives all zeros.
     pub fn from_ms(latencies_ms: &[f64]) -> Self {
         if latencies_ms.is_empty() {
-            return Self { p50_ms: 0.0, p95_ms: 0.0, p99_ms: 0.0, mean_ms: 0.0 };
+            return Self {
+                p50_ms: 0.0,
+                p95_ms: 0.0,
+                p99_ms: 0.0,
+                mean_ms: 0.0,
+            };
         }
         let mut sorted = latencies_ms.to_vec();
         sorted.sort_by(f64::total_cmp);

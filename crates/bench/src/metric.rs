@@ -80,7 +80,10 @@ fn fold_lanes(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let mut sums = [0.0f32; LANES];
     let chunks = a.len() / LANES * LANES;
-    for (ca, cb) in a[..chunks].chunks_exact(LANES).zip(b[..chunks].chunks_exact(LANES)) {
+    for (ca, cb) in a[..chunks]
+        .chunks_exact(LANES)
+        .zip(b[..chunks].chunks_exact(LANES))
+    {
         for lane in 0..LANES {
             sums[lane] += term(ca[lane], cb[lane]);
         }
@@ -104,7 +107,10 @@ mod tests {
         assert!((Metric::Cosine.distance(&a, &b) - 1.0).abs() < 1e-6);
         assert!((Metric::Cosine.distance(&a, &[3.0, 0.0, 0.0])).abs() < 1e-6);
         assert!((Metric::L2.distance(&a, &b) - 5f32.sqrt()).abs() < 1e-6);
-        assert_eq!(Metric::Ip.distance(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), -32.0);
+        assert_eq!(
+            Metric::Ip.distance(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]),
+            -32.0
+        );
         assert!(Metric::Cosine.distance(&a, &[0.0; 3]).is_nan());
     }
 

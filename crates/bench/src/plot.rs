@@ -26,7 +26,8 @@ pub fn series_from_records(records: &[ResultRecord], labels: &[String]) -> Vec<S
     }
     let mut series = Vec::new();
     for label in wanted {
-        let of_label: Vec<&ResultRecord> = records.iter().filter(|r| r.run.label == label).collect();
+        let of_label: Vec<&ResultRecord> =
+            records.iter().filter(|r| r.run.label == label).collect();
         // The latest run: greatest timestamp, later lines winning ties.
         let Some(latest) = of_label
             .iter()
@@ -36,7 +37,10 @@ pub fn series_from_records(records: &[ResultRecord], labels: &[String]) -> Vec<S
         else {
             continue;
         };
-        let run: Vec<&ResultRecord> = of_label.into_iter().filter(|r| r.run.run_id == latest).collect();
+        let run: Vec<&ResultRecord> = of_label
+            .into_iter()
+            .filter(|r| r.run.run_id == latest)
+            .collect();
         let mut client_counts: Vec<usize> = run.iter().map(|r| r.point.clients).collect();
         client_counts.sort_unstable();
         client_counts.dedup();
@@ -48,7 +52,10 @@ pub fn series_from_records(records: &[ResultRecord], labels: &[String]) -> Vec<S
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             let name = if client_counts.len() > 1 {
-                format!("{label} ({clients} client{})", if clients == 1 { "" } else { "s" })
+                format!(
+                    "{label} ({clients} client{})",
+                    if clients == 1 { "" } else { "s" }
+                )
             } else {
                 label.to_string()
             };
@@ -110,7 +117,8 @@ impl Axes {
 
     fn y(&self, qps: f64) -> f64 {
         let plot_height = HEIGHT - TOP - BOTTOM;
-        let fraction = (qps.max(1e-12).log10() - self.log_qps_min) / (self.log_qps_max - self.log_qps_min);
+        let fraction =
+            (qps.max(1e-12).log10() - self.log_qps_min) / (self.log_qps_max - self.log_qps_min);
         HEIGHT - BOTTOM - fraction * plot_height
     }
 }
@@ -185,13 +193,21 @@ fn draw_grid(svg: &mut String, axes: &Axes) {
         );
     };
     // Recall ticks every 0.05 over short ranges, else every 0.1.
-    let step = if axes.recall_max - axes.recall_min <= 0.3 { 0.05 } else { 0.1 };
+    let step = if axes.recall_max - axes.recall_min <= 0.3 {
+        0.05
+    } else {
+        0.1
+    };
     let ticks = ((axes.recall_max - axes.recall_min) / step).round() as usize;
     for i in 0..=ticks {
         let recall = axes.recall_min + step * i as f64;
         let x = axes.x(recall);
         grid(svg, x, top, x, bottom);
-        let _ = writeln!(svg, r#"<text x="{x:.1}" y="{}" text-anchor="middle">{recall:.2}</text>"#, bottom + 18.0);
+        let _ = writeln!(
+            svg,
+            r#"<text x="{x:.1}" y="{}" text-anchor="middle">{recall:.2}</text>"#,
+            bottom + 18.0
+        );
     }
     // QPS ticks at 1, 2 and 5 times each power of ten.
     for decade in axes.log_qps_min as i32..=axes.log_qps_max as i32 {
@@ -202,7 +218,12 @@ fn draw_grid(svg: &mut String, axes: &Axes) {
             }
             let y = axes.y(qps);
             grid(svg, left, y, right, y);
-            let _ = writeln!(svg, r#"<text x="{}" y="{:.1}" text-anchor="end">{qps}</text>"#, left - 6.0, y + 4.0);
+            let _ = writeln!(
+                svg,
+                r#"<text x="{}" y="{:.1}" text-anchor="end">{qps}</text>"#,
+                left - 6.0,
+                y + 4.0
+            );
         }
     }
     let _ = writeln!(
@@ -234,7 +255,10 @@ mod tests {
         let mut run = sample_run(label, Some("USING hnsw"));
         run.timestamp = timestamp;
         run.run_id = format!("{label}-{timestamp}");
-        ResultRecord { run, point: sample_point("10", clients, recall, qps) }
+        ResultRecord {
+            run,
+            point: sample_point("10", clients, recall, qps),
+        }
     }
 
     #[test]
@@ -248,7 +272,10 @@ mod tests {
         ];
         let series = series_from_records(&records, &[]);
         let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["pgvector (1 client)", "pgvector (4 clients)", "pgvector_rs"]);
+        assert_eq!(
+            names,
+            ["pgvector (1 client)", "pgvector (4 clients)", "pgvector_rs"]
+        );
         // The old run (recall 0.5) is gone and points are sorted by recall.
         assert_eq!(series[0].points, [(0.81, 1200.0), (0.95, 300.0)]);
         let only = series_from_records(&records, &["pgvector_rs".to_string()]);
@@ -258,8 +285,14 @@ mod tests {
     #[test]
     fn svg_has_a_line_per_series_and_escapes_labels() {
         let series = [
-            Series { name: "a<b>".into(), points: vec![(0.8, 1200.0), (0.99, 120.0)] },
-            Series { name: "c".into(), points: vec![(0.9, 700.0)] },
+            Series {
+                name: "a<b>".into(),
+                points: vec![(0.8, 1200.0), (0.99, 120.0)],
+            },
+            Series {
+                name: "c".into(),
+                points: vec![(0.9, 700.0)],
+            },
         ];
         let svg = render_svg(&series, "recall vs QPS");
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));

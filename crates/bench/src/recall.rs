@@ -86,7 +86,11 @@ impl<'a> RecallEvaluator<'a> {
         let Some(&kth_id) = truth.get(self.k.min(truth.len()).saturating_sub(1)) else {
             return recall_at_k(returned, truth, self.k, None);
         };
-        let returned_distances: Vec<f32> = returned.iter().take(self.k).map(|&id| distance(id)).collect();
+        let returned_distances: Vec<f32> = returned
+            .iter()
+            .take(self.k)
+            .map(|&id| distance(id))
+            .collect();
         let ties = TieDistances {
             returned: &returned_distances,
             kth: distance(kth_id),
@@ -129,14 +133,29 @@ mod tests {
     fn ties_at_kth_distance_are_hits() {
         let truth = [10, 11, 12];
         // Id 99 is not in the truth, but as close as the 3rd neighbour.
-        let tie = TieDistances { returned: &[0.1, 0.2, 0.5], kth: 0.5 };
+        let tie = TieDistances {
+            returned: &[0.1, 0.2, 0.5],
+            kth: 0.5,
+        };
         assert_eq!(recall_at_k(&[10, 11, 99], &truth, 3, Some(tie)), 1.0);
         // Farther than the k-th distance: a miss.
-        let farther = TieDistances { returned: &[0.1, 0.2, 0.5001], kth: 0.5 };
-        assert_eq!(recall_at_k(&[10, 11, 99], &truth, 3, Some(farther)), 2.0 / 3.0);
+        let farther = TieDistances {
+            returned: &[0.1, 0.2, 0.5001],
+            kth: 0.5,
+        };
+        assert_eq!(
+            recall_at_k(&[10, 11, 99], &truth, 3, Some(farther)),
+            2.0 / 3.0
+        );
         // Unknown distance (NaN) never ties.
-        let unknown = TieDistances { returned: &[0.1, 0.2, f32::NAN], kth: 0.5 };
-        assert_eq!(recall_at_k(&[10, 11, 99], &truth, 3, Some(unknown)), 2.0 / 3.0);
+        let unknown = TieDistances {
+            returned: &[0.1, 0.2, f32::NAN],
+            kth: 0.5,
+        };
+        assert_eq!(
+            recall_at_k(&[10, 11, 99], &truth, 3, Some(unknown)),
+            2.0 / 3.0
+        );
     }
 
     #[test]

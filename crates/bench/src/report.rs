@@ -119,7 +119,11 @@ pub fn markdown(run: &RunInfo, points: &[SweepPoint]) -> String {
         Some(index) => index.clone(),
         None => "exact search (no index)".to_string(),
     };
-    let _ = writeln!(out, "## {}: {} {}, {}", run.label, run.extension, run.extension_version, what);
+    let _ = writeln!(
+        out,
+        "## {}: {} {}, {}",
+        run.label, run.extension, run.extension_version, what
+    );
     let _ = writeln!(
         out,
         "{} ({} × {}, {}), k = {}, {} queries, PostgreSQL {}.",
@@ -135,7 +139,10 @@ pub fn markdown(run: &RunInfo, points: &[SweepPoint]) -> String {
     let mut summary = Vec::new();
     if run.index.is_some() {
         summary.push(format!("Build {}.", seconds(run.build_s)));
-        summary.push(format!("Index {}.", run.index_bytes.map_or("?".into(), format_mib)));
+        summary.push(format!(
+            "Index {}.",
+            run.index_bytes.map_or("?".into(), format_mib)
+        ));
     }
     summary.push(format!("Table {}.", format_mib(run.table_bytes)));
     summary.push(format!("Load {}.", seconds(run.load_s)));
@@ -205,7 +212,12 @@ pub(crate) mod tests {
             clients,
             recall,
             qps,
-            latency: LatencySummary { p50_ms: 0.7912, p95_ms: 1.5, p99_ms: 12.345, mean_ms: 0.9 },
+            latency: LatencySummary {
+                p50_ms: 0.7912,
+                p95_ms: 1.5,
+                p99_ms: 12.345,
+                mean_ms: 0.9,
+            },
         }
     }
 
@@ -228,9 +240,18 @@ pub(crate) mod tests {
         ];
         let text = markdown(&run, &points);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "## pgvector: vector 0.8.0, USING hnsw (emb vector_cosine_ops)");
-        assert_eq!(lines[2], "Build 47.9 s. Index 195.3 MiB. Table 156.2 MiB. Load 9.0 s.");
-        assert_eq!(lines[4], "| hnsw.ef_search | recall@10 | QPS | p50 ms | p95 ms | p99 ms | clients |");
+        assert_eq!(
+            lines[0],
+            "## pgvector: vector 0.8.0, USING hnsw (emb vector_cosine_ops)"
+        );
+        assert_eq!(
+            lines[2],
+            "Build 47.9 s. Index 195.3 MiB. Table 156.2 MiB. Load 9.0 s."
+        );
+        assert_eq!(
+            lines[4],
+            "| hnsw.ef_search | recall@10 | QPS | p50 ms | p95 ms | p99 ms | clients |"
+        );
         assert_eq!(lines[6], "| 10 | 0.812 | 1218 | 0.791 | 1.50 | 12.3 | 1 |");
         // One-client rows first, in sweep order, then the 4-client row.
         assert_eq!(lines[7], "| 20 | 0.891 | 964 | 0.791 | 1.50 | 12.3 | 1 |");
@@ -253,8 +274,14 @@ pub(crate) mod tests {
     fn json_lines_round_trip_and_append() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
-        let first = ResultRecord { run: sample_run("a", None), point: sample_point("10", 1, 0.5, 10.0) };
-        let second = ResultRecord { run: sample_run("b", Some("USING ivfflat")), point: sample_point("20", 4, 0.9, 5.0) };
+        let first = ResultRecord {
+            run: sample_run("a", None),
+            point: sample_point("10", 1, 0.5, 10.0),
+        };
+        let second = ResultRecord {
+            run: sample_run("b", Some("USING ivfflat")),
+            point: sample_point("20", 4, 0.9, 5.0),
+        };
         append_jsonl(&path, std::slice::from_ref(&first)).unwrap();
         append_jsonl(&path, std::slice::from_ref(&second)).unwrap();
         assert_eq!(read_jsonl(&path).unwrap(), vec![first, second]);

@@ -37,7 +37,9 @@ impl FromStr for SweepSpec {
             return Ok(Self::none());
         }
         let Some((guc, values)) = text.split_once('=') else {
-            bail!("expected SETTING=V1,V2,... (e.g. hnsw.ef_search=10,20,40) or none, got {text:?}");
+            bail!(
+                "expected SETTING=V1,V2,... (e.g. hnsw.ef_search=10,20,40) or none, got {text:?}"
+            );
         };
         let guc = guc.trim();
         ensure!(
@@ -90,7 +92,12 @@ impl Measurement {
 impl Workload<'_> {
     /// Runs every query once, spread over `clients` connections pulling from
     /// a shared counter, with `setting` (name, value) applied in each session.
-    pub fn measure(&self, setting: Option<(&str, &str)>, clients: usize, progress: &ProgressBar) -> Result<Measurement> {
+    pub fn measure(
+        &self,
+        setting: Option<(&str, &str)>,
+        clients: usize,
+        progress: &ProgressBar,
+    ) -> Result<Measurement> {
         ensure!(clients > 0, "need at least one client");
         // Connections are opened, configured and warmed before any thread
         // starts, so a failure there cannot leave others waiting at the barrier.
@@ -104,7 +111,9 @@ impl Workload<'_> {
                 .into_iter()
                 .map(|(client, statement)| {
                     let (next_query, start_line) = (&next_query, &start_line);
-                    scope.spawn(move || self.run_client(client, statement, next_query, start_line, progress))
+                    scope.spawn(move || {
+                        self.run_client(client, statement, next_query, start_line, progress)
+                    })
                 })
                 .collect();
             start_line.wait();
@@ -143,18 +152,27 @@ impl Workload<'_> {
         let statement = client
             .prepare(self.sql)
             .with_context(|| format!("preparing {}", self.sql))?;
-        for literal in self.literals.iter().cycle().take(self.warmup) {
-            client.query(&statement, &[&TextParam(literal)]).context("warm-up query")?;
+        // An extension's setting is only a placeholder until its library
+        // loads, and a value the library then rejects is dropped with a mere
+        // WARNING, so the run would silently measure the default. One query
+        // loads the library; then the setting is checked.
+        let warmup = if setting.is_some() {
+            self.warmup.max(1)
+        } else {
+            self.warmup
+        };
+        for literal in self.literals.iter().cycle().take(warmup) {
+            client
+                .query(&statement, &[&TextParam(literal)])
+                .context("warm-up query")?;
         }
         if let Some((name, value)) = setting {
-            // An extension's setting is a placeholder until its library loads;
-            // if the library then rejects the value, the run would silently use
-            // the default. The warm-up has loaded it by now: check.
             let row = client.query_one("SELECT current_setting($1)", &[&name])?;
             let actual: String = row.get(0);
-            if actual != value {
-                eprintln!("warning: asked for {name} = {value}, the server reports {actual}");
-            }
+            ensure!(
+                same_setting(value, &actual),
+                "asked for {name} = {value}, but the server uses {actual} (invalid value?)"
+            );
         }
         Ok((client, statement))
     }
@@ -187,16 +205,37 @@ impl Workload<'_> {
                     return Err(e);
                 }
             };
-            let ids = rows.iter().map(|row| i64::from(row.get::<_, i32>(0))).collect();
+            let ids = rows
+                .iter()
+                .map(|row| i64::from(row.get::<_, i32>(0)))
+                .collect();
             done.push((query, ids, latency_ms));
             progress.inc(1);
         }
     }
 }
 
+/// Whether the server's report of a setting matches what was asked, allowing
+/// for number formatting ("1.0" vs "1") and case ("ON" vs "on").
+fn same_setting(asked: &str, actual: &str) -> bool {
+    match (asked.parse::<f64>(), actual.parse::<f64>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => asked.eq_ignore_ascii_case(actual),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compares_settings_loosely_but_not_too_loosely() {
+        assert!(same_setting("40", "40"));
+        assert!(same_setting("1.0", "1"));
+        assert!(same_setting("ON", "on"));
+        assert!(!same_setting("bogus", "1"));
+        assert!(!same_setting("40", "4"));
+    }
 
     #[test]
     fn parses_sweep_specs() {

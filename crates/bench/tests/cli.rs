@@ -23,7 +23,10 @@ fn write_tiny_dataset(dir: &Path) {
         .flat_map(f32::to_le_bytes)
         .collect();
     write_npy(&dir.join("base.npy"), "<f4", &[6, 2], &base).unwrap();
-    let query: Vec<u8> = [0.2f32, 0.0, 4.9, 0.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let query: Vec<u8> = [0.2f32, 0.0, 4.9, 0.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     write_npy(&dir.join("query.npy"), "<f4", &[2, 2], &query).unwrap();
 }
 
@@ -44,9 +47,15 @@ fn groundtruth_command_writes_exact_neighbours() {
         out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let ids = read_npy(&out.join("neighbors.npy")).unwrap().into_i64_matrix().unwrap();
+    let ids = read_npy(&out.join("neighbors.npy"))
+        .unwrap()
+        .into_i64_matrix()
+        .unwrap();
     assert_eq!(ids.as_slice(), &[0, 1, 2, 5, 4, 3]);
-    let distances = read_npy(&out.join("distances.npy")).unwrap().into_f32_matrix().unwrap();
+    let distances = read_npy(&out.join("distances.npy"))
+        .unwrap()
+        .into_f32_matrix()
+        .unwrap();
     assert!((distances.row(0)[0] - 0.2).abs() < 1e-6);
 }
 
@@ -67,13 +76,27 @@ fn plot_command_draws_every_run() {
     .join("\n");
     std::fs::write(&results, text).unwrap();
     let svg = dir.path().join("plot.svg");
-    let output = bench(&["plot", "--in", results.to_str().unwrap(), "--out", svg.to_str().unwrap()]);
+    let output = bench(&[
+        "plot",
+        "--in",
+        results.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let svg = std::fs::read_to_string(svg).unwrap();
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert!(svg.contains(">pgvector_rs</text>"));
 
-    let output = bench(&["plot", "--in", results.to_str().unwrap(), "--out", "x.svg", "--label", "nope"]);
+    let output = bench(&[
+        "plot",
+        "--in",
+        results.to_str().unwrap(),
+        "--out",
+        "x.svg",
+        "--label",
+        "nope",
+    ]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("no results to plot"));
 }
@@ -94,8 +117,14 @@ fn run_reports_unreachable_server_clearly() {
     ]);
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("connecting to postgresql://postgres:***@127.0.0.1:1/postgres"), "{err}");
-    assert!(!err.contains("secret"), "the password must not be printed: {err}");
+    assert!(
+        err.contains("connecting to postgresql://postgres:***@127.0.0.1:1/postgres"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret"),
+        "the password must not be printed: {err}"
+    );
     // The ground truth (none shipped) was computed before connecting.
     assert!(err.contains("computed exact ground truth"), "{err}");
 }
@@ -114,9 +143,25 @@ fn run_rejects_bad_arguments_before_any_work() {
         "hnsw (emb vector_cosine_ops)",
     ]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("--index takes what follows"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--index takes what follows"),
+        "{}",
+        stderr(&output)
+    );
 
-    let output = bench(&["run", "--url", "u", "--extension", "vector", "--sweep", "hnsw.ef_search"]);
+    let output = bench(&[
+        "run",
+        "--url",
+        "u",
+        "--extension",
+        "vector",
+        "--sweep",
+        "hnsw.ef_search",
+    ]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("expected SETTING=V1,V2"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("expected SETTING=V1,V2"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -26,11 +26,6 @@ impl PayloadArena {
         &bytemuck::cast_slice::<u64, u8>(&self.words[start..])[..len as usize]
     }
 
-    /// Number of payloads.
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
     /// Bytes of memory used by `n` payloads of `len` bytes each.
     pub fn cost(len: usize) -> usize {
         len.div_ceil(8) * 8 + std::mem::size_of::<(usize, u32)>()
@@ -57,6 +52,5 @@ mod tests {
         assert_eq!(arena.get(b), &[4; 17]);
         assert_eq!(arena.get(c), &[] as &[u8]);
         assert_eq!(arena.get(b).as_ptr() as usize % 8, 0);
-        assert_eq!(arena.len(), 3);
     }
 }

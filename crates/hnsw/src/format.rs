@@ -188,8 +188,9 @@ pub fn layer_capacity(m: u16, layer: u8) -> usize {
     }
 }
 
-/// Index of the first slot of `layer` within a neighbour tuple.
-fn layer_start(m: u16, layer: u8) -> usize {
+/// Index of the first slot of `layer` within a neighbour tuple (the same
+/// slot order is used by the in-memory graph).
+pub fn layer_start(m: u16, layer: u8) -> usize {
     if layer == 0 {
         0
     } else {
@@ -197,9 +198,14 @@ fn layer_start(m: u16, layer: u8) -> usize {
     }
 }
 
+/// Slots of all layers of an element of `level`.
+pub fn total_slots(m: u16, level: u8) -> usize {
+    (level as usize + 2) * m as usize
+}
+
 /// Size of the neighbour tuple of an element of `level`.
 pub fn neighbors_tuple_size(m: u16, level: u8) -> usize {
-    NEIGHBORS_HEADER_SIZE + (level as usize + 2) * m as usize * TID_SIZE
+    NEIGHBORS_HEADER_SIZE + total_slots(m, level) * TID_SIZE
 }
 
 /// Size of the element tuple for a payload of `payload_len` bytes.

@@ -45,8 +45,10 @@ pub(crate) fn select_neighbors<T: Copy>(
     cap: usize,
     mut distance: impl FnMut(T, T) -> f32,
     selected: &mut Vec<Scored<T>>,
+    keep_pruned: bool,
 ) {
     selected.clear();
+    let mut pruned = Vec::new();
     for &candidate in candidates {
         if selected.len() >= cap {
             break;
@@ -56,7 +58,13 @@ pub(crate) fn select_neighbors<T: Copy>(
             .all(|kept| distance(candidate.id, kept.id) >= candidate.dist);
         if diverse {
             selected.push(candidate);
+        } else {
+            pruned.push(candidate);
         }
+    }
+    if keep_pruned {
+        let room = cap - selected.len();
+        selected.extend(pruned.into_iter().take(room));
     }
 }
 
@@ -75,10 +83,10 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        select_neighbors(&cands, 3, |a, b| (pos[a] - pos[b]).abs(), &mut out);
+        select_neighbors(&cands, 3, |a, b| (pos[a] - pos[b]).abs(), &mut out, false);
         let ids: Vec<_> = out.iter().map(|s| s.id).collect();
         assert_eq!(ids, vec![0, 2]);
-        select_neighbors(&cands, 1, |a, b| (pos[a] - pos[b]).abs(), &mut out);
+        select_neighbors(&cands, 1, |a, b| (pos[a] - pos[b]).abs(), &mut out, false);
         assert_eq!(out.len(), 1);
     }
 

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+mod arena;
 mod build;
 pub mod format;
 mod graph;

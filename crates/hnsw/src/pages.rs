@@ -7,7 +7,7 @@ use pagestore::{ItemPointer, Page, PageMut, PageOpaque, Relation};
 
 use crate::arena::PayloadArena;
 use crate::format::{
-    ElementRef, MetaTuple, NeighborsRef, META_BLOCK, META_OFFSET, PAGE_FLAG_GRAPH,
+    ElementRef, MetaTuple, NeighborsMut, NeighborsRef, META_BLOCK, META_OFFSET, PAGE_FLAG_GRAPH,
     PAGE_FLAG_META, PAGE_ID,
 };
 use crate::{HnswError, Space};
@@ -109,6 +109,50 @@ pub(crate) fn read_neighbor_layer<R: Relation>(
         return false;
     }
     out.extend(list.layer(layer));
+    true
+}
+
+/// Raw bytes (for change detection) and valid entries of `owner`'s list on
+/// `layer`; `None` if the tuple at `nt` is not `owner`'s or lacks the layer.
+pub(crate) fn read_layer<R: Relation>(
+    rel: &R,
+    m: u16,
+    owner: ItemPointer,
+    nt: ItemPointer,
+    layer: u8,
+) -> Option<(Vec<u8>, Vec<ItemPointer>)> {
+    let page = rel.read(nt.block);
+    let list = NeighborsRef::parse(page.item(nt.offset)?, m)?;
+    if list.element() != owner || list.level() < layer {
+        return None;
+    }
+    Some((list.layer_bytes(layer).to_vec(), list.layer(layer).collect()))
+}
+
+/// Replaces `owner`'s list on `layer` with `list` if its bytes still equal
+/// `snapshot`. Returns false if the list changed (caller retries); true if
+/// written or if the tuple no longer belongs to `owner` (nothing to do).
+pub(crate) fn write_layer_if_unchanged<R: Relation>(
+    rel: &R,
+    m: u16,
+    owner: ItemPointer,
+    nt: ItemPointer,
+    layer: u8,
+    snapshot: &[u8],
+    list: &[ItemPointer],
+) -> bool {
+    let mut page = rel.write(nt.block);
+    let Some(mut tuple) = page.item_mut(nt.offset).and_then(|i| NeighborsMut::parse(i, m)) else {
+        return true;
+    };
+    let view = tuple.as_ref();
+    if view.element() != owner || view.level() < layer {
+        return true;
+    }
+    if view.layer_bytes(layer) != snapshot {
+        return false;
+    }
+    tuple.set_layer(layer, list);
     true
 }
 

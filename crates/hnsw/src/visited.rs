@@ -22,6 +22,7 @@ impl VisitedSet {
     }
 
     /// Number of keys.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -66,6 +67,7 @@ impl VisitedSet {
     }
 
     /// True if `p` is in the set.
+    #[cfg(test)]
     pub fn contains(&self, p: ItemPointer) -> bool {
         let key = p.to_u64();
         let mask = self.slots.len() - 1;
@@ -80,7 +82,8 @@ impl VisitedSet {
     }
 
     fn grow(&mut self) {
-        let old = std::mem::replace(&mut self.slots, vec![0; self.slots.len() * 2]);
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
         self.len = 0;
         for key in old.into_iter().filter(|&k| k != 0) {
             self.insert(ItemPointer::from_u64(key));

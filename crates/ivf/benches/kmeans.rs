@@ -33,9 +33,10 @@ fn bench_kmeans(c: &mut Criterion) {
             tolerance: 0.0,
             ..KMeansParams::new(lists, Metric::L2)
         };
-        group.bench_function(BenchmarkId::from_parameter(format!("{n}x{dims}_k{lists}")), |b| {
-            b.iter(|| kmeans(&sample, dims, &params, &mut |_| {}))
-        });
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("{n}x{dims}_k{lists}")),
+            |b| b.iter(|| kmeans(&sample, dims, &params, &mut |_| {})),
+        );
     }
     group.finish();
 }

@@ -2,7 +2,8 @@
 //! nearest centroid and write the lists page by page.
 //!
 //! Tuples arrive in any order through [`IvfBuilder::push`] (the heap scan
-//! callback); they are assigned in parallel batches and buffered per list.
+//! callback); they are assigned in parallel batches (with the blocked f32
+//! kernel when the [`Space`] declares dense payloads) and buffered per list.
 //! As soon as a list has more than a page of tuples, one full page is written,
 //! so memory stays at about one page per list whatever the table size. Pages
 //! of different lists therefore interleave in the relation; each list is a
@@ -11,8 +12,8 @@
 //! it is filling.
 
 use pagestore::{BlockNumber, ItemPointer, Page, PageMut, Relation, INVALID_BLOCK};
-use rayon::prelude::*;
 
+use crate::assign::ListAssigner;
 use crate::error::IvfError;
 use crate::format::{
     encode_list_tuple, items_per_page, max_payload_size, CentroidHeader, MetaTuple, PageRole,
@@ -48,10 +49,8 @@ pub struct BuildStats {
 /// Writes a new index into an empty relation.
 pub struct IvfBuilder<'a, R: Relation, S: Space> {
     rel: &'a R,
-    space: &'a S,
+    assigner: ListAssigner<'a, S>,
     payload_size: usize,
-    /// Centroid payloads, row-major.
-    centroids: Vec<u8>,
     centroid_blocks: Vec<BlockNumber>,
     lists: Vec<ListWriter>,
     tuples_per_page: usize,
@@ -88,21 +87,27 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         let size = params.payload_size;
         let invalid = |why: String| Err(IvfError::InvalidBuild(why));
         if size == 0 || size > max_payload_size() {
-            return invalid(format!("payload size {size} outside 1..={}", max_payload_size()));
+            return invalid(format!(
+                "payload size {size} outside 1..={}",
+                max_payload_size()
+            ));
         }
-        if centroids.is_empty() || centroids.len() % size != 0 {
-            return invalid(format!("{} centroid bytes are not whole payloads", centroids.len()));
+        if centroids.is_empty() || !centroids.len().is_multiple_of(size) {
+            return invalid(format!(
+                "{} centroid bytes are not whole payloads",
+                centroids.len()
+            ));
         }
         if rel.nblocks() != 0 {
             return invalid("relation is not empty".into());
         }
         let lists = centroids.len() / size;
+        let assigner = ListAssigner::new(space, centroids, size)?;
         let centroid_blocks = write_meta_and_reserve_centroid_pages(rel, params, lists)?;
         Ok(Self {
             rel,
-            space,
+            assigner,
             payload_size: size,
-            centroids,
             centroid_blocks,
             lists: (0..lists).map(|_| ListWriter::default()).collect(),
             tuples_per_page: items_per_page(LIST_TUPLE_HEADER_SIZE + size),
@@ -155,12 +160,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             return;
         }
         let size = self.payload_size;
-        let (space, centroids) = (self.space, &self.centroids);
-        let assignment: Vec<usize> = self
-            .batch_payloads
-            .par_chunks(size)
-            .map(|payload| nearest_centroid(space, centroids, size, payload))
-            .collect();
+        let assignment = self.assigner.assign(&self.batch_payloads);
         let mut tuple = Vec::with_capacity(LIST_TUPLE_HEADER_SIZE + size);
         for (i, &list) in assignment.iter().enumerate() {
             let payload = &self.batch_payloads[i * size..(i + 1) * size];
@@ -184,10 +184,18 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
     fn write_full_page(&mut self, list: usize) {
         let tuple_len = LIST_TUPLE_HEADER_SIZE + self.payload_size;
         let writer = &mut self.lists[list];
-        let block = writer.reserved.unwrap_or_else(|| reserve_list_page(self.rel));
+        let block = writer
+            .reserved
+            .unwrap_or_else(|| reserve_list_page(self.rel));
         let next = reserve_list_page(self.rel);
         let page_bytes = self.tuples_per_page * tuple_len;
-        write_list_page(self.rel, block, &writer.pending[..page_bytes], tuple_len, next);
+        write_list_page(
+            self.rel,
+            block,
+            &writer.pending[..page_bytes],
+            tuple_len,
+            next,
+        );
         writer.pending.drain(..page_bytes);
         writer.head.get_or_insert(block);
         writer.reserved = Some(next);
@@ -201,7 +209,9 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             // A reserved block always has pending tuples for it.
             return None;
         }
-        let block = writer.reserved.unwrap_or_else(|| reserve_list_page(self.rel));
+        let block = writer
+            .reserved
+            .unwrap_or_else(|| reserve_list_page(self.rel));
         write_list_page(self.rel, block, &writer.pending, tuple_len, INVALID_BLOCK);
         writer.pending.clear();
         writer.head.get_or_insert(block);
@@ -212,7 +222,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
     fn write_centroid_pages(&self, headers: &[CentroidHeader]) {
         let per_page = items_per_page(CENTROID_HEADER_SIZE + self.payload_size);
         let mut item = vec![0u8; CENTROID_HEADER_SIZE + self.payload_size];
-        let payloads = self.centroids.chunks(self.payload_size);
+        let payloads = self.assigner.centroids().chunks(self.payload_size);
         let mut entries = headers.iter().zip(payloads);
         for (i, &block) in self.centroid_blocks.iter().enumerate() {
             let mut page = self.rel.write(block);
@@ -228,23 +238,6 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             }
         }
     }
-}
-
-/// Index of the centroid nearest to `payload` (the first one on ties).
-pub(crate) fn nearest_centroid<S: Space>(
-    space: &S,
-    centroids: &[u8],
-    payload_size: usize,
-    payload: &[u8],
-) -> usize {
-    let mut best = (0, f32::INFINITY);
-    for (i, centroid) in centroids.chunks(payload_size).enumerate() {
-        let distance = space.distance(payload, centroid);
-        if distance < best.1 {
-            best = (i, distance);
-        }
-    }
-    best.0
 }
 
 /// Writes block 0 and appends the (still empty) centroid pages.
@@ -278,11 +271,16 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
             page.block()
         })
         .collect();
-    let contiguous = blocks.iter().enumerate().all(|(i, &b)| b == META_BLOCK + 1 + i as BlockNumber);
+    let contiguous = blocks
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == META_BLOCK + 1 + i as BlockNumber);
     if contiguous {
         Ok(blocks)
     } else {
-        Err(IvfError::InvalidBuild("another backend extended the relation".into()))
+        Err(IvfError::InvalidBuild(
+            "another backend extended the relation".into(),
+        ))
     }
 }
 

@@ -23,8 +23,9 @@ pub(crate) struct CentroidEntry<'p> {
     pub(crate) payload: &'p [u8],
 }
 
-/// Reads and validates the meta page.
-pub(crate) fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, IvfError> {
+/// Reads and validates the meta page (dimensions, payload size and number
+/// of lists, e.g. for cost estimates).
+pub fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, IvfError> {
     if rel.nblocks() == 0 {
         return Err(IvfError::NotAnIvfIndex);
     }
@@ -63,7 +64,9 @@ pub(crate) fn for_each_centroid<R: Relation>(
     if list == meta.lists {
         Ok(())
     } else {
-        Err(IvfError::Corrupted("centroid count differs from the meta page"))
+        Err(IvfError::Corrupted(
+            "centroid count differs from the meta page",
+        ))
     }
 }
 

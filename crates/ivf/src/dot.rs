@@ -87,6 +87,42 @@ pub(crate) fn assign_block(
     }
 }
 
+/// [`assign_block`] over all `points`, in parallel over blocks of points
+/// small enough to stay in L2 while every centroid streams past them.
+pub(crate) fn assign_all(
+    points: &[f32],
+    centroids: &[f32],
+    bias: &[f32],
+    dims: usize,
+    best: &mut [Best],
+) {
+    use rayon::prelude::*;
+    const BLOCK_BYTES: usize = 128 * 1024;
+    let block = (BLOCK_BYTES / (dims.max(1) * 4))
+        .max(1)
+        .div_ceil(TILE_POINTS)
+        * TILE_POINTS;
+    points
+        .par_chunks(block * dims.max(1))
+        .zip(best.par_chunks_mut(block))
+        .for_each(|(rows, out)| assign_block(rows, centroids, bias, dims, out));
+}
+
+/// Per-centroid bias for [`assign_block`] that makes its argmax the nearest
+/// centroid under `metric`: `|c|²/2` for L2, none for inner products (cosine
+/// needs unit-length centroids, which spherical k-means produces).
+pub(crate) fn metric_bias(
+    metric: crate::kmeans::Metric,
+    centroids: &[f32],
+    dims: usize,
+) -> Vec<f32> {
+    use crate::kmeans::Metric;
+    match metric {
+        Metric::L2 => centroids.chunks(dims).map(|c| dot(c, c) / 2.0).collect(),
+        Metric::InnerProduct | Metric::Cosine => vec![0.0; centroids.len() / dims],
+    }
+}
+
 fn row(flat: &[f32], dims: usize, index: usize) -> &[f32] {
     &flat[index * dims..(index + 1) * dims]
 }

@@ -36,7 +36,10 @@ impl fmt::Display for IvfError {
                 write!(f, "unsupported ivfflat quantization kind {q}")
             }
             IvfError::PayloadSize { expected, actual } => {
-                write!(f, "vector payload has {actual} bytes, index expects {expected}")
+                write!(
+                    f,
+                    "vector payload has {actual} bytes, index expects {expected}"
+                )
             }
             IvfError::InvalidBuild(why) => write!(f, "invalid ivfflat build: {why}"),
             IvfError::Corrupted(what) => write!(f, "ivfflat index is corrupted: {what}"),

@@ -227,7 +227,10 @@ pub fn decode_list_tuple(item: &[u8]) -> Option<(ItemPointer, &[u8])> {
     if item.len() <= LIST_TUPLE_HEADER_SIZE {
         return None;
     }
-    Some((ItemPointer::read_from(item), &item[LIST_TUPLE_HEADER_SIZE..]))
+    Some((
+        ItemPointer::read_from(item),
+        &item[LIST_TUPLE_HEADER_SIZE..],
+    ))
 }
 
 /// True if the item is an empty slot.

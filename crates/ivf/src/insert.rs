@@ -80,7 +80,9 @@ fn nearest_list<R: Relation, S: Space>(
 enum Placed {
     Done,
     /// Every page from the start block on is full; `tail` is the last one.
-    Full { tail: BlockNumber },
+    Full {
+        tail: BlockNumber,
+    },
 }
 
 /// Places the tuple on the first page with room, from `start` to the tail.

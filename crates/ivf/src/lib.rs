@@ -8,8 +8,11 @@
 //! Vector payloads are opaque bytes compared by the caller's [`Space`]; pages
 //! are accessed through the `pagestore` [`Relation`](pagestore::Relation)
 //! trait, which the pgrx layer implements on Postgres buffers with generic
-//! WAL. The on-page layout is documented in [`format`].
+//! WAL. The on-page layout is documented in [`format`](mod@format).
 
+#![warn(missing_docs)]
+
+mod assign;
 mod build;
 mod centroids;
 mod dot;
@@ -24,10 +27,12 @@ mod space;
 mod vacuum;
 
 pub use build::{BuildStats, IndexParams, IvfBuilder};
+pub use centroids::read_meta;
 pub use error::IvfError;
 pub use insert::insert;
+pub use kmeans::Metric;
 pub use search::{search, IterativeScan, Scan, SearchOptions};
-pub use space::Space;
+pub use space::{DenseEncoding, Element, Space};
 pub use vacuum::{bulk_delete, VacuumStats};
 
 #[cfg(test)]

@@ -68,7 +68,10 @@ pub(crate) fn for_each_page<R: Relation>(
 }
 
 /// Calls `visit(tid, payload)` for every live tuple on `page`.
-pub(crate) fn for_each_tuple<P: Page>(page: &P, mut visit: impl FnMut(pagestore::ItemPointer, &[u8])) {
+pub(crate) fn for_each_tuple<P: Page>(
+    page: &P,
+    mut visit: impl FnMut(pagestore::ItemPointer, &[u8]),
+) {
     for offset in FIRST_OFFSET..=page.max_offset() {
         if let Some((tid, payload)) = page.item(offset).and_then(decode_list_tuple) {
             visit(tid, payload);
@@ -80,7 +83,8 @@ pub(crate) fn for_each_tuple<P: Page>(page: &P, mut visit: impl FnMut(pagestore:
 pub(crate) fn has_room<P: Page>(page: &P, len: usize) -> bool {
     // Growing an 8-byte empty slot in place needs no new line pointer.
     let grows_empty_slot = page.opaque().flags & FLAG_HAS_EMPTY_SLOTS != 0
-        && maxalign(len) <= maxalign(LIST_TUPLE_HEADER_SIZE) + page.free_space() + pagestore::ITEM_ID_SIZE;
+        && maxalign(len)
+            <= maxalign(LIST_TUPLE_HEADER_SIZE) + page.free_space() + pagestore::ITEM_ID_SIZE;
     page.fits(len) || grows_empty_slot
 }
 
@@ -115,7 +119,10 @@ fn empty_slots<P: Page>(page: &P) -> impl Iterator<Item = pagestore::OffsetNumbe
 pub(crate) fn new_list_page<R: Relation>(rel: &R, tuple: &[u8]) -> BlockNumber {
     let mut page = rel.extend();
     *page.opaque_mut() = PageRole::List.opaque();
-    assert!(page.add_item(tuple).is_some(), "a list tuple fits on an empty page");
+    assert!(
+        page.add_item(tuple).is_some(),
+        "a list tuple fits on an empty page"
+    );
     page.block()
 }
 

@@ -114,7 +114,11 @@ impl Scan {
         self.next_list
     }
 
-    fn read_next_batch<R: Relation, S: Space>(&mut self, rel: &R, space: &S) -> Result<(), IvfError> {
+    fn read_next_batch<R: Relation, S: Space>(
+        &mut self,
+        rel: &R,
+        space: &S,
+    ) -> Result<(), IvfError> {
         let end = (self.next_list + self.probes).min(self.lists.len());
         let mut batch = std::mem::take(&mut self.candidates).into_vec();
         for &head in &self.lists[self.next_list..end] {

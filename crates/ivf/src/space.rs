@@ -1,5 +1,7 @@
 //! The caller-supplied distance over opaque vector payloads.
 
+use crate::kmeans::Metric;
+
 /// Distance between a query and a stored payload (a centroid or a list
 /// tuple), both in the encoding the index was built with (e.g. f32 or f16
 /// values, already normalised for cosine).
@@ -9,4 +11,57 @@
 pub trait Space: Sync {
     /// Distance from `query` to `stored`; both have the index's payload size.
     fn distance(&self, query: &[u8], stored: &[u8]) -> f32;
+
+    /// Declares the payloads dense float vectors ranked by a k-means metric.
+    /// Builds then assign rows to lists with the blocked f32 kernel of
+    /// k-means instead of one [`Space::distance`] call per row and centroid
+    /// (about ten times faster). `None` (the default) keeps the generic path.
+    fn dense(&self) -> Option<DenseEncoding> {
+        None
+    }
+}
+
+/// Layout and metric of dense float payloads (see [`Space::dense`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenseEncoding {
+    /// Element type of the payload: a native-endian array of it.
+    pub element: Element,
+    /// The metric [`Space::distance`] orders like (any monotonic function of
+    /// it: squared or not, `1 - cos` or `-cos`, ...).
+    pub metric: Metric,
+}
+
+/// Element type of a dense payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    /// `float4` (pgvector `vector`).
+    F32,
+    /// IEEE half precision (pgvector `halfvec`).
+    F16,
+}
+
+impl Element {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Element::F32 => 4,
+            Element::F16 => 2,
+        }
+    }
+
+    /// Decodes a payload of `out.len()` elements into `out`.
+    pub(crate) fn decode_into(self, payload: &[u8], out: &mut [f32]) {
+        match self {
+            Element::F32 => {
+                for (x, b) in out.iter_mut().zip(payload.chunks_exact(4)) {
+                    *x = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            Element::F16 => {
+                for (x, b) in out.iter_mut().zip(payload.chunks_exact(2)) {
+                    *x = half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])).to_f32();
+                }
+            }
+        }
+    }
 }

@@ -23,7 +23,11 @@ struct CosineSpace;
 
 impl Space for CosineSpace {
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
-        1.0 - floats(a).iter().zip(floats(b)).map(|(x, y)| x * y).sum::<f32>()
+        1.0 - floats(a)
+            .iter()
+            .zip(floats(b))
+            .map(|(x, y)| x * y)
+            .sum::<f32>()
     }
 }
 
@@ -57,7 +61,12 @@ struct Fixture {
 /// Trains `lists` centroids on `points` and builds an index over all of them.
 fn build(points: Vec<f32>, dims: usize, lists: usize, metric: Metric) -> Fixture {
     let rel = MemRelation::new();
-    let centroids = kmeans(&points, dims, &KMeansParams::new(lists, metric), &mut |_| {});
+    let centroids = kmeans(
+        &points,
+        dims,
+        &KMeansParams::new(lists, metric),
+        &mut |_| {},
+    );
     let params = IndexParams {
         dims: dims as u32,
         payload_size: dims * 4,
@@ -98,7 +107,7 @@ impl Fixture {
         self.points.len() / self.dims
     }
 
-    /// The exact k nearest points of `query` among `alive`.
+    /// The exact k nearest points of `query`.
     fn brute_force(&self, query: &[f32], k: usize) -> Vec<usize> {
         let mut all: Vec<(f32, usize)> = (0..self.len())
             .map(|i| (squared_l2(query, self.row(i)), i))
@@ -215,7 +224,11 @@ fn inserted_rows_are_found() {
     f.points.extend(&extra);
     for j in 0..extra.len() / f.dims {
         let i = base + j;
-        assert_eq!(f.search(f.row(i), 1, 1), vec![i], "inserted row {i} not found");
+        assert_eq!(
+            f.search(f.row(i), 1, 1),
+            vec![i],
+            "inserted row {i} not found"
+        );
     }
     assert_eq!(f.scan_all().len(), f.len());
 }
@@ -251,9 +264,15 @@ fn vacuum_removes_exactly_the_dead_rows() {
     assert_eq!(stats.tuples_removed, dead.len() as u64);
     assert_eq!(stats.tuples_remaining, (f.len() - dead.len()) as u64);
     let rows: HashSet<_> = f.scan_all().into_iter().collect();
-    let live: HashSet<_> = (0..f.len()).map(tid).filter(|t| !dead.contains(t)).collect();
+    let live: HashSet<_> = (0..f.len())
+        .map(tid)
+        .filter(|t| !dead.contains(t))
+        .collect();
     assert_eq!(rows, live);
-    assert_eq!(list_tuple_counts(&f.rel).iter().sum::<u64>(), live.len() as u64);
+    assert_eq!(
+        list_tuple_counts(&f.rel).iter().sum::<u64>(),
+        live.len() as u64
+    );
 
     // A second vacuum finds nothing more to remove.
     let again = bulk_delete(&f.rel, &mut |t| dead.contains(&t)).unwrap();
@@ -264,13 +283,16 @@ fn vacuum_removes_exactly_the_dead_rows() {
 fn inserts_reuse_space_freed_by_vacuum() {
     let f = clustered_fixture();
     let n = f.len();
-    bulk_delete(&f.rel, &mut |t| point_of(t) % 2 == 0).unwrap();
+    bulk_delete(&f.rel, &mut |t| point_of(t).is_multiple_of(2)).unwrap();
     let pages = f.rel.nblocks();
     // Re-insert the deleted rows under new TIDs: they fit in the freed slots.
     for i in (0..n).step_by(2) {
         insert(&f.rel, &L2Space, tid(n + i), &bytes(f.row(i))).unwrap();
     }
-    assert!(f.rel.nblocks() <= pages + f.lists as u32, "freed space not reused");
+    assert!(
+        f.rel.nblocks() <= pages + f.lists as u32,
+        "freed space not reused"
+    );
     let rows: HashSet<_> = f.scan_all().into_iter().collect();
     let expected: HashSet<_> = (0..n)
         .map(|i| if i % 2 == 0 { tid(n + i) } else { tid(i) })
@@ -286,13 +308,19 @@ fn cosine_index_finds_exact_neighbours_with_all_probes() {
         crate::kmeans::normalize(x);
     });
     let rel = MemRelation::new();
-    let centroids = kmeans(&points, dims, &KMeansParams::new(6, Metric::Cosine), &mut |_| {});
+    let centroids = kmeans(
+        &points,
+        dims,
+        &KMeansParams::new(6, Metric::Cosine),
+        &mut |_| {},
+    );
     let params = IndexParams {
         dims: dims as u32,
         payload_size: dims * 4,
         space_id: 2,
     };
-    let mut builder = IvfBuilder::new(&rel, &CosineSpace, params, bytes(&centroids), |_| {}).unwrap();
+    let mut builder =
+        IvfBuilder::new(&rel, &CosineSpace, params, bytes(&centroids), |_| {}).unwrap();
     for (i, x) in points.chunks(dims).enumerate() {
         builder.push(tid(i), &bytes(x)).unwrap();
     }
@@ -368,7 +396,13 @@ fn concurrent_inserts_are_all_found() {
             let (rel, points, dims) = (&f.rel, &points, f.dims);
             s.spawn(move || {
                 for i in t * per_thread..(t + 1) * per_thread {
-                    insert(rel, &L2Space, tid(i), &bytes(&points[i * dims..(i + 1) * dims])).unwrap();
+                    insert(
+                        rel,
+                        &L2Space,
+                        tid(i),
+                        &bytes(&points[i * dims..(i + 1) * dims]),
+                    )
+                    .unwrap();
                 }
             });
         }
@@ -385,7 +419,10 @@ fn build_writes_the_documented_layout() {
     let meta_page = f.rel.read(META_BLOCK);
     let meta = crate::format::MetaTuple::decode(meta_page.item(1).unwrap()).unwrap();
     assert_eq!((meta.dims, meta.payload_size, meta.lists), (16, 64, 20));
-    assert_eq!(meta_page.opaque().flags & FLAG_ROLE_MASK, PageRole::Meta as u16);
+    assert_eq!(
+        meta_page.opaque().flags & FLAG_ROLE_MASK,
+        PageRole::Meta as u16
+    );
     drop(meta_page);
     // Every list page is reachable from exactly one centroid.
     let mut owners: HashMap<u32, usize> = HashMap::new();
@@ -408,11 +445,17 @@ fn invalid_inputs_are_errors() {
     let f = clustered_fixture();
     assert!(matches!(
         insert(&f.rel, &L2Space, tid(0), &[0; 3]),
-        Err(IvfError::PayloadSize { expected: 64, actual: 3 })
+        Err(IvfError::PayloadSize {
+            expected: 64,
+            actual: 3
+        })
     ));
     assert!(search(&f.rel, &L2Space, &[0; 8], 1, 1).is_err());
     let empty = MemRelation::new();
-    assert_eq!(search(&empty, &L2Space, &[0; 64], 1, 1), Err(IvfError::NotAnIvfIndex));
+    assert_eq!(
+        search(&empty, &L2Space, &[0; 64], 1, 1),
+        Err(IvfError::NotAnIvfIndex)
+    );
     let params = IndexParams {
         dims: 16,
         payload_size: 64,
@@ -444,9 +487,147 @@ fn clone_relation(rel: &MemRelation) -> MemRelation {
         let mut target = copy.extend();
         *target.opaque_mut() = *source.opaque();
         for offset in 1..=source.max_offset() {
-            let item = source.item(offset).expect("index items always have storage");
+            let item = source
+                .item(offset)
+                .expect("index items always have storage");
             target.add_item(item).unwrap();
         }
     }
     copy
+}
+
+/// A space that also declares its payloads dense, enabling the blocked build path.
+struct Dense<S>(S, DenseEncoding);
+
+impl<S: Space> Space for Dense<S> {
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        self.0.distance(a, b)
+    }
+    fn dense(&self) -> Option<DenseEncoding> {
+        Some(self.1)
+    }
+}
+
+/// f16 payloads compared by squared Euclidean distance.
+struct HalfL2Space;
+
+impl Space for HalfL2Space {
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        squared_l2(&half_floats(a), &half_floats(b))
+    }
+}
+
+fn half_floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32())
+        .collect()
+}
+
+fn half_bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_ne_bytes())
+        .collect()
+}
+
+/// Builds an index of `payloads` (row-major) and checks that every row landed
+/// in a list whose centroid is (up to rounding) its nearest under `space`.
+fn assert_rows_in_nearest_lists<S: Space>(
+    space: &S,
+    centroids: Vec<u8>,
+    payloads: &[u8],
+    size: usize,
+) {
+    let rel = MemRelation::new();
+    let params = IndexParams {
+        dims: 0,
+        payload_size: size,
+        space_id: 0,
+    };
+    let mut builder = IvfBuilder::new(&rel, space, params, centroids.clone(), |_| {}).unwrap();
+    for (i, payload) in payloads.chunks(size).enumerate() {
+        builder.push(tid(i), payload).unwrap();
+    }
+    builder.finish().unwrap();
+    let mut seen = 0;
+    for (list, header) in centroid_headers(&rel).iter().enumerate() {
+        let own = &centroids[list * size..(list + 1) * size];
+        crate::lists::for_each_page(&rel, header.head, |page| {
+            crate::lists::for_each_tuple(page, |t, payload| {
+                seen += 1;
+                assert_eq!(
+                    payload,
+                    &payloads[point_of(t) * size..(point_of(t) + 1) * size]
+                );
+                let best = centroids
+                    .chunks(size)
+                    .map(|c| space.distance(payload, c))
+                    .fold(f32::INFINITY, f32::min);
+                let distance = space.distance(payload, own);
+                assert!(
+                    distance <= best + 1e-4 * best.abs().max(1.0),
+                    "{distance} > {best}"
+                );
+            })
+        })
+        .unwrap();
+    }
+    assert_eq!(seen, payloads.len() / size);
+}
+
+#[test]
+fn dense_builds_put_every_row_in_its_nearest_list() {
+    let dims = 24;
+    let (mut points, _) = gaussian_clusters(12, 40, dims, 5.0, 4);
+    for metric in [Metric::L2, Metric::Cosine] {
+        if metric == Metric::Cosine {
+            points.chunks_mut(dims).for_each(|x| {
+                crate::kmeans::normalize(x);
+            });
+        }
+        let centroids = kmeans(&points, dims, &KMeansParams::new(9, metric), &mut |_| {});
+        let encoding = DenseEncoding {
+            element: Element::F32,
+            metric,
+        };
+        let payloads = bytes(&points);
+        match metric {
+            Metric::Cosine => assert_rows_in_nearest_lists(
+                &Dense(CosineSpace, encoding),
+                bytes(&centroids),
+                &payloads,
+                dims * 4,
+            ),
+            _ => assert_rows_in_nearest_lists(
+                &Dense(L2Space, encoding),
+                bytes(&centroids),
+                &payloads,
+                dims * 4,
+            ),
+        }
+    }
+    let centroids = kmeans(
+        &points,
+        dims,
+        &KMeansParams::new(9, Metric::L2),
+        &mut |_| {},
+    );
+    let f16 = DenseEncoding {
+        element: Element::F16,
+        metric: Metric::L2,
+    };
+    assert_rows_in_nearest_lists(
+        &Dense(HalfL2Space, f16),
+        half_bytes(&centroids),
+        &half_bytes(&points),
+        dims * 2,
+    );
+    // The generic path agrees with itself too.
+    assert_rows_in_nearest_lists(
+        &HalfL2Space,
+        half_bytes(&centroids),
+        &half_bytes(&points),
+        dims * 2,
+    );
 }

@@ -36,7 +36,9 @@ pub fn bulk_delete<R: Relation>(
     let tuple_len = LIST_TUPLE_HEADER_SIZE + meta.payload_size as usize;
     // Collected first so that no centroid page stays locked while lists are read.
     let mut lists: Vec<(CentroidLocation, BlockNumber)> = Vec::with_capacity(meta.lists as usize);
-    for_each_centroid(rel, &meta, |entry| lists.push((entry.location, entry.header.head)))?;
+    for_each_centroid(rel, &meta, |entry| {
+        lists.push((entry.location, entry.header.head))
+    })?;
 
     let mut stats = VacuumStats::default();
     for (location, head) in lists {

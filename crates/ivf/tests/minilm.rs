@@ -12,7 +12,6 @@ use ivf::kmeans::{kmeans, KMeansParams, Metric, Progress};
 
 const DATASET: &str = "/work/shared/datasets/pypi-minilm-100k";
 /// sqrt(rows), the list count the benchmark compares pgvector with.
-/// sqrt(rows) above; the benchmark uses sqrt(100k).
 const LISTS: usize = 316;
 
 fn dataset_file(name: &str) -> Option<PathBuf> {
@@ -71,6 +70,13 @@ impl ivf::Space for CosineF32 {
         }
         1.0 - (lanes.iter().sum::<f32>() + tail)
     }
+
+    fn dense(&self) -> Option<ivf::DenseEncoding> {
+        Some(ivf::DenseEncoding {
+            element: ivf::Element::F32,
+            metric: Metric::Cosine,
+        })
+    }
 }
 
 fn as_floats(bytes: &[u8]) -> std::borrow::Cow<'_, [f32]> {
@@ -111,7 +117,12 @@ fn build_and_recall_like_pgvector() {
     let sample: Vec<f32> = (0..sample_rows)
         .flat_map(|i| base.row((i as f64 * stride) as usize).iter().copied())
         .collect();
-    let centroids = kmeans(&sample, dims, &KMeansParams::new(LISTS, Metric::Cosine), &mut |_| {});
+    let centroids = kmeans(
+        &sample,
+        dims,
+        &KMeansParams::new(LISTS, Metric::Cosine),
+        &mut |_| {},
+    );
     let trained = start.elapsed();
     let rel = pagestore::MemRelation::new();
     let params = ivf::IndexParams {
@@ -120,9 +131,12 @@ fn build_and_recall_like_pgvector() {
         space_id: 0,
     };
     let centroid_bytes = bytemuck::cast_slice(&centroids).to_vec();
-    let mut builder = ivf::IvfBuilder::new(&rel, &CosineF32, params, centroid_bytes, |_| {}).unwrap();
+    let mut builder =
+        ivf::IvfBuilder::new(&rel, &CosineF32, params, centroid_bytes, |_| {}).unwrap();
     for i in 0..n {
-        builder.push(tid(i), bytemuck::cast_slice(base.row(i))).unwrap();
+        builder
+            .push(tid(i), bytemuck::cast_slice(base.row(i)))
+            .unwrap();
     }
     let stats = builder.finish().unwrap();
     eprintln!(
@@ -138,8 +152,12 @@ fn build_and_recall_like_pgvector() {
         for q in 0..queries.shape.0 {
             let query = bytemuck::cast_slice(queries.row(q));
             let rows = ivf::search(&rel, &CosineF32, query, k, probes).unwrap();
-            let truth: std::collections::HashSet<i32> = neighbors.row(q)[..k].iter().copied().collect();
-            hits += rows.iter().filter(|(t, _)| truth.contains(&(row_of(*t) as i32))).count();
+            let truth: std::collections::HashSet<i32> =
+                neighbors.row(q)[..k].iter().copied().collect();
+            hits += rows
+                .iter()
+                .filter(|(t, _)| truth.contains(&(row_of(*t) as i32)))
+                .count();
         }
         let elapsed = start.elapsed();
         eprintln!(

@@ -16,10 +16,12 @@ macro_rules! kernel_api {
         /// One path's implementations of every kernel.
         ///
         /// Invariant: a `&Kernels` is only handed out (by
-        /// `dispatch::table`) for a path the running CPU supports; the
+        /// `dispatch::variants`) for a table the running CPU supports; the
         /// safe methods below rely on it.
         pub(crate) struct Kernels {
             pub(crate) isa: Isa,
+            /// The path's name, plus the optional features of a variant.
+            pub(crate) name: &'static str,
             $(pub(crate) $name: unsafe fn($($ty),*) -> $ret,)*
         }
 
@@ -44,44 +46,39 @@ macro_rules! kernel_api {
     };
 }
 
-/// Whether the running CPU can execute `isa`'s table.
-fn cpu_supports(isa: Isa) -> bool {
+/// The tables of `isa` that the running CPU can execute, best first: the
+/// path's main table, preceded by variants that also need optional
+/// features (only AVX-512 has one, VPOPCNTDQ for the bit kernels).
+pub(crate) fn variants(isa: Isa) -> Vec<&'static Kernels> {
+    let mut tables: Vec<&'static Kernels> = Vec::new();
     match isa {
-        Isa::Scalar => true,
+        Isa::Scalar => tables.push(&crate::scalar::KERNELS),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => crate::x86::has_avx2(),
+        Isa::Avx2 if crate::x86::has_avx2() => tables.push(&crate::x86::avx2::KERNELS),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => crate::x86::has_avx512(),
+        Isa::Avx512 if crate::x86::has_avx512() => {
+            if crate::x86::has_avx512_vpopcntdq() {
+                tables.push(&crate::x86::avx512::KERNELS_VPOPCNTDQ);
+            }
+            tables.push(&crate::x86::avx512::KERNELS);
+        }
         #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
-        Isa::Neon => crate::aarch64::has_neon(),
-        #[allow(unreachable_patterns)] // paths not compiled for this target
-        _ => false,
+        Isa::Neon if crate::aarch64::has_neon() => tables.push(&crate::aarch64::neon::KERNELS),
+        _ => {}
     }
+    tables
 }
 
-/// The table of a path the running CPU supports; `None` otherwise.
+/// The best table of a path the running CPU supports; `None` otherwise.
 pub(crate) fn table(isa: Isa) -> Option<&'static Kernels> {
-    if !cpu_supports(isa) {
-        return None;
-    }
-    match isa {
-        Isa::Scalar => Some(&crate::scalar::KERNELS),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => Some(&crate::x86::avx2::KERNELS),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => Some(&crate::x86::avx512::KERNELS),
-        #[cfg(all(target_arch = "aarch64", target_endian = "little"))]
-        Isa::Neon => Some(&crate::aarch64::neon::KERNELS),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
+    variants(isa).first().copied()
 }
 
 /// Every path this CPU can run, best first; always ends with `Scalar`.
 pub fn supported_isas() -> Vec<Isa> {
     Isa::BY_PREFERENCE
         .into_iter()
-        .filter(|&isa| cpu_supports(isa))
+        .filter(|&isa| table(isa).is_some())
         .collect()
 }
 
@@ -118,10 +115,17 @@ pub fn active_isa() -> Isa {
     active().isa
 }
 
+/// Name of the active table: the path's name, plus the optional features it
+/// uses beyond the path's baseline (e.g. `avx512+vpopcntdq`).
+pub fn active_variant() -> &'static str {
+    active().name
+}
+
 /// Switches every kernel to `isa`, for tests and benchmarks. Fails, leaving
 /// the active path unchanged, if this CPU (or build target) lacks `isa`.
 pub fn force_isa(isa: Isa) -> Result<(), String> {
-    let t = table(isa).ok_or_else(|| format!("this CPU does not support the {} kernels", isa.name()))?;
+    let t = table(isa)
+        .ok_or_else(|| format!("this CPU does not support the {} kernels", isa.name()))?;
     ACTIVE.store(ptr::from_ref(t).cast_mut(), Ordering::Relaxed);
     Ok(())
 }

@@ -33,7 +33,7 @@ mod x86;
 #[cfg(test)]
 mod tests;
 
-pub use dispatch::{active_isa, force_isa, supported_isas};
+pub use dispatch::{active_isa, active_variant, force_isa, supported_isas};
 
 /// An instruction-set path of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Isa {
     pub(crate) const BY_PREFERENCE: [Isa; 4] = [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Scalar];
 
     /// Lower-case name, as accepted by [`Isa::from_name`].
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",

@@ -9,23 +9,27 @@
 //! the same index values by binary search, and the resulting independent
 //! merges are stepped in lockstep: the CPU overlaps their dependency chains.
 //! An index present on both sides always falls in the same run.
+//!
+//! Measured on random 5%-dense vectors, against the textbook merge of
+//! `scalar`: 2-2.5x faster from 384 dimensions on (1536: ~180 ns vs ~480).
 
 use crate::same_len;
 
-/// Independent merges interleaved; four chains keep a 4-wide core busy.
-const WAYS: usize = 4;
+/// Independent merges interleaved. Two already hide most of the latency;
+/// more ran no faster, as their cursors no longer fit in registers.
+const WAYS: usize = 2;
 /// Below this many entries on the longer side, splitting costs more than
 /// it saves.
-const SPLIT_MIN: usize = 64;
+const SPLIT_MIN: usize = 16;
 
-/// What a kernel adds for each index.
+/// What a kernel adds for each merge step.
 trait Terms {
-    /// Whether indices present on one side only contribute (`one`).
+    /// Whether indices present on one side only contribute.
     const ONE_SIDED: bool;
-    /// Contribution of an index present on both sides.
-    fn both(x: f32, y: f32) -> f32;
-    /// Contribution of an index present on one side only.
-    fn one(v: f32) -> f32;
+    /// The term for the current step: `p` and `q` are the values under the
+    /// two cursors, `on_a` / `on_b` whether the current (smallest) index is
+    /// the one under that cursor (both: an index present on both sides).
+    fn term(on_a: bool, on_b: bool, p: f32, q: f32) -> f32;
 }
 
 struct Dot;
@@ -34,32 +38,41 @@ struct L1;
 
 impl Terms for Dot {
     const ONE_SIDED: bool = false;
-    fn both(x: f32, y: f32) -> f32 {
-        x * y
-    }
-    fn one(_: f32) -> f32 {
-        0.0
+    #[inline(always)]
+    fn term(on_a: bool, on_b: bool, p: f32, q: f32) -> f32 {
+        // Common indices are rare and this branch predicts well.
+        if on_a && on_b {
+            p * q
+        } else {
+            0.0
+        }
     }
 }
 
 impl Terms for L2 {
     const ONE_SIDED: bool = true;
-    fn both(x: f32, y: f32) -> f32 {
-        (x - y) * (x - y)
-    }
-    fn one(v: f32) -> f32 {
-        v * v
+    #[inline(always)]
+    fn term(on_a: bool, on_b: bool, p: f32, q: f32) -> f32 {
+        let d = keep_if(on_a, p) - keep_if(on_b, q);
+        d * d
     }
 }
 
 impl Terms for L1 {
     const ONE_SIDED: bool = true;
-    fn both(x: f32, y: f32) -> f32 {
-        (x - y).abs()
+    #[inline(always)]
+    fn term(on_a: bool, on_b: bool, p: f32, q: f32) -> f32 {
+        (keep_if(on_a, p) - keep_if(on_b, q)).abs()
     }
-    fn one(v: f32) -> f32 {
-        v.abs()
-    }
+}
+
+/// `v` if `keep`, else +0.0, computed with a bit mask. The mask goes through
+/// `black_box` because LLVM otherwise sees that `v` is unused when `keep`
+/// is false and turns the mask back into a branch around the load of `v`,
+/// a branch that mispredicts half the time here (measured: 2x slower).
+#[inline(always)]
+fn keep_if(keep: bool, v: f32) -> f32 {
+    f32::from_bits(v.to_bits() & std::hint::black_box((keep as u32).wrapping_neg()))
 }
 
 /// Both sparse vectors, indices and values of equal lengths.
@@ -82,6 +95,17 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// The merge of `a[start.0..end.0]` with `b[start.1..end.1]`.
+    fn new(start: (usize, usize), end: (usize, usize)) -> Cursor {
+        Cursor {
+            i: start.0,
+            i_end: end.0,
+            j: start.1,
+            j_end: end.1,
+            sum: 0.0,
+        }
+    }
+
     /// Steps that certainly stay within both ranges (each step advances
     /// `i`, `j` or both by one).
     #[inline(always)]
@@ -93,18 +117,10 @@ impl Cursor {
     #[inline(always)]
     fn step<T: Terms>(&mut self, v: Operands) {
         let (x, y) = (v.ai[self.i], v.bi[self.j]);
-        let (p, q) = (v.av[self.i], v.bv[self.j]);
-        self.sum += if x == y {
-            T::both(p, q)
-        } else if !T::ONE_SIDED {
-            0.0
-        } else if x < y {
-            T::one(p)
-        } else {
-            T::one(q)
-        };
-        self.i += (x <= y) as usize;
-        self.j += (y <= x) as usize;
+        let (on_a, on_b) = (x <= y, y <= x);
+        self.sum += T::term(on_a, on_b, v.av[self.i], v.bv[self.j]);
+        self.i += on_a as usize;
+        self.j += on_b as usize;
     }
 
     /// Runs this merge to the end, including the one-sided leftovers.
@@ -114,8 +130,11 @@ impl Cursor {
             self.step::<T>(v);
         }
         if T::ONE_SIDED {
-            for &x in v.av[self.i..self.i_end].iter().chain(&v.bv[self.j..self.j_end]) {
-                self.sum += T::one(x);
+            for &p in &v.av[self.i..self.i_end] {
+                self.sum += T::term(true, false, p, 0.0);
+            }
+            for &q in &v.bv[self.j..self.j_end] {
+                self.sum += T::term(false, true, 0.0, q);
             }
         }
         self.sum
@@ -130,14 +149,19 @@ fn merge<T: Terms>(ai: &[i32], av: &[f32], bi: &[i32], bv: &[f32]) -> f32 {
     let v = if ai.len() >= bi.len() {
         Operands { ai, av, bi, bv }
     } else {
-        Operands { ai: bi, av: bv, bi: ai, bv: av }
+        Operands {
+            ai: bi,
+            av: bv,
+            bi: ai,
+            bv: av,
+        }
     };
     let (na, nb) = (v.ai.len(), v.bi.len());
     if na < SPLIT_MIN {
-        return Cursor { i: 0, i_end: na, j: 0, j_end: nb, sum: 0.0 }.finish::<T>(v);
+        return Cursor::new((0, 0), (na, nb)).finish::<T>(v);
     }
-    // Run k covers a[cuts[k].0..cuts[k + 1].0] and b[cuts[k].1..cuts[k + 1].1]:
-    // the b entries below a's first index of the next run.
+    // Run k merges a[cuts[k].0..cuts[k + 1].0] with b[cuts[k].1..cuts[k + 1].1],
+    // where each b cut is the first entry not below a's index at that a cut.
     let cuts: [(usize, usize); WAYS + 1] = std::array::from_fn(|k| match k {
         0 => (0, 0),
         WAYS => (na, nb),
@@ -146,13 +170,7 @@ fn merge<T: Terms>(ai: &[i32], av: &[f32], bi: &[i32], bv: &[f32]) -> f32 {
             (i, v.bi.partition_point(|&x| x < v.ai[i]))
         }
     });
-    let mut runs: [Cursor; WAYS] = std::array::from_fn(|k| Cursor {
-        i: cuts[k].0,
-        i_end: cuts[k + 1].0,
-        j: cuts[k].1,
-        j_end: cuts[k + 1].1,
-        sum: 0.0,
-    });
+    let mut runs: [Cursor; WAYS] = std::array::from_fn(|k| Cursor::new(cuts[k], cuts[k + 1]));
     loop {
         let n = runs.iter().map(Cursor::safe_steps).min().unwrap_or(0);
         if n == 0 {

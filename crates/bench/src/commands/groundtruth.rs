@@ -13,7 +13,8 @@ pub fn run(args: &GroundtruthArgs) -> Result<()> {
     let queries = super::first_queries(&dataset, args.queries);
     let truth = super::compute_ground_truth(&dataset, &queries, metric, args.k);
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let shape = [truth.ids.rows(), truth.ids.cols()];
     let ids: Vec<u8> = truth
         .ids
@@ -24,7 +25,12 @@ pub fn run(args: &GroundtruthArgs) -> Result<()> {
         .iter()
         .flat_map(|id| id.to_le_bytes())
         .collect();
-    let distances: Vec<u8> = truth.distances.as_slice().iter().flat_map(|d| d.to_le_bytes()).collect();
+    let distances: Vec<u8> = truth
+        .distances
+        .as_slice()
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
     let neighbors_path = args.out.join("neighbors.npy");
     let distances_path = args.out.join("distances.npy");
     write_npy(&neighbors_path, "<i4", &shape, &ids)?;

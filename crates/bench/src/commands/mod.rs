@@ -24,7 +24,10 @@ fn load_dataset(args: &DatasetArgs) -> Result<Dataset> {
         dataset
             .neighbors
             .as_ref()
-            .map_or("none".to_string(), |n| format!("{} neighbours per query", n.cols()))
+            .map_or("none".to_string(), |n| format!(
+                "{} neighbours per query",
+                n.cols()
+            ))
     ));
     Ok(dataset)
 }
@@ -55,7 +58,12 @@ fn first_queries(dataset: &Dataset, limit: Option<usize>) -> Matrix<f32> {
 }
 
 /// Exact neighbours by brute force, with a progress bar.
-fn compute_ground_truth(dataset: &Dataset, queries: &Matrix<f32>, metric: Metric, k: usize) -> GroundTruth {
+fn compute_ground_truth(
+    dataset: &Dataset,
+    queries: &Matrix<f32>,
+    metric: Metric,
+    k: usize,
+) -> GroundTruth {
     let bar = progress::bar(queries.rows() as u64, "ground truth");
     let truth = exact_neighbors(metric, &dataset.base, queries, k, Some(&bar));
     bar.finish_and_clear();

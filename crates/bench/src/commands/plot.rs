@@ -24,7 +24,11 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         "wrote {} ({} series: {})",
         args.out.display(),
         series.len(),
-        series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        series
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(())
 }

@@ -17,11 +17,15 @@ use crate::sweep::Workload;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     db::check_identifier(&args.table, "table name")?;
-    let index = args.index.as_deref().filter(|ddl| !ddl.eq_ignore_ascii_case("none"));
+    let index = args
+        .index
+        .as_deref()
+        .filter(|ddl| !ddl.eq_ignore_ascii_case("none"));
     if let Some(ddl) = index {
         db::check_index_ddl(ddl)?;
     }
     ensure!(args.k > 0, "-k must be at least 1");
+    ensure!(args.queries != Some(0), "--queries must be at least 1");
     ensure!(
         !args.clients.is_empty() && args.clients.iter().all(|&c| c > 0),
         "--clients needs positive counts"
@@ -42,7 +46,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
 
     let run = prepare_server(args, &dataset, metric, index, queries.rows())?;
-    progress::status(report::markdown(&run, &[]).lines().take(3).collect::<Vec<_>>().join("\n"));
+    progress::status(
+        report::markdown(&run, &[])
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
 
     let literals: Vec<String> = queries.iter_rows().map(query::vector_literal).collect();
     let sql = query::knn_sql(&args.table, metric, args.column_type, args.k);
@@ -53,6 +63,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         literals: &literals,
         warmup: args.warmup,
     };
+    check_plan(
+        args,
+        &sql,
+        &literals[0],
+        index.map(|_| VectorTable::index_name_for(&args.table)),
+    )?;
     let mut points = Vec::new();
     for value in &args.sweep.values {
         let setting = args.sweep.guc.as_deref().map(|guc| (guc, value.as_str()));
@@ -82,7 +98,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
             ));
             // Written as we go, so an interrupted sweep keeps what it measured.
             if let Some(out) = &args.out {
-                report::append_jsonl(out, &[ResultRecord { run: run.clone(), point: point.clone() }])?;
+                report::append_jsonl(
+                    out,
+                    &[ResultRecord {
+                        run: run.clone(),
+                        point: point.clone(),
+                    }],
+                )?;
             }
             points.push(point);
         }
@@ -92,7 +114,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
 }
 
 /// The dataset's ground truth if it is usable, else freshly computed.
-fn ground_truth(args: &RunArgs, dataset: &Dataset, queries: &Matrix<f32>, metric: Metric) -> Result<Matrix<i64>> {
+fn ground_truth(
+    args: &RunArgs,
+    dataset: &Dataset,
+    queries: &Matrix<f32>,
+    metric: Metric,
+) -> Result<Matrix<i64>> {
     let shipped = dataset.neighbors.as_ref().filter(|_| !args.recompute_gt);
     match shipped {
         Some(neighbors) if neighbors.cols() >= args.k => {
@@ -112,6 +139,32 @@ fn ground_truth(args: &RunArgs, dataset: &Dataset, queries: &Matrix<f32>, metric
     }
 }
 
+/// Shows the query plan, and warns when an index was built but the planner
+/// does not use it (say, an operator class for another --metric): the sweep
+/// would then measure a sequential scan.
+fn check_plan(args: &RunArgs, sql: &str, literal: &str, index_name: Option<String>) -> Result<()> {
+    let mut client = db::connect(&args.url)?;
+    db::run_statements(&mut client, &args.setup)?;
+    let plan = query::explain(&mut client, sql, literal)?;
+    // Plan lines quote the whole query vector; the start of each line says enough.
+    let shortened: Vec<String> = plan
+        .lines()
+        .map(|line| match line.char_indices().nth(100) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        })
+        .collect();
+    progress::status(format!("query plan:\n{}", shortened.join("\n")));
+    if let Some(index_name) = index_name {
+        if !plan.contains(&index_name) {
+            progress::status(format!(
+                "warning: the plan does not use {index_name}; check the operator class against --metric"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Compares shipped nearest-neighbour distances with ours: a mismatch most
 /// likely means the wrong --metric, which would make every recall wrong.
 fn check_shipped_distances(dataset: &Dataset, queries: &Matrix<f32>, scorer: &BaseScorer) {
@@ -119,7 +172,9 @@ fn check_shipped_distances(dataset: &Dataset, queries: &Matrix<f32>, scorer: &Ba
         return;
     };
     for q in 0..queries.rows().min(10) {
-        let ours = scorer.for_query(queries.row(q)).distance(neighbors.row(q)[0] as usize);
+        let ours = scorer
+            .for_query(queries.row(q))
+            .distance(neighbors.row(q)[0] as usize);
         let theirs = distances.row(q)[0];
         if (ours - theirs).abs() > 1e-3 * theirs.abs().max(1.0) {
             progress::status(format!(
@@ -133,7 +188,13 @@ fn check_shipped_distances(dataset: &Dataset, queries: &Matrix<f32>, scorer: &Ba
 
 /// Connects, creates the extension, loads the table and builds the index as
 /// needed, and returns what the report says about them.
-fn prepare_server(args: &RunArgs, dataset: &Dataset, metric: Metric, index: Option<&str>, queries: usize) -> Result<RunInfo> {
+fn prepare_server(
+    args: &RunArgs,
+    dataset: &Dataset,
+    metric: Metric,
+    index: Option<&str>,
+    queries: usize,
+) -> Result<RunInfo> {
     let mut client = db::connect(&args.url)?;
     db::run_statements(&mut client, &args.setup)?;
     let server_version = db::server_version(&mut client)?;
@@ -149,7 +210,11 @@ fn prepare_server(args: &RunArgs, dataset: &Dataset, metric: Metric, index: Opti
         let bar = progress::bar(dataset.base.rows() as u64, "load (COPY BINARY)");
         let elapsed = table.load(&mut client, &dataset.base, &bar)?;
         bar.finish_and_clear();
-        progress::status(format!("loaded {} rows in {:.1} s", dataset.base.rows(), elapsed.as_secs_f64()));
+        progress::status(format!(
+            "loaded {} rows in {:.1} s",
+            dataset.base.rows(),
+            elapsed.as_secs_f64()
+        ));
         Some(elapsed.as_secs_f64())
     } else {
         progress::status(format!("reusing table {} (same data)", table.name));

@@ -29,7 +29,10 @@ pub fn read_ann_benchmarks(path: &Path) -> Result<Dataset> {
         .and_then(|value| value.as_str().map(str::to_owned));
     let metric = match distance.as_deref() {
         Some(name) => Some(Metric::from_ann_benchmarks(name).with_context(|| {
-            format!("{}: distance {name:?} is not supported (cosine/l2/ip only)", path.display())
+            format!(
+                "{}: distance {name:?} is not supported (cosine/l2/ip only)",
+                path.display()
+            )
         })?),
         None => None,
     };
@@ -84,7 +87,10 @@ mod tests {
     fn write_fixture(path: &Path, chunked: bool) {
         let mut builder = FileBuilder::new();
         let train: Vec<f32> = (0..20).map(|i| i as f32).collect();
-        let ds = builder.create_dataset("train").with_f32_data(&train).with_shape(&[5, 4]);
+        let ds = builder
+            .create_dataset("train")
+            .with_f32_data(&train)
+            .with_shape(&[5, 4]);
         if chunked {
             ds.with_chunks(&[2, 4]);
         }
@@ -124,7 +130,8 @@ mod tests {
     fn reads_a_file_written_by_h5py() {
         // Made by tests/fixtures/make_h5py_fixture.py with h5py 3 / libhdf5:
         // what real ann-benchmarks files look like on disk (vlen string attribute).
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h5py-toy-euclidean.hdf5");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h5py-toy-euclidean.hdf5");
         let dataset = read_ann_benchmarks(&path).unwrap();
         assert_eq!(dataset.metric, Some(Metric::L2));
         assert_eq!((dataset.base.rows(), dataset.base.cols()), (40, 3));
@@ -148,7 +155,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.hdf5");
         let mut builder = FileBuilder::new();
-        builder.create_dataset("train").with_f32_data(&[1.0]).with_shape(&[1, 1]);
+        builder
+            .create_dataset("train")
+            .with_f32_data(&[1.0])
+            .with_shape(&[1, 1]);
         builder.write(&path).unwrap();
         let err = format!("{:#}", read_ann_benchmarks(&path).err().unwrap());
         assert!(err.contains("no dataset \"test\""), "{err}");

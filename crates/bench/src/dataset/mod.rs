@@ -46,7 +46,12 @@ pub struct DatasetSource {
 /// exactly or after a prefix and `_` (as in `sift_base.fvecs`).
 const BASE_NAMES: &[&str] = &["base.npy", "base.fvecs", "base.bvecs"];
 const QUERY_NAMES: &[&str] = &["query.npy", "queries.npy", "query.fvecs", "query.bvecs"];
-const NEIGHBOR_NAMES: &[&str] = &["neighbors.npy", "groundtruth.npy", "groundtruth.ivecs", "neighbors.ivecs"];
+const NEIGHBOR_NAMES: &[&str] = &[
+    "neighbors.npy",
+    "groundtruth.npy",
+    "groundtruth.ivecs",
+    "neighbors.ivecs",
+];
 const DISTANCE_NAMES: &[&str] = &["distances.npy"];
 
 impl DatasetSource {
@@ -66,7 +71,10 @@ impl DatasetSource {
                 dataset
             }
             Some(path) if path.exists() => {
-                bail!("{}: expected a directory or an .hdf5/.h5 file", path.display())
+                bail!(
+                    "{}: expected a directory or an .hdf5/.h5 file",
+                    path.display()
+                )
             }
             Some(path) => bail!("dataset {} does not exist", path.display()),
             None => self.load_files()?,
@@ -87,13 +95,21 @@ impl DatasetSource {
         let base = match &self.base {
             Some(path) => path.clone(),
             None => find_role(dir, BASE_NAMES)?.with_context(|| {
-                format!("{}: no base file ({})", dir.display(), BASE_NAMES.join(", "))
+                format!(
+                    "{}: no base file ({})",
+                    dir.display(),
+                    BASE_NAMES.join(", ")
+                )
             })?,
         };
         let query = match &self.query {
             Some(path) => path.clone(),
             None => find_role(dir, QUERY_NAMES)?.with_context(|| {
-                format!("{}: no query file ({})", dir.display(), QUERY_NAMES.join(", "))
+                format!(
+                    "{}: no query file ({})",
+                    dir.display(),
+                    QUERY_NAMES.join(", ")
+                )
             })?,
         };
         let groundtruth = match &self.groundtruth {
@@ -152,7 +168,11 @@ impl Dataset {
                 self.queries.rows()
             );
             let rows = self.base.rows() as i64;
-            if let Some(bad) = neighbors.as_slice().iter().find(|&&id| id < 0 || id >= rows) {
+            if let Some(bad) = neighbors
+                .as_slice()
+                .iter()
+                .find(|&&id| id < 0 || id >= rows)
+            {
                 bail!("ground truth refers to id {bad}, but the base set has {rows} rows");
             }
         }
@@ -220,7 +240,10 @@ pub fn read_vectors(path: &Path, limit: Option<usize>) -> Result<Matrix<f32>> {
         Some("npy") => npy::read_npy(path)?.into_f32_matrix()?,
         Some("fvecs") => return vecs::read_fvecs(path, limit),
         Some("bvecs") => return vecs::read_bvecs(path, limit),
-        _ => bail!("{}: unknown vector file type (.npy, .fvecs, .bvecs)", path.display()),
+        _ => bail!(
+            "{}: unknown vector file type (.npy, .fvecs, .bvecs)",
+            path.display()
+        ),
     };
     matrix.truncate_rows(limit.unwrap_or(usize::MAX));
     Ok(matrix)
@@ -231,7 +254,10 @@ pub fn read_ids(path: &Path) -> Result<Matrix<i64>> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => npy::read_npy(path)?.into_i64_matrix(),
         Some("ivecs") => vecs::read_ivecs(path, None),
-        _ => bail!("{}: unknown ground-truth file type (.npy, .ivecs)", path.display()),
+        _ => bail!(
+            "{}: unknown ground-truth file type (.npy, .ivecs)",
+            path.display()
+        ),
     }
 }
 
@@ -248,18 +274,29 @@ mod tests {
     #[test]
     fn loads_npy_directory_by_role() {
         let dir = tempfile::tempdir().unwrap();
-        write_f32_npy(&dir.path().join("base.npy"), 3, 2, &[0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+        write_f32_npy(
+            &dir.path().join("base.npy"),
+            3,
+            2,
+            &[0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+        );
         write_f32_npy(&dir.path().join("query.npy"), 1, 2, &[1.0, 0.9]);
         let ids: Vec<u8> = [2i32, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
         npy::write_npy(&dir.path().join("neighbors.npy"), "<i4", &[1, 2], &ids).unwrap();
-        let source = DatasetSource { path: Some(dir.path().into()), ..Default::default() };
+        let source = DatasetSource {
+            path: Some(dir.path().into()),
+            ..Default::default()
+        };
         let dataset = source.load().unwrap();
         assert_eq!(dataset.base.rows(), 3);
         assert_eq!(dataset.neighbors.unwrap().as_slice(), &[2, 0]);
         assert!(dataset.distances.is_none());
 
         // Taking a subset of the base set drops the shipped ground truth.
-        let source = DatasetSource { max_base: Some(2), ..source };
+        let source = DatasetSource {
+            max_base: Some(2),
+            ..source
+        };
         let dataset = source.load().unwrap();
         assert_eq!(dataset.base.rows(), 2);
         assert!(dataset.neighbors.is_none());
@@ -268,12 +305,28 @@ mod tests {
     #[test]
     fn loads_texmex_directory_with_prefixes() {
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
-        write("sift_base.fvecs", encode(&[&[0.0f32, 0.0], &[1.0, 1.0]], f32::to_le_bytes));
-        write("sift_query.fvecs", encode(&[&[0.9f32, 0.9]], f32::to_le_bytes));
-        write("sift_groundtruth.ivecs", encode(&[&[1i32, 0]], i32::to_le_bytes));
-        write("sift_learn.fvecs", encode(&[&[5.0f32, 5.0]], f32::to_le_bytes));
-        let source = DatasetSource { path: Some(dir.path().into()), ..Default::default() };
+        let write =
+            |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        write(
+            "sift_base.fvecs",
+            encode(&[&[0.0f32, 0.0], &[1.0, 1.0]], f32::to_le_bytes),
+        );
+        write(
+            "sift_query.fvecs",
+            encode(&[&[0.9f32, 0.9]], f32::to_le_bytes),
+        );
+        write(
+            "sift_groundtruth.ivecs",
+            encode(&[&[1i32, 0]], i32::to_le_bytes),
+        );
+        write(
+            "sift_learn.fvecs",
+            encode(&[&[5.0f32, 5.0]], f32::to_le_bytes),
+        );
+        let source = DatasetSource {
+            path: Some(dir.path().into()),
+            ..Default::default()
+        };
         let dataset = source.load().unwrap();
         assert_eq!(dataset.base.rows(), 2);
         assert_eq!(dataset.queries.row(0), &[0.9, 0.9]);
@@ -285,7 +338,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_f32_npy(&dir.path().join("base.npy"), 2, 2, &[0.0; 4]);
         write_f32_npy(&dir.path().join("query.npy"), 1, 3, &[0.0; 3]);
-        let source = DatasetSource { path: Some(dir.path().into()), ..Default::default() };
+        let source = DatasetSource {
+            path: Some(dir.path().into()),
+            ..Default::default()
+        };
         let err = source.load().err().unwrap().to_string();
         assert!(err.contains("2 dimensions but queries have 3"), "{err}");
 

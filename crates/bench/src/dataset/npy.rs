@@ -109,7 +109,10 @@ pub fn parse_header(bytes: &[u8]) -> Result<(NpyHeader, usize)> {
         1 => (2, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
         2 | 3 => {
             ensure!(bytes.len() >= 12, "truncated .npy preamble");
-            (4, u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize)
+            (
+                4,
+                u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            )
         }
         _ => bail!("unsupported .npy format version {major}.{}", bytes[7]),
     };
@@ -172,10 +175,7 @@ impl NpyArray {
     fn matrix_shape(&self) -> Result<(usize, usize)> {
         match self.header.shape[..] {
             [rows, cols] => Ok((rows, cols)),
-            _ => bail!(
-                "expected a 2-D array, got shape {:?}",
-                self.header.shape
-            ),
+            _ => bail!("expected a 2-D array, got shape {:?}", self.header.shape),
         }
     }
 }
@@ -194,7 +194,10 @@ pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Resu
         [single] => format!("({single},)"),
         dims => format!(
             "({})",
-            dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut header =
@@ -291,7 +294,12 @@ impl<'a> PyLiteralParser<'a> {
             .chars()
             .next()
             .filter(|c| *c == '\'' || *c == '"')
-            .with_context(|| format!("malformed .npy header: expected a string at {:?}", self.rest))?;
+            .with_context(|| {
+                format!(
+                    "malformed .npy header: expected a string at {:?}",
+                    self.rest
+                )
+            })?;
         let body = &self.rest[1..];
         let end = body
             .find(quote)
@@ -314,7 +322,10 @@ impl<'a> PyLiteralParser<'a> {
             // Python 2 era files wrote long integers as `100000L`.
             self.rest = rest.strip_prefix('L').unwrap_or(rest);
             dims.push(number.parse().with_context(|| {
-                format!("malformed .npy header: expected a dimension at {:?}", self.rest)
+                format!(
+                    "malformed .npy header: expected a dimension at {:?}",
+                    self.rest
+                )
             })?);
             if !self.eat(",") {
                 self.expect(")")?;
@@ -399,7 +410,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.npy");
         let mut bytes = Vec::new();
-        let header = format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': (1, 2), }}\n");
+        let header =
+            format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': (1, 2), }}\n");
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&[1, 0]);
         bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());

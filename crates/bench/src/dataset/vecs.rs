@@ -11,7 +11,9 @@ use super::matrix::Matrix;
 
 /// Reads float vectors; `limit` keeps only the first rows (for huge files).
 pub fn read_fvecs(path: &Path, limit: Option<usize>) -> Result<Matrix<f32>> {
-    read_records(path, 4, limit, |b| f32::from_le_bytes(b.try_into().unwrap()))
+    read_records(path, 4, limit, |b| {
+        f32::from_le_bytes(b.try_into().unwrap())
+    })
 }
 
 /// Reads byte vectors (e.g. SIFT1B), widened to `f32`.
@@ -92,7 +94,11 @@ pub(crate) mod tests {
     fn reads_fvecs_ivecs_bvecs() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("base.fvecs");
-        std::fs::write(&f, encode(&[&[1.0f32, 2.0, 3.0], &[4.0, 5.5, -6.0]], f32::to_le_bytes)).unwrap();
+        std::fs::write(
+            &f,
+            encode(&[&[1.0f32, 2.0, 3.0], &[4.0, 5.5, -6.0]], f32::to_le_bytes),
+        )
+        .unwrap();
         let m = read_fvecs(&f, None).unwrap();
         assert_eq!((m.rows(), m.cols()), (2, 3));
         assert_eq!(m.row(1), &[4.0, 5.5, -6.0]);
@@ -113,7 +119,9 @@ pub(crate) mod tests {
         let bytes = encode(&[&[1.0f32, 2.0], &[3.0, 4.0]], f32::to_le_bytes);
         let mut changed = bytes.clone();
         changed[12..16].copy_from_slice(&1i32.to_le_bytes());
-        let err = parse_records(&changed, 4, None, |b| b[0]).unwrap_err().to_string();
+        let err = parse_records(&changed, 4, None, |b| b[0])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("record 1 has dimension 1"), "{err}");
         // Truncated.
         let err = parse_records(&bytes[..bytes.len() - 1], 4, None, |b| b[0])

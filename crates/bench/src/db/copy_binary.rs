@@ -67,7 +67,10 @@ mod tests {
     fn header_and_trailer_are_byte_exact() {
         assert_eq!(
             header(),
-            [b'P', b'G', b'C', b'O', b'P', b'Y', b'\n', 0xff, b'\r', b'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            [
+                b'P', b'G', b'C', b'O', b'P', b'Y', b'\n', 0xff, b'\r', b'\n', 0, 0, 0, 0, 0, 0, 0,
+                0, 0
+            ]
         );
         assert_eq!(TRAILER, [0xff, 0xff]);
     }

@@ -57,7 +57,13 @@ pub fn redact_url(url: &str) -> String {
     if url.contains("password=") {
         return url
             .split_whitespace()
-            .map(|kv| if kv.starts_with("password=") { "password=***" } else { kv })
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=***"
+                } else {
+                    kv
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ");
     }
@@ -86,7 +92,10 @@ pub fn ensure_extension(client: &mut Client, name: &str) -> Result<String> {
     client
         .batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {name}"))
         .with_context(|| format!("creating extension {name}"))?;
-    let row = client.query_one("SELECT extversion FROM pg_extension WHERE extname = $1", &[&name])?;
+    let row = client.query_one(
+        "SELECT extversion FROM pg_extension WHERE extname = $1",
+        &[&name],
+    )?;
     Ok(row.get(0))
 }
 
@@ -156,7 +165,12 @@ pub struct VectorTable {
 
 impl VectorTable {
     pub fn index_name(&self) -> String {
-        format!("{}_emb_idx", self.name)
+        Self::index_name_for(&self.name)
+    }
+
+    /// The index of table `table` is always `<table>_emb_idx`.
+    pub fn index_name_for(table: &str) -> String {
+        format!("{table}_emb_idx")
     }
 
     /// Readies the table; returns whether the vectors need loading. With
@@ -186,12 +200,20 @@ impl VectorTable {
 
     /// Loads `vectors` (row i gets id i) with binary COPY, then marks the
     /// table with its fingerprint. Returns the COPY time.
-    pub fn load(&self, client: &mut Client, vectors: &Matrix<f32>, progress: &ProgressBar) -> Result<Duration> {
+    pub fn load(
+        &self,
+        client: &mut Client,
+        vectors: &Matrix<f32>,
+        progress: &ProgressBar,
+    ) -> Result<Duration> {
         // Flushing in ~1 MiB pieces keeps memory flat and the progress bar moving.
         const FLUSH_BYTES: usize = 1 << 20;
         let start = Instant::now();
         let mut writer = client
-            .copy_in(&format!("COPY {} (id, emb) FROM STDIN (FORMAT BINARY)", self.name))
+            .copy_in(&format!(
+                "COPY {} (id, emb) FROM STDIN (FORMAT BINARY)",
+                self.name
+            ))
             .context("starting COPY")?;
         let mut buffer = copy_binary::header();
         for (id, row) in vectors.iter_rows().enumerate() {
@@ -227,7 +249,12 @@ impl VectorTable {
     /// Readies the index; returns whether it needs building. Without an
     /// index (exact search) any old one is dropped; with `reuse`, an index
     /// built from the same DDL is kept.
-    pub fn prepare_index(&self, client: &mut Client, ddl: Option<&str>, reuse: bool) -> Result<bool> {
+    pub fn prepare_index(
+        &self,
+        client: &mut Client,
+        ddl: Option<&str>,
+        reuse: bool,
+    ) -> Result<bool> {
         let index = self.index_name();
         if reuse && ddl.is_some() && relation_comment(client, &index)?.as_deref() == ddl {
             return Ok(false);
@@ -241,7 +268,13 @@ impl VectorTable {
     /// Runs `CREATE INDEX <name> ON <table> <ddl>` and returns how long it
     /// took. A second connection polls `pg_stat_progress_create_index`
     /// meanwhile to drive the progress bar.
-    pub fn build_index(&self, url: &str, client: &mut Client, ddl: &str, progress: &ProgressBar) -> Result<Duration> {
+    pub fn build_index(
+        &self,
+        url: &str,
+        client: &mut Client,
+        ddl: &str,
+        progress: &ProgressBar,
+    ) -> Result<Duration> {
         let index = self.index_name();
         let statement = format!("CREATE INDEX {index} ON {} {ddl}", self.name);
         let done = AtomicBool::new(false);
@@ -255,7 +288,10 @@ impl VectorTable {
         });
         let elapsed = start.elapsed();
         result.with_context(|| format!("building the index: {statement}"))?;
-        client.batch_execute(&format!("COMMENT ON INDEX {index} IS {}", quote_literal(ddl)))?;
+        client.batch_execute(&format!(
+            "COMMENT ON INDEX {index} IS {}",
+            quote_literal(ddl)
+        ))?;
         Ok(elapsed)
     }
 }
@@ -298,9 +334,15 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgresql://bob:secret@db:5432/x"), "postgresql://bob:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgresql://bob:secret@db:5432/x"),
+            "postgresql://bob:***@db:5432/x"
+        );
         assert_eq!(redact_url("postgresql://bob@db/x"), "postgresql://bob@db/x");
-        assert_eq!(redact_url("host=/tmp user=bob password=pw"), "host=/tmp user=bob password=***");
+        assert_eq!(
+            redact_url("host=/tmp user=bob password=pw"),
+            "host=/tmp user=bob password=***"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::error::Error;
 
+use anyhow::{Context, Result};
 use postgres::types::{to_sql_checked, Format, IsNull, ToSql, Type};
+use postgres::Client;
 
 use crate::metric::Metric;
 
@@ -32,6 +34,19 @@ pub fn vector_literal(vector: &[f32]) -> String {
     }
     out.push(']');
     out
+}
+
+/// The server's plan for `sql` with `literal` as its parameter (EXPLAIN
+/// text), to show whether the index is used at all.
+pub fn explain(client: &mut Client, sql: &str, literal: &str) -> Result<String> {
+    let rows = client
+        .query(&format!("EXPLAIN {sql}"), &[&TextParam(literal)])
+        .with_context(|| format!("EXPLAIN {sql}"))?;
+    Ok(rows
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// A query parameter sent in text format, whatever the parameter's type.

@@ -4,11 +4,7 @@
 use rayon::prelude::*;
 
 use super::{deterministic_sum, KMeansParams, Metric, Points, Progress};
-use crate::dot::{assign_block, dot, Best, TILE_POINTS};
-
-/// Bytes of points per assignment block: small enough to stay in L2 while
-/// every centroid streams past, large enough to amortise the centroid loads.
-const BLOCK_BYTES: usize = 128 * 1024;
+use crate::dot::{assign_all, metric_bias, Best};
 
 /// Runs Lloyd iterations from the seeds in `centroids`, updating them in place.
 pub(super) fn iterate(
@@ -33,8 +29,14 @@ pub(super) fn iterate(
             .zip(labels.par_iter())
             .filter(|(b, &label)| b.centroid != label)
             .count();
-        labels.par_iter_mut().zip(&best).for_each(|(label, b)| *label = b.centroid);
-        let costs: Vec<f32> = (0..n).into_par_iter().map(|i| point_cost(points, i, best[i].score)).collect();
+        labels
+            .par_iter_mut()
+            .zip(&best)
+            .for_each(|(label, b)| *label = b.centroid);
+        let costs: Vec<f32> = (0..n)
+            .into_par_iter()
+            .map(|i| point_cost(points, i, best[i].score))
+            .collect();
         progress(Progress::Iteration {
             iteration,
             max_iterations: params.max_iterations,
@@ -49,19 +51,10 @@ pub(super) fn iterate(
     }
 }
 
-/// Finds the best centroid of every point, in parallel over blocks of points.
+/// Finds the best centroid of every point.
 fn assign(points: &Points<'_>, centroids: &[f32], best: &mut [Best]) {
-    let dims = points.dims;
-    let bias: Vec<f32> = match points.metric {
-        Metric::L2 => centroids.chunks(dims).map(|c| dot(c, c) / 2.0).collect(),
-        Metric::InnerProduct | Metric::Cosine => vec![0.0; centroids.len() / dims],
-    };
-    let block = (BLOCK_BYTES / (dims * 4)).max(1).div_ceil(TILE_POINTS) * TILE_POINTS;
-    points
-        .data
-        .par_chunks(block * dims)
-        .zip(best.par_chunks_mut(block))
-        .for_each(|(rows, out)| assign_block(rows, centroids, &bias, dims, out));
+    let bias = metric_bias(points.metric, centroids, points.dims);
+    assign_all(points.data, centroids, &bias, points.dims, best);
 }
 
 /// Distance of point `i` to the centroid it scored `score` against (see
@@ -137,7 +130,10 @@ fn update(points: &Points<'_>, labels: &[u32], centroids: &mut [f32]) {
                 members.len() as f64
             };
             if scale > 0.0 && scale.is_finite() {
-                centroid.iter_mut().zip(&sum).for_each(|(c, s)| *c = (s / scale) as f32);
+                centroid
+                    .iter_mut()
+                    .zip(&sum)
+                    .for_each(|(c, s)| *c = (s / scale) as f32);
             }
         });
 }

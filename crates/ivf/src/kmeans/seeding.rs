@@ -36,7 +36,11 @@ pub(super) fn kmeans_plus_plus(
         if chosen == lists {
             break;
         }
-        candidates.lower_distances(centroid, candidates.squared_norms[pick], &mut squared_distance);
+        candidates.lower_distances(
+            centroid,
+            candidates.squared_norms[pick],
+            &mut squared_distance,
+        );
         progress(Progress::Seeding {
             chosen,
             total: lists,
@@ -66,7 +70,11 @@ impl Candidates {
         let spherical = points.metric.is_spherical();
         let mut data = Vec::with_capacity(m * points.dims);
         for &i in &chosen {
-            let scale = if spherical { points.inverse_norm(i) } else { 1.0 };
+            let scale = if spherical {
+                points.inverse_norm(i)
+            } else {
+                1.0
+            };
             data.extend(points.row(i).iter().map(|&v| v * scale));
         }
         let squared_norms = data.par_chunks(points.dims).map(|x| dot(x, x)).collect();

@@ -19,7 +19,10 @@ fn norms(centroids: &[f32], dims: usize) -> Vec<f32> {
 }
 
 fn assert_finite(centroids: &[f32]) {
-    assert!(centroids.iter().all(|x| x.is_finite()), "NaN or inf centroid");
+    assert!(
+        centroids.iter().all(|x| x.is_finite()),
+        "NaN or inf centroid"
+    );
 }
 
 #[test]
@@ -59,7 +62,10 @@ fn objective_never_increases() {
             ..KMeansParams::new(12, metric)
         };
         let (_, objectives) = run(&points, dims, &params);
-        assert!(objectives.len() > 2, "{metric:?} converged too early to test");
+        assert!(
+            objectives.len() > 2,
+            "{metric:?} converged too early to test"
+        );
         for pair in objectives.windows(2) {
             let slack = 1e-5 * pair[0].abs().max(1.0);
             assert!(pair[1] <= pair[0] + slack, "{metric:?}: {objectives:?}");
@@ -171,11 +177,12 @@ fn splits_clusters_when_seeds_leave_lists_empty() {
 #[test]
 fn same_seed_gives_same_centroids_for_any_thread_count() {
     let dims = 24;
-    let (points, _) = gaussian_clusters(30, 400, dims, 6.0, 5);
+    // More points than one reduction chunk, so partial sums are combined.
+    let (points, _) = gaussian_clusters(30, 200, dims, 6.0, 5);
     for metric in [Metric::L2, Metric::Cosine] {
         let params = KMeansParams {
             seed: 99,
-            ..KMeansParams::new(40, metric)
+            ..KMeansParams::new(24, metric)
         };
         let runs: Vec<(Vec<f32>, Vec<f64>)> = [1, 2, 3]
             .iter()
@@ -199,9 +206,14 @@ fn progress_reports_seeding_then_iterations() {
     let dims = 4;
     let (points, _) = gaussian_clusters(3, 30, dims, 1.0, 1);
     let mut events = Vec::new();
-    kmeans(&points, dims, &KMeansParams::new(3, Metric::L2), &mut |p| events.push(p));
+    kmeans(&points, dims, &KMeansParams::new(3, Metric::L2), &mut |p| {
+        events.push(p)
+    });
     assert_eq!(
-        events.iter().filter(|e| matches!(e, Progress::Seeding { .. })).count(),
+        events
+            .iter()
+            .filter(|e| matches!(e, Progress::Seeding { .. }))
+            .count(),
         3
     );
     assert!(matches!(

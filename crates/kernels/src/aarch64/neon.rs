@@ -2,13 +2,16 @@
 //! zeroed stack block, since NEON has no masked loads. f16 is widened with
 //! FCVTL, which is base ARMv8 (no FP16 arithmetic extension needed).
 
-use crate::simd::zero_padded;
 use std::arch::aarch64::*;
 
 simd_kernels!(crate::Isa::Neon, "neon");
 
 type F = float32x4_t;
 const LANES: usize = 4;
+
+/// Skip the alignment peel: it would go through a stack copy, and 16-byte
+/// loads rarely straddle a cache line.
+const ALIGN_LOADS: bool = false;
 
 type B = uint8x16_t;
 const BYTES: usize = 16;
@@ -104,4 +107,12 @@ impl Load for f16 {
         // SAFETY: the padded block holds LANES elements.
         unsafe { Self::load(zero_padded::<_, LANES>(s).as_ptr()) }
     }
+}
+
+/// Copies a short tail into a zeroed block (NEON has no masked loads).
+#[inline(always)]
+fn zero_padded<T: Copy + Default, const N: usize>(s: &[T]) -> [T; N] {
+    let mut block = [T::default(); N];
+    block[..s.len()].copy_from_slice(s);
+    block
 }

@@ -22,7 +22,8 @@ struct Reference {
 
 impl Reference {
     fn new(a: &[f64], b: &[f64]) -> Reference {
-        let sum = |f: &dyn Fn(f64, f64) -> f64| a.iter().zip(b).map(|(&x, &y)| f(x, y)).sum::<f64>();
+        let sum =
+            |f: &dyn Fn(f64, f64) -> f64| a.iter().zip(b).map(|(&x, &y)| f(x, y)).sum::<f64>();
         let dot = sum(&|x, y| x * y);
         let dot_abs = sum(&|x, y| (x * y).abs());
         let norm = sum(&|x, _| x * x);
@@ -46,8 +47,20 @@ impl Reference {
         assert_close(&format!("{what} l2_squared"), l2, self.l2, self.l2, REL);
         assert_close(&format!("{what} dot"), dot, self.dot, self.dot_abs, REL);
         assert_close(&format!("{what} l1"), l1, self.l1, self.l1, REL);
-        assert_close(&format!("{what} norm_squared"), norm, self.norm, self.norm, REL);
-        assert_close(&format!("{what} cosine"), cosine, self.cosine, self.cosine_scale, REL);
+        assert_close(
+            &format!("{what} norm_squared"),
+            norm,
+            self.norm,
+            self.norm,
+            REL,
+        );
+        assert_close(
+            &format!("{what} cosine"),
+            cosine,
+            self.cosine,
+            self.cosine_scale,
+            REL,
+        );
     }
 }
 
@@ -60,7 +73,7 @@ fn check_f32(t: &Kernels, a: &[f32], b: &[f32]) {
         t.norm_squared_f32(a) as f64,
         t.cosine_distance_f32(a, b),
     ];
-    Reference::new(&wide(a), &wide(b)).check(&format!("{} f32 len {}", t.isa.name(), a.len()), got);
+    Reference::new(&wide(a), &wide(b)).check(&format!("{} f32 len {}", t.name, a.len()), got);
 }
 
 fn check_f16(t: &Kernels, a: &[f16], b: &[f16]) {
@@ -72,18 +85,24 @@ fn check_f16(t: &Kernels, a: &[f16], b: &[f16]) {
         t.norm_squared_f16(a) as f64,
         t.cosine_distance_f16(a, b),
     ];
-    Reference::new(&wide(a), &wide(b)).check(&format!("{} f16 len {}", t.isa.name(), a.len()), got);
+    Reference::new(&wide(a), &wide(b)).check(&format!("{} f16 len {}", t.name, a.len()), got);
 }
 
 fn halves(v: &[f32]) -> Vec<f16> {
     v.iter().map(|&x| f16::from_f32(x)).collect()
 }
 
-/// Two vectors of one length (0..=2048), each with 0..4 spare leading
-/// elements so that the tested slices start unaligned.
+/// Two vectors of one length (0..=2048), each with 0..32 spare leading
+/// elements so that the tested slices start at any alignment (the paths
+/// peel a first block up to a 64-byte boundary).
 fn pair(scale: f32) -> impl Strategy<Value = (Vec<f32>, usize, Vec<f32>, usize)> {
-    (0..=2048usize, 0..4usize, 0..4usize).prop_flat_map(move |(len, skip_a, skip_b)| {
-        (vec(-scale..scale, len + skip_a), Just(skip_a), vec(-scale..scale, len + skip_b), Just(skip_b))
+    (0..=2048usize, 0..32usize, 0..32usize).prop_flat_map(move |(len, skip_a, skip_b)| {
+        (
+            vec(-scale..scale, len + skip_a),
+            Just(skip_a),
+            vec(-scale..scale, len + skip_b),
+            Just(skip_b),
+        )
     })
 }
 
@@ -118,20 +137,21 @@ proptest! {
     }
 }
 
-/// Every length up to 2048, alternately aligned and offset by one element,
-/// so that every tail shape of every path is exercised deterministically.
+/// Every length up to 2048, at start offsets cycling through 0..17 and
+/// 0..19 elements, so that every tail shape and (with the allocator's
+/// 16-byte alignment) every peel length of every path is exercised.
 #[test]
 fn every_length_matches_reference() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let tables = tables();
     for len in 0..=2048usize {
-        let skip = len % 2;
-        let a: Vec<f32> = (0..len + skip).map(|_| rng.symmetric(4.0)).collect();
-        let b: Vec<f32> = (0..len + skip).map(|_| rng.symmetric(4.0)).collect();
+        let (skip_a, skip_b) = (len % 17, len % 19);
+        let a: Vec<f32> = (0..len + skip_a).map(|_| rng.symmetric(4.0)).collect();
+        let b: Vec<f32> = (0..len + skip_b).map(|_| rng.symmetric(4.0)).collect();
         let (ah, bh) = (halves(&a), halves(&b));
         for t in &tables {
-            check_f32(t, &a[skip..], &b[skip..]);
-            check_f16(t, &ah[skip..], &bh[skip..]);
+            check_f32(t, &a[skip_a..], &b[skip_b..]);
+            check_f16(t, &ah[skip_a..], &bh[skip_b..]);
         }
     }
 }
@@ -143,7 +163,7 @@ fn cosine_special_cases() {
     let zero = vec![0.0f32; v.len()];
     let (vh, negh, zeroh) = (halves(&v), halves(&neg), halves(&zero));
     for t in tables() {
-        let isa = t.isa.name();
+        let isa = t.name;
         for (d, what) in [
             (t.cosine_distance_f32(&zero, &zero), "f32 zero/zero"),
             (t.cosine_distance_f32(&v, &zero), "f32 v/zero"),
@@ -154,11 +174,20 @@ fn cosine_special_cases() {
         ] {
             assert!(d.is_nan(), "{isa} {what}: {d}");
         }
-        for (d, what) in [(t.cosine_distance_f32(&v, &v), "f32"), (t.cosine_distance_f16(&vh, &vh), "f16")] {
+        for (d, what) in [
+            (t.cosine_distance_f32(&v, &v), "f32"),
+            (t.cosine_distance_f16(&vh, &vh), "f16"),
+        ] {
             assert!((0.0..1e-6).contains(&d), "{isa} {what} identical: {d}");
         }
-        for (d, what) in [(t.cosine_distance_f32(&v, &neg), "f32"), (t.cosine_distance_f16(&vh, &negh), "f16")] {
-            assert!((d - 2.0).abs() < 1e-6 && d <= 2.0, "{isa} {what} opposite: {d}");
+        for (d, what) in [
+            (t.cosine_distance_f32(&v, &neg), "f32"),
+            (t.cosine_distance_f16(&vh, &negh), "f16"),
+        ] {
+            assert!(
+                (d - 2.0).abs() < 1e-6 && d <= 2.0,
+                "{isa} {what} opposite: {d}"
+            );
         }
     }
 }
@@ -167,18 +196,25 @@ fn cosine_special_cases() {
 fn f16_specials_widen_exactly() {
     // Subnormals, extremes and infinities, alone in a vector of zeros at
     // every lane position of the main loop, the partial blocks and the tail.
-    let specials = [f16::from_bits(0x0001), f16::from_bits(0x83ff), f16::MAX, f16::MIN, f16::INFINITY, f16::NEG_INFINITY];
+    let specials = [
+        f16::from_bits(0x0001),
+        f16::from_bits(0x83ff),
+        f16::MAX,
+        f16::MIN,
+        f16::INFINITY,
+        f16::NEG_INFINITY,
+    ];
     let ones = [f16::ONE; 80];
     for t in tables() {
         for x in specials {
             for pos in 0..ones.len() {
                 let mut a = [f16::ZERO; 80];
                 a[pos] = x;
-                assert_eq!(t.dot_f16(&a, &ones), x.to_f32(), "{} {x} at {pos}", t.isa.name());
+                assert_eq!(t.dot_f16(&a, &ones), x.to_f32(), "{} {x} at {pos}", t.name);
             }
         }
         let mut a = [f16::ZERO; 21];
         a[20] = f16::NAN;
-        assert!(t.dot_f16(&a, &ones[..21]).is_nan(), "{}", t.isa.name());
+        assert!(t.dot_f16(&a, &ones[..21]).is_nan(), "{}", t.name);
     }
 }

@@ -1,7 +1,7 @@
 //! Path selection through the public API.
 
-use crate::dispatch::table;
-use crate::{active_isa, force_isa, supported_isas, Isa};
+use crate::dispatch::{table, variants};
+use crate::{active_isa, active_variant, force_isa, supported_isas, Isa};
 use std::sync::Mutex;
 
 /// Serialises the tests that switch the global path.
@@ -23,13 +23,16 @@ fn names_round_trip() {
 #[test]
 fn supported_paths_are_consistent() {
     let supported = supported_isas();
-    println!("supported paths: {supported:?}");
+    println!(
+        "tested tables: {:?}",
+        super::tables().iter().map(|t| t.name).collect::<Vec<_>>()
+    );
     assert_eq!(supported.last(), Some(&Isa::Scalar));
     for isa in ALL {
-        let t = table(isa);
-        assert_eq!(t.is_some(), supported.contains(&isa), "{isa:?}");
-        if let Some(t) = t {
-            assert_eq!(t.isa, isa);
+        assert_eq!(table(isa).is_some(), supported.contains(&isa), "{isa:?}");
+        for t in variants(isa) {
+            assert_eq!(t.isa, isa, "{}", t.name);
+            assert!(t.name.starts_with(isa.name()), "{}", t.name);
         }
     }
     #[cfg(target_arch = "x86_64")]
@@ -47,11 +50,23 @@ fn force_switches_every_public_function() {
         force_isa(isa).unwrap();
         assert_eq!(active_isa(), isa);
         let t = table(isa).unwrap();
+        assert_eq!(active_variant(), t.name);
         // Bit-identical to the path's own table, i.e. no other path ran.
-        assert_eq!(crate::dot_f32(&a, &b).to_bits(), t.dot_f32(&a, &b).to_bits(), "{isa:?}");
-        assert_eq!(crate::l2_squared_f32(&a, &b).to_bits(), t.l2_squared_f32(&a, &b).to_bits(), "{isa:?}");
+        assert_eq!(
+            crate::dot_f32(&a, &b).to_bits(),
+            t.dot_f32(&a, &b).to_bits(),
+            "{isa:?}"
+        );
+        assert_eq!(
+            crate::l2_squared_f32(&a, &b).to_bits(),
+            t.l2_squared_f32(&a, &b).to_bits(),
+            "{isa:?}"
+        );
     }
-    for isa in ALL.into_iter().filter(|isa| !supported_isas().contains(isa)) {
+    for isa in ALL
+        .into_iter()
+        .filter(|isa| !supported_isas().contains(isa))
+    {
         let before = active_isa();
         assert!(force_isa(isa).is_err(), "{isa:?}");
         assert_eq!(active_isa(), before, "a failed force must not switch");

@@ -1,12 +1,14 @@
 //! AVX2 + FMA + F16C path: 8 f32 lanes, 32-byte bit blocks.
 
-use crate::simd::zero_padded;
 use std::arch::x86_64::*;
 
 simd_kernels!(crate::Isa::Avx2, "avx2,fma,f16c");
 
 type F = __m256;
 const LANES: usize = 8;
+
+/// Peel a partial first block so that the loads from `a` are aligned.
+const ALIGN_LOADS: bool = true;
 
 type B = __m256i;
 const BYTES: usize = 32;
@@ -48,8 +50,16 @@ with_target_features! { "avx2,fma,f16c";
     }
 
     fn load_bytes_partial(s: &[u8]) -> B {
-        // SAFETY: the padded block holds BYTES bytes.
-        unsafe { load_bytes(zero_padded::<_, BYTES>(s).as_ptr()) }
+        // Whole 32-bit words with a mask load, the last s.len() % 4 bytes
+        // assembled into the next lane: no copy, no call to memcpy.
+        let words = s.len() / 4;
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let in_words = _mm256_cmpgt_epi32(_mm256_set1_epi32(words as i32), lane);
+        // SAFETY: only the first `words` 4-byte units of `s` are read.
+        let v = unsafe { _mm256_maskload_epi32(s.as_ptr().cast(), in_words) };
+        let rest = s[words * 4..].iter().rev().fold(0u32, |acc, &byte| (acc << 8) | byte as u32);
+        let at_rest = _mm256_cmpeq_epi32(lane, _mm256_set1_epi32(words as i32));
+        _mm256_or_si256(v, _mm256_and_si256(at_rest, _mm256_set1_epi32(rest as i32)))
     }
 
     fn and(a: B, b: B) -> B {
@@ -98,7 +108,10 @@ impl Load for f32 {
     unsafe fn load_partial(s: &[f32]) -> F {
         // Lane k is loaded iff k < len, i.e. iff k - len is negative: the
         // mask load reads the sign bits and never touches the other lanes.
-        let mask = _mm256_sub_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s.len() as i32));
+        let mask = _mm256_sub_epi32(
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            _mm256_set1_epi32(s.len() as i32),
+        );
         // SAFETY: only the first s.len() elements are read.
         unsafe { _mm256_maskload_ps(s.as_ptr(), mask) }
     }
@@ -115,8 +128,20 @@ impl Load for f16 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load_partial(s: &[f16]) -> F {
-        // No 16-bit mask load before AVX-512BW: copy into a zeroed block.
-        // SAFETY: the padded block holds LANES elements.
-        unsafe { Self::load(zero_padded::<_, LANES>(s).as_ptr()) }
+        // There is no 16-bit mask load before AVX-512BW: load whole pairs
+        // with a 32-bit mask load and blend in an odd last element.
+        let n = s.len();
+        let in_pairs = _mm_cmpgt_epi32(_mm_set1_epi32((n / 2) as i32), _mm_setr_epi32(0, 1, 2, 3));
+        // SAFETY: only the first n / 2 pairs of `s` are read.
+        let mut bits = unsafe { _mm_maskload_epi32(s.as_ptr().cast(), in_pairs) };
+        if n % 2 == 1 {
+            let last = s[n - 1];
+            let at_last = _mm_cmpeq_epi16(
+                _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm_set1_epi16((n - 1) as i16),
+            );
+            bits = _mm_blendv_epi8(bits, _mm_set1_epi16(last.to_bits() as i16), at_last);
+        }
+        _mm256_cvtph_ps(bits)
     }
 }

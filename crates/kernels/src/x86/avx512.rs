@@ -1,8 +1,8 @@
 //! AVX-512F + AVX-512BW path: 16 f32 lanes, 64-byte bit blocks, and masked
 //! loads for every tail (BW supplies the 8- and 16-bit ones).
 //!
-//! Popcount uses the BW nibble lookup rather than VPOPCNTDQ, which only
-//! Ice Lake and later have.
+//! Popcount uses a BW nibble lookup; CPUs with VPOPCNTDQ (Ice Lake, Zen 4
+//! and later) get the `KERNELS_VPOPCNTDQ` variant, with native popcounts.
 
 use std::arch::x86_64::*;
 
@@ -10,6 +10,9 @@ simd_kernels!(crate::Isa::Avx512, "avx512f,avx512bw,avx2,fma,f16c");
 
 type F = __m512;
 const LANES: usize = 16;
+
+/// Peel a partial first block so that the loads from `a` are aligned.
+const ALIGN_LOADS: bool = true;
 
 type B = __m512i;
 const BYTES: usize = 64;
@@ -81,6 +84,30 @@ with_target_features! { "avx512f,avx512bw,avx2,fma,f16c";
     }
 }
 
+/// The AVX-512 table with the bit kernels on VPOPCNTDQ.
+pub(crate) static KERNELS_VPOPCNTDQ: Kernels = Kernels {
+    name: "avx512+vpopcntdq",
+    hamming: vpopcntdq::hamming,
+    popcount: vpopcntdq::popcount,
+    jaccard_distance: vpopcntdq::jaccard_distance,
+    ..TABLE
+};
+
+mod vpopcntdq {
+    use super::{
+        and, count_total, count_zero, load_bytes, load_bytes_partial, xor, ALIGN_LOADS, B, BYTES, C,
+    };
+    use std::arch::x86_64::*;
+
+    simd_bit_kernels!("avx512f,avx512bw,avx512vpopcntdq,avx2,fma,f16c");
+
+    with_target_features! { "avx512f,avx512bw,avx512vpopcntdq,avx2,fma,f16c";
+        fn count_add(acc: C, v: B) -> C {
+            _mm512_add_epi64(acc, _mm512_popcnt_epi64(v))
+        }
+    }
+}
+
 /// A load mask selecting the first `n < 64` elements.
 #[inline(always)]
 fn low_bits(n: usize) -> u64 {
@@ -118,7 +145,8 @@ impl Load for f16 {
         // A 512-bit masked load of 16-bit elements (the 256-bit form would
         // need AVX-512VL); only the low 16 elements are ever selected.
         // SAFETY: the mask covers exactly the s.len() < 16 elements of `s`.
-        let halves = unsafe { _mm512_maskz_loadu_epi16(low_bits(s.len()) as __mmask32, s.as_ptr().cast()) };
+        let halves =
+            unsafe { _mm512_maskz_loadu_epi16(low_bits(s.len()) as __mmask32, s.as_ptr().cast()) };
         _mm512_cvtph_ps(_mm512_castsi512_si256(halves))
     }
 }

@@ -6,9 +6,15 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 
 pub(crate) fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
 }
 
 pub(crate) fn has_avx512() -> bool {
     has_avx2() && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+}
+
+pub(crate) fn has_avx512_vpopcntdq() -> bool {
+    has_avx512() && is_x86_feature_detected!("avx512vpopcntdq")
 }

@@ -1,0 +1,408 @@
+//! In-memory HNSW graph built by all cores.
+//!
+//! Elements are inserted concurrently (rayon). Each element's neighbour lists
+//! sit behind their own mutex, held only to copy a list out or to update it,
+//! as in hnswlib; the entry point sits behind a read-write lock.
+//!
+//! During construction lists hold only the heuristic's diverse selection
+//! (as hnswlib), which keeps them short and the construction searches cheap.
+//! A final pass then fills each list to capacity with the nearest elements
+//! among its neighbours' neighbours — the effect of pgvector's "keep pruned
+//! connections" — because full lists give better recall per visited
+//! element at query time, while building with full lists would cost about
+//! twice as many distance computations.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use rayon::prelude::*;
+
+use crate::arena::PayloadArena;
+use crate::format::{layer_capacity, layer_start, total_slots, MAX_HEAP_TIDS};
+use crate::heuristic::{select_neighbors, Scored};
+use crate::Space;
+
+/// Marks an unused neighbour slot / "not a duplicate".
+const NONE: u32 = u32::MAX;
+
+/// A neighbour: element id with its distance to the list's owner.
+type Link = Scored<u32>;
+
+
+/// Hints the CPU to start loading the start of `bytes`: the payloads of a
+/// list's unvisited neighbours are fetched in parallel instead of one cache
+/// miss after another.
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64).take(4) {
+        // SAFETY: prefetching is a hint and cannot fault; the pointer is valid.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast());
+        }
+    }
+}
+
+/// The in-memory graph over payloads `0..n` of an arena.
+pub(crate) struct MemGraph<'a, S> {
+    space: &'a S,
+    payloads: &'a PayloadArena,
+    levels: &'a [u8],
+    m: u16,
+    ef_construction: usize,
+    /// All layers of each element in the neighbour tuple's slot order
+    /// (`2*m` for layer 0, then `m` per layer), valid entries first; unused
+    /// slots have id NONE.
+    links: Vec<Mutex<Box<[Link]>>>,
+    /// Entry point and its level.
+    entry: RwLock<(u32, u8)>,
+    /// For an exact duplicate merged into another element: that element.
+    duplicate_of: Vec<AtomicU32>,
+    /// Heap TIDs per element (1 + merged duplicates).
+    tid_counts: Vec<AtomicU8>,
+}
+
+/// Per-thread search buffers, reused across inserts.
+struct Scratch {
+    visited: Vec<u32>,
+    epoch: u32,
+    frontier: BinaryHeap<Reverse<Link>>,
+    best: BinaryHeap<Link>,
+    ids: Vec<u32>,
+    per_layer: Vec<Vec<Link>>,
+    selected: Vec<Link>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Scratch {
+            visited: vec![0; n],
+            epoch: 0,
+            frontier: BinaryHeap::new(),
+            best: BinaryHeap::new(),
+            ids: Vec::new(),
+            per_layer: Vec::new(),
+            selected: Vec::new(),
+        }
+    }
+
+    /// Starts a new search: everything is unvisited again.
+    fn next_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.visited.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `id` visited; true if it was not.
+    fn visit(&mut self, id: u32) -> bool {
+        let slot = &mut self.visited[id as usize];
+        let fresh = *slot != self.epoch;
+        *slot = self.epoch;
+        fresh
+    }
+}
+
+impl<'a, S: Space + Sync> MemGraph<'a, S> {
+    /// Approximate bytes the graph needs per element of `level`, excluding
+    /// the payload (used for the build's memory budget).
+    pub fn element_cost(m: u16, level: u8) -> usize {
+        total_slots(m, level) * std::mem::size_of::<Link>()
+            + std::mem::size_of::<Mutex<Box<[Link]>>>()
+            + 16 // AtomicU32 + AtomicU8 + level + allocator overhead
+    }
+
+    /// An empty graph over `payloads` with the given levels.
+    pub fn new(
+        space: &'a S,
+        payloads: &'a PayloadArena,
+        levels: &'a [u8],
+        m: u16,
+        ef_construction: u16,
+    ) -> Self {
+        let n = levels.len();
+        let empty = Link { dist: 0.0, id: NONE };
+        MemGraph {
+            space,
+            payloads,
+            levels,
+            m,
+            ef_construction: ef_construction as usize,
+            links: levels
+                .iter()
+                .map(|&l| Mutex::new(vec![empty; total_slots(m, l)].into_boxed_slice()))
+                .collect(),
+            entry: RwLock::new((0, levels.first().copied().unwrap_or(0))),
+            duplicate_of: (0..n).map(|_| AtomicU32::new(NONE)).collect(),
+            tid_counts: (0..n).map(|_| AtomicU8::new(1)).collect(),
+        }
+    }
+
+    /// Inserts every element using `threads` threads (0: all cores),
+    /// counting finished elements in `done`; stops early if `cancel` is set.
+    pub fn build(&self, threads: usize, done: &AtomicU64, cancel: &AtomicBool) {
+        let n = self.levels.len();
+        if n == 0 {
+            return;
+        }
+        // Element 0 is the initial entry point (set in `new`).
+        done.fetch_add(1, Ordering::Relaxed);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("rayon thread pool");
+        pool.install(|| {
+            (1..n as u32).into_par_iter().for_each_init(
+                || Scratch::new(n),
+                |scratch, q| {
+                    if !cancel.load(Ordering::Relaxed) {
+                        self.insert(q, scratch);
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+            );
+            if !cancel.load(Ordering::Relaxed) {
+                self.fill_lists();
+            }
+        });
+    }
+
+    fn payload(&self, id: u32) -> &[u8] {
+        self.payloads.get(id)
+    }
+
+    fn distance(&self, a: u32, b: u32) -> f32 {
+        self.space.distance(self.payload(a), self.payload(b))
+    }
+
+    fn layer_range(&self, layer: u8) -> std::ops::Range<usize> {
+        let start = layer_start(self.m, layer);
+        start..start + layer_capacity(self.m, layer)
+    }
+
+    /// Copies the ids of `id`'s neighbours on `layer` into `out`.
+    fn copy_layer(&self, id: u32, layer: u8, out: &mut Vec<u32>) {
+        out.clear();
+        let links = self.links[id as usize].lock().unwrap();
+        let range = self.layer_range(layer);
+        out.extend(links[range].iter().map(|l| l.id).take_while(|&i| i != NONE));
+    }
+
+    fn insert(&self, q: u32, scratch: &mut Scratch) {
+        let level = self.levels[q as usize];
+        let (entry, top) = *self.entry.read().unwrap();
+        let mut nearest = Link {
+            dist: self.distance(q, entry),
+            id: entry,
+        };
+        for layer in (level.saturating_add(1)..=top).rev() {
+            nearest = self.greedy(q, nearest, layer, scratch);
+        }
+        let lowest_common = level.min(top);
+        scratch.per_layer.resize_with(lowest_common as usize + 1, Vec::new);
+        let mut entries = vec![nearest];
+        for layer in (0..=lowest_common).rev() {
+            self.search_layer(q, &entries, layer, scratch);
+            entries.clone_from(&scratch.per_layer[layer as usize]);
+        }
+        if self.merge_duplicate(q, &scratch.per_layer[0]) {
+            return;
+        }
+        for layer in 0..=lowest_common {
+            let found = &scratch.per_layer[layer as usize];
+            let cap = layer_capacity(self.m, layer);
+            let distance = |a, b| self.distance(a, b);
+            select_neighbors(found, cap, distance, &mut scratch.selected, false);
+            {
+                let mut links = self.links[q as usize].lock().unwrap();
+                let start = self.layer_range(layer).start;
+                links[start..start + scratch.selected.len()].copy_from_slice(&scratch.selected);
+            }
+            for &neighbor in &scratch.selected {
+                self.add_link(neighbor.id, q, neighbor.dist, layer);
+            }
+        }
+        if level > top {
+            let mut entry = self.entry.write().unwrap();
+            if level > entry.1 {
+                *entry = (q, level);
+            }
+        }
+    }
+
+    /// If the nearest found element is an exact duplicate with room for
+    /// another heap TID, records `q` as merged into it.
+    fn merge_duplicate(&self, q: u32, found: &[Link]) -> bool {
+        let Some(first) = found.first() else {
+            return false;
+        };
+        if first.dist != 0.0 || self.payload(first.id) != self.payload(q) {
+            return false;
+        }
+        let room = self.tid_counts[first.id as usize]
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                ((c as usize) < MAX_HEAP_TIDS).then_some(c + 1)
+            })
+            .is_ok();
+        if room {
+            self.duplicate_of[q as usize].store(first.id, Ordering::Relaxed);
+        }
+        room
+    }
+
+    /// Greedy walk towards `q` on an upper layer.
+    fn greedy(&self, q: u32, mut nearest: Link, layer: u8, scratch: &mut Scratch) -> Link {
+        loop {
+            let mut ids = std::mem::take(&mut scratch.ids);
+            self.copy_layer(nearest.id, layer, &mut ids);
+            let mut moved = false;
+            for &id in &ids {
+                let dist = self.distance(q, id);
+                if dist < nearest.dist {
+                    nearest = Link { dist, id };
+                    moved = true;
+                }
+            }
+            scratch.ids = ids;
+            if !moved {
+                return nearest;
+            }
+        }
+    }
+
+    /// Beam search with `ef_construction` on `layer`; leaves the found
+    /// elements sorted ascending in `scratch.per_layer[layer]`.
+    fn search_layer(&self, q: u32, entries: &[Link], layer: u8, scratch: &mut Scratch) {
+        scratch.next_epoch();
+        scratch.frontier.clear();
+        scratch.best.clear();
+        for &e in entries {
+            if scratch.visit(e.id) {
+                scratch.frontier.push(Reverse(e));
+                scratch.best.push(e);
+            }
+        }
+        while scratch.best.len() > self.ef_construction {
+            scratch.best.pop();
+        }
+        let mut ids = std::mem::take(&mut scratch.ids);
+        while let Some(Reverse(candidate)) = scratch.frontier.pop() {
+            let worst = scratch.best.peek().map_or(f32::INFINITY, |w| w.dist);
+            if candidate.dist > worst && scratch.best.len() >= self.ef_construction {
+                break;
+            }
+            self.copy_layer(candidate.id, layer, &mut ids);
+            ids.retain(|&id| scratch.visit(id));
+            for &id in &ids {
+                prefetch(self.payload(id));
+            }
+            for &id in &ids {
+                let dist = self.distance(q, id);
+                let full = scratch.best.len() >= self.ef_construction;
+                if !full || dist < scratch.best.peek().map_or(f32::INFINITY, |w| w.dist) {
+                    let link = Link { dist, id };
+                    scratch.frontier.push(Reverse(link));
+                    scratch.best.push(link);
+                    if full {
+                        scratch.best.pop();
+                    }
+                }
+            }
+        }
+        scratch.ids = ids;
+        let out = &mut scratch.per_layer[layer as usize];
+        out.clear();
+        out.extend(scratch.best.drain());
+        out.sort_unstable();
+    }
+
+    /// Adds `new` to `target`'s list on `layer`, re-selecting the list with
+    /// the heuristic when it is full.
+    fn add_link(&self, target: u32, new: u32, dist: f32, layer: u8) {
+        let mut links = self.links[target as usize].lock().unwrap();
+        let slots = &mut links[self.layer_range(layer)];
+        if let Some(free) = slots.iter().position(|l| l.id == NONE) {
+            slots[free] = Link { dist, id: new };
+            return;
+        }
+        let mut candidates: Vec<Link> = slots.to_vec();
+        candidates.push(Link { dist, id: new });
+        candidates.sort_unstable();
+        let mut selected = Vec::with_capacity(slots.len());
+        let distance = |a, b| self.distance(a, b);
+        select_neighbors(&candidates, slots.len(), distance, &mut selected, false);
+        for (i, slot) in slots.iter_mut().enumerate() {
+            *slot = selected.get(i).copied().unwrap_or(Link { dist: 0.0, id: NONE });
+        }
+    }
+
+    /// Fills every list to capacity with the nearest of its neighbours'
+    /// neighbours (read from a snapshot, so the result does not depend on
+    /// the order lists are filled in).
+    fn fill_lists(&self) {
+        let snapshot: Vec<Box<[Link]>> = self
+            .links
+            .par_iter()
+            .map(|l| l.lock().unwrap().clone())
+            .collect();
+        (0..self.levels.len() as u32)
+            .into_par_iter()
+            .for_each_init(Vec::new, |candidates, id| {
+                for layer in 0..=self.levels[id as usize] {
+                    self.fill_list(&snapshot, id, layer, candidates);
+                }
+            });
+    }
+
+    fn fill_list(&self, snapshot: &[Box<[Link]>], id: u32, layer: u8, candidates: &mut Vec<Link>) {
+        let range = self.layer_range(layer);
+        let own = &snapshot[id as usize][range.clone()];
+        let used = own.iter().take_while(|l| l.id != NONE).count();
+        if used == own.len() || used == 0 {
+            return;
+        }
+        candidates.clear();
+        let mut ids: Vec<u32> = own[..used]
+            .iter()
+            .flat_map(|n| snapshot[n.id as usize][range.clone()].iter())
+            .map(|l| l.id)
+            .filter(|&c| c != NONE && c != id && !own[..used].iter().any(|n| n.id == c))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        candidates.extend(ids.into_iter().map(|c| Link {
+            dist: self.distance(id, c),
+            id: c,
+        }));
+        let room = own.len() - used;
+        if candidates.len() > room {
+            candidates.select_nth_unstable(room - 1);
+            candidates.truncate(room);
+        }
+        candidates.sort_unstable();
+        let mut links = self.links[id as usize].lock().unwrap();
+        let slots = &mut links[range];
+        slots[used..used + candidates.len()].copy_from_slice(candidates);
+    }
+
+    /// Entry point and its level.
+    pub fn entry(&self) -> (u32, u8) {
+        *self.entry.read().unwrap()
+    }
+
+    /// The element `id` was merged into, if it is an exact duplicate.
+    pub fn duplicate_of(&self, id: u32) -> Option<u32> {
+        let target = self.duplicate_of[id as usize].load(Ordering::Relaxed);
+        (target != NONE).then_some(target)
+    }
+
+    /// Neighbour ids of `id` on `layer`.
+    pub fn neighbors(&self, id: u32, layer: u8) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.copy_layer(id, layer, &mut out);
+        out
+    }
+}

@@ -1,0 +1,507 @@
+//! Graph search over pages: the layer search shared by scans and inserts,
+//! and the resumable scan behind `amgettuple` (with pgvector's iterative
+//! scan modes).
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use pagestore::{ItemPointer, Relation};
+
+use crate::arena::PayloadArena;
+use crate::format::{MetaTuple, STATE_FREE, STATE_LIVE};
+use crate::pages::{read_element, read_meta, read_neighbor_layer};
+use crate::visited::VisitedSet;
+use crate::{HnswError, Space};
+
+/// An element reached by a search, with what is needed to expand it later.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Candidate {
+    pub dist: f32,
+    pub element: ItemPointer,
+    pub neighbors: ItemPointer,
+    pub level: u8,
+    pub live: bool,
+    /// Heap TIDs in the search's TID arena (scans only).
+    tid_count: u8,
+    tid_start: u32,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.dist
+            .total_cmp(&other.dist)
+            .then_with(|| self.element.cmp(&other.element))
+    }
+}
+
+/// State of a best-first search on one layer.
+///
+/// Every reached element goes into `frontier` (expanded in ascending
+/// distance); live elements on the layer also compete for the `ef` slots of
+/// `best`. The search stops when the nearest unexpanded element is farther
+/// than the worst of a full `best` — the standard HNSW beam search (elements
+/// that would not have been admitted are popped only at that point). Deleted
+/// elements are expanded but never occupy `best`, so they are traversed and
+/// never returned. Iterative scans additionally keep the live elements that
+/// lost their place in `best` in `spill`, and resume from the same state.
+pub(crate) struct LayerSearch {
+    visited: VisitedSet,
+    frontier: BinaryHeap<Reverse<Candidate>>,
+    best: BinaryHeap<Candidate>,
+    spill: Option<BinaryHeap<Reverse<Candidate>>>,
+    tids: Vec<ItemPointer>,
+    nearest_any: Option<Candidate>,
+    links: Vec<ItemPointer>,
+    /// Elements whose distance was computed.
+    pub visits: u64,
+}
+
+impl LayerSearch {
+    /// A search that keeps spilled candidates and heap TIDs when
+    /// `resumable` (scans), or neither (inserts).
+    pub fn new(resumable: bool) -> Self {
+        LayerSearch {
+            visited: VisitedSet::with_capacity(1024),
+            frontier: BinaryHeap::new(),
+            best: BinaryHeap::new(),
+            spill: resumable.then(BinaryHeap::new),
+            tids: Vec::new(),
+            nearest_any: None,
+            links: Vec::new(),
+            visits: 0,
+        }
+    }
+
+    /// Forgets all state except allocations (before searching a new layer).
+    pub fn reset(&mut self) {
+        self.visited.clear();
+        self.frontier.clear();
+        self.best.clear();
+        if let Some(spill) = &mut self.spill {
+            spill.clear();
+        }
+        self.tids.clear();
+        self.nearest_any = None;
+    }
+
+    /// Approximate bytes held, for the scan memory limit.
+    pub fn memory_bytes(&self) -> usize {
+        let queued = self.frontier.len()
+            + self.best.len()
+            + self.spill.as_ref().map_or(0, |s| s.len());
+        self.visited.memory_bytes()
+            + queued * std::mem::size_of::<Candidate>()
+            + self.tids.len() * std::mem::size_of::<ItemPointer>()
+    }
+
+    /// Computes the distance to the element at `ptr` unless already visited;
+    /// `None` for visited pointers and non-elements (free or stale slots).
+    fn visit<R: Relation, S: Space>(
+        &mut self,
+        rel: &R,
+        space: &S,
+        query: &[u8],
+        ptr: ItemPointer,
+    ) -> Option<Candidate> {
+        if !self.visited.insert(ptr) {
+            return None;
+        }
+        let keep_tids = self.spill.is_some();
+        let tids = &mut self.tids;
+        let candidate = read_element(rel, ptr, |e| {
+            if e.state() == STATE_FREE {
+                return None;
+            }
+            let live = e.state() == STATE_LIVE && e.tid_count() > 0;
+            let tid_start = tids.len() as u32;
+            if keep_tids && live {
+                tids.extend(e.heap_tids());
+            }
+            Some(Candidate {
+                dist: space.distance(query, e.payload()),
+                element: ptr,
+                neighbors: e.neighbors(),
+                level: e.level(),
+                live,
+                tid_count: if keep_tids { e.tid_count() as u8 } else { 0 },
+                tid_start,
+            })
+        })??;
+        self.visits += 1;
+        Some(candidate)
+    }
+
+    /// Adds a reached element: always to the frontier, and to `best` (or
+    /// `spill`) if it is live and present on `layer`.
+    fn admit(&mut self, c: Candidate, layer: u8, ef: usize) {
+        if self.nearest_any.is_none_or(|n| c < n) {
+            self.nearest_any = Some(c);
+        }
+        self.frontier.push(Reverse(c));
+        if !c.live || c.level < layer {
+            return;
+        }
+        let loser = if self.best.len() < ef {
+            self.best.push(c);
+            None
+        } else if self.best.peek().is_some_and(|worst| c < *worst) {
+            let worst = self.best.pop();
+            self.best.push(c);
+            worst
+        } else {
+            Some(c)
+        };
+        if let (Some(spill), Some(loser)) = (&mut self.spill, loser) {
+            spill.push(Reverse(loser));
+        }
+    }
+
+    /// Starts the search from the element at `ptr`.
+    pub fn seed_pointer<R: Relation, S: Space>(
+        &mut self,
+        rel: &R,
+        space: &S,
+        query: &[u8],
+        ptr: ItemPointer,
+        layer: u8,
+        ef: usize,
+    ) {
+        if let Some(c) = self.visit(rel, space, query, ptr) {
+            self.admit(c, layer, ef);
+        }
+    }
+
+    /// Starts the search from an element reached on a higher layer.
+    pub fn seed(&mut self, c: Candidate, layer: u8, ef: usize) {
+        if self.visited.insert(c.element) {
+            self.admit(c, layer, ef);
+        }
+    }
+
+    /// Expands elements until the beam of `ef` is settled, or until
+    /// `stop()` says a resource limit is reached.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run<R: Relation, S: Space>(
+        &mut self,
+        rel: &R,
+        space: &S,
+        query: &[u8],
+        m: u16,
+        layer: u8,
+        ef: usize,
+        mut stop: impl FnMut(&Self) -> bool,
+    ) {
+        while let Some(&Reverse(c)) = self.frontier.peek() {
+            let settled = self.best.len() >= ef && self.best.peek().is_some_and(|w| c.dist > w.dist);
+            if settled || stop(self) {
+                break;
+            }
+            self.frontier.pop();
+            let mut links = std::mem::take(&mut self.links);
+            if read_neighbor_layer(rel, m, c.element, c.neighbors, layer, &mut links) {
+                for &ptr in &links {
+                    if let Some(n) = self.visit(rel, space, query, ptr) {
+                        self.admit(n, layer, ef);
+                    }
+                }
+            }
+            self.links = links;
+        }
+    }
+
+    /// Takes the settled results, nearest first.
+    pub fn take_best(&mut self, out: &mut Vec<Candidate>) {
+        out.clear();
+        out.extend(self.best.drain());
+        out.sort_unstable();
+    }
+
+    /// Nearest element of any state reached so far (next layer's entry).
+    pub fn nearest_any(&self) -> Option<Candidate> {
+        self.nearest_any
+    }
+
+    /// Moves up to `ef` spilled candidates back into `best` (next round of
+    /// an iterative scan).
+    fn refill(&mut self, ef: usize) {
+        let Some(spill) = &mut self.spill else {
+            return;
+        };
+        while self.best.len() < ef {
+            match spill.pop() {
+                Some(Reverse(c)) => self.best.push(c),
+                None => break,
+            }
+        }
+    }
+
+    /// Heap TIDs of a candidate found by a resumable search.
+    fn heap_tids(&self, c: &Candidate) -> &[ItemPointer] {
+        let start = c.tid_start as usize;
+        &self.tids[start..start + c.tid_count as usize]
+    }
+}
+
+/// Greedy descent from the entry point to layer `to_layer + 1` (beam of 1, as
+/// pgvector), then returns the element to enter `to_layer` from.
+pub(crate) fn descend<R: Relation, S: Space>(
+    rel: &R,
+    space: &S,
+    meta: &MetaTuple,
+    query: &[u8],
+    to_layer: u8,
+    search: &mut LayerSearch,
+) -> Option<Candidate> {
+    let entry = meta.entry()?;
+    search.reset();
+    let top = meta.entry_level as u8;
+    search.seed_pointer(rel, space, query, entry, top, 1);
+    let mut nearest = search.nearest_any()?;
+    for layer in (to_layer.saturating_add(1)..=top).rev() {
+        search.reset();
+        search.seed(nearest, layer, 1);
+        search.run(rel, space, query, meta.m, layer, 1, |_| false);
+        nearest = search.nearest_any().unwrap_or(nearest);
+    }
+    Some(nearest)
+}
+
+/// Live elements near `query` on layers `0..=min(level, top)` (index =
+/// layer), nearest first, searched with a beam of `ef_construction`: the
+/// neighbour candidates of an element of `level` being inserted or repaired.
+pub(crate) fn search_layers<R: Relation, S: Space>(
+    rel: &R,
+    space: &S,
+    meta: &MetaTuple,
+    query: &[u8],
+    level: u8,
+) -> Vec<Vec<Candidate>> {
+    let ef = meta.ef_construction as usize;
+    let lowest_common = level.min(meta.entry_level as u8);
+    let mut search = LayerSearch::new(false);
+    let Some(entry) = descend(rel, space, meta, query, lowest_common, &mut search) else {
+        return Vec::new();
+    };
+    let mut found = vec![Vec::new(); lowest_common as usize + 1];
+    let mut entries = vec![entry];
+    for layer in (0..=lowest_common).rev() {
+        search.reset();
+        for &e in &entries {
+            search.seed(e, layer, ef);
+        }
+        search.run(rel, space, query, meta.m, layer, ef, |_| false);
+        let nearest_any = search.nearest_any();
+        let layer_found = &mut found[layer as usize];
+        search.take_best(layer_found);
+        entries.clone_from(layer_found);
+        entries.extend(nearest_any);
+    }
+    found
+}
+
+/// pgvector's `hnsw.iterative_scan` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IterativeScan {
+    /// Return at most `ef_search` results.
+    Off,
+    /// Keep searching when the caller needs more rows; later batches may
+    /// contain rows closer than earlier ones. Eventually returns every
+    /// reachable live element.
+    RelaxedOrder,
+    /// Keep searching, but never return a row closer than one already
+    /// returned (such rows, found too late, are skipped).
+    StrictOrder,
+}
+
+/// Scan parameters (pgvector GUCs).
+#[derive(Clone, Copy, Debug)]
+pub struct ScanOptions {
+    /// `hnsw.ef_search`: size of the candidate beam (and of each batch).
+    pub ef_search: usize,
+    /// `hnsw.iterative_scan`.
+    pub iterative: IterativeScan,
+    /// `hnsw.max_scan_tuples`: elements visited before an iterative scan stops.
+    pub max_scan_tuples: u64,
+    /// Bytes of search state before an iterative scan stops
+    /// (`hnsw.scan_mem_multiplier * work_mem`).
+    pub memory_limit: usize,
+}
+
+impl Default for ScanOptions {
+    /// pgvector's defaults: ef_search 40, iterative scan off, 20,000 tuples,
+    /// 4 MB (work_mem).
+    fn default() -> Self {
+        ScanOptions {
+            ef_search: 40,
+            iterative: IterativeScan::Off,
+            max_scan_tuples: 20_000,
+            memory_limit: 4 << 20,
+        }
+    }
+}
+
+/// One result: a heap TID and its element's distance to the query.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScanItem {
+    /// Distance from the query to the element.
+    pub distance: f32,
+    /// Heap row of the element (one element may yield several).
+    pub heap_tid: ItemPointer,
+}
+
+/// A resumable index scan.
+///
+/// Holds no page locks and no reference to the relation between calls, so
+/// the pgrx layer can keep it in the scan's opaque state across
+/// `amgettuple` calls and pass the relation to each [`HnswScan::next`].
+pub struct HnswScan {
+    query: PayloadArena,
+    options: ScanOptions,
+    state: ScanState,
+    search: LayerSearch,
+    batch: Vec<ScanItem>,
+    batch_pos: usize,
+    last_distance: f32,
+    round: Vec<Candidate>,
+}
+
+enum ScanState {
+    NotStarted,
+    Running { m: u16 },
+    Done,
+}
+
+impl HnswScan {
+    /// Prepares a scan for `query` (copied, so it may be temporary).
+    pub fn new(query: &[u8], options: ScanOptions) -> Self {
+        let mut arena = PayloadArena::default();
+        arena.push(query);
+        HnswScan {
+            query: arena,
+            options: ScanOptions {
+                ef_search: options.ef_search.max(1),
+                ..options
+            },
+            state: ScanState::NotStarted,
+            search: LayerSearch::new(true),
+            batch: Vec::new(),
+            batch_pos: 0,
+            last_distance: f32::NEG_INFINITY,
+            round: Vec::new(),
+        }
+    }
+
+    /// Elements visited so far (distance computations).
+    pub fn tuples_visited(&self) -> u64 {
+        self.search.visits
+    }
+
+    /// The next result, or `None` when the scan is exhausted (or, for
+    /// iterative scans, a limit is reached).
+    pub fn next<R: Relation, S: Space>(
+        &mut self,
+        rel: &R,
+        space: &S,
+    ) -> Result<Option<ScanItem>, HnswError> {
+        loop {
+            if let Some(item) = self.batch.get(self.batch_pos) {
+                self.batch_pos += 1;
+                return Ok(Some(*item));
+            }
+            if !self.next_batch(rel, space)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Searches one more round; false when nothing more can be produced.
+    fn next_batch<R: Relation, S: Space>(&mut self, rel: &R, space: &S) -> Result<bool, HnswError> {
+        let ef = self.options.ef_search;
+        let query = self.query.get(0);
+        let m = match self.state {
+            ScanState::Done => return Ok(false),
+            ScanState::NotStarted => {
+                let meta = read_meta(rel)?;
+                let Some(entry) = descend(rel, space, &meta, query, 0, &mut self.search) else {
+                    self.state = ScanState::Done;
+                    return Ok(false);
+                };
+                // Re-read the entry so its heap TIDs land in the fresh arena.
+                self.search.reset();
+                self.search.seed_pointer(rel, space, query, entry.element, 0, ef);
+                self.state = ScanState::Running { m: meta.m };
+                meta.m
+            }
+            ScanState::Running { m } => {
+                if self.options.iterative == IterativeScan::Off {
+                    self.state = ScanState::Done;
+                    return Ok(false);
+                }
+                self.search.refill(ef);
+                m
+            }
+        };
+        let (max_tuples, max_bytes) = (self.options.max_scan_tuples, self.options.memory_limit);
+        let iterative = self.options.iterative != IterativeScan::Off;
+        self.search.run(rel, space, query, m, 0, ef, |s| {
+            iterative && (s.visits >= max_tuples || s.memory_bytes() >= max_bytes)
+        });
+        self.search.take_best(&mut self.round);
+        self.batch.clear();
+        self.batch_pos = 0;
+        let strict = self.options.iterative == IterativeScan::StrictOrder;
+        for c in &self.round {
+            if strict && c.dist < self.last_distance {
+                continue;
+            }
+            self.last_distance = self.last_distance.max(c.dist);
+            for &heap_tid in self.search.heap_tids(c) {
+                self.batch.push(ScanItem {
+                    distance: c.dist,
+                    heap_tid,
+                });
+            }
+        }
+        if self.round.is_empty() {
+            self.state = ScanState::Done;
+        }
+        Ok(!self.round.is_empty())
+    }
+}
+
+/// Searches for the nearest neighbours of `query` with a beam of `ef`:
+/// up to `ef` elements' heap TIDs, nearest first.
+pub fn search<R: Relation, S: Space>(
+    rel: &R,
+    space: &S,
+    query: &[u8],
+    ef: usize,
+) -> Result<Vec<ScanItem>, HnswError> {
+    let mut scan = HnswScan::new(
+        query,
+        ScanOptions {
+            ef_search: ef,
+            iterative: IterativeScan::Off,
+            ..ScanOptions::default()
+        },
+    );
+    let mut out = Vec::with_capacity(ef);
+    while let Some(item) = scan.next(rel, space)? {
+        out.push(item);
+    }
+    Ok(out)
+}

@@ -1,0 +1,168 @@
+//! Build and search: recall, exactness, memory budget, progress.
+
+mod common;
+
+use common::*;
+use hnsw::{search, verify, BuildOptions, BuildPhase, HnswError};
+use pagestore::{MemRelation, Relation};
+
+#[test]
+fn recall_on_clustered_data() {
+    let dim = 32;
+    let data = clustered(6000, dim, 40, 1);
+    let queries = clustered(100, dim, 40, 2);
+    let (rel, report) = build_index(&L2, &data, default_build(dim));
+    assert_eq!(report.heap_tuples, 6000);
+    assert!(!report.memory_budget_exceeded);
+    assert!(verify(&rel).is_ok(), "{:?}", verify(&rel).errors);
+    for ef in [40, 64] {
+        let r = recall(&L2, &data, &queries, 10, |_| true, |q| search(&rel, &L2, q, ef).unwrap());
+        assert!(r >= 0.95, "recall@10 at ef {ef} = {r}");
+    }
+}
+
+#[test]
+fn recall_with_cosine() {
+    let dim = 48;
+    let data = clustered(3000, dim, 20, 3);
+    let queries = clustered(50, dim, 20, 4);
+    let (rel, _) = build_index(&Cosine, &data, default_build(dim));
+    let r = recall(&Cosine, &data, &queries, 10, |_| true, |q| search(&rel, &Cosine, q, 64).unwrap());
+    assert!(r >= 0.95, "recall@10 = {r}");
+}
+
+#[test]
+fn exact_when_ef_covers_everything() {
+    let dim = 8;
+    let data = clustered(300, dim, 5, 5);
+    let (rel, _) = build_index(&L2, &data, default_build(dim));
+    for (qi, q) in clustered(20, dim, 5, 6).iter().enumerate() {
+        let got: Vec<usize> = search(&rel, &L2, &to_bytes(q), 300)
+            .unwrap()
+            .iter()
+            .map(|r| row(r.heap_tid))
+            .collect();
+        let want = brute_force(&L2, &data, q, 300, |_| true);
+        assert_eq!(got, want, "query {qi}");
+    }
+}
+
+#[test]
+fn results_are_sorted_and_distances_correct() {
+    let dim = 16;
+    let data = clustered(1000, dim, 10, 7);
+    let (rel, _) = build_index(&L2, &data, default_build(dim));
+    let q = to_bytes(&data[17]);
+    let results = search(&rel, &L2, &q, 40).unwrap();
+    assert_eq!(results.len(), 40);
+    assert_eq!(row(results[0].heap_tid), 17);
+    assert_eq!(results[0].distance, 0.0);
+    for w in results.windows(2) {
+        assert!(w[0].distance <= w[1].distance);
+    }
+    for r in &results {
+        let d = hnsw::Space::distance(&L2, &q, &to_bytes(&data[row(r.heap_tid)]));
+        assert_eq!(d, r.distance);
+    }
+}
+
+#[test]
+fn tiny_memory_budget_still_builds_a_good_index() {
+    let dim = 16;
+    let data = clustered(2000, dim, 20, 8);
+    let queries = clustered(50, dim, 20, 9);
+    let options = BuildOptions {
+        memory_budget: 200 * 1024, // about 500 vectors' worth
+        ..default_build(dim)
+    };
+    let (rel, report) = build_index(&L2, &data, options);
+    assert!(report.memory_budget_exceeded);
+    assert!(report.in_memory_tuples > 100 && report.in_memory_tuples < 1000, "{report:?}");
+    assert_eq!(report.in_memory_tuples + report.inserted_on_pages, 2000);
+    let v = verify(&rel);
+    assert!(v.is_ok(), "{:?}", v.errors);
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    assert_eq!(v.live_elements, 2000);
+    let r = recall(&L2, &data, &queries, 10, |_| true, |q| search(&rel, &L2, q, 64).unwrap());
+    assert!(r >= 0.95, "recall@10 = {r}");
+
+    // Zero budget: everything goes through on-page inserts.
+    let options = BuildOptions {
+        memory_budget: 0,
+        ..default_build(dim)
+    };
+    let (rel, report) = build_index(&L2, &data[..300], options);
+    assert_eq!(report.in_memory_tuples, 0);
+    assert_eq!(report.inserted_on_pages, 300);
+    assert!(verify(&rel).is_ok());
+}
+
+#[test]
+fn progress_is_reported_and_cancel_stops_the_build() {
+    let dim = 16;
+    let data = clustered(3000, dim, 10, 10);
+    let rel = MemRelation::new();
+    let mut phases = Vec::new();
+    let items = data.iter().enumerate().map(|(i, v)| (tid(i), to_bytes(v)));
+    hnsw::build(&rel, &L2, default_build(dim), items, |p| {
+        phases.push(p);
+        true
+    })
+    .unwrap();
+    assert!(phases.iter().any(|p| p.phase == BuildPhase::Writing && p.total == 3000));
+    assert!(phases.iter().all(|p| p.done <= 3000));
+
+    let rel = MemRelation::new();
+    let items = data.iter().enumerate().map(|(i, v)| (tid(i), to_bytes(v)));
+    let err = hnsw::build(&rel, &L2, default_build(dim), items, |_| false).unwrap_err();
+    assert_eq!(err, HnswError::Cancelled);
+}
+
+#[test]
+fn rejects_bad_payloads_and_options() {
+    let rel = MemRelation::new();
+    let mut options = default_build(4);
+    let mut b = hnsw::Builder::new(&rel, &L2, options, |_| true).unwrap();
+    let err = b.push(tid(0), &[0u8; 12]).unwrap_err();
+    assert!(matches!(err, HnswError::PayloadSizeMismatch { expected: 16, got: 12 }));
+    options.index.payload_size = 0;
+    let rel = MemRelation::new();
+    let mut b = hnsw::Builder::new(&rel, &L2, options, |_| true).unwrap();
+    let err = b.push(tid(0), &vec![0u8; 9000]).unwrap_err();
+    assert!(err.to_string().contains("at most 8064 bytes"), "{err}");
+    options.index.m = 1;
+    assert!(matches!(
+        hnsw::Builder::new(&MemRelation::new(), &L2, options, |_| true).err(),
+        Some(HnswError::InvalidOption(_))
+    ));
+}
+
+#[test]
+fn empty_index_and_single_element() {
+    let rel = MemRelation::new();
+    hnsw::build_empty(&rel, &index_options(4)).unwrap();
+    assert_eq!(rel.nblocks(), 1);
+    assert!(search(&rel, &L2, &to_bytes(&[0.0; 4]), 10).unwrap().is_empty());
+    let (rel, _) = build_index(&L2, &[vec![1.0, 2.0, 3.0, 4.0]], default_build(4));
+    let r = search(&rel, &L2, &to_bytes(&[0.0; 4]), 10).unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].heap_tid, tid(0));
+}
+
+#[test]
+fn large_payloads_split_element_and_neighbours() {
+    // 2,000 f32 dimensions (pgvector's limit): the pair exceeds one page.
+    let dim = 2000;
+    let data = clustered(60, dim, 3, 11);
+    let (rel, _) = build_index(&L2, &data, default_build(dim));
+    let v = verify(&rel);
+    assert!(v.is_ok(), "{:?}", v.errors);
+    let r = search(&rel, &L2, &to_bytes(&data[5]), 10).unwrap();
+    assert_eq!(row(r[0].heap_tid), 5);
+    for i in 60..80 {
+        hnsw::insert(&rel, &L2, tid(i), &to_bytes(&data[i % 60].iter().map(|x| x + 0.5).collect::<Vec<_>>())).unwrap();
+    }
+    let v = verify(&rel);
+    assert!(v.is_ok(), "{:?}", v.errors);
+    assert_eq!(v.live_elements, 80);
+}
