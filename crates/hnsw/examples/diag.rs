@@ -5,8 +5,8 @@ use hnsw::{search, BuildOptions};
 
 fn main() {
     let dim: usize = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(32);
-    let data = clustered(6000, dim, 40, 1);
-    let queries = clustered(100, dim, 40, 2);
+    let data = clustered(6000, dim, 4, 1);
+    let queries = clustered(100, dim, 4, 2);
     for budget in [usize::MAX, 0] {
         let t = std::time::Instant::now();
         let (rel, _) = build_index(&L2, &data, BuildOptions { memory_budget: budget, ..default_build(dim) });

@@ -9,8 +9,8 @@ use pagestore::{MemRelation, Relation};
 #[test]
 fn recall_on_clustered_data() {
     let dim = 32;
-    let data = clustered(6000, dim, 40, 1);
-    let queries = clustered(100, dim, 40, 2);
+    let data = clustered(6000, dim, 10, 1);
+    let queries = clustered(100, dim, 10, 2);
     let (rel, report) = build_index(&L2, &data, default_build(dim));
     assert_eq!(report.heap_tuples, 6000);
     assert!(!report.memory_budget_exceeded);

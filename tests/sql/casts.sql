@@ -1,0 +1,36 @@
+-- casts between vector types and arrays
+SELECT ARRAY[1,2,3]::vector;
+SELECT ARRAY[1.5,2.5]::real[]::vector;
+SELECT ARRAY[1.5,2.5]::double precision[]::vector;
+SELECT ARRAY[1.5,2.5]::numeric[]::vector;
+SELECT ARRAY[1,2,3]::vector(2);
+SELECT ARRAY[[1,2],[3,4]]::vector;
+SELECT ARRAY[1,NULL]::vector;
+SELECT ARRAY[]::integer[]::vector;
+SELECT ARRAY['NaN']::real[]::vector;
+SELECT ARRAY[1e300]::double precision[]::vector;
+SELECT ARRAY[1e50]::numeric[]::vector;
+SELECT '[1,2,3]'::vector::real[];
+SELECT '[1,2,3]'::vector::halfvec;
+SELECT '[1,2,3]'::halfvec::vector;
+SELECT '[1e10]'::vector::halfvec;
+SELECT '[1,2,3]'::vector::halfvec(2);
+SELECT '[1.5,2,3]'::halfvec::real[];
+SELECT ARRAY[1,2]::halfvec, ARRAY[1.5]::real[]::halfvec, ARRAY[2.5]::double precision[]::halfvec, ARRAY[3.5]::numeric[]::halfvec;
+SELECT ARRAY[70000]::halfvec;
+SELECT '[0,1.5,0,2]'::vector::sparsevec;
+SELECT '[0,1.5,0,2]'::halfvec::sparsevec;
+SELECT '{2:1.5,4:2}/4'::sparsevec::vector;
+SELECT '{2:1.5,4:2}/4'::sparsevec::halfvec;
+SELECT '{1:1}/16001'::sparsevec::vector;
+SELECT '{1:1e10}/2'::sparsevec::halfvec;
+SELECT '{1:1}/3'::sparsevec::vector(2);
+SELECT '[1,0]'::vector::sparsevec(3);
+SELECT ARRAY[0,1,0,2]::sparsevec, ARRAY[0,1.5]::real[]::sparsevec, ARRAY[0,2.5]::double precision[]::sparsevec, ARRAY[3.5,0]::numeric[]::sparsevec;
+SELECT ARRAY[1]::sparsevec(2);
+SELECT ARRAY['a']::text[]::vector;
+-- implicit casts let vector literals meet halfvec columns, as in pgvector
+CREATE TABLE ht (v halfvec(2));
+INSERT INTO ht VALUES ('[1,2]'::vector), (ARRAY[3,4]);
+SELECT v, v <-> '[1,2]' FROM ht ORDER BY v;
+DROP TABLE ht;

@@ -1,0 +1,51 @@
+-- vector: text input/output, typmods, binary format
+SELECT '[1,2,3]'::vector;
+SELECT '[-1,2.5,-3e-05,1e+06,1234567,0.0001]'::vector;
+SELECT ' [ 1 , 2 ] '::vector;
+SELECT '[1.5e-40]'::vector;
+SELECT '[0x10, +.5, 5.]'::vector;
+SELECT '[1,2,3]'::vector(3);
+SELECT '[1,2]'::vector(3);
+SELECT '[1,2,3]'::vector(0);
+SELECT '[1,2,3]'::vector(16001);
+SELECT '[1,2,3]'::vector(3, 2);
+SELECT vector_dims('[1,2,3]'::vector);
+SELECT vector_dims(array_fill(1.5::real, ARRAY[16000])::vector);
+SELECT array_fill(1::real, ARRAY[16001])::vector;
+-- malformed text
+SELECT ''::vector;
+SELECT '1,2,3'::vector;
+SELECT '[]'::vector;
+SELECT '[1,]'::vector;
+SELECT '[,1]'::vector;
+SELECT '[1,,2]'::vector;
+SELECT '[1 2]'::vector;
+SELECT '[1'::vector;
+SELECT '[1]]'::vector;
+SELECT '[1] x'::vector;
+SELECT '[a]'::vector;
+SELECT '[1e]'::vector;
+SELECT '[NaN]'::vector;
+SELECT '[Infinity]'::vector;
+SELECT '[-inf]'::vector;
+SELECT '[1e39]'::vector;
+SELECT '[-1e39]'::vector;
+SELECT '[1e-39]'::vector;
+-- binary send/recv (the wire format of COPY BINARY and binary drivers)
+SELECT vector_send('[1,2,3]');
+SELECT vector_send('[-0.5,1e-05]');
+CREATE TABLE vt (v vector(3));
+INSERT INTO vt VALUES ('[1,2,3]'), ('[4,5,6]'), (NULL);
+COPY vt TO '/tmp/pgvector_rs_regress_vt.bin' WITH (FORMAT binary);
+CREATE TABLE vt2 (v vector(3));
+COPY vt2 FROM '/tmp/pgvector_rs_regress_vt.bin' WITH (FORMAT binary);
+SELECT * FROM vt2;
+CREATE TABLE vt4 (v vector(4));
+COPY vt4 FROM '/tmp/pgvector_rs_regress_vt.bin' WITH (FORMAT binary);
+DROP TABLE vt, vt2, vt4;
+-- typmod enforcement on columns
+CREATE TABLE vc (v vector(2));
+INSERT INTO vc VALUES ('[1,2]');
+INSERT INTO vc VALUES ('[1,2,3]');
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'vc'::regclass AND attname = 'v';
+DROP TABLE vc;
