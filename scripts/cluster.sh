@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Manage a throwaway PostgreSQL cluster owned by the postgres user.
-#   cluster.sh start NAME PORT   create (once) and start; safe to repeat
+#   cluster.sh start NAME PORT [tcp]   create (once) and start; safe to repeat. Without
+#                                      `tcp` it listens on its own Unix socket only, so test
+#                                      clusters never collide with other servers' ports
 #   cluster.sh stop NAME         stop (fast) if running
 #   cluster.sh dir NAME          print the data directory
-# Sockets live beside the data directory; TCP listens on localhost only, trust auth.
+# Sockets live beside the data directory; TCP (if asked for) on localhost only; trust auth.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 cmd=${1:?usage: cluster.sh start|stop|dir NAME [PORT]}
@@ -18,6 +20,8 @@ dir)
     ;;
 start)
     port=${3:?port}
+    listen=''
+    [ "${4:-}" = tcp ] && listen='localhost'
     if [ ! -s "$data/PG_VERSION" ]; then
         mkdir -p "$root"
         chown postgres "$root" 2>/dev/null || as_root chown postgres "$root"
@@ -25,7 +29,7 @@ start)
         as_postgres "$bin/initdb" -D "$data" -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
         cat <<CONF | as_postgres tee -a "$data/postgresql.conf" >/dev/null
 port = $port
-listen_addresses = 'localhost'
+listen_addresses = '$listen'
 unix_socket_directories = '$root'
 shared_buffers = '1GB'
 maintenance_work_mem = '1GB'

@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$PROJECT_DIR"
 PORT=${PORT:-28815}
 
-"$PROJECT_DIR/scripts/cluster.sh" start run "$PORT"
+"$PROJECT_DIR/scripts/cluster.sh" start run "$PORT" tcp
 root=$(cluster_dir run)
 psql_run() { "$(pg_bindir)/psql" -X -q -h "$root" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 

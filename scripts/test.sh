@@ -28,8 +28,8 @@ tally_cargo "$log_dir/crates.log"
 
 echo "==> 2/3 in-database tests: cargo pgrx test"
 pgrx_data=$(cluster_dir pgrx-test)
-mkdir -p "$(dirname "$pgrx_data")"
-chown postgres "$(dirname "$pgrx_data")" 2>/dev/null || as_root chown postgres "$(dirname "$pgrx_data")"
+mkdir -p "$pgrx_data"
+chown postgres "$pgrx_data" 2>/dev/null || as_root chown postgres "$pgrx_data"
 cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data" 2>&1 | tee "$log_dir/pgrx.log" | grep -E '^(test |test result|error)|FAILED|panicked' || true
 grep -qE '^test result: ok' "$log_dir/pgrx.log" || status=1
 tally_cargo "$log_dir/pgrx.log"

@@ -14,9 +14,61 @@ pub mod types;
 
 pgrx::extension_sql_file!("../sql/pgvector_rs.sql", name = "pgvector_rs_objects", bootstrap);
 
+/// In-database tests run by `cargo pgrx test`: they go through the real SQL definitions,
+/// the function manager and the buffer manager. The exhaustive surface (every function,
+/// cast, aggregate and error) is covered by the SQL regression suite in `tests/sql`.
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
-mod tests;
+mod tests {
+    use pgrx::prelude::*;
+
+    fn one<T: pgrx::IntoDatum + pgrx::FromDatum>(sql: &str) -> T {
+        Spi::get_one::<T>(sql).expect("query failed").expect("query returned NULL")
+    }
+
+    #[pg_test]
+    fn text_round_trip() {
+        assert_eq!(one::<String>("SELECT '[1,2.5,-3e-05]'::vector::text"), "[1,2.5,-3e-05]");
+        assert_eq!(one::<String>("SELECT '[1,2]'::halfvec(2)::text"), "[1,2]");
+        assert_eq!(one::<String>("SELECT '{3:2,1:1.5}/5'::sparsevec::text"), "{1:1.5,3:2}/5");
+    }
+
+    #[pg_test]
+    fn distances_agree_with_definitions() {
+        assert_eq!(one::<f64>("SELECT '[0,0]'::vector <-> '[3,4]'"), 5.0);
+        assert_eq!(one::<f64>("SELECT '[1,2]'::vector <#> '[3,4]'"), -11.0);
+        assert_eq!(one::<f64>("SELECT '[1,2]'::vector <+> '[3,5]'"), 5.0);
+        assert!(one::<f64>("SELECT '[1,1]'::vector <=> '[2,2]'").abs() < 1e-7);
+        assert_eq!(one::<f64>("SELECT '{1:3}/2'::sparsevec <-> '{2:4}/2'"), 5.0);
+        assert_eq!(one::<f64>("SELECT B'1010' <~> B'0110'"), 2.0);
+    }
+
+    #[pg_test]
+    fn binary_send_matches_pgvector_wire_format() {
+        let hex = one::<String>("SELECT encode(vector_send('[1,2]'), 'hex')");
+        assert_eq!(hex, "000200003f80000040000000");
+    }
+
+    #[pg_test]
+    fn exact_search_orders_by_distance() {
+        Spi::run("CREATE TABLE items (id int, emb vector(3))").unwrap();
+        Spi::run("INSERT INTO items SELECT i, ARRAY[i, i * 2, 1]::real[] FROM generate_series(1, 100) i").unwrap();
+        let first = one::<i32>("SELECT id FROM items ORDER BY emb <-> '[10,20,1]' LIMIT 1");
+        assert_eq!(first, 10);
+        let avg = one::<String>("SELECT avg(emb)::text FROM items");
+        assert_eq!(avg, "[50.5,101,1]");
+    }
+
+    #[pg_test(error = "expected 3 dimensions, not 2")]
+    fn typmod_is_enforced() {
+        Spi::run("SELECT '[1,2]'::vector(3)").unwrap();
+    }
+
+    #[pg_test(error = "different vector dimensions 2 and 3")]
+    fn mismatched_dimensions_are_an_error() {
+        Spi::run("SELECT '[1,2]'::vector <-> '[1,2,3]'").unwrap();
+    }
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

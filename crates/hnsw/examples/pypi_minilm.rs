@@ -26,7 +26,11 @@ impl Space for CosineNormalized {
                 acc[i] += x[i] * y[i];
             }
         }
-        let tail: f32 = a[chunks..].iter().zip(&b[chunks..]).map(|(x, y)| x * y).sum();
+        let tail: f32 = a[chunks..]
+            .iter()
+            .zip(&b[chunks..])
+            .map(|(x, y)| x * y)
+            .sum();
         1.0 - (acc.iter().sum::<f32>() + tail)
     }
 }
@@ -76,7 +80,11 @@ fn main() {
     let (shape, truth) = read_npy(&dir.join("neighbors.npy"));
     let truth: Vec<i32> = bytemuck::pod_collect_to_vec(&truth);
     let dim = base[0].len();
-    println!("{} base vectors, {} queries, {dim} dimensions", base.len(), queries.len());
+    println!(
+        "{} base vectors, {} queries, {dim} dimensions",
+        base.len(),
+        queries.len()
+    );
 
     let options = BuildOptions {
         index: IndexOptions {
@@ -108,12 +116,15 @@ fn main() {
         rel.reset_stats();
         let mut hits = 0;
         for (qi, q) in queries.iter().enumerate() {
-            let found = search(&rel, &CosineNormalized, bytemuck::cast_slice(q), ef.max(10)).unwrap();
+            let found =
+                search(&rel, &CosineNormalized, bytemuck::cast_slice(q), ef.max(10)).unwrap();
             let want = &truth[qi * shape[1]..qi * shape[1] + 10];
             hits += found
                 .iter()
                 .take(10)
-                .filter(|r| want.contains(&(r.heap_tid.block as i32 * 100 + r.heap_tid.offset as i32 - 1)))
+                .filter(|r| {
+                    want.contains(&(r.heap_tid.block as i32 * 100 + r.heap_tid.offset as i32 - 1))
+                })
                 .count();
         }
         let elapsed = start.elapsed().as_secs_f64();

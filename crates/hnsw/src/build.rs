@@ -2,11 +2,14 @@
 //! all cores, write the pages sequentially; past the memory budget, continue
 //! with on-page inserts.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytemuck::Zeroable;
-use pagestore::{maxalign, usable_space, ItemPointer, PageMut, Relation, ITEM_ID_SIZE, SPECIAL_SIZE};
+use pagestore::{
+    maxalign, usable_space, ItemPointer, Page, PageMut, Relation, ITEM_ID_SIZE, SPECIAL_SIZE,
+};
 
 use crate::arena::PayloadArena;
 use crate::format::{
@@ -159,7 +162,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
     ) -> Result<Self, HnswError> {
         options.index.validate()?;
         if rel.nblocks() != 0 {
-            return Err(HnswError::Corrupted("cannot build into a non-empty relation".into()));
+            return Err(HnswError::RelationNotEmpty);
         }
         Ok(Builder {
             rel,
@@ -232,7 +235,13 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
         let n = self.levels.len();
         self.report.in_memory_tuples = n as u64;
         let index = self.options.index;
-        let graph = MemGraph::new(self.space, &self.payloads, &self.levels, index.m, index.ef_construction);
+        let graph = MemGraph::new(
+            self.space,
+            &self.payloads,
+            &self.levels,
+            index.m,
+            index.ef_construction,
+        );
         run_with_progress(&graph, self.options.threads, n as u64, &mut self.progress)?;
         let layout = Layout::plan(&graph, &self.payloads, &self.levels, index.m);
         self.report.in_memory_elements = layout.order.len() as u64;
@@ -303,8 +312,8 @@ struct Layout {
     neighbors: Vec<ItemPointer>,
     /// Ids of elements to write, in page order.
     order: Vec<u32>,
-    /// Ids of the duplicates merged into each written element.
-    duplicates: Vec<Vec<u32>>,
+    /// Ids of the duplicates merged into written elements (rare).
+    duplicates: HashMap<u32, Vec<u32>>,
     last_block: u32,
 }
 
@@ -339,13 +348,18 @@ impl Packer {
 }
 
 impl Layout {
-    fn plan<S: Space + Sync>(graph: &MemGraph<'_, S>, payloads: &PayloadArena, levels: &[u8], m: u16) -> Layout {
+    fn plan<S: Space + Sync>(
+        graph: &MemGraph<'_, S>,
+        payloads: &PayloadArena,
+        levels: &[u8],
+        m: u16,
+    ) -> Layout {
         let n = levels.len();
         let mut layout = Layout {
             elements: vec![ItemPointer::INVALID; n],
             neighbors: vec![ItemPointer::INVALID; n],
             order: Vec::with_capacity(n),
-            duplicates: vec![Vec::new(); n],
+            duplicates: HashMap::new(),
             last_block: 1,
         };
         let mut packer = Packer {
@@ -371,7 +385,7 @@ impl Layout {
         for id in 0..n as u32 {
             if let Some(target) = graph.duplicate_of(id) {
                 layout.elements[id as usize] = layout.elements[target as usize];
-                layout.duplicates[target as usize].push(id);
+                layout.duplicates.entry(target).or_default().push(id);
             }
         }
         layout
@@ -395,29 +409,25 @@ impl<R: Relation, S: Space + Sync> PageWriter<'_, R, S> {
         let mut page: Option<R::WriteGuard<'_>> = None;
         let mut buf = Vec::new();
         let mut tids = Vec::with_capacity(MAX_HEAP_TIDS);
+        let (mut ids, mut links) = (Vec::new(), Vec::new());
         for (done, &id) in self.layout.order.iter().enumerate() {
             let level = self.levels[id as usize];
             let element = self.layout.elements[id as usize];
             let neighbors = self.layout.neighbors[id as usize];
             tids.clear();
             tids.push(self.tids[id as usize]);
-            tids.extend(
-                self.layout.duplicates[id as usize]
-                    .iter()
-                    .map(|&dup| self.tids[dup as usize]),
-            );
+            if let Some(duplicates) = self.layout.duplicates.get(&id) {
+                tids.extend(duplicates.iter().map(|&dup| self.tids[dup as usize]));
+            }
             encode_element(&mut buf, level, &tids, neighbors, self.payloads.get(id));
             self.add(&mut page, element, &buf);
             encode_neighbors(&mut buf, self.m, level, element);
             let mut view = NeighborsMut::parse(&mut buf, self.m).expect("freshly encoded");
             for layer in 0..=level {
-                let list: Vec<ItemPointer> = self
-                    .graph
-                    .neighbors(id, layer)
-                    .into_iter()
-                    .map(|n| self.layout.elements[n as usize])
-                    .collect();
-                view.set_layer(layer, &list);
+                self.graph.neighbors(id, layer, &mut ids);
+                links.clear();
+                links.extend(ids.iter().map(|&n| self.layout.elements[n as usize]));
+                view.set_layer(layer, &links);
             }
             self.add(&mut page, neighbors, &buf);
             if done % 1024 == 1023 {
@@ -437,14 +447,18 @@ impl<R: Relation, S: Space + Sync> PageWriter<'_, R, S> {
     /// Adds `tuple` at its planned location, extending the relation when the
     /// plan moves to the next block.
     fn add<'g>(&'g self, page: &mut Option<R::WriteGuard<'g>>, at: ItemPointer, tuple: &[u8]) {
-        if page.as_ref().is_none_or(|p| pagestore::Page::block(p) != at.block) {
+        if page.as_ref().is_none_or(|p| p.block() != at.block) {
             *page = None;
             let mut fresh = self.rel.extend();
-            assert_eq!(pagestore::Page::block(&fresh), at.block, "layout and relation disagree");
+            assert_eq!(fresh.block(), at.block, "layout and relation disagree");
             *fresh.opaque_mut() = GRAPH_OPAQUE;
             *page = Some(fresh);
         }
         let offset = page.as_mut().expect("page set above").add_item(tuple);
-        assert_eq!(offset, Some(at.offset), "layout and page space accounting disagree");
+        assert_eq!(
+            offset,
+            Some(at.offset),
+            "layout and page space accounting disagree"
+        );
     }
 }

@@ -6,11 +6,13 @@
 //!
 //! During construction lists hold only the heuristic's diverse selection
 //! (as hnswlib), which keeps them short and the construction searches cheap.
-//! A final pass then fills each list to capacity with the nearest elements
-//! among its neighbours' neighbours — the effect of pgvector's "keep pruned
-//! connections" — because full lists give better recall per visited
-//! element at query time, while building with full lists would cost about
-//! twice as many distance computations.
+//! A final pass then fills each list to capacity with the nearest of the
+//! candidates the heuristic pruned (kept in the list's unused slots, hidden
+//! from searches, until back links need the room) and of the neighbours'
+//! neighbours — the effect of pgvector's "keep pruned connections" — because
+//! full lists give better recall per visited element at query time, while
+//! building with full lists would cost about twice as many distance
+//! computations.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,10 +28,21 @@ use crate::Space;
 
 /// Marks an unused neighbour slot / "not a duplicate".
 const NONE: u32 = u32::MAX;
+/// Flags a slot holding a reserve candidate: a near element the heuristic
+/// pruned from the element's own list, invisible to searches, kept for the
+/// final fill (ids stay below 2^31, see `MemGraph::new`).
+const RESERVE: u32 = 1 << 31;
 
 /// A neighbour: element id with its distance to the list's owner.
 type Link = Scored<u32>;
 
+/// Buffers of the list-filling pass.
+#[derive(Default)]
+struct FillScratch {
+    own: Vec<u32>,
+    ids: Vec<u32>,
+    candidates: Vec<Link>,
+}
 
 /// Hints the CPU to start loading the start of `bytes`: the payloads of a
 /// list's unvisited neighbours are fetched in parallel instead of one cache
@@ -40,7 +53,9 @@ fn prefetch(bytes: &[u8]) {
     for line in bytes.chunks(64).take(4) {
         // SAFETY: prefetching is a hint and cannot fault; the pointer is valid.
         unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast());
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
         }
     }
 }
@@ -53,8 +68,8 @@ pub(crate) struct MemGraph<'a, S> {
     m: u16,
     ef_construction: usize,
     /// All layers of each element in the neighbour tuple's slot order
-    /// (`2*m` for layer 0, then `m` per layer), valid entries first; unused
-    /// slots have id NONE.
+    /// (`2*m` for layer 0, then `m` per layer): neighbours first, then
+    /// reserve candidates (id | RESERVE), then unused slots (id NONE).
     links: Vec<Mutex<Box<[Link]>>>,
     /// Entry point and its level.
     entry: RwLock<(u32, u8)>,
@@ -124,7 +139,10 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         ef_construction: u16,
     ) -> Self {
         let n = levels.len();
-        let empty = Link { dist: 0.0, id: NONE };
+        let empty = Link {
+            dist: 0.0,
+            id: NONE,
+        };
         MemGraph {
             space,
             payloads,
@@ -188,7 +206,12 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         out.clear();
         let links = self.links[id as usize].lock().unwrap();
         let range = self.layer_range(layer);
-        out.extend(links[range].iter().map(|l| l.id).take_while(|&i| i != NONE));
+        out.extend(
+            links[range]
+                .iter()
+                .map(|l| l.id)
+                .take_while(|&i| i & RESERVE == 0),
+        );
     }
 
     fn insert(&self, q: u32, scratch: &mut Scratch) {
@@ -202,7 +225,9 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             nearest = self.greedy(q, nearest, layer, scratch);
         }
         let lowest_common = level.min(top);
-        scratch.per_layer.resize_with(lowest_common as usize + 1, Vec::new);
+        scratch
+            .per_layer
+            .resize_with(lowest_common as usize + 1, Vec::new);
         let mut entries = vec![nearest];
         for layer in (0..=lowest_common).rev() {
             self.search_layer(q, &entries, layer, scratch);
@@ -218,8 +243,21 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             select_neighbors(found, cap, distance, &mut scratch.selected, false);
             {
                 let mut links = self.links[q as usize].lock().unwrap();
-                let start = self.layer_range(layer).start;
-                links[start..start + scratch.selected.len()].copy_from_slice(&scratch.selected);
+                let slots = &mut links[self.layer_range(layer)];
+                let selected = &scratch.selected;
+                let reserve = found
+                    .iter()
+                    .filter(|f| !selected.iter().any(|s| s.id == f.id))
+                    .map(|f| Link {
+                        dist: f.dist,
+                        id: f.id | RESERVE,
+                    });
+                for (slot, link) in slots
+                    .iter_mut()
+                    .zip(selected.iter().copied().chain(reserve))
+                {
+                    *slot = link;
+                }
             }
             for &neighbor in &scratch.selected {
                 self.add_link(neighbor.id, q, neighbor.dist, layer);
@@ -233,24 +271,25 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         }
     }
 
-    /// If the nearest found element is an exact duplicate with room for
-    /// another heap TID, records `q` as merged into it.
+    /// If one of the nearest found elements is an exact duplicate with room
+    /// for another heap TID, records `q` as merged into it.
     fn merge_duplicate(&self, q: u32, found: &[Link]) -> bool {
-        let Some(first) = found.first() else {
-            return false;
-        };
-        if first.dist != 0.0 || self.payload(first.id) != self.payload(q) {
-            return false;
+        let duplicates = found
+            .iter()
+            .take_while(|f| f.dist == 0.0)
+            .filter(|f| self.payload(f.id) == self.payload(q));
+        for candidate in duplicates {
+            let room = self.tid_counts[candidate.id as usize]
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    ((c as usize) < MAX_HEAP_TIDS).then_some(c + 1)
+                })
+                .is_ok();
+            if room {
+                self.duplicate_of[q as usize].store(candidate.id, Ordering::Relaxed);
+                return true;
+            }
         }
-        let room = self.tid_counts[first.id as usize]
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                ((c as usize) < MAX_HEAP_TIDS).then_some(c + 1)
-            })
-            .is_ok();
-        if room {
-            self.duplicate_of[q as usize].store(first.id, Ordering::Relaxed);
-        }
-        room
+        false
     }
 
     /// Greedy walk towards `q` on an upper layer.
@@ -324,7 +363,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
     fn add_link(&self, target: u32, new: u32, dist: f32, layer: u8) {
         let mut links = self.links[target as usize].lock().unwrap();
         let slots = &mut links[self.layer_range(layer)];
-        if let Some(free) = slots.iter().position(|l| l.id == NONE) {
+        if let Some(free) = slots.iter().position(|l| l.id & RESERVE != 0) {
             slots[free] = Link { dist, id: new };
             return;
         }
@@ -335,49 +374,65 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         let distance = |a, b| self.distance(a, b);
         select_neighbors(&candidates, slots.len(), distance, &mut selected, false);
         for (i, slot) in slots.iter_mut().enumerate() {
-            *slot = selected.get(i).copied().unwrap_or(Link { dist: 0.0, id: NONE });
+            *slot = selected.get(i).copied().unwrap_or(Link {
+                dist: 0.0,
+                id: NONE,
+            });
         }
     }
 
     /// Fills every list to capacity with the nearest of its neighbours'
-    /// neighbours (read from a snapshot, so the result does not depend on
-    /// the order lists are filled in).
+    /// neighbours. Each list is only written by its own task, and lists are
+    /// copied out one lock at a time, so tasks run in parallel safely.
     fn fill_lists(&self) {
-        let snapshot: Vec<Box<[Link]>> = self
-            .links
-            .par_iter()
-            .map(|l| l.lock().unwrap().clone())
-            .collect();
-        (0..self.levels.len() as u32)
-            .into_par_iter()
-            .for_each_init(Vec::new, |candidates, id| {
+        (0..self.levels.len() as u32).into_par_iter().for_each_init(
+            FillScratch::default,
+            |scratch, id| {
                 for layer in 0..=self.levels[id as usize] {
-                    self.fill_list(&snapshot, id, layer, candidates);
+                    self.fill_list(id, layer, scratch);
                 }
-            });
+            },
+        );
     }
 
-    fn fill_list(&self, snapshot: &[Box<[Link]>], id: u32, layer: u8, candidates: &mut Vec<Link>) {
+    fn fill_list(&self, id: u32, layer: u8, scratch: &mut FillScratch) {
+        let FillScratch {
+            own,
+            ids,
+            candidates,
+        } = scratch;
         let range = self.layer_range(layer);
-        let own = &snapshot[id as usize][range.clone()];
-        let used = own.iter().take_while(|l| l.id != NONE).count();
-        if used == own.len() || used == 0 {
+        own.clear();
+        candidates.clear();
+        for link in &self.links[id as usize].lock().unwrap()[range.clone()] {
+            if link.id & RESERVE == 0 {
+                own.push(link.id);
+            } else if link.id != NONE {
+                candidates.push(Link {
+                    dist: link.dist,
+                    id: link.id & !RESERVE,
+                });
+            }
+        }
+        let room = range.len() - own.len();
+        if room == 0 || own.is_empty() {
             return;
         }
-        candidates.clear();
-        let mut ids: Vec<u32> = own[..used]
-            .iter()
-            .flat_map(|n| snapshot[n.id as usize][range.clone()].iter())
-            .map(|l| l.id)
-            .filter(|&c| c != NONE && c != id && !own[..used].iter().any(|n| n.id == c))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        candidates.extend(ids.into_iter().map(|c| Link {
-            dist: self.distance(id, c),
-            id: c,
-        }));
-        let room = own.len() - used;
+        for &neighbor in own.iter() {
+            self.copy_layer(neighbor, layer, ids);
+            candidates.extend(ids.iter().map(|&c| Link {
+                dist: f32::NAN,
+                id: c,
+            }));
+        }
+        candidates.retain(|c| c.id != id && !own.contains(&c.id));
+        // A stable sort keeps reserves (distance known, pushed first) ahead
+        // of their duplicates, so dedup keeps them.
+        candidates.sort_by_key(|l| l.id);
+        candidates.dedup_by_key(|l| l.id);
+        for c in candidates.iter_mut().filter(|c| c.dist.is_nan()) {
+            c.dist = self.distance(id, c.id);
+        }
         if candidates.len() > room {
             candidates.select_nth_unstable(room - 1);
             candidates.truncate(room);
@@ -385,7 +440,12 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         candidates.sort_unstable();
         let mut links = self.links[id as usize].lock().unwrap();
         let slots = &mut links[range];
-        slots[used..used + candidates.len()].copy_from_slice(candidates);
+        for (i, slot) in slots.iter_mut().enumerate().skip(own.len()) {
+            *slot = candidates.get(i - own.len()).copied().unwrap_or(Link {
+                dist: 0.0,
+                id: NONE,
+            });
+        }
     }
 
     /// Entry point and its level.
@@ -399,10 +459,8 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         (target != NONE).then_some(target)
     }
 
-    /// Neighbour ids of `id` on `layer`.
-    pub fn neighbors(&self, id: u32, layer: u8) -> Vec<u32> {
-        let mut out = Vec::new();
-        self.copy_layer(id, layer, &mut out);
-        out
+    /// Neighbour ids of `id` on `layer`, into `out`.
+    pub fn neighbors(&self, id: u32, layer: u8, out: &mut Vec<u32>) {
+        self.copy_layer(id, layer, out);
     }
 }

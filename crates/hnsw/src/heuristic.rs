@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn scored_orders_by_distance_then_id() {
-        let mut v = vec![
+        let mut v = [
             Scored { dist: 1.0, id: 2 },
             Scored { dist: 0.5, id: 9 },
             Scored { dist: 1.0, id: 1 },

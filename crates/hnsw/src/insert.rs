@@ -11,9 +11,9 @@
 use pagestore::{maxalign, ItemPointer, LockMode, Page, PageMut, Relation};
 
 use crate::format::{
-    element_tuple_size, encode_element, encode_neighbors, layer_capacity,
-    neighbors_tuple_size, ElementMut, ElementRef, MetaTuple, NeighborsMut,
-    MAX_HEAP_TIDS, META_BLOCK, META_OFFSET, STATE_DELETED, STATE_FREE, STATE_LIVE,
+    element_tuple_size, encode_element, encode_neighbors, layer_capacity, neighbors_tuple_size,
+    ElementMut, ElementRef, MetaTuple, NeighborsMut, MAX_HEAP_TIDS, META_BLOCK, META_OFFSET,
+    STATE_DELETED, STATE_FREE, STATE_LIVE,
 };
 use crate::heuristic::{select_neighbors, Scored};
 use crate::level::{mix64, random_level};
@@ -118,11 +118,17 @@ fn insert_first<R: Relation>(
     if meta.entry().is_some() {
         return Ok(None);
     }
-    let element = place(rel, &meta, &NewTuples::new(meta.m, level, heap_tid, payload, &[]))?;
+    let element = place(
+        rel,
+        &meta,
+        &NewTuples::new(meta.m, level, heap_tid, payload, &[]),
+    )?;
     meta.set_entry(Some((element, level)));
     meta.element_count += 1;
     meta.insert_page = meta.insert_page.max(element.block);
-    let item = meta_page.item_mut(META_OFFSET).expect("meta tuple checked above");
+    let item = meta_page
+        .item_mut(META_OFFSET)
+        .expect("meta tuple checked above");
     item[..MetaTuple::SIZE].copy_from_slice(meta.encode());
     Ok(Some(element))
 }
@@ -146,6 +152,7 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
     ) -> Option<ItemPointer> {
         for c in found.first()? {
             let cached = self.cache.get(self.rel, c.element)?;
+            // Sorted by distance: identical vectors come first.
             if self.cache.payload(&cached) != payload {
                 return None;
             }
@@ -202,7 +209,9 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
             let Some(t) = self.cache.get(self.rel, target) else {
                 return;
             };
-            let Some((snapshot, current)) = read_layer(self.rel, self.m, target, t.neighbors, layer) else {
+            let Some((snapshot, current)) =
+                read_layer(self.rel, self.m, target, t.neighbors, layer)
+            else {
                 return;
             };
             if current.contains(&new) {
@@ -215,7 +224,10 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
             } else {
                 let mut candidates: Vec<Scored<ItemPointer>> = Vec::with_capacity(cap + 1);
                 for &p in &current {
-                    let live = self.cache.get(self.rel, p).is_some_and(|e| e.state == STATE_LIVE);
+                    let live = self
+                        .cache
+                        .get(self.rel, p)
+                        .is_some_and(|e| e.state == STATE_LIVE);
                     if live {
                         let dist = self.cache.distance(self.space, target, p);
                         candidates.push(Scored { dist, id: p });
@@ -225,13 +237,27 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
                 candidates.sort_unstable();
                 let mut selected = Vec::with_capacity(cap);
                 let (cache, space) = (&self.cache, self.space);
-                select_neighbors(&candidates, cap, |a, b| cache.distance(space, a, b), &mut selected, true);
+                select_neighbors(
+                    &candidates,
+                    cap,
+                    |a, b| cache.distance(space, a, b),
+                    &mut selected,
+                    true,
+                );
                 if !selected.iter().any(|s| s.id == new) {
                     return;
                 }
                 selected.iter().map(|s| s.id).collect()
             };
-            if write_layer_if_unchanged(self.rel, self.m, target, t.neighbors, layer, &snapshot, &list) {
+            if write_layer_if_unchanged(
+                self.rel,
+                self.m,
+                target,
+                t.neighbors,
+                layer,
+                &snapshot,
+                &list,
+            ) {
                 return;
             }
         }
@@ -279,12 +305,19 @@ impl<'a> NewTuples<'a> {
 
     /// True if both tuples fit one empty page.
     fn pair_fits_a_page(&self) -> bool {
-        self.pair_space() <= pagestore::max_item_size(pagestore::SPECIAL_SIZE) + pagestore::ITEM_ID_SIZE
+        self.pair_space()
+            <= pagestore::max_item_size(pagestore::SPECIAL_SIZE) + pagestore::ITEM_ID_SIZE
     }
 
     fn element(&self, neighbors: ItemPointer) -> Vec<u8> {
         let mut buf = Vec::new();
-        encode_element(&mut buf, self.level, &[self.heap_tid], neighbors, self.payload);
+        encode_element(
+            &mut buf,
+            self.level,
+            &[self.heap_tid],
+            neighbors,
+            self.payload,
+        );
         buf
     }
 
@@ -306,7 +339,10 @@ enum Room {
     /// Overwrite a free element (and its neighbour tuple on the same page).
     ReuseLocal { element: u16, neighbors: u16 },
     /// Overwrite a free element whose neighbour tuple is on another page.
-    ReuseRemote { element: u16, neighbors: ItemPointer },
+    ReuseRemote {
+        element: u16,
+        neighbors: ItemPointer,
+    },
     /// Append the neighbour tuple only (the pair is too big for one page).
     NeighborsOnly,
 }
@@ -341,7 +377,11 @@ fn find_room(page: &impl Page, t: &NewTuples<'_>) -> Option<Room> {
                     neighbors: nt,
                 });
             }
-        } else if overwrite_fits(page, &[off, nt.offset], &[t.element_size(), t.neighbors_size()]) {
+        } else if overwrite_fits(
+            page,
+            &[off, nt.offset],
+            &[t.element_size(), t.neighbors_size()],
+        ) {
             return Some(Room::ReuseLocal {
                 element: off,
                 neighbors: nt.offset,
@@ -361,7 +401,9 @@ fn overwrite_two(page: &mut impl PageMut, a: (u16, &[u8]), b: (u16, &[u8])) -> b
     if !overwrite_fits(page, &[a.0, b.0], &[a.1.len(), b.1.len()]) {
         return false;
     }
-    let a_shrinks = page.item(a.0).is_some_and(|i| maxalign(a.1.len()) <= maxalign(i.len()));
+    let a_shrinks = page
+        .item(a.0)
+        .is_some_and(|i| maxalign(a.1.len()) <= maxalign(i.len()));
     let (first, second) = if a_shrinks { (a, b) } else { (b, a) };
     let ok = page.overwrite_item(first.0, first.1) && page.overwrite_item(second.0, second.1);
     assert!(ok, "overwrite failed after fit check");
@@ -370,7 +412,11 @@ fn overwrite_two(page: &mut impl PageMut, a: (u16, &[u8]), b: (u16, &[u8])) -> b
 
 /// Writes the new element somewhere: a free slot or free space at or after
 /// the meta page's insert hint, else new pages. Returns the element pointer.
-fn place<R: Relation>(rel: &R, meta: &MetaTuple, t: &NewTuples<'_>) -> Result<ItemPointer, HnswError> {
+fn place<R: Relation>(
+    rel: &R,
+    meta: &MetaTuple,
+    t: &NewTuples<'_>,
+) -> Result<ItemPointer, HnswError> {
     let nblocks = rel.nblocks();
     for block in meta.insert_page.max(1)..nblocks {
         let room = {
@@ -433,7 +479,9 @@ fn reuse_local<R: Relation>(
     let still_free = page
         .item(element.offset)
         .and_then(ElementRef::parse)
-        .is_some_and(|e| e.state() == STATE_FREE && e.neighbors() == ItemPointer::new(element.block, neighbors));
+        .is_some_and(|e| {
+            e.state() == STATE_FREE && e.neighbors() == ItemPointer::new(element.block, neighbors)
+        });
     if !still_free {
         return None;
     }
@@ -482,7 +530,11 @@ fn reuse_remote<R: Relation>(
 /// its neighbour tuple on `neighbors_block` (if it still has room) or on
 /// another new page. The element's page is new, hence invisible to others,
 /// so holding it while locking the other page cannot deadlock.
-fn place_split<R: Relation>(rel: &R, neighbors_block: Option<u32>, t: &NewTuples<'_>) -> ItemPointer {
+fn place_split<R: Relation>(
+    rel: &R,
+    neighbors_block: Option<u32>,
+    t: &NewTuples<'_>,
+) -> ItemPointer {
     let mut element_page = rel.extend();
     *element_page.opaque_mut() = GRAPH_OPAQUE;
     let element = ItemPointer::new(element_page.block(), 1);
@@ -495,7 +547,10 @@ fn place_split<R: Relation>(rel: &R, neighbors_block: Option<u32>, t: &NewTuples
     let nt = existing.unwrap_or_else(|| {
         let mut page = rel.extend();
         *page.opaque_mut() = GRAPH_OPAQUE;
-        ItemPointer::new(page.block(), page.add_item(&tuple).expect("fits an empty page"))
+        ItemPointer::new(
+            page.block(),
+            page.add_item(&tuple).expect("fits an empty page"),
+        )
     });
     assert_eq!(element_page.add_item(&t.element(nt)), Some(1));
     element

@@ -35,7 +35,9 @@ mod vacuum;
 mod verify;
 mod visited;
 
-pub use build::{build, build_empty, BuildOptions, BuildPhase, BuildProgress, BuildReport, Builder};
+pub use build::{
+    build, build_empty, BuildOptions, BuildPhase, BuildProgress, BuildReport, Builder,
+};
 pub use insert::{insert, InsertOutcome};
 pub use pagestore::ItemPointer;
 pub use search::{search, HnswScan, IterativeScan, ScanItem, ScanOptions};
@@ -129,6 +131,8 @@ pub enum HnswError {
     Corrupted(String),
     /// The progress callback asked to stop.
     Cancelled,
+    /// A build or `build_empty` was given a relation that already has pages.
+    RelationNotEmpty,
 }
 
 impl fmt::Display for HnswError {
@@ -152,6 +156,9 @@ impl fmt::Display for HnswError {
             ),
             HnswError::Corrupted(msg) => write!(f, "HNSW index is corrupted: {msg}"),
             HnswError::Cancelled => write!(f, "HNSW operation cancelled"),
+            HnswError::RelationNotEmpty => {
+                write!(f, "cannot build an HNSW index into a non-empty relation")
+            }
         }
     }
 }

@@ -39,7 +39,9 @@ pub(crate) fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, HnswError> {
     }
     let page = rel.read(META_BLOCK);
     if page.opaque().page_id != PAGE_ID || page.opaque().flags != PAGE_FLAG_META {
-        return Err(HnswError::Corrupted("block 0 is not an HNSW meta page".into()));
+        return Err(HnswError::Corrupted(
+            "block 0 is not an HNSW meta page".into(),
+        ));
     }
     let item = page
         .item(META_OFFSET)
@@ -66,9 +68,7 @@ pub(crate) fn update_meta<R: Relation>(
 /// Creates the meta page as block 0 of an empty relation.
 pub(crate) fn write_meta_page<R: Relation>(rel: &R, meta: &MetaTuple) -> Result<(), HnswError> {
     if rel.nblocks() != 0 {
-        return Err(HnswError::Corrupted(
-            "cannot build into a non-empty relation".into(),
-        ));
+        return Err(HnswError::RelationNotEmpty);
     }
     let mut page = rel.extend();
     *page.opaque_mut() = META_OPAQUE;
@@ -89,9 +89,21 @@ pub(crate) fn read_element<R: Relation, T>(
     Some(f(element))
 }
 
+/// The neighbour tuple in `item` if it belongs to `owner` and has `layer`
+/// (a concurrent slot reuse can make a remembered pointer stale).
+fn owned_list<'a>(
+    item: Option<&'a [u8]>,
+    m: u16,
+    owner: ItemPointer,
+    layer: u8,
+) -> Option<NeighborsRef<'a>> {
+    let list = NeighborsRef::parse(item?, m)?;
+    (list.element() == owner && list.level() >= layer).then_some(list)
+}
+
 /// Copies `layer`'s neighbours of the element `owner`, whose neighbour tuple
-/// is at `nt`, into `out` (cleared first). Returns false if the tuple is not
-/// `owner`'s or has no such layer, which a concurrent slot reuse can cause.
+/// is at `nt`, into `out` (cleared first); false if the tuple is not
+/// `owner`'s or lacks the layer. Allocation-free, for the search hot path.
 pub(crate) fn read_neighbor_layer<R: Relation>(
     rel: &R,
     m: u16,
@@ -102,12 +114,9 @@ pub(crate) fn read_neighbor_layer<R: Relation>(
 ) -> bool {
     out.clear();
     let page = rel.read(nt.block);
-    let Some(list) = page.item(nt.offset).and_then(|i| NeighborsRef::parse(i, m)) else {
+    let Some(list) = owned_list(page.item(nt.offset), m, owner, layer) else {
         return false;
     };
-    if list.element() != owner || list.level() < layer {
-        return false;
-    }
     out.extend(list.layer(layer));
     true
 }
@@ -122,11 +131,11 @@ pub(crate) fn read_layer<R: Relation>(
     layer: u8,
 ) -> Option<(Vec<u8>, Vec<ItemPointer>)> {
     let page = rel.read(nt.block);
-    let list = NeighborsRef::parse(page.item(nt.offset)?, m)?;
-    if list.element() != owner || list.level() < layer {
-        return None;
-    }
-    Some((list.layer_bytes(layer).to_vec(), list.layer(layer).collect()))
+    let list = owned_list(page.item(nt.offset), m, owner, layer)?;
+    Some((
+        list.layer_bytes(layer).to_vec(),
+        list.layer(layer).collect(),
+    ))
 }
 
 /// Replaces `owner`'s list on `layer` with `list` if its bytes still equal
@@ -142,7 +151,10 @@ pub(crate) fn write_layer_if_unchanged<R: Relation>(
     list: &[ItemPointer],
 ) -> bool {
     let mut page = rel.write(nt.block);
-    let Some(mut tuple) = page.item_mut(nt.offset).and_then(|i| NeighborsMut::parse(i, m)) else {
+    let Some(mut tuple) = page
+        .item_mut(nt.offset)
+        .and_then(|i| NeighborsMut::parse(i, m))
+    else {
         return true;
     };
     let view = tuple.as_ref();

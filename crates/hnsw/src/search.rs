@@ -13,6 +13,15 @@ use crate::pages::{read_element, read_meta, read_neighbor_layer};
 use crate::visited::VisitedSet;
 use crate::{HnswError, Space};
 
+/// What a search looks for, and where.
+pub(crate) struct Probe<'a, R, S> {
+    pub rel: &'a R,
+    pub space: &'a S,
+    pub query: &'a [u8],
+    /// The index's `m` (sizes of neighbour tuples).
+    pub m: u16,
+}
+
 /// An element reached by a search, with what is needed to expand it later.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Candidate {
@@ -21,6 +30,9 @@ pub(crate) struct Candidate {
     pub neighbors: ItemPointer,
     pub level: u8,
     pub live: bool,
+    /// Already pushed to the frontier (so a later round must not expand it
+    /// again).
+    queued: bool,
     /// Heap TIDs in the search's TID arena (scans only).
     tid_count: u8,
     tid_start: u32,
@@ -48,16 +60,12 @@ impl Ord for Candidate {
     }
 }
 
-/// State of a best-first search on one layer.
-///
-/// Every reached element goes into `frontier` (expanded in ascending
-/// distance); live elements on the layer also compete for the `ef` slots of
-/// `best`. The search stops when the nearest unexpanded element is farther
-/// than the worst of a full `best` — the standard HNSW beam search (elements
-/// that would not have been admitted are popped only at that point). Deleted
+/// State of a best-first search on one layer: the standard HNSW beam search
+/// (`frontier` = candidates C, `best` = results W), except that deleted
 /// elements are expanded but never occupy `best`, so they are traversed and
-/// never returned. Iterative scans additionally keep the live elements that
-/// lost their place in `best` in `spill`, and resume from the same state.
+/// never returned. Iterative scans also keep every reached element that
+/// did not make it into `best`, or was evicted from it, in `spill`, and
+/// resume from the same state with the nearest of those.
 pub(crate) struct LayerSearch {
     visited: VisitedSet,
     frontier: BinaryHeap<Reverse<Candidate>>,
@@ -100,9 +108,8 @@ impl LayerSearch {
 
     /// Approximate bytes held, for the scan memory limit.
     pub fn memory_bytes(&self) -> usize {
-        let queued = self.frontier.len()
-            + self.best.len()
-            + self.spill.as_ref().map_or(0, |s| s.len());
+        let queued =
+            self.frontier.len() + self.best.len() + self.spill.as_ref().map_or(0, |s| s.len());
         self.visited.memory_bytes()
             + queued * std::mem::size_of::<Candidate>()
             + self.tids.len() * std::mem::size_of::<ItemPointer>()
@@ -112,9 +119,7 @@ impl LayerSearch {
     /// `None` for visited pointers and non-elements (free or stale slots).
     fn visit<R: Relation, S: Space>(
         &mut self,
-        rel: &R,
-        space: &S,
-        query: &[u8],
+        probe: &Probe<'_, R, S>,
         ptr: ItemPointer,
     ) -> Option<Candidate> {
         if !self.visited.insert(ptr) {
@@ -122,7 +127,7 @@ impl LayerSearch {
         }
         let keep_tids = self.spill.is_some();
         let tids = &mut self.tids;
-        let candidate = read_element(rel, ptr, |e| {
+        let candidate = read_element(probe.rel, ptr, |e| {
             if e.state() == STATE_FREE {
                 return None;
             }
@@ -132,11 +137,12 @@ impl LayerSearch {
                 tids.extend(e.heap_tids());
             }
             Some(Candidate {
-                dist: space.distance(query, e.payload()),
+                dist: probe.space.distance(probe.query, e.payload()),
                 element: ptr,
                 neighbors: e.neighbors(),
                 level: e.level(),
                 live,
+                queued: false,
                 tid_count: if keep_tids { e.tid_count() as u8 } else { 0 },
                 tid_start,
             })
@@ -145,42 +151,46 @@ impl LayerSearch {
         Some(candidate)
     }
 
-    /// Adds a reached element: always to the frontier, and to `best` (or
-    /// `spill`) if it is live and present on `layer`.
-    fn admit(&mut self, c: Candidate, layer: u8, ef: usize) {
+    /// Adds a reached element. Like the standard beam search, it is queued
+    /// for expansion only if it beats the worst of a full `best`; live
+    /// elements present on `layer` also take a place in `best`. Resumable
+    /// searches keep everything else in `spill` for later rounds.
+    fn admit(&mut self, mut c: Candidate, layer: u8, ef: usize) {
         if self.nearest_any.is_none_or(|n| c < n) {
             self.nearest_any = Some(c);
         }
-        self.frontier.push(Reverse(c));
-        if !c.live || c.level < layer {
+        let within = self.best.len() < ef || self.best.peek().is_some_and(|worst| c < *worst);
+        if !within {
+            self.spill(c);
             return;
         }
-        let loser = if self.best.len() < ef {
+        c.queued = true;
+        self.frontier.push(Reverse(c));
+        if c.live && c.level >= layer {
             self.best.push(c);
-            None
-        } else if self.best.peek().is_some_and(|worst| c < *worst) {
-            let worst = self.best.pop();
-            self.best.push(c);
-            worst
-        } else {
-            Some(c)
-        };
-        if let (Some(spill), Some(loser)) = (&mut self.spill, loser) {
-            spill.push(Reverse(loser));
+            if self.best.len() > ef {
+                let evicted = self.best.pop().expect("best is not empty");
+                self.spill(evicted);
+            }
+        }
+    }
+
+    /// Keeps a candidate for later rounds of a resumable search.
+    fn spill(&mut self, c: Candidate) {
+        if let Some(spill) = &mut self.spill {
+            spill.push(Reverse(c));
         }
     }
 
     /// Starts the search from the element at `ptr`.
     pub fn seed_pointer<R: Relation, S: Space>(
         &mut self,
-        rel: &R,
-        space: &S,
-        query: &[u8],
+        probe: &Probe<'_, R, S>,
         ptr: ItemPointer,
         layer: u8,
         ef: usize,
     ) {
-        if let Some(c) = self.visit(rel, space, query, ptr) {
+        if let Some(c) = self.visit(probe, ptr) {
             self.admit(c, layer, ef);
         }
     }
@@ -194,27 +204,31 @@ impl LayerSearch {
 
     /// Expands elements until the beam of `ef` is settled, or until
     /// `stop()` says a resource limit is reached.
-    #[allow(clippy::too_many_arguments)]
     pub fn run<R: Relation, S: Space>(
         &mut self,
-        rel: &R,
-        space: &S,
-        query: &[u8],
-        m: u16,
+        probe: &Probe<'_, R, S>,
         layer: u8,
         ef: usize,
         mut stop: impl FnMut(&Self) -> bool,
     ) {
         while let Some(&Reverse(c)) = self.frontier.peek() {
-            let settled = self.best.len() >= ef && self.best.peek().is_some_and(|w| c.dist > w.dist);
+            let settled =
+                self.best.len() >= ef && self.best.peek().is_some_and(|w| c.dist > w.dist);
             if settled || stop(self) {
                 break;
             }
             self.frontier.pop();
             let mut links = std::mem::take(&mut self.links);
-            if read_neighbor_layer(rel, m, c.element, c.neighbors, layer, &mut links) {
+            if read_neighbor_layer(
+                probe.rel,
+                probe.m,
+                c.element,
+                c.neighbors,
+                layer,
+                &mut links,
+            ) {
                 for &ptr in &links {
-                    if let Some(n) = self.visit(rel, space, query, ptr) {
+                    if let Some(n) = self.visit(probe, ptr) {
                         self.admit(n, layer, ef);
                     }
                 }
@@ -235,16 +249,23 @@ impl LayerSearch {
         self.nearest_any
     }
 
-    /// Moves up to `ef` spilled candidates back into `best` (next round of
-    /// an iterative scan).
+    /// Starts the next round of an iterative scan: the nearest spilled
+    /// candidates fill `best` again (up to `ef` live ones) and are queued
+    /// for expansion unless they already were.
     fn refill(&mut self, ef: usize) {
         let Some(spill) = &mut self.spill else {
             return;
         };
         while self.best.len() < ef {
-            match spill.pop() {
-                Some(Reverse(c)) => self.best.push(c),
-                None => break,
+            let Some(Reverse(mut c)) = spill.pop() else {
+                break;
+            };
+            if c.live {
+                self.best.push(c);
+            }
+            if !c.queued {
+                c.queued = true;
+                self.frontier.push(Reverse(c));
             }
         }
     }
@@ -259,22 +280,20 @@ impl LayerSearch {
 /// Greedy descent from the entry point to layer `to_layer + 1` (beam of 1, as
 /// pgvector), then returns the element to enter `to_layer` from.
 pub(crate) fn descend<R: Relation, S: Space>(
-    rel: &R,
-    space: &S,
+    probe: &Probe<'_, R, S>,
     meta: &MetaTuple,
-    query: &[u8],
     to_layer: u8,
     search: &mut LayerSearch,
 ) -> Option<Candidate> {
     let entry = meta.entry()?;
     search.reset();
     let top = meta.entry_level as u8;
-    search.seed_pointer(rel, space, query, entry, top, 1);
+    search.seed_pointer(probe, entry, top, 1);
     let mut nearest = search.nearest_any()?;
     for layer in (to_layer.saturating_add(1)..=top).rev() {
         search.reset();
         search.seed(nearest, layer, 1);
-        search.run(rel, space, query, meta.m, layer, 1, |_| false);
+        search.run(probe, layer, 1, |_| false);
         nearest = search.nearest_any().unwrap_or(nearest);
     }
     Some(nearest)
@@ -290,10 +309,16 @@ pub(crate) fn search_layers<R: Relation, S: Space>(
     query: &[u8],
     level: u8,
 ) -> Vec<Vec<Candidate>> {
+    let probe = Probe {
+        rel,
+        space,
+        query,
+        m: meta.m,
+    };
     let ef = meta.ef_construction as usize;
     let lowest_common = level.min(meta.entry_level as u8);
     let mut search = LayerSearch::new(false);
-    let Some(entry) = descend(rel, space, meta, query, lowest_common, &mut search) else {
+    let Some(entry) = descend(&probe, meta, lowest_common, &mut search) else {
         return Vec::new();
     };
     let mut found = vec![Vec::new(); lowest_common as usize + 1];
@@ -303,7 +328,7 @@ pub(crate) fn search_layers<R: Relation, S: Space>(
         for &e in &entries {
             search.seed(e, layer, ef);
         }
-        search.run(rel, space, query, meta.m, layer, ef, |_| false);
+        search.run(&probe, layer, ef, |_| false);
         let nearest_any = search.nearest_any();
         let layer_found = &mut found[layer as usize];
         search.take_best(layer_found);
@@ -431,33 +456,38 @@ impl HnswScan {
     /// Searches one more round; false when nothing more can be produced.
     fn next_batch<R: Relation, S: Space>(&mut self, rel: &R, space: &S) -> Result<bool, HnswError> {
         let ef = self.options.ef_search;
-        let query = self.query.get(0);
-        let m = match self.state {
+        let mut probe = Probe {
+            rel,
+            space,
+            query: self.query.get(0),
+            m: 0,
+        };
+        match self.state {
             ScanState::Done => return Ok(false),
             ScanState::NotStarted => {
                 let meta = read_meta(rel)?;
-                let Some(entry) = descend(rel, space, &meta, query, 0, &mut self.search) else {
+                probe.m = meta.m;
+                let Some(entry) = descend(&probe, &meta, 0, &mut self.search) else {
                     self.state = ScanState::Done;
                     return Ok(false);
                 };
                 // Re-read the entry so its heap TIDs land in the fresh arena.
                 self.search.reset();
-                self.search.seed_pointer(rel, space, query, entry.element, 0, ef);
+                self.search.seed_pointer(&probe, entry.element, 0, ef);
                 self.state = ScanState::Running { m: meta.m };
-                meta.m
             }
             ScanState::Running { m } => {
                 if self.options.iterative == IterativeScan::Off {
                     self.state = ScanState::Done;
                     return Ok(false);
                 }
+                probe.m = m;
                 self.search.refill(ef);
-                m
             }
-        };
+        }
         let (max_tuples, max_bytes) = (self.options.max_scan_tuples, self.options.memory_limit);
         let iterative = self.options.iterative != IterativeScan::Off;
-        self.search.run(rel, space, query, m, 0, ef, |s| {
+        self.search.run(&probe, 0, ef, |s| {
             iterative && (s.visits >= max_tuples || s.memory_bytes() >= max_bytes)
         });
         self.search.take_best(&mut self.round);

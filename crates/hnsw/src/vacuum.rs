@@ -148,7 +148,8 @@ impl DeadScan {
                     continue;
                 }
                 let before = e.as_ref().tid_count();
-                let kept: Vec<ItemPointer> = e.as_ref().heap_tids().filter(|&t| !is_dead(t)).collect();
+                let kept: Vec<ItemPointer> =
+                    e.as_ref().heap_tids().filter(|&t| !is_dead(t)).collect();
                 if kept.len() == before {
                     continue;
                 }
@@ -230,7 +231,12 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
     }
 
     /// Rewrites `element`'s list on `layer` if it points to deleted elements.
-    fn repair_layer(&mut self, element: ItemPointer, nt: ItemPointer, layer: u8) -> Result<bool, HnswError> {
+    fn repair_layer(
+        &mut self,
+        element: ItemPointer,
+        nt: ItemPointer,
+        layer: u8,
+    ) -> Result<bool, HnswError> {
         let cap = layer_capacity(self.m, layer);
         for _ in 0..MAX_REPAIR_ATTEMPTS {
             let Some((snapshot, current)) = read_layer(self.rel, self.m, element, nt, layer) else {
@@ -263,7 +269,10 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
             }
             let mut scored = Vec::with_capacity(pool.len());
             for p in pool {
-                let usable = self.cache.get(self.rel, p).is_some_and(|e| e.state == STATE_LIVE && e.level >= layer);
+                let usable = self
+                    .cache
+                    .get(self.rel, p)
+                    .is_some_and(|e| e.state == STATE_LIVE && e.level >= layer);
                 if usable {
                     let dist = self.cache.distance(self.space, element, p);
                     scored.push(Scored { dist, id: p });
@@ -272,7 +281,13 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
             scored.sort_unstable();
             let mut selected = Vec::with_capacity(cap);
             let (cache, space) = (&self.cache, self.space);
-            select_neighbors(&scored, cap, |a, b| cache.distance(space, a, b), &mut selected, true);
+            select_neighbors(
+                &scored,
+                cap,
+                |a, b| cache.distance(space, a, b),
+                &mut selected,
+                true,
+            );
             let list: Vec<ItemPointer> = selected.iter().map(|s| s.id).collect();
             if write_layer_if_unchanged(self.rel, self.m, element, nt, layer, &snapshot, &list) {
                 return Ok(true);
@@ -282,7 +297,11 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
     }
 
     /// Elements near `element` on `layer`, found by a graph search.
-    fn search_candidates(&mut self, element: ItemPointer, layer: u8) -> Result<Vec<ItemPointer>, HnswError> {
+    fn search_candidates(
+        &mut self,
+        element: ItemPointer,
+        layer: u8,
+    ) -> Result<Vec<ItemPointer>, HnswError> {
         let meta = read_meta(self.rel)?;
         let Some(own) = self.cache.get(self.rel, element) else {
             return Ok(Vec::new());

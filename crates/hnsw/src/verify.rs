@@ -9,8 +9,7 @@ use std::collections::{HashMap, HashSet};
 use pagestore::{ItemPointer, Page, Relation};
 
 use crate::format::{
-    ElementRef, MetaTuple, NeighborsRef, STATE_FREE, STATE_LIVE, TUPLE_ELEMENT,
-    TUPLE_NEIGHBORS,
+    ElementRef, MetaTuple, NeighborsRef, STATE_FREE, STATE_LIVE, TUPLE_ELEMENT, TUPLE_NEIGHBORS,
 };
 use crate::pages::{is_graph_page, read_meta};
 
@@ -142,7 +141,10 @@ fn collect<R: Relation>(
     rel: &R,
     meta: &MetaTuple,
     report: &mut VerifyReport,
-) -> (HashMap<ItemPointer, ElementInfo>, HashMap<ItemPointer, NeighborInfo>) {
+) -> (
+    HashMap<ItemPointer, ElementInfo>,
+    HashMap<ItemPointer, NeighborInfo>,
+) {
     let mut elements = HashMap::new();
     let mut lists = HashMap::new();
     for block in 1..report.pages {
@@ -170,32 +172,49 @@ fn collect<R: Relation>(
                             report.live_elements += 1;
                             report.heap_tids += e.tid_count() as u64;
                             if e.tid_count() == 0 {
-                                report.error(IssueKind::Page, at, "live element without heap TIDs".into());
+                                report.error(
+                                    IssueKind::Page,
+                                    at,
+                                    "live element without heap TIDs".into(),
+                                );
                             }
                         }
                         STATE_FREE => report.free_elements += 1,
                         _ => report.deleted_elements += 1,
                     }
                     let size = e.payload().len();
-                    if e.state() != STATE_FREE && meta.payload_size != 0 && size != meta.payload_size as usize {
-                        report.error(IssueKind::PayloadSize, at, format!("payload of {size} bytes"));
+                    if e.state() != STATE_FREE
+                        && meta.payload_size != 0
+                        && size != meta.payload_size as usize
+                    {
+                        report.error(
+                            IssueKind::PayloadSize,
+                            at,
+                            format!("payload of {size} bytes"),
+                        );
                     }
-                    elements.insert(at, ElementInfo {
-                        state: e.state(),
-                        level: e.level(),
-                        neighbors: e.neighbors(),
-                    });
+                    elements.insert(
+                        at,
+                        ElementInfo {
+                            state: e.state(),
+                            level: e.level(),
+                            neighbors: e.neighbors(),
+                        },
+                    );
                 }
                 Some(&TUPLE_NEIGHBORS) => {
                     let Some(n) = NeighborsRef::parse(item, meta.m) else {
                         report.error(IssueKind::Page, at, "unparsable neighbour tuple".into());
                         continue;
                     };
-                    lists.insert(at, NeighborInfo {
-                        owner: n.element(),
-                        level: n.level(),
-                        layers: (0..=n.level()).map(|l| n.layer(l).collect()).collect(),
-                    });
+                    lists.insert(
+                        at,
+                        NeighborInfo {
+                            owner: n.element(),
+                            level: n.level(),
+                            layers: (0..=n.level()).map(|l| n.layer(l).collect()).collect(),
+                        },
+                    );
                 }
                 _ => report.error(IssueKind::Page, at, "unknown tuple kind".into()),
             }
@@ -226,17 +245,26 @@ fn check_pairs(
             _ => report.error(
                 IssueKind::BackLink,
                 at,
-                format!("neighbour tuple {:?} does not belong to this element", e.neighbors),
+                format!(
+                    "neighbour tuple {:?} does not belong to this element",
+                    e.neighbors
+                ),
             ),
         }
     }
     for (&at, _) in lists.iter().filter(|(at, _)| !owned.contains(at)) {
-        report.warn(IssueKind::BackLink, at, "orphaned neighbour tuple (leaked space)".into());
+        report.warn(
+            IssueKind::BackLink,
+            at,
+            "orphaned neighbour tuple (leaked space)".into(),
+        );
     }
 }
 
-/// Every link of a non-free element must reach a non-free element present
-/// on that layer, without self-links or repeats.
+/// Every link of a live element must reach a non-free element present on
+/// that layer, without self-links or repeats. Deleted elements' lists are
+/// not repaired (the elements are about to be freed), so their links only
+/// need to reach element tuples.
 fn check_links(
     elements: &HashMap<ItemPointer, ElementInfo>,
     lists: &HashMap<ItemPointer, NeighborInfo>,
@@ -250,7 +278,11 @@ fn check_links(
             let mut seen = HashSet::new();
             for &target in list {
                 if target == at || !seen.insert(target) {
-                    report.error(IssueKind::BadList, at, format!("layer {layer} repeats {target:?} or links to itself"));
+                    report.error(
+                        IssueKind::BadList,
+                        at,
+                        format!("layer {layer} repeats {target:?} or links to itself"),
+                    );
                     continue;
                 }
                 match elements.get(&target) {
@@ -259,6 +291,7 @@ fn check_links(
                         at,
                         format!("layer {layer} links to {target:?}, which is not an element"),
                     ),
+                    Some(_) if e.state != STATE_LIVE => {}
                     Some(t) if t.state == STATE_FREE => report.error(
                         IssueKind::DanglingLink,
                         at,
@@ -277,10 +310,18 @@ fn check_links(
 }
 
 /// The entry point must be a non-free element with the highest level.
-fn check_entry(meta: &MetaTuple, elements: &HashMap<ItemPointer, ElementInfo>, report: &mut VerifyReport) {
+fn check_entry(
+    meta: &MetaTuple,
+    elements: &HashMap<ItemPointer, ElementInfo>,
+    report: &mut VerifyReport,
+) {
     let Some(entry) = meta.entry() else {
         if report.live_elements > 0 {
-            report.warn(IssueKind::Entry, ItemPointer::INVALID, "live elements but no entry point".into());
+            report.warn(
+                IssueKind::Entry,
+                ItemPointer::INVALID,
+                "live elements but no entry point".into(),
+            );
         }
         return;
     };
@@ -289,14 +330,25 @@ fn check_entry(meta: &MetaTuple, elements: &HashMap<ItemPointer, ElementInfo>, r
         Some(e) if e.state != STATE_FREE => report.error(
             IssueKind::Entry,
             entry,
-            format!("entry point has level {}, meta page says {}", e.level, meta.entry_level),
+            format!(
+                "entry point has level {}, meta page says {}",
+                e.level, meta.entry_level
+            ),
         ),
-        _ => report.error(IssueKind::Entry, entry, "entry point is not a usable element".into()),
+        _ => report.error(
+            IssueKind::Entry,
+            entry,
+            "entry point is not a usable element".into(),
+        ),
     }
     for (&at, e) in elements {
         if e.state == STATE_LIVE && e.level as u16 > meta.entry_level {
             // An insert that crashed before updating the meta page.
-            report.warn(IssueKind::BadLevel, at, format!("level {} above the entry point's", e.level));
+            report.warn(
+                IssueKind::BadLevel,
+                at,
+                format!("level {} above the entry point's", e.level),
+            );
         }
     }
 }
@@ -335,7 +387,10 @@ fn check_reachability(
         report.warn(
             IssueKind::Unreachable,
             first,
-            format!("{} live elements unreachable from the entry point", unreachable.len()),
+            format!(
+                "{} live elements unreachable from the entry point",
+                unreachable.len()
+            ),
         );
     }
 }

@@ -9,14 +9,21 @@ use pagestore::{MemRelation, Relation};
 #[test]
 fn recall_on_clustered_data() {
     let dim = 32;
-    let data = clustered(6000, dim, 10, 1);
+    let data = clustered(5000, dim, 10, 1);
     let queries = clustered(100, dim, 10, 2);
     let (rel, report) = build_index(&L2, &data, default_build(dim));
-    assert_eq!(report.heap_tuples, 6000);
+    assert_eq!(report.heap_tuples, 5000);
     assert!(!report.memory_budget_exceeded);
     assert!(verify(&rel).is_ok(), "{:?}", verify(&rel).errors);
     for ef in [40, 64] {
-        let r = recall(&L2, &data, &queries, 10, |_| true, |q| search(&rel, &L2, q, ef).unwrap());
+        let r = recall(
+            &L2,
+            &data,
+            &queries,
+            10,
+            |_| true,
+            |q| search(&rel, &L2, q, ef).unwrap(),
+        );
         assert!(r >= 0.95, "recall@10 at ef {ef} = {r}");
     }
 }
@@ -24,10 +31,17 @@ fn recall_on_clustered_data() {
 #[test]
 fn recall_with_cosine() {
     let dim = 48;
-    let data = clustered(3000, dim, 20, 3);
-    let queries = clustered(50, dim, 20, 4);
+    let data = clustered(2000, dim, 10, 3);
+    let queries = clustered(50, dim, 10, 4);
     let (rel, _) = build_index(&Cosine, &data, default_build(dim));
-    let r = recall(&Cosine, &data, &queries, 10, |_| true, |q| search(&rel, &Cosine, q, 64).unwrap());
+    let r = recall(
+        &Cosine,
+        &data,
+        &queries,
+        10,
+        |_| true,
+        |q| search(&rel, &Cosine, q, 64).unwrap(),
+    );
     assert!(r >= 0.95, "recall@10 = {r}");
 }
 
@@ -42,7 +56,7 @@ fn exact_when_ef_covers_everything() {
             .iter()
             .map(|r| row(r.heap_tid))
             .collect();
-        let want = brute_force(&L2, &data, q, 300, |_| true);
+        let want = brute_force(&L2, &rows_as_bytes(&data), &to_bytes(q), 300, |_| true);
         assert_eq!(got, want, "query {qi}");
     }
 }
@@ -69,21 +83,31 @@ fn results_are_sorted_and_distances_correct() {
 #[test]
 fn tiny_memory_budget_still_builds_a_good_index() {
     let dim = 16;
-    let data = clustered(2000, dim, 20, 8);
-    let queries = clustered(50, dim, 20, 9);
+    let data = clustered(1000, dim, 10, 8);
+    let queries = clustered(50, dim, 10, 9);
     let options = BuildOptions {
-        memory_budget: 200 * 1024, // about 500 vectors' worth
+        memory_budget: 100 * 1024, // about 250 vectors' worth
         ..default_build(dim)
     };
     let (rel, report) = build_index(&L2, &data, options);
     assert!(report.memory_budget_exceeded);
-    assert!(report.in_memory_tuples > 100 && report.in_memory_tuples < 1000, "{report:?}");
-    assert_eq!(report.in_memory_tuples + report.inserted_on_pages, 2000);
+    assert!(
+        report.in_memory_tuples > 100 && report.in_memory_tuples < 500,
+        "{report:?}"
+    );
+    assert_eq!(report.in_memory_tuples + report.inserted_on_pages, 1000);
     let v = verify(&rel);
     assert!(v.is_ok(), "{:?}", v.errors);
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
-    assert_eq!(v.live_elements, 2000);
-    let r = recall(&L2, &data, &queries, 10, |_| true, |q| search(&rel, &L2, q, 64).unwrap());
+    assert_eq!(v.live_elements, 1000);
+    let r = recall(
+        &L2,
+        &data,
+        &queries,
+        10,
+        |_| true,
+        |q| search(&rel, &L2, q, 64).unwrap(),
+    );
     assert!(r >= 0.95, "recall@10 = {r}");
 
     // Zero budget: everything goes through on-page inserts.
@@ -91,16 +115,16 @@ fn tiny_memory_budget_still_builds_a_good_index() {
         memory_budget: 0,
         ..default_build(dim)
     };
-    let (rel, report) = build_index(&L2, &data[..300], options);
+    let (rel, report) = build_index(&L2, &data[..200], options);
     assert_eq!(report.in_memory_tuples, 0);
-    assert_eq!(report.inserted_on_pages, 300);
+    assert_eq!(report.inserted_on_pages, 200);
     assert!(verify(&rel).is_ok());
 }
 
 #[test]
 fn progress_is_reported_and_cancel_stops_the_build() {
     let dim = 16;
-    let data = clustered(3000, dim, 10, 10);
+    let data = clustered(2000, dim, 10, 10);
     let rel = MemRelation::new();
     let mut phases = Vec::new();
     let items = data.iter().enumerate().map(|(i, v)| (tid(i), to_bytes(v)));
@@ -109,8 +133,10 @@ fn progress_is_reported_and_cancel_stops_the_build() {
         true
     })
     .unwrap();
-    assert!(phases.iter().any(|p| p.phase == BuildPhase::Writing && p.total == 3000));
-    assert!(phases.iter().all(|p| p.done <= 3000));
+    assert!(phases
+        .iter()
+        .any(|p| p.phase == BuildPhase::Writing && p.total == 2000));
+    assert!(phases.iter().all(|p| p.done <= 2000));
 
     let rel = MemRelation::new();
     let items = data.iter().enumerate().map(|(i, v)| (tid(i), to_bytes(v)));
@@ -124,7 +150,13 @@ fn rejects_bad_payloads_and_options() {
     let mut options = default_build(4);
     let mut b = hnsw::Builder::new(&rel, &L2, options, |_| true).unwrap();
     let err = b.push(tid(0), &[0u8; 12]).unwrap_err();
-    assert!(matches!(err, HnswError::PayloadSizeMismatch { expected: 16, got: 12 }));
+    assert!(matches!(
+        err,
+        HnswError::PayloadSizeMismatch {
+            expected: 16,
+            got: 12
+        }
+    ));
     options.index.payload_size = 0;
     let rel = MemRelation::new();
     let mut b = hnsw::Builder::new(&rel, &L2, options, |_| true).unwrap();
@@ -142,7 +174,9 @@ fn empty_index_and_single_element() {
     let rel = MemRelation::new();
     hnsw::build_empty(&rel, &index_options(4)).unwrap();
     assert_eq!(rel.nblocks(), 1);
-    assert!(search(&rel, &L2, &to_bytes(&[0.0; 4]), 10).unwrap().is_empty());
+    assert!(search(&rel, &L2, &to_bytes(&[0.0; 4]), 10)
+        .unwrap()
+        .is_empty());
     let (rel, _) = build_index(&L2, &[vec![1.0, 2.0, 3.0, 4.0]], default_build(4));
     let r = search(&rel, &L2, &to_bytes(&[0.0; 4]), 10).unwrap();
     assert_eq!(r.len(), 1);
@@ -153,16 +187,17 @@ fn empty_index_and_single_element() {
 fn large_payloads_split_element_and_neighbours() {
     // 2,000 f32 dimensions (pgvector's limit): the pair exceeds one page.
     let dim = 2000;
-    let data = clustered(60, dim, 3, 11);
+    let data = clustered(40, dim, 3, 11);
     let (rel, _) = build_index(&L2, &data, default_build(dim));
     let v = verify(&rel);
     assert!(v.is_ok(), "{:?}", v.errors);
     let r = search(&rel, &L2, &to_bytes(&data[5]), 10).unwrap();
     assert_eq!(row(r[0].heap_tid), 5);
-    for i in 60..80 {
-        hnsw::insert(&rel, &L2, tid(i), &to_bytes(&data[i % 60].iter().map(|x| x + 0.5).collect::<Vec<_>>())).unwrap();
+    for i in 40..50 {
+        let shifted: Vec<f32> = data[i - 40].iter().map(|x| x + 0.5).collect();
+        hnsw::insert(&rel, &L2, tid(i), &to_bytes(&shifted)).unwrap();
     }
     let v = verify(&rel);
     assert!(v.is_ok(), "{:?}", v.errors);
-    assert_eq!(v.live_elements, 80);
+    assert_eq!(v.live_elements, 50);
 }

@@ -7,9 +7,10 @@
 //! first call and can be overridden with [`force_isa`] for tests and
 //! benchmarks.
 //!
-//! Numeric semantics follow pgvector: dense sums accumulate in `f32` (the SIMD
-//! paths only reorder the additions), and the final cosine / Jaccard ratios
-//! are computed in `f64`.
+//! Numeric semantics follow pgvector: sums accumulate in `f32` (the fast
+//! paths only reorder the additions and fuse multiply-adds, which keeps
+//! them within 1e-5 of exact, relative to the sum of absolute terms), and
+//! the final cosine / Jaccard ratios are computed in `f64`.
 //!
 //! Callers must pass slices of equal length (the SQL layer reports dimension
 //! mismatches first). This is checked with `debug_assert!`; in release builds

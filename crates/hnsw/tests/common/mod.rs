@@ -81,11 +81,13 @@ pub struct L2;
 
 impl Space for L2 {
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
-        floats(a)
-            .iter()
-            .zip(floats(b))
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum()
+        let (a, b) = (floats(a), floats(b));
+        let mut sum = 0.0;
+        for i in 0..a.len() {
+            let d = a[i] - b[i];
+            sum += d * d;
+        }
+        sum
     }
 }
 
@@ -146,26 +148,30 @@ pub fn default_build(dim: usize) -> BuildOptions {
     }
 }
 
-/// Exact `k` nearest rows among those `alive`.
+/// Exact `k` nearest rows among those `alive` (rows as payload bytes).
 pub fn brute_force<S: Space>(
     space: &S,
-    data: &[Vec<f32>],
-    query: &[f32],
+    rows: &[Vec<u8>],
+    query: &[u8],
     k: usize,
     alive: impl Fn(usize) -> bool,
 ) -> Vec<usize> {
-    let q = to_bytes(query);
-    let mut all: Vec<(f32, usize)> = data
+    let mut all: Vec<(f32, usize)> = rows
         .iter()
         .enumerate()
         .filter(|(i, _)| alive(*i))
-        .map(|(i, v)| (space.distance(&q, &to_bytes(v)), i))
+        .map(|(i, v)| (space.distance(query, v), i))
         .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     all.into_iter().take(k).map(|(_, i)| i).collect()
 }
 
-/// Mean recall@k of `search` over `queries`.
+/// Payload bytes of every row.
+pub fn rows_as_bytes(data: &[Vec<f32>]) -> Vec<Vec<u8>> {
+    data.iter().map(|v| to_bytes(v)).collect()
+}
+
+/// Mean recall@k of `search` over `queries` against the `alive` rows.
 pub fn recall<S: Space>(
     space: &S,
     data: &[Vec<f32>],
@@ -174,10 +180,12 @@ pub fn recall<S: Space>(
     alive: impl Fn(usize) -> bool + Copy,
     mut search: impl FnMut(&[u8]) -> Vec<ScanItem>,
 ) -> f64 {
+    let rows = rows_as_bytes(data);
     let mut hits = 0;
     for q in queries {
-        let truth = brute_force(space, data, q, k, alive);
-        let found: Vec<usize> = search(&to_bytes(q)).iter().take(k).map(|r| row(r.heap_tid)).collect();
+        let q = to_bytes(q);
+        let truth = brute_force(space, &rows, &q, k, alive);
+        let found: Vec<usize> = search(&q).iter().take(k).map(|r| row(r.heap_tid)).collect();
         hits += truth.iter().filter(|t| found.contains(t)).count();
     }
     hits as f64 / (queries.len() * k) as f64
