@@ -9,8 +9,9 @@ PORT=${PORT:-28815}
 root=$(cluster_dir run)
 psql_run() { "$(pg_bindir)/psql" -X -q -h "$root" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 
-psql_run -d postgres -c "DROP EXTENSION IF EXISTS pgvector_rs CASCADE" -c "CREATE EXTENSION pgvector_rs"
+psql_run -d postgres -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pgvector_rs CASCADE" -c "CREATE EXTENSION pgvector_rs"
 psql_run -d postgres <<'SQL'
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS pypi_demo;
 CREATE TABLE pypi_demo (id int PRIMARY KEY, name text NOT NULL, summary text NOT NULL, embedding vector(384) NOT NULL);
 SQL
@@ -22,9 +23,9 @@ echo "Loaded $(psql_run -d postgres -At -c 'SELECT count(*) FROM pypi_demo') PyP
 echo "Packages most similar to '$(psql_run -d postgres -At -c "SELECT name FROM pypi_demo WHERE id = 7")' (cosine distance, <=>):"
 echo
 psql_run -d postgres <<'SQL'
-SELECT name, round((embedding <=> q.embedding)::numeric, 4) AS distance, left(summary, 70) AS summary
-FROM pypi_demo, (SELECT embedding FROM pypi_demo WHERE id = 7) q
-ORDER BY embedding <=> q.embedding
+SELECT p.name, round((p.embedding <=> q.embedding)::numeric, 4) AS distance, left(p.summary, 60) AS summary
+FROM pypi_demo p, (SELECT embedding FROM pypi_demo WHERE id = 7) q
+ORDER BY p.embedding <=> q.embedding
 LIMIT 5;
 SQL
 echo "Connect with:  psql -h $root -p $PORT -U postgres postgres"

@@ -66,6 +66,25 @@ fn f16_rows(path: &std::path::Path) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// CPU seconds used by this process so far (Linux; 0 elsewhere): on a
+/// shared machine wall time varies with other load, CPU time much less.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
@@ -99,14 +118,16 @@ fn main() {
     };
     let rel = MemRelation::new();
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     let items = base.iter().enumerate().map(|(i, v)| {
         let tid = ItemPointer::new(i as u32 / 100, (i % 100) as u16 + 1);
         (tid, bytemuck::cast_slice::<f32, u8>(v).to_vec())
     });
     let report = build(&rel, &CosineNormalized, options, items, |_| true).unwrap();
     println!(
-        "build {:.1} s, {} pages = {:.1} MB, {report:?}",
+        "build {:.1} s ({:.1} CPU s), {} pages = {:.1} MB, {report:?}",
         start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_start,
         rel.nblocks(),
         rel.size_bytes() as f64 / 1e6
     );

@@ -6,13 +6,11 @@
 //!
 //! During construction lists hold only the heuristic's diverse selection
 //! (as hnswlib), which keeps them short and the construction searches cheap.
-//! A final pass then fills each list to capacity with the nearest of the
-//! candidates the heuristic pruned (kept in the list's unused slots, hidden
-//! from searches, until back links need the room) and of the neighbours'
-//! neighbours — the effect of pgvector's "keep pruned connections" — because
-//! full lists give better recall per visited element at query time, while
-//! building with full lists would cost about twice as many distance
-//! computations.
+//! A final pass then fills each list to capacity with the nearest of its
+//! neighbours' neighbours — the effect of pgvector's "keep pruned
+//! connections" — because full lists give better recall per visited element
+//! at query time, while building with full lists would cost about twice as
+//! many distance computations.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -28,10 +26,6 @@ use crate::Space;
 
 /// Marks an unused neighbour slot / "not a duplicate".
 const NONE: u32 = u32::MAX;
-/// Flags a slot holding a reserve candidate: a near element the heuristic
-/// pruned from the element's own list, invisible to searches, kept for the
-/// final fill (ids stay below 2^31, see `MemGraph::new`).
-const RESERVE: u32 = 1 << 31;
 
 /// A neighbour: element id with its distance to the list's owner.
 type Link = Scored<u32>;
@@ -68,8 +62,8 @@ pub(crate) struct MemGraph<'a, S> {
     m: u16,
     ef_construction: usize,
     /// All layers of each element in the neighbour tuple's slot order
-    /// (`2*m` for layer 0, then `m` per layer): neighbours first, then
-    /// reserve candidates (id | RESERVE), then unused slots (id NONE).
+    /// (`2*m` for layer 0, then `m` per layer), neighbours first, then
+    /// unused slots (id NONE).
     links: Vec<Mutex<Box<[Link]>>>,
     /// Entry point and its level.
     entry: RwLock<(u32, u8)>,
@@ -206,12 +200,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         out.clear();
         let links = self.links[id as usize].lock().unwrap();
         let range = self.layer_range(layer);
-        out.extend(
-            links[range]
-                .iter()
-                .map(|l| l.id)
-                .take_while(|&i| i & RESERVE == 0),
-        );
+        out.extend(links[range].iter().map(|l| l.id).take_while(|&i| i != NONE));
     }
 
     fn insert(&self, q: u32, scratch: &mut Scratch) {
@@ -243,21 +232,8 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             select_neighbors(found, cap, distance, &mut scratch.selected, false);
             {
                 let mut links = self.links[q as usize].lock().unwrap();
-                let slots = &mut links[self.layer_range(layer)];
-                let selected = &scratch.selected;
-                let reserve = found
-                    .iter()
-                    .filter(|f| !selected.iter().any(|s| s.id == f.id))
-                    .map(|f| Link {
-                        dist: f.dist,
-                        id: f.id | RESERVE,
-                    });
-                for (slot, link) in slots
-                    .iter_mut()
-                    .zip(selected.iter().copied().chain(reserve))
-                {
-                    *slot = link;
-                }
+                let start = self.layer_range(layer).start;
+                links[start..start + scratch.selected.len()].copy_from_slice(&scratch.selected);
             }
             for &neighbor in &scratch.selected {
                 self.add_link(neighbor.id, q, neighbor.dist, layer);
@@ -363,7 +339,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
     fn add_link(&self, target: u32, new: u32, dist: f32, layer: u8) {
         let mut links = self.links[target as usize].lock().unwrap();
         let slots = &mut links[self.layer_range(layer)];
-        if let Some(free) = slots.iter().position(|l| l.id & RESERVE != 0) {
+        if let Some(free) = slots.iter().position(|l| l.id == NONE) {
             slots[free] = Link { dist, id: new };
             return;
         }
@@ -401,36 +377,23 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             ids,
             candidates,
         } = scratch;
-        let range = self.layer_range(layer);
-        own.clear();
-        candidates.clear();
-        for link in &self.links[id as usize].lock().unwrap()[range.clone()] {
-            if link.id & RESERVE == 0 {
-                own.push(link.id);
-            } else if link.id != NONE {
-                candidates.push(Link {
-                    dist: link.dist,
-                    id: link.id & !RESERVE,
-                });
-            }
-        }
-        let room = range.len() - own.len();
+        self.copy_layer(id, layer, own);
+        let room = layer_capacity(self.m, layer) - own.len();
         if room == 0 || own.is_empty() {
             return;
         }
+        candidates.clear();
         for &neighbor in own.iter() {
             self.copy_layer(neighbor, layer, ids);
-            candidates.extend(ids.iter().map(|&c| Link {
-                dist: f32::NAN,
-                id: c,
-            }));
+            candidates.extend(
+                ids.iter()
+                    .filter(|&&c| c != id && !own.contains(&c))
+                    .map(|&c| Link { dist: 0.0, id: c }),
+            );
         }
-        candidates.retain(|c| c.id != id && !own.contains(&c.id));
-        // A stable sort keeps reserves (distance known, pushed first) ahead
-        // of their duplicates, so dedup keeps them.
-        candidates.sort_by_key(|l| l.id);
+        candidates.sort_unstable_by_key(|l| l.id);
         candidates.dedup_by_key(|l| l.id);
-        for c in candidates.iter_mut().filter(|c| c.dist.is_nan()) {
+        for c in candidates.iter_mut() {
             c.dist = self.distance(id, c.id);
         }
         if candidates.len() > room {
@@ -439,13 +402,8 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         }
         candidates.sort_unstable();
         let mut links = self.links[id as usize].lock().unwrap();
-        let slots = &mut links[range];
-        for (i, slot) in slots.iter_mut().enumerate().skip(own.len()) {
-            *slot = candidates.get(i - own.len()).copied().unwrap_or(Link {
-                dist: 0.0,
-                id: NONE,
-            });
-        }
+        let start = self.layer_range(layer).start + own.len();
+        links[start..start + candidates.len()].copy_from_slice(candidates);
     }
 
     /// Entry point and its level.

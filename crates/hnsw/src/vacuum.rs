@@ -61,7 +61,7 @@ pub fn vacuum<R: Relation, S: Space>(
     mut is_dead: impl FnMut(ItemPointer) -> bool,
     mut between_pages: impl FnMut(),
 ) -> Result<VacuumStats, HnswError> {
-    let meta = read_meta(rel)?;
+    let index_m = read_meta(rel)?.m;
     let mut stats = VacuumStats {
         pages: rel.nblocks(),
         ..VacuumStats::default()
@@ -73,19 +73,20 @@ pub fn vacuum<R: Relation, S: Space>(
     }
     if !scan.deleted.is_empty() {
         drop(rel.lock_index(LockMode::Exclusive));
-        let entry = scan.best_entry;
-        let old_entry = meta.entry();
+        let old_entry = read_meta(rel)?.entry();
         if old_entry.is_some_and(|e| scan.deleted.contains(&e)) {
+            let new_entry = scan.best_entry.map(|(level, ptr)| (ptr, level));
             update_meta(rel, |m| {
+                // Unless an insert has meanwhile installed a new one.
                 if m.entry() == old_entry {
-                    m.set_entry(entry.map(|(level, ptr)| (ptr, level)));
+                    m.set_entry(new_entry);
                 }
             })?;
         }
         let mut repair = Repair {
             rel,
             space,
-            m: meta.m,
+            m: index_m,
             deleted: &scan.deleted,
             cache: ElementCache::default(),
         };
@@ -97,12 +98,16 @@ pub fn vacuum<R: Relation, S: Space>(
     }
     let first_free = free_deleted(rel, &scan.deleted, &mut between_pages, &mut stats);
     let live = stats.live_elements;
-    update_meta(rel, |m| {
-        m.element_count = live;
-        if let Some(block) = first_free {
-            m.insert_page = m.insert_page.min(block);
-        }
-    })?;
+    let current = read_meta(rel)?;
+    let hint_lowers = first_free.is_some_and(|block| block < current.insert_page);
+    if current.element_count != live || hint_lowers {
+        update_meta(rel, |m| {
+            m.element_count = live;
+            if let Some(block) = first_free {
+                m.insert_page = m.insert_page.min(block);
+            }
+        })?;
+    }
     Ok(stats)
 }
 

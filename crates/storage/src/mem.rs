@@ -326,41 +326,31 @@ pub struct MemReadGuard<'a>(RwLockReadGuard<'a, MemPage>);
 /// Exclusive lock on a [`MemRelation`] page.
 pub struct MemWriteGuard<'a>(RwLockWriteGuard<'a, MemPage>);
 
-impl Page for MemReadGuard<'_> {
-    fn block(&self) -> BlockNumber {
-        self.0.block()
-    }
-    fn max_offset(&self) -> OffsetNumber {
-        self.0.max_offset()
-    }
-    fn item(&self, offset: OffsetNumber) -> Option<&[u8]> {
-        self.0.item(offset)
-    }
-    fn free_space(&self) -> usize {
-        self.0.free_space()
-    }
-    fn opaque(&self) -> &PageOpaque {
-        self.0.opaque()
-    }
+/// Implements [`Page`] for a lock guard by delegating to its `MemPage`.
+macro_rules! page_via_guard {
+    ($guard:ty) => {
+        impl Page for $guard {
+            fn block(&self) -> BlockNumber {
+                self.0.block()
+            }
+            fn max_offset(&self) -> OffsetNumber {
+                self.0.max_offset()
+            }
+            fn item(&self, offset: OffsetNumber) -> Option<&[u8]> {
+                self.0.item(offset)
+            }
+            fn free_space(&self) -> usize {
+                self.0.free_space()
+            }
+            fn opaque(&self) -> &PageOpaque {
+                self.0.opaque()
+            }
+        }
+    };
 }
 
-impl Page for MemWriteGuard<'_> {
-    fn block(&self) -> BlockNumber {
-        self.0.block()
-    }
-    fn max_offset(&self) -> OffsetNumber {
-        self.0.max_offset()
-    }
-    fn item(&self, offset: OffsetNumber) -> Option<&[u8]> {
-        self.0.item(offset)
-    }
-    fn free_space(&self) -> usize {
-        self.0.free_space()
-    }
-    fn opaque(&self) -> &PageOpaque {
-        self.0.opaque()
-    }
-}
+page_via_guard!(MemReadGuard<'_>);
+page_via_guard!(MemWriteGuard<'_>);
 
 impl PageMut for MemWriteGuard<'_> {
     fn item_mut(&mut self, offset: OffsetNumber) -> Option<&mut [u8]> {
