@@ -30,7 +30,9 @@ pub fn scan_f32(s: &[u8]) -> ScannedFloat {
         _ => false,
     };
     let body = &s[pos..];
-    if let Some((value, len)) = scan_special(body) {
+    // Only a literal starting with i/I/n/N can be inf or nan: skip the word checks otherwise.
+    let maybe_special = matches!(body.first(), Some(b'i' | b'I' | b'n' | b'N'));
+    if let Some((value, len)) = maybe_special.then(|| scan_special(body)).flatten() {
         let value = if negative { -value } else { value };
         return ScannedFloat { value, len: pos + len, overflow: false, underflow: false };
     }
