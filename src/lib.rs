@@ -6,6 +6,10 @@
 //! so that names, volatility, strictness and parallel safety match pgvector exactly; every
 //! C symbol it references is defined here with [`pg_function!`].
 
+// The unsafe functions of this crate all share one contract: they are called with the
+// FunctionCallInfo Postgres passed to a V1 function whose SQL signature matches.
+#![allow(clippy::missing_safety_doc, clippy::macro_metavars_in_unsafe)]
+
 pgrx::pg_module_magic!();
 
 pub mod fmgr;
