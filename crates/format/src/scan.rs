@@ -14,21 +14,19 @@ pub struct ScannedFloat {
     pub underflow: bool,
 }
 
+/// An optional leading `+` or `-`: (is negative, bytes consumed).
+fn optional_sign(s: &[u8]) -> (bool, usize) {
+    match s.first() {
+        Some(b'+') => (false, 1),
+        Some(b'-') => (true, 1),
+        _ => (false, 0),
+    }
+}
+
 /// Scan a float at the start of `s` (no leading whitespace skipped: callers do that).
 pub fn scan_f32(s: &[u8]) -> ScannedFloat {
     let none = ScannedFloat { value: 0.0, len: 0, overflow: false, underflow: false };
-    let mut pos = 0;
-    let negative = match s.first() {
-        Some(b'+') => {
-            pos = 1;
-            false
-        }
-        Some(b'-') => {
-            pos = 1;
-            true
-        }
-        _ => false,
-    };
+    let (negative, pos) = optional_sign(s);
     let body = &s[pos..];
     // Only a literal starting with i/I/n/N can be inf or nan: skip the word checks otherwise.
     let maybe_special = matches!(body.first(), Some(b'i' | b'I' | b'n' | b'N'));
@@ -260,18 +258,7 @@ pub struct ScannedInt {
 
 /// Scan a base-10 integer with optional sign at the start of `s` (no whitespace skipping).
 pub fn scan_i64(s: &[u8]) -> ScannedInt {
-    let mut pos = 0;
-    let negative = match s.first() {
-        Some(b'+') => {
-            pos = 1;
-            false
-        }
-        Some(b'-') => {
-            pos = 1;
-            true
-        }
-        _ => false,
-    };
+    let (negative, mut pos) = optional_sign(s);
     let start = pos;
     let mut value: i128 = 0;
     while pos < s.len() && s[pos].is_ascii_digit() {
