@@ -41,6 +41,7 @@ mod layout;
 mod mem;
 mod opaque;
 mod page;
+mod view;
 
 pub use item_pointer::ItemPointer;
 pub use layout::{
@@ -50,6 +51,7 @@ pub use layout::{
 pub use mem::{IoStats, MemIndexLock, MemPage, MemReadGuard, MemRelation, MemWriteGuard};
 pub use opaque::PageOpaque;
 pub use page::{LockMode, Page, PageMut, Relation};
+pub use view::{init_page, page_is_new, PageImage, PageRef, PageRefMut};
 
 /// Postgres `BlockNumber`.
 pub type BlockNumber = u32;

@@ -3,28 +3,15 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::layout::{maxalign, BLCKSZ, ITEM_ID_SIZE, PAGE_HEADER_SIZE, SPECIAL_SIZE};
+use crate::layout::{BLCKSZ, SPECIAL_SIZE};
+use crate::view::{init_page, PageImage, PageRef, PageRefMut};
 use crate::page::{LockMode, Page, PageMut, Relation};
 use crate::{BlockNumber, OffsetNumber, PageOpaque};
 
-// Byte offsets of `PageHeaderData` fields used here.
-const PD_LOWER: usize = 12;
-const PD_UPPER: usize = 14;
-const PD_SPECIAL: usize = 16;
-const PD_PAGESIZE_VERSION: usize = 18;
-/// `PG_PAGE_LAYOUT_VERSION`.
-const PAGE_LAYOUT_VERSION: u16 = 4;
-/// `LP_NORMAL`: line pointer in use, with storage.
-const LP_NORMAL: u32 = 1;
-
 #[repr(C, align(8))]
-struct PageBytes([u8; BLCKSZ]);
+struct PageBytes(PageImage);
 
 /// One 8 KiB page in Postgres layout, as stored by [`MemRelation`].
-///
-/// Header fields and line pointers (`lp_off:15, lp_flags:2, lp_len:15`) are
-/// encoded like Postgres on little- and big-endian hosts with GCC bitfields
-/// packed from the least significant bit.
 pub struct MemPage {
     block: BlockNumber,
     bytes: Box<PageBytes>,
@@ -42,68 +29,20 @@ impl MemPage {
     }
 
     fn init(&mut self) {
-        self.bytes.0.fill(0);
-        let special = (BLCKSZ - SPECIAL_SIZE) as u16;
-        self.set_u16(PD_LOWER, PAGE_HEADER_SIZE as u16);
-        self.set_u16(PD_UPPER, special);
-        self.set_u16(PD_SPECIAL, special);
-        self.set_u16(PD_PAGESIZE_VERSION, BLCKSZ as u16 | PAGE_LAYOUT_VERSION);
-        *self.opaque_mut() = PageOpaque::EMPTY;
+        init_page(&mut self.bytes.0);
     }
 
     /// The raw page image.
-    pub fn as_bytes(&self) -> &[u8; BLCKSZ] {
+    pub fn as_bytes(&self) -> &PageImage {
         &self.bytes.0
     }
 
-    fn get_u16(&self, at: usize) -> u16 {
-        u16::from_ne_bytes([self.bytes.0[at], self.bytes.0[at + 1]])
+    fn view(&self) -> PageRef<'_> {
+        PageRef::new(self.block, &self.bytes.0)
     }
 
-    fn set_u16(&mut self, at: usize, v: u16) {
-        self.bytes.0[at..at + 2].copy_from_slice(&v.to_ne_bytes());
-    }
-
-    fn lower(&self) -> usize {
-        self.get_u16(PD_LOWER) as usize
-    }
-
-    fn upper(&self) -> usize {
-        self.get_u16(PD_UPPER) as usize
-    }
-
-    fn line_pointer_at(offset: OffsetNumber) -> usize {
-        PAGE_HEADER_SIZE + (offset as usize - 1) * ITEM_ID_SIZE
-    }
-
-    /// `(lp_off, lp_flags, lp_len)` of a line pointer.
-    fn line_pointer(&self, offset: OffsetNumber) -> (usize, u32, usize) {
-        let at = Self::line_pointer_at(offset);
-        let raw = u32::from_ne_bytes(self.bytes.0[at..at + 4].try_into().unwrap());
-        (
-            (raw & 0x7FFF) as usize,
-            (raw >> 15) & 3,
-            (raw >> 17) as usize,
-        )
-    }
-
-    fn set_line_pointer(&mut self, offset: OffsetNumber, off: usize, flags: u32, len: usize) {
-        let raw = (off as u32 & 0x7FFF) | (flags << 15) | ((len as u32) << 17);
-        let at = Self::line_pointer_at(offset);
-        self.bytes.0[at..at + 4].copy_from_slice(&raw.to_ne_bytes());
-    }
-
-    /// Location of an item with storage.
-    fn item_range(&self, offset: OffsetNumber) -> Option<std::ops::Range<usize>> {
-        if offset == 0 || offset > self.max_offset() {
-            return None;
-        }
-        let (off, flags, len) = self.line_pointer(offset);
-        (flags == LP_NORMAL).then_some(off..off + len)
-    }
-
-    fn special_range() -> std::ops::Range<usize> {
-        BLCKSZ - SPECIAL_SIZE..BLCKSZ - SPECIAL_SIZE + std::mem::size_of::<PageOpaque>()
+    fn view_mut(&mut self) -> PageRefMut<'_> {
+        PageRefMut::new(self.block, &mut self.bytes.0)
     }
 }
 
@@ -113,78 +52,48 @@ impl Page for MemPage {
     }
 
     fn max_offset(&self) -> OffsetNumber {
-        ((self.lower() - PAGE_HEADER_SIZE) / ITEM_ID_SIZE) as OffsetNumber
+        self.view().max_offset()
     }
 
     fn item(&self, offset: OffsetNumber) -> Option<&[u8]> {
-        self.item_range(offset).map(|r| &self.bytes.0[r])
+        let range = self.view().item(offset).map(|item| {
+            let start = item.as_ptr() as usize - self.bytes.0.as_ptr() as usize;
+            start..start + item.len()
+        });
+        range.map(|r| &self.bytes.0[r])
     }
 
     fn free_space(&self) -> usize {
-        (self.upper() - self.lower()).saturating_sub(ITEM_ID_SIZE)
+        self.view().free_space()
     }
 
     fn opaque(&self) -> &PageOpaque {
-        bytemuck::from_bytes(&self.bytes.0[Self::special_range()])
+        bytemuck::from_bytes(&self.bytes.0[BLCKSZ - SPECIAL_SIZE..BLCKSZ - SPECIAL_SIZE + 16])
     }
 }
 
 impl PageMut for MemPage {
     fn item_mut(&mut self, offset: OffsetNumber) -> Option<&mut [u8]> {
-        self.item_range(offset).map(|r| &mut self.bytes.0[r])
+        let base = self.bytes.0.as_ptr() as usize;
+        let range = self.view().item(offset).map(|item| {
+            let start = item.as_ptr() as usize - base;
+            start..start + item.len()
+        });
+        range.map(|r| &mut self.bytes.0[r])
     }
 
     fn add_item(&mut self, data: &[u8]) -> Option<OffsetNumber> {
-        let aligned = maxalign(data.len());
-        let (lower, upper) = (self.lower(), self.upper());
-        if lower + ITEM_ID_SIZE + aligned > upper {
-            return None;
-        }
-        let offset = self.max_offset() + 1;
-        let start = upper - aligned;
-        self.bytes.0[start..start + data.len()].copy_from_slice(data);
-        self.bytes.0[start + data.len()..upper].fill(0);
-        self.set_line_pointer(offset, start, LP_NORMAL, data.len());
-        self.set_u16(PD_LOWER, (lower + ITEM_ID_SIZE) as u16);
-        self.set_u16(PD_UPPER, start as u16);
-        Some(offset)
+        self.view_mut().add_item(data)
     }
 
     fn overwrite_item(&mut self, offset: OffsetNumber, data: &[u8]) -> bool {
-        let Some(old) = self.item_range(offset) else {
-            return false;
-        };
-        let (lower, upper) = (self.lower(), self.upper());
-        let old_aligned = maxalign(old.len());
-        let new_aligned = maxalign(data.len());
-        if new_aligned > old_aligned + (upper - lower) {
-            return false;
-        }
-        // Same algorithm as PageIndexTupleOverwrite: slide the data stored
-        // below the target (lower addresses) by the size difference.
-        let item_start = old.start;
-        let shift = old_aligned as isize - new_aligned as isize;
-        if shift != 0 {
-            let dest = (upper as isize + shift) as usize;
-            self.bytes.0.copy_within(upper..item_start, dest);
-            self.set_u16(PD_UPPER, dest as u16);
-            for other in 1..=self.max_offset() {
-                let (off, flags, len) = self.line_pointer(other);
-                if flags == LP_NORMAL && off <= item_start {
-                    let moved = (off as isize + shift) as usize;
-                    self.set_line_pointer(other, moved, flags, len);
-                }
-            }
-        }
-        let start = (item_start as isize + shift) as usize;
-        self.set_line_pointer(offset, start, LP_NORMAL, data.len());
-        self.bytes.0[start..start + data.len()].copy_from_slice(data);
-        self.bytes.0[start + data.len()..start + new_aligned].fill(0);
-        true
+        self.view_mut().overwrite_item(offset, data)
     }
 
     fn opaque_mut(&mut self) -> &mut PageOpaque {
-        bytemuck::from_bytes_mut(&mut self.bytes.0[Self::special_range()])
+        bytemuck::from_bytes_mut(
+            &mut self.bytes.0[BLCKSZ - SPECIAL_SIZE..BLCKSZ - SPECIAL_SIZE + 16],
+        )
     }
 }
 
@@ -421,7 +330,7 @@ impl Relation for MemRelation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{max_item_size, usable_space, ItemPointer};
+    use crate::{max_item_size, usable_space, ItemPointer, ITEM_ID_SIZE};
     use std::sync::Arc;
 
     #[test]

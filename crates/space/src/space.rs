@@ -1,0 +1,333 @@
+//! [`VectorSpace`]: encoding and comparing payloads of one operator class.
+
+use half::f16;
+
+/// Element type of the indexed column (after any expression).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElementType {
+    /// `vector`: `float4` elements.
+    F32,
+    /// `halfvec`: half-precision elements.
+    F16,
+    /// `sparsevec`: (index, `float4`) pairs.
+    Sparse,
+    /// `bit`: packed bits.
+    Bit,
+}
+
+/// Distance an operator class ranks by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// `<->` (`*_l2_ops`).
+    L2,
+    /// `<#>` (`*_ip_ops`).
+    InnerProduct,
+    /// `<=>` (`*_cosine_ops`).
+    Cosine,
+    /// `<+>` (`*_l1_ops`).
+    L1,
+    /// `<~>` (`bit_hamming_ops`).
+    Hamming,
+    /// `<%>` (`bit_jaccard_ops`).
+    Jaccard,
+}
+
+/// One operator class: how payloads are encoded and compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VectorSpace {
+    element: ElementType,
+    metric: Metric,
+}
+
+/// Bytes of the `nnz` header of a sparse payload.
+const SPARSE_HEADER: usize = 4;
+
+impl VectorSpace {
+    /// The space of an operator class, or `None` for combinations pgvector
+    /// does not define (bit vectors with float metrics and the reverse).
+    pub fn new(element: ElementType, metric: Metric) -> Option<Self> {
+        let bit_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
+        (bit_metric == (element == ElementType::Bit)).then_some(VectorSpace { element, metric })
+    }
+
+    /// Element type.
+    pub fn element(&self) -> ElementType {
+        self.element
+    }
+
+    /// Metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// A stable number for this space, stored in index meta pages so that a
+    /// scan can check it is reading an index built for the same operator
+    /// class encoding.
+    pub fn id(&self) -> u16 {
+        let element = match self.element {
+            ElementType::F32 => 1,
+            ElementType::F16 => 2,
+            ElementType::Sparse => 3,
+            ElementType::Bit => 4,
+        };
+        let metric = match self.metric {
+            Metric::L2 => 1,
+            Metric::InnerProduct => 2,
+            Metric::Cosine => 3,
+            Metric::L1 => 4,
+            Metric::Hamming => 5,
+            Metric::Jaccard => 6,
+        };
+        element << 8 | metric
+    }
+
+    /// Payload bytes of a `dims`-dimensional vector when the size is fixed
+    /// (everything except sparse vectors).
+    pub fn payload_size(&self, dims: usize) -> Option<usize> {
+        match self.element {
+            ElementType::F32 => Some(dims * 4),
+            ElementType::F16 => Some(dims * 2),
+            ElementType::Sparse => None,
+            ElementType::Bit => Some(dims.div_ceil(8)),
+        }
+    }
+
+    /// True if payloads are normalised to unit length (cosine).
+    pub fn normalizes(&self) -> bool {
+        self.metric == Metric::Cosine
+    }
+
+    /// Encodes a `vector` into `out` (cleared first). Returns false, leaving
+    /// `out` empty, if the vector cannot be ranked by this space: a zero
+    /// vector under cosine distance, which pgvector does not index either.
+    pub fn encode_f32(&self, values: &[f32], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let scale = match self.unit_scale(values.iter().map(|&v| v as f64 * v as f64).sum()) {
+            Some(s) => s,
+            None => return false,
+        };
+        out.reserve(values.len() * 4);
+        match self.element {
+            ElementType::F32 => {
+                for &v in values {
+                    out.extend_from_slice(&((v as f64 * scale) as f32).to_ne_bytes());
+                }
+            }
+            ElementType::F16 => {
+                for &v in values {
+                    let h = f16::from_f64(v as f64 * scale);
+                    out.extend_from_slice(&h.to_bits().to_ne_bytes());
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Encodes a `halfvec` (see [`VectorSpace::encode_f32`]).
+    pub fn encode_f16(&self, values: &[f16], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        if self.element != ElementType::F16 {
+            return false;
+        }
+        if !self.normalizes() {
+            out.extend_from_slice(bytemuck::cast_slice(values));
+            return true;
+        }
+        let Some(scale) = self.unit_scale(values.iter().map(|v| v.to_f64() * v.to_f64()).sum())
+        else {
+            return false;
+        };
+        for v in values {
+            let h = f16::from_f64(v.to_f64() * scale);
+            out.extend_from_slice(&h.to_bits().to_ne_bytes());
+        }
+        true
+    }
+
+    /// Encodes a `sparsevec` given its 0-based ascending indices and values
+    /// (see [`VectorSpace::encode_f32`]).
+    pub fn encode_sparse(&self, indices: &[i32], values: &[f32], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        if self.element != ElementType::Sparse || indices.len() != values.len() {
+            return false;
+        }
+        let Some(scale) = self.unit_scale(values.iter().map(|&v| v as f64 * v as f64).sum())
+        else {
+            return false;
+        };
+        out.reserve(SPARSE_HEADER + 8 * values.len());
+        out.extend_from_slice(&(indices.len() as u32).to_ne_bytes());
+        out.extend_from_slice(bytemuck::cast_slice(indices));
+        for &v in values {
+            out.extend_from_slice(&((v as f64 * scale) as f32).to_ne_bytes());
+        }
+        true
+    }
+
+    /// Encodes a `bit` string's data bytes.
+    pub fn encode_bits(&self, bytes: &[u8], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        if self.element != ElementType::Bit {
+            return false;
+        }
+        out.extend_from_slice(bytes);
+        true
+    }
+
+    /// `1/|v|` for cosine (`None` for a zero or non-finite norm), 1 otherwise.
+    fn unit_scale(&self, norm_squared: f64) -> Option<f64> {
+        if !self.normalizes() {
+            return Some(1.0);
+        }
+        let norm = norm_squared.sqrt();
+        (norm > 0.0 && norm.is_finite()).then(|| 1.0 / norm)
+    }
+
+    /// Distance between two payloads of this space.
+    ///
+    /// Payloads come from [`VectorSpace`]'s encoders or from index pages and
+    /// have matching sizes; a mismatch (corruption) compares the common
+    /// prefix rather than panicking.
+    #[inline]
+    pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        match self.element {
+            ElementType::F32 => {
+                let (a, b) = (floats(a), floats(b));
+                match self.metric {
+                    Metric::L2 => kernels::l2_squared_f32(a, b),
+                    Metric::InnerProduct | Metric::Cosine => -kernels::dot_f32(a, b),
+                    Metric::L1 => kernels::l1_f32(a, b),
+                    _ => f32::NAN,
+                }
+            }
+            ElementType::F16 => {
+                let (a, b) = (halves(a), halves(b));
+                match self.metric {
+                    Metric::L2 => kernels::l2_squared_f16(a, b),
+                    Metric::InnerProduct | Metric::Cosine => -kernels::dot_f16(a, b),
+                    Metric::L1 => kernels::l1_f16(a, b),
+                    _ => f32::NAN,
+                }
+            }
+            ElementType::Sparse => {
+                let ((ai, av), (bi, bv)) = (sparse_parts(a), sparse_parts(b));
+                match self.metric {
+                    Metric::L2 => kernels::sparse_l2_squared(ai, av, bi, bv),
+                    Metric::InnerProduct | Metric::Cosine => -kernels::sparse_dot(ai, av, bi, bv),
+                    Metric::L1 => kernels::sparse_l1(ai, av, bi, bv),
+                    _ => f32::NAN,
+                }
+            }
+            ElementType::Bit => match self.metric {
+                Metric::Hamming => kernels::hamming(a, b) as f32,
+                Metric::Jaccard => kernels::jaccard_distance(a, b) as f32,
+                _ => f32::NAN,
+            },
+        }
+    }
+
+    /// Decodes a fixed-size payload into `out` as `f32` values (bits become
+    /// 0.0 / 1.0), for k-means training; returns false for sparse payloads.
+    pub fn decode_dense(&self, payload: &[u8], out: &mut Vec<f32>) -> bool {
+        out.clear();
+        match self.element {
+            ElementType::F32 => out.extend_from_slice(floats(payload)),
+            ElementType::F16 => out.extend(halves(payload).iter().map(|h| h.to_f32())),
+            ElementType::Bit => {
+                for byte in payload {
+                    out.extend((0..8).rev().map(|bit| ((byte >> bit) & 1) as f32));
+                }
+            }
+            ElementType::Sparse => return false,
+        }
+        true
+    }
+
+    /// Encodes a trained centroid (`f32` values, `dims` of them) as a payload
+    /// that queries are compared with: normalised for cosine, rounded to the
+    /// nearest bit (ties to 1 are impossible to prefer, so ≥ 0.5 sets it) for
+    /// bit vectors. Returns false for an unusable (zero) cosine centroid.
+    pub fn encode_centroid(&self, centroid: &[f32], dims: usize, out: &mut Vec<u8>) -> bool {
+        let centroid = &centroid[..dims.min(centroid.len())];
+        match self.element {
+            ElementType::F32 | ElementType::F16 => self.encode_f32(centroid, out),
+            ElementType::Bit => {
+                out.clear();
+                out.resize(dims.div_ceil(8), 0);
+                for (i, &v) in centroid.iter().enumerate() {
+                    if v >= 0.5 {
+                        out[i / 8] |= 0x80 >> (i % 8);
+                    }
+                }
+                true
+            }
+            ElementType::Sparse => false,
+        }
+    }
+
+    /// The k-means metric that trains centroids for this space, if dense.
+    pub fn kmeans_metric(&self) -> Option<ivf::Metric> {
+        match (self.element, self.metric) {
+            (ElementType::Sparse, _) => None,
+            (_, Metric::L2 | Metric::Hamming | Metric::Jaccard | Metric::L1) => Some(ivf::Metric::L2),
+            (_, Metric::InnerProduct) => Some(ivf::Metric::InnerProduct),
+            (_, Metric::Cosine) => Some(ivf::Metric::Cosine),
+        }
+    }
+}
+
+/// Payload bytes as `f32`s. Payloads are 4-byte aligned wherever they live
+/// (pages MAXALIGN items; encoders produce `Vec<u8>` from the allocator,
+/// which aligns to at least 8). A misaligned payload would be a bug: the
+/// cast panics, which the pgrx layer reports as an ERROR.
+#[inline]
+fn floats(bytes: &[u8]) -> &[f32] {
+    bytemuck::cast_slice(&bytes[..bytes.len() / 4 * 4])
+}
+
+#[inline]
+fn halves(bytes: &[u8]) -> &[f16] {
+    bytemuck::cast_slice(&bytes[..bytes.len() / 2 * 2])
+}
+
+#[inline]
+fn sparse_parts(bytes: &[u8]) -> (&[i32], &[f32]) {
+    let nnz = bytes
+        .get(..SPARSE_HEADER)
+        .map(|h| u32::from_ne_bytes(h.try_into().unwrap()) as usize)
+        .unwrap_or(0);
+    let body = &bytes[SPARSE_HEADER.min(bytes.len())..];
+    let nnz = nnz.min(body.len() / 8);
+    let (indices, rest) = body.split_at(nnz * 4);
+    (bytemuck::cast_slice(indices), bytemuck::cast_slice(&rest[..nnz * 4]))
+}
+
+impl hnsw::Space for VectorSpace {
+    #[inline]
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        VectorSpace::distance(self, a, b)
+    }
+}
+
+impl ivf::Space for VectorSpace {
+    #[inline]
+    fn distance(&self, query: &[u8], stored: &[u8]) -> f32 {
+        VectorSpace::distance(self, query, stored)
+    }
+
+    fn dense(&self) -> Option<ivf::DenseEncoding> {
+        let element = match self.element {
+            ElementType::F32 => ivf::Element::F32,
+            ElementType::F16 => ivf::Element::F16,
+            _ => return None,
+        };
+        let metric = match self.metric {
+            Metric::L2 => ivf::Metric::L2,
+            Metric::InnerProduct => ivf::Metric::InnerProduct,
+            Metric::Cosine => ivf::Metric::Cosine,
+            _ => return None,
+        };
+        Some(ivf::DenseEncoding { element, metric })
+    }
+}

@@ -1,0 +1,130 @@
+use half::f16;
+use proptest::prelude::*;
+
+use crate::{ElementType, Metric, VectorSpace};
+
+fn space(e: ElementType, m: Metric) -> VectorSpace {
+    VectorSpace::new(e, m).unwrap()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+}
+
+#[test]
+fn only_pgvector_combinations_exist() {
+    assert!(VectorSpace::new(ElementType::Bit, Metric::L2).is_none());
+    assert!(VectorSpace::new(ElementType::F32, Metric::Hamming).is_none());
+    assert!(VectorSpace::new(ElementType::Bit, Metric::Jaccard).is_some());
+    assert!(VectorSpace::new(ElementType::Sparse, Metric::L1).is_some());
+}
+
+#[test]
+fn ids_are_distinct() {
+    let mut ids = std::collections::HashSet::new();
+    for e in [ElementType::F32, ElementType::F16, ElementType::Sparse, ElementType::Bit] {
+        for m in [
+            Metric::L2,
+            Metric::InnerProduct,
+            Metric::Cosine,
+            Metric::L1,
+            Metric::Hamming,
+            Metric::Jaccard,
+        ] {
+            if let Some(s) = VectorSpace::new(e, m) {
+                assert!(ids.insert(s.id()));
+            }
+        }
+    }
+    assert_eq!(ids.len(), 14);
+}
+
+#[test]
+fn dense_distances_match_definitions() {
+    let (a, b) = ([1.0f32, 2.0, 3.0], [4.0f32, -6.0, 3.5]);
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    let l2 = space(ElementType::F32, Metric::L2);
+    assert!(l2.encode_f32(&a, &mut pa) && l2.encode_f32(&b, &mut pb));
+    assert_eq!(l2.distance(&pa, &pb), 9.0 + 64.0 + 0.25);
+    let ip = space(ElementType::F32, Metric::InnerProduct);
+    assert_eq!(ip.distance(&pa, &pb), -(4.0 - 12.0 + 10.5));
+    let l1 = space(ElementType::F32, Metric::L1);
+    assert_eq!(l1.distance(&pa, &pb), 3.0 + 8.0 + 0.5);
+    let cos = space(ElementType::F32, Metric::Cosine);
+    assert!(cos.encode_f32(&a, &mut pa) && cos.encode_f32(&b, &mut pb));
+    let expected = -dot(&a, &b) / (dot(&a, &a) * dot(&b, &b)).sqrt();
+    assert!((cos.distance(&pa, &pb) as f64 - expected).abs() < 1e-6);
+}
+
+#[test]
+fn zero_vectors_are_not_indexed_under_cosine() {
+    let mut out = vec![1];
+    assert!(!space(ElementType::F32, Metric::Cosine).encode_f32(&[0.0, 0.0], &mut out));
+    assert!(out.is_empty());
+    assert!(space(ElementType::F32, Metric::L2).encode_f32(&[0.0, 0.0], &mut out));
+    assert!(!space(ElementType::Sparse, Metric::Cosine).encode_sparse(&[], &[], &mut out));
+}
+
+#[test]
+fn halfvec_payloads() {
+    let s = space(ElementType::F16, Metric::L2);
+    let v = [f16::from_f32(1.0), f16::from_f32(-2.0)];
+    let w = [f16::from_f32(0.5), f16::from_f32(2.0)];
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    assert!(s.encode_f16(&v, &mut pa) && s.encode_f16(&w, &mut pb));
+    assert_eq!(pa.len(), 4);
+    assert_eq!(s.distance(&pa, &pb), 0.25 + 16.0);
+    let c = space(ElementType::F16, Metric::Cosine);
+    assert!(c.encode_f16(&v, &mut pa));
+    let mut back = Vec::new();
+    assert!(c.decode_dense(&pa, &mut back));
+    assert!((dot(&back, &back) - 1.0).abs() < 1e-3);
+}
+
+#[test]
+fn sparse_payloads() {
+    let s = space(ElementType::Sparse, Metric::L2);
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    assert!(s.encode_sparse(&[0, 5], &[3.0, 1.0], &mut pa));
+    assert!(s.encode_sparse(&[5, 7], &[2.0, 4.0], &mut pb));
+    assert_eq!(pa.len(), 4 + 16);
+    assert_eq!(s.distance(&pa, &pb), 9.0 + 1.0 + 16.0);
+    let ip = space(ElementType::Sparse, Metric::InnerProduct);
+    assert_eq!(ip.distance(&pa, &pb), -2.0);
+    // A truncated payload compares what is there instead of panicking.
+    let _ = s.distance(&pa[..7], &pb);
+}
+
+#[test]
+fn bit_payloads_and_centroids() {
+    let h = space(ElementType::Bit, Metric::Hamming);
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    assert!(h.encode_bits(&[0b1010_0000], &mut pa) && h.encode_bits(&[0b0110_0000], &mut pb));
+    assert_eq!(h.distance(&pa, &pb), 2.0);
+    let mut floats = Vec::new();
+    assert!(h.decode_dense(&pa, &mut floats));
+    assert_eq!(floats, [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    let mut c = Vec::new();
+    assert!(h.encode_centroid(&[0.9, 0.1, 0.5, 0.49, 0.0], 5, &mut c));
+    assert_eq!(c, [0b1010_0000]);
+    let j = space(ElementType::Bit, Metric::Jaccard);
+    assert!((j.distance(&pa, &pb) - (1.0 - 1.0 / 3.0)).abs() < 1e-6);
+}
+
+proptest! {
+    /// Ranking by payload distance equals ranking by the SQL operator.
+    #[test]
+    fn cosine_payload_distance_orders_like_cosine(
+        q in prop::collection::vec(-10.0f32..10.0, 8),
+        a in prop::collection::vec(-10.0f32..10.0, 8),
+        b in prop::collection::vec(-10.0f32..10.0, 8),
+    ) {
+        let s = space(ElementType::F32, Metric::Cosine);
+        let cos = |x: &[f32], y: &[f32]| 1.0 - dot(x, y) / (dot(x, x) * dot(y, y)).sqrt();
+        let (mut pq, mut pa, mut pb) = (Vec::new(), Vec::new(), Vec::new());
+        prop_assume!(s.encode_f32(&q, &mut pq) && s.encode_f32(&a, &mut pa) && s.encode_f32(&b, &mut pb));
+        let (ea, eb) = (cos(&q, &a), cos(&q, &b));
+        prop_assume!((ea - eb).abs() > 1e-4);
+        prop_assert_eq!(s.distance(&pq, &pa) < s.distance(&pq, &pb), ea < eb);
+    }
+}
