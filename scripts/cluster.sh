@@ -38,7 +38,8 @@ fsync = on
 CONF
     fi
     if ! as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-        as_postgres "$bin/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 start >/dev/null
+        # No Rust backtraces in client-visible error details.
+        as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 start >/dev/null
     fi
     ;;
 stop)

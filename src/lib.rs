@@ -12,11 +12,19 @@
 
 pgrx::pg_module_magic!();
 
+pub mod am;
 pub mod fmgr;
 mod info;
 pub mod types;
 
 pgrx::extension_sql_file!("../sql/pgvector_rs.sql", name = "pgvector_rs_objects", bootstrap);
+pgrx::extension_sql_file!("../sql/hnsw.sql", name = "pgvector_rs_hnsw", requires = ["pgvector_rs_objects"]);
+
+/// Registers the index options and configuration parameters when the library is loaded.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    am::init();
+}
 
 /// In-database tests run by `cargo pgrx test`: they go through the real SQL definitions,
 /// the function manager and the buffer manager. The exhaustive surface (every function,

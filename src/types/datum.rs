@@ -66,8 +66,12 @@ pub struct Sparse<'a> {
 }
 
 pub unsafe fn sparse_arg<'a>(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Sparse<'a> {
+    unsafe { sparse_from_ptr(arg_varlena(fcinfo, n)) }
+}
+
+/// Borrow a detoasted sparsevec datum.
+pub unsafe fn sparse_from_ptr<'a>(ptr: *const u8) -> Sparse<'a> {
     unsafe {
-        let ptr = arg_varlena(fcinfo, n);
         let header = ptr.add(4) as *const i32;
         let dim = header.read();
         let nnz = header.add(1).read().max(0) as usize;
@@ -102,8 +106,12 @@ pub struct Bits<'a> {
 }
 
 pub unsafe fn bit_arg<'a>(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Bits<'a> {
+    unsafe { bits_from_ptr(arg_varlena(fcinfo, n)) }
+}
+
+/// Borrow a detoasted bit datum.
+pub unsafe fn bits_from_ptr<'a>(ptr: *const u8) -> Bits<'a> {
     unsafe {
-        let ptr = arg_varlena(fcinfo, n);
         let len = (ptr.add(4) as *const i32).read().max(0);
         let nbytes = (len as usize).div_ceil(8);
         if varsize(ptr) < VARBIT_HEADER + nbytes {

@@ -1,0 +1,268 @@
+//! [`pagestore::Relation`] on the Postgres buffer manager.
+//!
+//! Every write guard is one generic-WAL record (`GenericXLogStart` ..
+//! `GenericXLogFinish` around one buffer), so each page change the index
+//! crates make is atomic, crash-safe and replayed on standbys. Index builds
+//! use [`PgRelation::for_build`] instead: pages are written without WAL and
+//! the whole relation is logged once at the end with `log_newpage_range`,
+//! like pgvector and the built-in access methods do.
+//!
+//! Guards release their buffer on drop. When a Postgres ERROR unwinds
+//! through Rust frames (as a panic), guards do nothing: transaction abort
+//! releases buffer pins, content locks and heavyweight locks, and discards
+//! unfinished generic-WAL state, so touching them here could only do harm.
+
+use std::marker::PhantomData;
+
+use pagestore::{
+    init_page, BlockNumber, LockMode, OffsetNumber, Page, PageImage, PageMut, PageOpaque, PageRef,
+    PageRefMut, Relation,
+};
+use pgrx::pg_sys;
+
+/// Access to one fork of an index relation.
+pub struct PgRelation {
+    rel: pg_sys::Relation,
+    fork: pg_sys::ForkNumber::Type,
+    wal: bool,
+}
+
+impl PgRelation {
+    /// The main fork; every page write is WAL-logged (when the relation
+    /// needs WAL at all: generic WAL skips unlogged and temporary ones).
+    pub unsafe fn logged(rel: pg_sys::Relation) -> Self {
+        PgRelation { rel, fork: pg_sys::ForkNumber::MAIN_FORKNUM, wal: true }
+    }
+
+    /// The main fork of an index being built: no WAL per write; the caller
+    /// must call [`PgRelation::log_build`] when the build is complete.
+    pub unsafe fn for_build(rel: pg_sys::Relation) -> Self {
+        PgRelation { rel, fork: pg_sys::ForkNumber::MAIN_FORKNUM, wal: false }
+    }
+
+    /// The init fork of an unlogged index (`ambuildempty`), WAL-logged.
+    pub unsafe fn init_fork(rel: pg_sys::Relation) -> Self {
+        PgRelation { rel, fork: pg_sys::ForkNumber::INIT_FORKNUM, wal: true }
+    }
+
+    /// The Postgres relation.
+    pub fn raw(&self) -> pg_sys::Relation {
+        self.rel
+    }
+
+    /// Logs every page of a freshly built permanent index as full images.
+    pub fn log_build(&self) {
+        unsafe {
+            let persistence = (*(*self.rel).rd_rel).relpersistence as u8;
+            if persistence == pg_sys::RELPERSISTENCE_PERMANENT {
+                let nblocks = self.nblocks();
+                if nblocks > 0 {
+                    pg_sys::log_newpage_range(self.rel, self.fork, 0, nblocks, true);
+                }
+            }
+        }
+    }
+
+    unsafe fn read_buffer(&self, block: BlockNumber) -> pg_sys::Buffer {
+        unsafe {
+            pg_sys::ReadBufferExtended(
+                self.rel,
+                self.fork,
+                block,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            )
+        }
+    }
+
+    /// Appends a block and returns its buffer exclusively locked.
+    #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+    unsafe fn new_buffer(&self) -> pg_sys::Buffer {
+        unsafe {
+            // Concurrent extenders must not get the same block.
+            pg_sys::LockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
+            let buffer = self.read_buffer(pg_sys::InvalidBlockNumber); // P_NEW
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            pg_sys::UnlockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
+            buffer
+        }
+    }
+
+    /// Appends a block and returns its buffer exclusively locked.
+    #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+    unsafe fn new_buffer(&self) -> pg_sys::Buffer {
+        unsafe {
+            let bmr = pg_sys::BufferManagerRelation {
+                rel: self.rel,
+                smgr: std::ptr::null_mut(),
+                relpersistence: 0,
+            };
+            pg_sys::ExtendBufferedRel(
+                bmr,
+                self.fork,
+                std::ptr::null_mut(),
+                pg_sys::ExtendBufferedFlags::EB_LOCK_FIRST,
+            )
+        }
+    }
+
+    /// Wraps an exclusively locked buffer in a write guard.
+    unsafe fn write_guard(&self, buffer: pg_sys::Buffer, new_page: bool) -> PgWriteGuard<'_> {
+        unsafe {
+            let block = pg_sys::BufferGetBlockNumber(buffer);
+            let (state, page) = if self.wal {
+                let state = pg_sys::GenericXLogStart(self.rel);
+                let flags = if new_page { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+                (state, pg_sys::GenericXLogRegisterBuffer(state, buffer, flags))
+            } else {
+                (std::ptr::null_mut(), pg_sys::BufferGetPage(buffer))
+            };
+            let image = &mut *(page as *mut PageImage);
+            if new_page {
+                init_page(image);
+            }
+            PgWriteGuard {
+                buffer,
+                state,
+                view: PageRefMut::new(block, image),
+                _rel: PhantomData,
+            }
+        }
+    }
+}
+
+/// A share-locked, pinned page.
+pub struct PgReadGuard<'a> {
+    buffer: pg_sys::Buffer,
+    view: PageRef<'a>,
+}
+
+impl Drop for PgReadGuard<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            unsafe { pg_sys::UnlockReleaseBuffer(self.buffer) }
+        }
+    }
+}
+
+/// An exclusively locked page; the change becomes one WAL record on drop.
+pub struct PgWriteGuard<'a> {
+    buffer: pg_sys::Buffer,
+    /// Generic-WAL state, null when the relation is being built without WAL.
+    state: *mut pg_sys::GenericXLogState,
+    view: PageRefMut<'a>,
+    _rel: PhantomData<&'a PgRelation>,
+}
+
+impl Drop for PgWriteGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        unsafe {
+            if self.state.is_null() {
+                pg_sys::MarkBufferDirty(self.buffer);
+            } else {
+                pg_sys::GenericXLogFinish(self.state);
+            }
+            pg_sys::UnlockReleaseBuffer(self.buffer);
+        }
+    }
+}
+
+macro_rules! delegate_page {
+    ($guard:ty) => {
+        impl Page for $guard {
+            fn block(&self) -> BlockNumber {
+                self.view.block()
+            }
+            fn max_offset(&self) -> OffsetNumber {
+                self.view.max_offset()
+            }
+            fn item(&self, offset: OffsetNumber) -> Option<&[u8]> {
+                self.view.item(offset)
+            }
+            fn free_space(&self) -> usize {
+                self.view.free_space()
+            }
+            fn opaque(&self) -> &PageOpaque {
+                self.view.opaque()
+            }
+        }
+    };
+}
+
+delegate_page!(PgReadGuard<'_>);
+delegate_page!(PgWriteGuard<'_>);
+
+impl PageMut for PgWriteGuard<'_> {
+    fn item_mut(&mut self, offset: OffsetNumber) -> Option<&mut [u8]> {
+        self.view.item_mut(offset)
+    }
+    fn add_item(&mut self, data: &[u8]) -> Option<OffsetNumber> {
+        self.view.add_item(data)
+    }
+    fn overwrite_item(&mut self, offset: OffsetNumber, data: &[u8]) -> bool {
+        self.view.overwrite_item(offset, data)
+    }
+    fn opaque_mut(&mut self) -> &mut PageOpaque {
+        self.view.opaque_mut()
+    }
+}
+
+/// The index-wide heavyweight lock (`LockPage(index, 0, mode)`).
+pub struct PgIndexLock<'a> {
+    rel: &'a PgRelation,
+    mode: i32,
+}
+
+impl Drop for PgIndexLock<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            unsafe { pg_sys::UnlockPage(self.rel.rel, 0, self.mode) }
+        }
+    }
+}
+
+impl Relation for PgRelation {
+    type ReadGuard<'a> = PgReadGuard<'a>;
+    type WriteGuard<'a> = PgWriteGuard<'a>;
+    type IndexLock<'a> = PgIndexLock<'a>;
+
+    fn nblocks(&self) -> BlockNumber {
+        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.rel, self.fork) }
+    }
+
+    fn read(&self, block: BlockNumber) -> PgReadGuard<'_> {
+        unsafe {
+            let buffer = self.read_buffer(block);
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
+            let image = &*(pg_sys::BufferGetPage(buffer) as *const PageImage);
+            PgReadGuard { buffer, view: PageRef::new(block, image) }
+        }
+    }
+
+    fn write(&self, block: BlockNumber) -> PgWriteGuard<'_> {
+        unsafe {
+            let buffer = self.read_buffer(block);
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            self.write_guard(buffer, false)
+        }
+    }
+
+    fn extend(&self) -> PgWriteGuard<'_> {
+        unsafe {
+            let buffer = self.new_buffer();
+            self.write_guard(buffer, true)
+        }
+    }
+
+    fn lock_index(&self, mode: LockMode) -> PgIndexLock<'_> {
+        let mode = match mode {
+            LockMode::Shared => pg_sys::ShareLock,
+            LockMode::Exclusive => pg_sys::ExclusiveLock,
+        } as i32;
+        unsafe { pg_sys::LockPage(self.rel, 0, mode) };
+        PgIndexLock { rel: self, mode }
+    }
+}

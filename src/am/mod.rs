@@ -1,0 +1,80 @@
+//! Index access methods: `hnsw` and `ivfflat`.
+//!
+//! The algorithms live in the pure crates (`hnsw`, `ivf`); this module maps
+//! the Postgres callbacks onto them:
+//! * [`buffer`]: the page-store trait on the buffer manager with generic WAL;
+//! * [`opclass`]: operator class → distance space, datum → payload;
+//! * [`guc`]: pgvector's GUCs (`hnsw.*`, `ivfflat.*`) and ours;
+//! * [`scan`], [`build`]: helpers shared by both access methods.
+
+pub mod buffer;
+pub mod build;
+pub mod cost;
+pub mod guc;
+pub mod hnsw;
+pub mod opclass;
+pub mod scan;
+
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+
+/// Raises an ERROR with a SQLSTATE, message and optional hint.
+pub fn error(code: PgSqlErrorCode, message: &str, hint: Option<&str>) -> ! {
+    let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, message.to_string(), "pgvector_rs");
+    if let Some(hint) = hint {
+        report = report.set_hint(hint.to_string());
+    }
+    report.report(pgrx::PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
+/// Emits a NOTICE with a detail and a hint.
+pub fn notice(message: &str, detail: &str, hint: &str) {
+    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message.to_string(), "pgvector_rs")
+        .set_detail(detail.to_string())
+        .set_hint(hint.to_string())
+        .report(pgrx::PgLogLevel::NOTICE);
+}
+
+/// True if a query cancel or termination is pending. Long loops that run
+/// worker threads poll this instead of `CHECK_FOR_INTERRUPTS()` (which would
+/// unwind past the threads), stop the workers, then call [`check_for_interrupts`].
+pub fn interrupt_pending() -> bool {
+    unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) != 0 }
+}
+
+/// `CHECK_FOR_INTERRUPTS()`.
+pub fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+/// `pgstat_progress_update_param`.
+pub fn report_progress(param: u32, value: i64) {
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) }
+}
+
+/// `vacuum_delay_point()`: sleeps for cost-based vacuum delay, checks interrupts.
+pub fn vacuum_delay_point() {
+    #[cfg(not(feature = "pg18"))]
+    unsafe {
+        pg_sys::vacuum_delay_point()
+    }
+    #[cfg(feature = "pg18")]
+    unsafe {
+        pg_sys::vacuum_delay_point(false)
+    }
+}
+
+/// Registers reloptions and GUCs; called from `_PG_init`.
+pub fn init() {
+    hnsw::register_reloptions();
+    guc::register();
+}
+
+crate::pg_function!(type_support, |fcinfo| {
+    // Support function 3 of pgvector's halfvec/sparsevec/bit operator
+    // classes; pgvector_rs recognises classes by function 1, so this is
+    // never called by the access methods and only exists for the catalog.
+    let _ = fcinfo;
+    pg_sys::Datum::from(0usize)
+});
