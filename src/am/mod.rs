@@ -36,11 +36,17 @@ pub fn notice(message: &str, detail: &str, hint: &str) {
         .report(pgrx::PgLogLevel::NOTICE);
 }
 
-/// True if a query cancel or termination is pending. Long loops that run
-/// worker threads poll this instead of `CHECK_FOR_INTERRUPTS()` (which would
-/// unwind past the threads), stop the workers, then call [`check_for_interrupts`].
+/// True if a query cancel or backend termination is pending. Long loops
+/// that run worker threads poll this instead of `CHECK_FOR_INTERRUPTS()`
+/// (which would unwind past the threads), stop the workers, then call
+/// [`check_for_interrupts`]. Other interrupts (`InterruptPending` alone:
+/// sinval catch-up, barriers, ...) are served by the next
+/// `CHECK_FOR_INTERRUPTS()` and must not stop the work.
 pub fn interrupt_pending() -> bool {
-    unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) != 0 }
+    unsafe {
+        std::ptr::read_volatile(&raw const pg_sys::QueryCancelPending) != 0
+            || std::ptr::read_volatile(&raw const pg_sys::ProcDiePending) != 0
+    }
 }
 
 /// `CHECK_FOR_INTERRUPTS()`.
