@@ -578,9 +578,6 @@ unsafe extern "C-unwind" fn amgettuple(
             check_scan(scan, AM);
             let payload = query_payload(scan, &info.space, info.dims);
             state.null_query = payload.is_none();
-            if let Some(p) = &payload {
-                check_value(&info, p.as_ptr());
-            }
             let iterative = match guc::HNSW_ITERATIVE_SCAN.get() {
                 IterativeScanMode::Off => IterativeScan::Off,
                 IterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder,

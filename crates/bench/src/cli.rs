@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// Count only ids in the true top-k as hits (no tie rule by distance).
     #[arg(long)]
     pub no_ties: bool,
+    /// Fail (exit status 1) if any sweep point's recall@k is below this,
+    /// after printing the results: turns a run into a recall test.
+    #[arg(long, value_name = "RECALL")]
+    pub min_recall: Option<f64>,
     /// Name of this run in results and plots. Default: the extension name.
     #[arg(long)]
     pub label: Option<String>,

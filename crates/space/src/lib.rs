@@ -19,8 +19,9 @@
 //!
 //! Distances are "smaller is closer" and ordered like the SQL operators, but
 //! need not equal them (squared L2 instead of L2, `-dot` for inner product
-//! and, on normalised payloads, for cosine), exactly like pgvector's support
-//! function 1.
+//! and, on normalised `vector`/`sparsevec` payloads, for cosine), like
+//! pgvector's support function 1. `halfvec` cosine payloads are not
+//! normalised (see [`VectorSpace::normalizes`]).
 
 #![warn(missing_docs)]
 

@@ -92,9 +92,13 @@ impl VectorSpace {
         }
     }
 
-    /// True if payloads are normalised to unit length (cosine).
+    /// True if payloads are normalised to unit length: cosine on `vector`
+    /// and `sparsevec`. Half-precision payloads stay as they are and are
+    /// compared with the cosine kernel of the `<=>` operator: rounding a
+    /// normalised vector to f16 costs about 1e-3 of relative precision,
+    /// enough to order near-ties differently from exact search.
     pub fn normalizes(&self) -> bool {
-        self.metric == Metric::Cosine
+        self.metric == Metric::Cosine && self.element != ElementType::F16
     }
 
     /// Encodes a `vector` into `out` (cleared first). Returns false, leaving
@@ -106,6 +110,9 @@ impl VectorSpace {
             Some(s) => s,
             None => return false,
         };
+        if self.metric == Metric::Cosine && !values.iter().any(|&v| v != 0.0) {
+            return false;
+        }
         out.reserve(values.len() * 4);
         match self.element {
             ElementType::F32 => {
@@ -130,18 +137,10 @@ impl VectorSpace {
         if self.element != ElementType::F16 {
             return false;
         }
-        if !self.normalizes() {
-            out.extend_from_slice(bytemuck::cast_slice(values));
-            return true;
-        }
-        let Some(scale) = self.unit_scale(values.iter().map(|v| v.to_f64() * v.to_f64()).sum())
-        else {
+        if self.metric == Metric::Cosine && !values.iter().any(|v| v.to_f32() != 0.0) {
             return false;
-        };
-        for v in values {
-            let h = f16::from_f64(v.to_f64() * scale);
-            out.extend_from_slice(&h.to_bits().to_ne_bytes());
         }
+        out.extend_from_slice(bytemuck::cast_slice(values));
         true
     }
 
@@ -205,7 +204,8 @@ impl VectorSpace {
                 let (a, b) = (halves(a), halves(b));
                 match self.metric {
                     Metric::L2 => kernels::l2_squared_f16(a, b),
-                    Metric::InnerProduct | Metric::Cosine => -kernels::dot_f16(a, b),
+                    Metric::InnerProduct => -kernels::dot_f16(a, b),
+                    Metric::Cosine => kernels::cosine_distance_f16(a, b) as f32,
                     Metric::L1 => kernels::l1_f16(a, b),
                     _ => f32::NAN,
                 }

@@ -110,6 +110,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     print!("{}", report::markdown(&run, &points));
+    if let Some(min) = args.min_recall {
+        let low: Vec<String> = points
+            .iter()
+            .filter(|p| p.recall < min)
+            .map(|p| format!("{} (recall {:.3})", p.value.as_deref().unwrap_or("default"), p.recall))
+            .collect();
+        anyhow::ensure!(
+            low.is_empty(),
+            "recall@{} below {min} at: {}",
+            args.k,
+            low.join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -1,0 +1,230 @@
+-- hnsw access method: every operator class against exact search, options,
+-- GUCs, NULLs, expression/partial/partitioned indexes, iterative scans,
+-- vacuum, duplicates, concurrent builds and reindex.
+
+-- Runs `sql` (SELECT d ... ORDER BY ... LIMIT n, with d the distance) with
+-- exact search and with the index; reports whether the index was used and
+-- whether both return the same distances (ties may swap ids, not distances).
+CREATE FUNCTION check_index(sql text, idx text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    exact float8[];
+    approx float8[];
+    plan text := '';
+    line text;
+BEGIN
+    SET LOCAL enable_indexscan = off;
+    SET LOCAL enable_bitmapscan = off;
+    SET LOCAL enable_seqscan = on;
+    EXECUTE 'SELECT array_agg(round(d::numeric, 5)) FROM (' || sql || ') s' INTO exact;
+    SET LOCAL enable_indexscan = on;
+    SET LOCAL enable_seqscan = off;
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || sql LOOP
+        plan := plan || line || ' ';
+    END LOOP;
+    IF position(idx IN plan) = 0 THEN
+        RETURN 'index not used: ' || plan;
+    END IF;
+    EXECUTE 'SELECT array_agg(round(d::numeric, 5)) FROM (' || sql || ') s' INTO approx;
+    IF exact IS DISTINCT FROM approx THEN
+        RETURN format('differs: exact %s index %s', exact, approx);
+    END IF;
+    RETURN 'ok (' || coalesce(array_length(approx, 1), 0) || ' rows)';
+END
+$$;
+
+CREATE TABLE items (id int PRIMARY KEY, v vector(3), h halfvec(3), s sparsevec(5), b bit(8));
+INSERT INTO items
+SELECT i,
+       ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7) + i % 7]::vector,
+       ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7) + i % 7]::halfvec,
+       ARRAY[sin(i), 0, cos(i * 1.3), 0, (i % 5) * 0.1]::sparsevec,
+       (i * 37 % 256)::bit(8)
+FROM generate_series(1, 300) i;
+INSERT INTO items (id) VALUES (301);
+SET hnsw.ef_search = 400;
+
+CREATE INDEX i_v_l2 ON items USING hnsw (v vector_l2_ops);
+SELECT check_index('SELECT v <-> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_l2');
+CREATE INDEX i_v_ip ON items USING hnsw (v vector_ip_ops);
+SELECT check_index('SELECT v <#> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <#> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_ip');
+CREATE INDEX i_v_cos ON items USING hnsw (v vector_cosine_ops);
+SELECT check_index('SELECT v <=> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <=> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_cos');
+CREATE INDEX i_v_l1 ON items USING hnsw (v vector_l1_ops);
+SELECT check_index('SELECT v <+> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <+> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_l1');
+
+CREATE INDEX i_h_l2 ON items USING hnsw (h halfvec_l2_ops);
+SELECT check_index('SELECT h <-> ''[0.5,0.5,3]'' AS d FROM items ORDER BY h <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_h_l2');
+CREATE INDEX i_h_ip ON items USING hnsw (h halfvec_ip_ops);
+SELECT check_index('SELECT h <#> ''[0.5,0.5,3]'' AS d FROM items ORDER BY h <#> ''[0.5,0.5,3]'' LIMIT 10', 'i_h_ip');
+CREATE INDEX i_h_cos ON items USING hnsw (h halfvec_cosine_ops);
+SELECT check_index('SELECT h <=> ''[0.5,0.5,3]'' AS d FROM items ORDER BY h <=> ''[0.5,0.5,3]'' LIMIT 10', 'i_h_cos');
+CREATE INDEX i_h_l1 ON items USING hnsw (h halfvec_l1_ops);
+SELECT check_index('SELECT h <+> ''[0.5,0.5,3]'' AS d FROM items ORDER BY h <+> ''[0.5,0.5,3]'' LIMIT 10', 'i_h_l1');
+
+CREATE INDEX i_s_l2 ON items USING hnsw (s sparsevec_l2_ops);
+SELECT check_index('SELECT s <-> ''{1:0.5,3:0.5,5:0.2}/5'' AS d FROM items ORDER BY s <-> ''{1:0.5,3:0.5,5:0.2}/5'' LIMIT 10', 'i_s_l2');
+CREATE INDEX i_s_ip ON items USING hnsw (s sparsevec_ip_ops);
+SELECT check_index('SELECT s <#> ''{1:0.5,3:0.5,5:0.2}/5'' AS d FROM items ORDER BY s <#> ''{1:0.5,3:0.5,5:0.2}/5'' LIMIT 10', 'i_s_ip');
+CREATE INDEX i_s_cos ON items USING hnsw (s sparsevec_cosine_ops);
+SELECT check_index('SELECT s <=> ''{1:0.5,3:0.5,5:0.2}/5'' AS d FROM items ORDER BY s <=> ''{1:0.5,3:0.5,5:0.2}/5'' LIMIT 10', 'i_s_cos');
+CREATE INDEX i_s_l1 ON items USING hnsw (s sparsevec_l1_ops);
+SELECT check_index('SELECT s <+> ''{1:0.5,3:0.5,5:0.2}/5'' AS d FROM items ORDER BY s <+> ''{1:0.5,3:0.5,5:0.2}/5'' LIMIT 10', 'i_s_l1');
+
+CREATE INDEX i_b_ham ON items USING hnsw (b bit_hamming_ops);
+SELECT check_index('SELECT b <~> B''10101010'' AS d FROM items ORDER BY b <~> B''10101010'' LIMIT 10', 'i_b_ham');
+CREATE INDEX i_b_jac ON items USING hnsw (b bit_jaccard_ops);
+SELECT check_index('SELECT b <%> B''10101010'' AS d FROM items ORDER BY b <%> B''10101010'' LIMIT 10', 'i_b_jac');
+
+-- Every index is consistent.
+SELECT c.relname, pgvector_rs_hnsw_check(c.oid) LIKE '%is consistent%' AS consistent
+FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+WHERE i.indrelid = 'items'::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'hnsw')
+ORDER BY 1;
+SELECT pgvector_rs_hnsw_check('items_pkey');
+
+-- The planner uses the index for ORDER BY ... LIMIT over a big table, a
+-- selective btree when there is one, and never the index without ORDER BY.
+CREATE TABLE big (id int PRIMARY KEY, v vector(3));
+INSERT INTO big SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7)] FROM generate_series(1, 20000) i;
+CREATE INDEX big_v ON big USING hnsw (v);
+ANALYZE big;
+EXPLAIN (COSTS OFF) SELECT id FROM big ORDER BY v <-> '[1,2,3]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM big WHERE id = 5 ORDER BY v <-> '[1,2,3]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM big WHERE v <-> '[1,2,3]' < 1;
+EXPLAIN (COSTS OFF) SELECT id FROM big ORDER BY v <-> '[1,2,3]';
+DROP TABLE big;
+
+-- NULL query: rows come back (distance NULL), as with pgvector.
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> NULL LIMIT 5) s;
+-- Wrong dimensions: the operator's error.
+SELECT id FROM items ORDER BY v <-> '[1,2]' LIMIT 1;
+SELECT id FROM items ORDER BY b <~> B'101' LIMIT 1;
+RESET enable_seqscan;
+
+-- Iterative scans return LIMIT rows through a selective filter.
+SET hnsw.ef_search = 10;
+SET enable_seqscan = off;
+SELECT count(*) < 20 AS fewer FROM (SELECT id FROM items WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0]' LIMIT 20) s;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*) FROM (SELECT id FROM items WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0]' LIMIT 20) s;
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*), bool_and(ok) AS ordered FROM (
+    SELECT d >= coalesce(lag(d) OVER (), 0) AS ok FROM (
+        SELECT v <-> '[0,0,0]' AS d FROM items WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0]' LIMIT 20) s) t;
+SET hnsw.max_scan_tuples = 1;
+SELECT count(*) < 20 AS stopped FROM (SELECT id FROM items WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0]' LIMIT 20) s;
+RESET hnsw.max_scan_tuples;
+RESET hnsw.iterative_scan;
+RESET enable_seqscan;
+SET hnsw.ef_search = 400;
+
+-- Inserts, deletes, vacuum: results stay exact and deleted rows disappear.
+INSERT INTO items (id, v) SELECT i, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7) + i % 7] FROM generate_series(302, 600) i;
+DELETE FROM items WHERE id % 3 = 0;
+VACUUM items;
+SELECT check_index('SELECT v <-> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_l2');
+SELECT check_index('SELECT v <=> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <=> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_cos');
+SET enable_seqscan = off;
+SELECT count(*) AS deleted_returned FROM (SELECT id FROM items ORDER BY v <-> '[0.5,0.5,3]' LIMIT 400) s WHERE id % 3 = 0;
+RESET enable_seqscan;
+SELECT pgvector_rs_hnsw_check('i_v_l2') LIKE '%is consistent%' AS consistent;
+-- Slots freed by vacuum are reused: the index does not grow under churn.
+SELECT pg_relation_size('i_v_l2') AS size_before \gset
+UPDATE items SET v = v + '[0.001,0,0]' WHERE id % 3 = 1;
+VACUUM items;
+UPDATE items SET v = v + '[0.001,0,0]' WHERE id % 3 = 1;
+VACUUM items;
+SELECT pg_relation_size('i_v_l2') <= 2 * :size_before AS bounded_growth;
+SELECT check_index('SELECT v <-> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_v_l2');
+
+-- Duplicates: every copy is found.
+CREATE TABLE dups (id int, v vector(2));
+INSERT INTO dups SELECT i, '[1,1]' FROM generate_series(1, 50) i;
+INSERT INTO dups SELECT i, ARRAY[i, -i] FROM generate_series(51, 100) i;
+CREATE INDEX ON dups USING hnsw (v);
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM dups ORDER BY v <-> '[1,1]' LIMIT 50) s WHERE id <= 50;
+INSERT INTO dups SELECT i, '[1,1]' FROM generate_series(101, 120) i;
+SELECT count(*) FROM (SELECT id FROM dups ORDER BY v <-> '[1,1]' LIMIT 70) s WHERE id <= 50 OR id > 100;
+RESET enable_seqscan;
+
+-- Zero vectors cannot be ranked by cosine and are not indexed (as in pgvector).
+CREATE TABLE zeros (id int, v vector(2));
+INSERT INTO zeros VALUES (1, '[0,0]'), (2, '[1,0]'), (3, '[0,1]');
+CREATE INDEX ON zeros USING hnsw (v vector_cosine_ops);
+SET enable_seqscan = off;
+SELECT id FROM zeros ORDER BY v <=> '[1,1]' LIMIT 3;
+SELECT count(*) FROM (SELECT id FROM zeros ORDER BY v <=> '[0,0]' LIMIT 3) s;
+RESET enable_seqscan;
+
+-- Expression, partial and partitioned indexes.
+CREATE INDEX i_expr_half ON items USING hnsw ((v::halfvec(3)) halfvec_l2_ops);
+SELECT check_index('SELECT v::halfvec(3) <-> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v::halfvec(3) <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_expr_half');
+CREATE INDEX i_expr_bits ON items USING hnsw ((binary_quantize(v)::bit(3)) bit_hamming_ops);
+SELECT check_index('SELECT binary_quantize(v)::bit(3) <~> B''101'' AS d FROM items ORDER BY binary_quantize(v)::bit(3) <~> B''101'' LIMIT 10', 'i_expr_bits');
+CREATE INDEX i_partial ON items USING hnsw (v vector_l1_ops) WHERE id < 100;
+SELECT check_index('SELECT v <+> ''[1,1,1]'' AS d FROM items WHERE id < 100 ORDER BY v <+> ''[1,1,1]'' LIMIT 10', 'i_partial');
+CREATE TABLE parts (id int, v vector(3)) PARTITION BY RANGE (id);
+CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (150);
+CREATE TABLE parts_2 PARTITION OF parts FOR VALUES FROM (150) TO (1000);
+INSERT INTO parts SELECT id, v FROM items WHERE v IS NOT NULL;
+CREATE INDEX i_parts ON parts USING hnsw (v vector_l2_ops);
+SELECT check_index('SELECT v <-> ''[0.5,0.5,3]'' AS d FROM parts ORDER BY v <-> ''[0.5,0.5,3]'' LIMIT 10', 'parts_1_v_idx');
+
+-- Concurrent builds, reindex, unlogged and temporary tables.
+CREATE INDEX CONCURRENTLY i_conc ON items USING hnsw (v vector_ip_ops);
+REINDEX INDEX i_conc;
+REINDEX INDEX CONCURRENTLY i_conc;
+SELECT check_index('SELECT v <#> ''[0.5,0.5,3]'' AS d FROM items ORDER BY v <#> ''[0.5,0.5,3]'' LIMIT 10', 'i_conc');
+CREATE UNLOGGED TABLE unlogged_items (id int, v vector(3));
+INSERT INTO unlogged_items SELECT id, v FROM items;
+CREATE INDEX i_unlogged ON unlogged_items USING hnsw (v);
+SELECT check_index('SELECT v <-> ''[0.5,0.5,3]'' AS d FROM unlogged_items ORDER BY v <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_unlogged');
+CREATE TEMP TABLE temp_items (id int, v vector(3));
+INSERT INTO temp_items SELECT id, v FROM items;
+CREATE INDEX i_temp ON temp_items USING hnsw (v);
+SELECT check_index('SELECT v <-> ''[0.5,0.5,3]'' AS d FROM temp_items ORDER BY v <-> ''[0.5,0.5,3]'' LIMIT 10', 'i_temp');
+
+-- Empty table, then inserts.
+CREATE TABLE empty_items (id int, v vector(3));
+CREATE INDEX i_empty ON empty_items USING hnsw (v);
+SET enable_seqscan = off;
+SELECT id FROM empty_items ORDER BY v <-> '[1,1,1]' LIMIT 1;
+INSERT INTO empty_items VALUES (1, '[1,1,1]'), (2, '[2,2,2]');
+SELECT id FROM empty_items ORDER BY v <-> '[2,2,2]' LIMIT 2;
+RESET enable_seqscan;
+
+-- Options: pgvector's ranges and messages.
+CREATE INDEX ON items USING hnsw (v) WITH (m = 1);
+CREATE INDEX ON items USING hnsw (v) WITH (m = 101);
+CREATE INDEX ON items USING hnsw (v) WITH (ef_construction = 3);
+CREATE INDEX ON items USING hnsw (v) WITH (ef_construction = 1001);
+CREATE INDEX ON items USING hnsw (v) WITH (m = 16, ef_construction = 31);
+CREATE INDEX ON items USING hnsw (v) WITH (lists = 5);
+CREATE INDEX ON items USING hnsw (v, h);
+CREATE INDEX ON items USING hnsw (id);
+CREATE TABLE nodims (v vector);
+CREATE INDEX ON nodims USING hnsw (v);
+CREATE TABLE bigdims (v vector(2001));
+CREATE INDEX ON bigdims USING hnsw (v);
+CREATE TABLE bigsparse (s sparsevec(2000));
+CREATE INDEX ON bigsparse USING hnsw (s sparsevec_l2_ops);
+INSERT INTO bigsparse SELECT ('{' || string_agg(i || ':1', ',') || '}/2000')::sparsevec FROM generate_series(1, 1001) i;
+INSERT INTO bigsparse SELECT ('{' || string_agg(i || ':1', ',') || '}/2000')::sparsevec FROM generate_series(1, 1000) i;
+
+-- GUCs: pgvector's names, defaults and bounds (ef_search may exceed 1000).
+SHOW hnsw.ef_search;
+RESET hnsw.ef_search;
+SHOW hnsw.ef_search;
+SHOW hnsw.iterative_scan;
+SHOW hnsw.max_scan_tuples;
+SHOW hnsw.scan_mem_multiplier;
+SET hnsw.ef_search = 0;
+SET hnsw.ef_search = 5000;
+SET hnsw.ef_search = 100001;
+SET hnsw.iterative_scan = on;
+SET hnsw.max_scan_tuples = 0;
+SET hnsw.scan_mem_multiplier = 0.5;
+SET hnsw.scan_mem_multiplier = 1001;
+SET hnsw.nonexistent = 1;
