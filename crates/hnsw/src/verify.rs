@@ -151,6 +151,14 @@ fn collect<R: Relation>(
         let page = rel.read(block);
         if !is_graph_page(&page) {
             let o = page.opaque();
+            if o.page_id == 0 && page.max_offset() == 0 {
+                // All zeroes: the relation was extended but the WAL record
+                // initialising the page was lost in a crash (Postgres
+                // extends files before logging). Unreachable, harmless.
+                let detail = format!("block {block} is an empty page left by a crash");
+                report.warn(IssueKind::Page, ItemPointer::new(block, 0), detail);
+                continue;
+            }
             let detail = format!(
                 "block {block} is not an HNSW graph page (page id {:#x}, flags {})",
                 o.page_id, o.flags

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# hnsw under concurrency: several sessions insert, update and query while
+# VACUUM runs in a loop; afterwards the index is consistent, every live row
+# is reachable, answers are exact at large ef_search, and recall holds.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+P=28819
+DURATION=${HNSW_CONCURRENCY_SECONDS:-20}
+fresh_cluster concurrency "$P"
+sql concurrency "$P" <<'SQL'
+CREATE EXTENSION pgvector_rs;
+SELECT setseed(0.2);
+CREATE TABLE t (id bigserial PRIMARY KEY, v vector(24));
+INSERT INTO t (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 24) WHERE i > 0) FROM generate_series(1, 3000) i;
+CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+SQL
+work=$(mktemp -d)
+chmod 755 "$work"
+cat >"$work/insert.sql" <<'SQL'
+INSERT INTO t (v) SELECT array_agg(random())::vector FROM generate_series(1, 24);
+SQL
+cat >"$work/update.sql" <<'SQL'
+\set id random(1, 3000)
+UPDATE t SET v = (SELECT array_agg(random())::vector FROM generate_series(1, 24)) WHERE id = :id;
+SQL
+cat >"$work/query.sql" <<'SQL'
+SET enable_seqscan = off;
+SELECT id FROM t ORDER BY v <-> (SELECT array_agg(random())::vector FROM generate_series(1, 24)) LIMIT 10;
+SQL
+cat >"$work/delete.sql" <<'SQL'
+\set id random(1, 6000)
+DELETE FROM t WHERE id = :id;
+SQL
+chmod 644 "$work"/*.sql
+
+as_postgres "$BIN/pgbench" -n -h "$(cluster_dir concurrency)" -p "$P" -c 4 -j 2 -T "$DURATION" \
+    -f "$work/insert.sql@4" -f "$work/update.sql@2" -f "$work/query.sql@4" -f "$work/delete.sql@1" postgres \
+    >"$work/pgbench.log" 2>&1 &
+bench=$!
+vacuums=0
+while kill -0 "$bench" 2>/dev/null; do
+    sql concurrency "$P" -c "VACUUM t" && vacuums=$((vacuums + 1))
+    sleep 1
+done
+wait "$bench"
+check "pgbench ran without errors" 0 "$?"
+grep -E "number of transactions actually processed|number of failed" "$work/pgbench.log" | sed 's/^/# /'
+echo "# $vacuums vacuums ran concurrently"
+check "vacuums ran during the workload" t "$([ "$vacuums" -ge 2 ] && echo t || echo f)"
+sql concurrency "$P" -c "VACUUM t"
+
+check "index consistent" t "$(sql concurrency "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
+live=$(sql concurrency "$P" -c "SELECT count(*) FROM t")
+check "every live row is reachable" "$live" \
+    "$(sql concurrency "$P" -c "SET enable_seqscan = off" -c "SET hnsw.iterative_scan = relaxed_order" -c "SET hnsw.max_scan_tuples = 1000000" -c "SET hnsw.scan_mem_multiplier = 100" \
+        -c "SELECT count(DISTINCT id) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM t ORDER BY id LIMIT 1) LIMIT 1000000) s")"
+recall=$(sql concurrency "$P" <<'SQL'
+CREATE TEMP TABLE q AS SELECT id, v FROM t ORDER BY id DESC LIMIT 20;
+CREATE FUNCTION pg_temp.recall(ef int) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE r record; a bigint[]; b bigint[]; hits int := 0;
+BEGIN
+    PERFORM set_config('hnsw.ef_search', ef::text, true);
+    FOR r IN SELECT * FROM q LOOP
+        SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = on;
+        SELECT array_agg(id) INTO a FROM (SELECT id FROM t ORDER BY v <-> r.v LIMIT 10) s;
+        SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = off;
+        SELECT array_agg(id) INTO b FROM (SELECT id FROM t ORDER BY v <-> r.v LIMIT 10) s;
+        hits := hits + (SELECT count(*) FROM unnest(a) x WHERE x = ANY (b));
+    END LOOP;
+    RETURN hits / 200.0;
+END $$;
+SELECT pg_temp.recall(100000) = 1 AS exact, pg_temp.recall(40) >= 0.9 AS good;
+SQL
+)
+check "exact at large ef_search, recall >= 0.9 at ef_search 40" "t|t" "$recall"
+rm -rf "$work"
+finish
