@@ -17,7 +17,7 @@ use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
 use super::guc::{self, IterativeScanMode};
 use super::opclass::{checked_dimensions, index_space, relation_name};
-use super::scan::{check_scan, copy_keys, query_payload};
+use super::scan::{check_scan, copy_keys, count_index_scan, query_payload};
 use super::{check_for_interrupts, cost, error, interrupt_pending, notice, report_progress};
 use crate::fmgr::detoast;
 
@@ -576,6 +576,7 @@ unsafe extern "C-unwind" fn amgettuple(
         let info = *state.info.get_or_insert_with(|| index_info(index));
         if state.scan.is_none() {
             check_scan(scan, AM);
+            count_index_scan(index);
             let payload = query_payload(scan, &info.space, info.dims);
             state.null_query = payload.is_none();
             let iterative = match guc::HNSW_ITERATIVE_SCAN.get() {

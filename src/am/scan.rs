@@ -87,3 +87,26 @@ pub unsafe fn query_payload(
         Some(payload)
     }
 }
+
+/// `pgstat_count_index_scan(index)` (a macro in C), so that
+/// `pg_stat_user_indexes.idx_scan` counts our scans like pgvector's.
+pub unsafe fn count_index_scan(index: pg_sys::Relation) {
+    unsafe {
+        #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+        if (*index).pgstat_info.is_null() && (*index).pgstat_enabled {
+            pg_sys::pgstat_assoc_relation(index);
+        }
+        let info = (*index).pgstat_info;
+        if info.is_null() {
+            return;
+        }
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        {
+            (*info).t_counts.t_numscans += 1;
+        }
+        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+        {
+            (*info).counts.numscans += 1;
+        }
+    }
+}

@@ -228,3 +228,7 @@ SET hnsw.max_scan_tuples = 0;
 SET hnsw.scan_mem_multiplier = 0.5;
 SET hnsw.scan_mem_multiplier = 1001;
 SET hnsw.nonexistent = 1;
+
+-- Index scans are counted in the statistics views.
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan > 0 AS counted FROM pg_stat_user_indexes WHERE indexrelname = 'i_v_l2';

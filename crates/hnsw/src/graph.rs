@@ -205,7 +205,22 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
 
     fn insert(&self, q: u32, scratch: &mut Scratch) {
         let level = self.levels[q as usize];
-        let (entry, top) = *self.entry.read().unwrap();
+        // An element that becomes the new entry point is inserted holding
+        // the entry lock exclusively (as hnswlib does). Otherwise two such
+        // elements inserted at once both link only up to the old top layer,
+        // and the upper layers split into parts the search cannot cross:
+        // recall then drops for every query, at random.
+        let mut promote = None;
+        if level > self.entry.read().unwrap().1 {
+            let guard = self.entry.write().unwrap();
+            if level > guard.1 {
+                promote = Some(guard);
+            }
+        }
+        let (entry, top) = match &promote {
+            Some(guard) => **guard,
+            None => *self.entry.read().unwrap(),
+        };
         let mut nearest = Link {
             dist: self.distance(q, entry),
             id: entry,
@@ -239,11 +254,8 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
                 self.add_link(neighbor.id, q, neighbor.dist, layer);
             }
         }
-        if level > top {
-            let mut entry = self.entry.write().unwrap();
-            if level > entry.1 {
-                *entry = (q, level);
-            }
+        if let Some(mut entry) = promote {
+            *entry = (q, level);
         }
     }
 
