@@ -224,6 +224,10 @@ impl SplitMix64 {
 struct Reservoir {
     capacity: usize,
     kdims: usize,
+    lists: usize,
+    /// `maintenance_work_mem` in bytes: the sample and k-means' working
+    /// memory must fit in it.
+    budget: usize,
     rows: Vec<f32>,
     /// Rows offered once the reservoir was full (plus its capacity).
     seen: u64,
@@ -233,10 +237,12 @@ struct Reservoir {
 }
 
 impl Reservoir {
-    fn new(capacity: usize, kdims: usize) -> Self {
+    fn new(capacity: usize, kdims: usize, lists: usize, budget: usize) -> Self {
         Reservoir {
             capacity,
             kdims,
+            lists,
+            budget,
             rows: Vec::new(),
             seen: 0,
             rng: SplitMix64(SAMPLE_SEED),
@@ -277,9 +283,40 @@ impl Reservoir {
             );
         }
         match slot {
-            None => self.rows.extend_from_slice(&self.row),
+            None => {
+                self.reserve_row();
+                self.rows.extend_from_slice(&self.row);
+            }
             Some(j) => self.rows[j * self.kdims..(j + 1) * self.kdims].copy_from_slice(&self.row),
         }
+    }
+
+    /// Makes room for one more row, growing geometrically but never past
+    /// the reservoir's capacity or what `maintenance_work_mem` allows.
+    /// Raises pgvector's error once the sample needs more memory than that,
+    /// so a small table never fails for its (unused) sample capacity.
+    fn reserve_row(&mut self) {
+        if self.rows.len() < self.rows.capacity() {
+            return;
+        }
+        let needed = self.len() + 1;
+        let memory = |rows: usize| kmeans_memory(rows, self.kdims, self.lists);
+        if memory(needed) > self.budget {
+            error(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                &format!(
+                    "memory required is {} MB, maintenance_work_mem is {} MB",
+                    memory(self.capacity) / (1024 * 1024) + 1,
+                    self.budget / (1024 * 1024)
+                ),
+                None,
+            );
+        }
+        let mut rows = (self.len() * 2).max(64).min(self.capacity).max(needed);
+        while rows > needed && memory(rows) > self.budget {
+            rows = needed + (rows - needed) / 2;
+        }
+        self.rows.reserve_exact(rows * self.kdims - self.rows.len());
     }
 }
 
@@ -340,20 +377,8 @@ unsafe extern "C-unwind" fn ambuild(
 
         report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
         let capacity = (lists * SAMPLES_PER_LIST).max(MIN_SAMPLES);
-        let required = kmeans_memory(capacity, info.kmeans_dims(), lists);
         let budget = guc::maintenance_work_mem_bytes();
-        if required > budget {
-            error(
-                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                &format!(
-                    "memory required is {} MB, maintenance_work_mem is {} MB",
-                    required / (1024 * 1024) + 1,
-                    budget / (1024 * 1024)
-                ),
-                None,
-            );
-        }
-        let mut reservoir = Reservoir::new(capacity, info.kmeans_dims());
+        let mut reservoir = Reservoir::new(capacity, info.kmeans_dims(), lists, budget);
         guarded_scan_heap(heap, index, index_info_ptr, &mut |_, datum| reservoir.offer(&info.space, datum));
         if reservoir.len() < lists {
             notice(
