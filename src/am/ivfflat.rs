@@ -687,6 +687,7 @@ unsafe extern "C-unwind" fn amgettuple(
         let rel = PgRelation::logged(index);
         if state.scan.is_none() {
             check_scan(scan, AM);
+            count_index_scan(index);
             let payload = query_payload(scan, &info.space, info.dims);
             state.null_query = payload.is_none();
             let query = payload.unwrap_or_else(|| vec![0; info.payload_size]);
@@ -711,6 +712,29 @@ unsafe extern "C-unwind" fn amgettuple(
             }
             Ok(None) => false,
             Err(e) => raise(e),
+        }
+    }
+}
+
+/// `pgstat_count_index_scan(index)` (a macro in C), so that
+/// `pg_stat_user_indexes.idx_scan` counts ivfflat scans as pgvector's do.
+#[cfg(not(any(feature = "pg13", feature = "pg14")))]
+unsafe fn count_index_scan(index: pg_sys::Relation) {
+    unsafe {
+        if (*index).pgstat_info.is_null() && (*index).pgstat_enabled {
+            pg_sys::pgstat_assoc_relation(index);
+        }
+        if !(*index).pgstat_info.is_null() {
+            (*(*index).pgstat_info).t_counts.t_numscans += 1;
+        }
+    }
+}
+
+#[cfg(any(feature = "pg13", feature = "pg14"))]
+unsafe fn count_index_scan(index: pg_sys::Relation) {
+    unsafe {
+        if !(*index).pgstat_info.is_null() {
+            (*(*index).pgstat_info).t_counts.t_numscans += 1;
         }
     }
 }

@@ -95,6 +95,9 @@ SET ivfflat.max_probes = 1;
 SELECT count(*) < 20 AS too_few FROM (SELECT id FROM t WHERE id % 20 = 0 ORDER BY v <-> '[0,0,0,0]' LIMIT 20) s;
 RESET ivfflat.max_probes;
 RESET ivfflat.iterative_scan;
+-- scans are counted in the statistics
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 't_idx';
 
 -- inserts after the build, NULLs skipped, delete + VACUUM
 SET ivfflat.probes = 10;
