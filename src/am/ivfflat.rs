@@ -387,6 +387,8 @@ unsafe extern "C-unwind" fn ambuild(
                 "Drop the index until the table has more data.",
             );
         }
+        // The sampling scan counted tuples; k-means does not.
+        report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
         let centroids = train_centroids(&info, lists, &reservoir.rows);
         drop(reservoir);
 
