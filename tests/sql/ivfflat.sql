@@ -161,6 +161,16 @@ SELECT ARRAY(SELECT id FROM t WHERE h IS NOT NULL ORDER BY v <-> '[0.1,0.2,0.3,0
 SELECT count(*) FROM (SELECT id FROM t WHERE h IS NOT NULL ORDER BY v <-> '[0,0,0,0]' LIMIT 2000) s;
 DROP INDEX t_part;
 
+-- CREATE INDEX CONCURRENTLY (its validation pass bulk-deletes nothing but
+-- must see every TID) and REINDEX, plain and concurrent
+CREATE INDEX CONCURRENTLY t_conc ON t USING ivfflat (v) WITH (lists = 10);
+SELECT ARRAY(SELECT id FROM t ORDER BY v <-> '[0.1,0.2,0.3,0.4]' LIMIT 10)
+     = ARRAY(SELECT id FROM t ORDER BY (v <-> '[0.1,0.2,0.3,0.4]') + 0, id LIMIT 10) AS exact;
+REINDEX INDEX t_conc;
+REINDEX INDEX CONCURRENTLY t_conc;
+SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0,0]' LIMIT 2000) s;
+DROP INDEX t_conc;
+
 -- unlogged table (the init fork is built by ambuildempty)
 CREATE UNLOGGED TABLE u (id int, v vector(2));
 INSERT INTO u SELECT i, ARRAY[i, -i]::real[] FROM generate_series(1, 50) i;
