@@ -351,19 +351,6 @@ fn train_centroids(info: &IndexInfo, lists: usize, sample: &[f32]) -> Vec<u8> {
     bytes
 }
 
-/// [`scan_heap`] behind an FFI boundary guard: an ERROR raised inside the
-/// table scan (a cancel, or one of ours from the callback) becomes a Rust
-/// panic here, so the build's Rust state is dropped while unwinding instead
-/// of being jumped over.
-unsafe fn guarded_scan_heap(
-    heap: pg_sys::Relation,
-    index: pg_sys::Relation,
-    index_info: *mut pg_sys::IndexInfo,
-    visit: &mut dyn FnMut(pagestore::ItemPointer, pg_sys::Datum),
-) -> f64 {
-    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| scan_heap(heap, index, index_info, true, visit)) }
-}
-
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn ambuild(
     heap: pg_sys::Relation,
@@ -379,7 +366,7 @@ unsafe extern "C-unwind" fn ambuild(
         let capacity = (lists * SAMPLES_PER_LIST).max(MIN_SAMPLES);
         let budget = guc::maintenance_work_mem_bytes();
         let mut reservoir = Reservoir::new(capacity, info.kmeans_dims(), lists, budget);
-        guarded_scan_heap(heap, index, index_info_ptr, &mut |_, datum| reservoir.offer(&info.space, datum));
+        scan_heap(heap, index, index_info_ptr, true, &mut |_, datum| reservoir.offer(&info.space, datum));
         if reservoir.len() < lists {
             notice(
                 "ivfflat index created with little data",
@@ -407,7 +394,7 @@ unsafe extern "C-unwind" fn ambuild(
             .unwrap_or_else(|e| raise(e));
         let mut payload = Vec::new();
         let mut pushed = 0u64;
-        let reltuples = guarded_scan_heap(heap, index, index_info_ptr, &mut |tid, datum| {
+        let reltuples = scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
             if encode_ptr(&info.space, detoast(datum), &mut payload) {
                 builder.push(tid, &payload).unwrap_or_else(|e| raise(e));
                 pushed += 1;
