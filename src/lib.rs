@@ -19,6 +19,7 @@ pub mod types;
 
 pgrx::extension_sql_file!("../sql/pgvector_rs.sql", name = "pgvector_rs_objects", bootstrap);
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "pgvector_rs_hnsw", requires = ["pgvector_rs_objects"]);
+pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "pgvector_rs_ivfflat", requires = ["pgvector_rs_objects"]);
 
 /// Registers the index options and configuration parameters when the library is loaded.
 #[pgrx::pg_guard]

@@ -50,7 +50,9 @@ pub unsafe fn scan_heap(
         let scan = (*(*heap).rd_tableam)
             .index_build_range_scan
             .expect("table access method without index_build_range_scan");
-        let reltuples = scan(
+        // Guarded: an ERROR inside the scan (a cancel, or one raised by the
+        // callback) becomes a panic here instead of a longjmp over our frames.
+        let reltuples = pg_sys::ffi::pg_guard_ffi_boundary(|| scan(
             heap,
             index,
             index_info,
@@ -62,7 +64,7 @@ pub unsafe fn scan_heap(
             Some(build_callback),
             &mut state as *mut ScanState as *mut std::ffi::c_void,
             std::ptr::null_mut(),
-        );
+        ));
         pg_sys::MemoryContextDelete(context);
         reltuples
     }

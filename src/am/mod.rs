@@ -12,6 +12,7 @@ pub mod build;
 pub mod cost;
 pub mod guc;
 pub mod hnsw;
+pub mod ivfflat;
 pub mod opclass;
 pub mod scan;
 
@@ -74,6 +75,7 @@ pub fn vacuum_delay_point() {
 /// Registers reloptions and GUCs; called from `_PG_init`.
 pub fn init() {
     hnsw::register_reloptions();
+    ivfflat::register_reloptions();
     guc::register();
 }
 

@@ -33,7 +33,7 @@ pub use insert::insert;
 pub use kmeans::Metric;
 pub use search::{search, IterativeScan, Scan, SearchOptions};
 pub use space::{DenseEncoding, Element, Space};
-pub use vacuum::{bulk_delete, VacuumStats};
+pub use vacuum::{bulk_delete, bulk_delete_with_delay, VacuumStats};
 
 #[cfg(test)]
 mod testdata;

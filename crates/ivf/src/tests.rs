@@ -280,6 +280,17 @@ fn vacuum_removes_exactly_the_dead_rows() {
 }
 
 #[test]
+fn vacuum_calls_the_delay_point_once_per_list_page() {
+    let f = clustered_fixture();
+    let list_pages = (0..f.rel.nblocks())
+        .filter(|&b| f.rel.read(b).opaque().flags & FLAG_ROLE_MASK == PageRole::List as u16)
+        .count();
+    let mut delays = 0;
+    crate::bulk_delete_with_delay(&f.rel, &mut |_| false, &mut || delays += 1).unwrap();
+    assert_eq!(delays, list_pages);
+}
+
+#[test]
 fn inserts_reuse_space_freed_by_vacuum() {
     let f = clustered_fixture();
     let n = f.len();

@@ -32,6 +32,18 @@ pub fn bulk_delete<R: Relation>(
     rel: &R,
     is_dead: &mut dyn FnMut(ItemPointer) -> bool,
 ) -> Result<VacuumStats, IvfError> {
+    bulk_delete_with_delay(rel, is_dead, &mut || {})
+}
+
+/// [`bulk_delete`] calling `between_pages()` before each list page is read,
+/// while no page is locked: the place for Postgres' `vacuum_delay_point()`,
+/// which may sleep (cost-based vacuum delay) or raise a cancel, neither of
+/// which may happen while a buffer lock is held.
+pub fn bulk_delete_with_delay<R: Relation>(
+    rel: &R,
+    is_dead: &mut dyn FnMut(ItemPointer) -> bool,
+    between_pages: &mut dyn FnMut(),
+) -> Result<VacuumStats, IvfError> {
     let meta = read_meta(rel)?;
     let tuple_len = LIST_TUPLE_HEADER_SIZE + meta.payload_size as usize;
     // Collected first so that no centroid page stays locked while lists are read.
@@ -42,7 +54,7 @@ pub fn bulk_delete<R: Relation>(
 
     let mut stats = VacuumStats::default();
     for (location, head) in lists {
-        let list = vacuum_list(rel, head, tuple_len, is_dead)?;
+        let list = vacuum_list(rel, head, tuple_len, is_dead, between_pages)?;
         stats.tuples_removed += list.removed;
         stats.tuples_remaining += list.live;
         update_centroid(rel, location, |h| {
@@ -68,6 +80,7 @@ fn vacuum_list<R: Relation>(
     head: BlockNumber,
     tuple_len: usize,
     is_dead: &mut dyn FnMut(ItemPointer) -> bool,
+    between_pages: &mut dyn FnMut(),
 ) -> Result<ListOutcome, IvfError> {
     let mut outcome = ListOutcome {
         live: 0,
@@ -76,6 +89,7 @@ fn vacuum_list<R: Relation>(
     };
     let mut chain = ChainGuard::new(rel, head);
     while let Some(block) = chain.next_block()? {
+        between_pages();
         let (dead, room) = {
             let page = rel.read(block);
             chain.follow(page.opaque().next);
