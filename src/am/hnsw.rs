@@ -357,7 +357,7 @@ unsafe extern "C-unwind" fn ambulkdelete(
             &info.space,
             |tid| {
                 let mut data = item_pointer_data(tid);
-                callback(&mut data, callback_state)
+                pg_sys::ffi::pg_guard_ffi_boundary(|| callback(&mut data, callback_state))
             },
             super::vacuum_delay_point,
         );
@@ -641,9 +641,13 @@ crate::pg_function!(hnsw_check, |fcinfo| {
         .set_hint("REINDEX the index.")
         .report(pgrx::PgLogLevel::ERROR);
     }
-    crate::fmgr::text_datum(&format!(
+    let mut text = format!(
         "index \"{name}\" is consistent: {} pages, {} live elements ({} heap tuples), {} deleted, {} free slots, {} warnings",
         report.pages, report.live_elements, report.heap_tids, report.deleted_elements, report.free_elements, report.warnings.len()
-    ))
+    );
+    for warning in report.warnings.iter().take(5) {
+        text.push_str(&format!("\nwarning: {}", warning.detail));
+    }
+    crate::fmgr::text_datum(&text)
 });
 

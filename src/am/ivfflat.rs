@@ -28,7 +28,7 @@ use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
 use super::guc::{self, IvfIterativeScanMode, IVFFLAT_MAX_LISTS};
 use super::opclass::{checked_dimensions, encode_ptr, index_space, relation_name};
-use super::scan::{check_scan, copy_keys, query_payload};
+use super::scan::{check_scan, copy_keys, count_index_scan, query_payload};
 use super::{check_for_interrupts, cost, error, notice, report_progress};
 use crate::fmgr::detoast;
 
@@ -701,29 +701,6 @@ unsafe extern "C-unwind" fn amgettuple(
             }
             Ok(None) => false,
             Err(e) => raise(e),
-        }
-    }
-}
-
-/// `pgstat_count_index_scan(index)` (a macro in C), so that
-/// `pg_stat_user_indexes.idx_scan` counts ivfflat scans as pgvector's do.
-#[cfg(not(any(feature = "pg13", feature = "pg14")))]
-unsafe fn count_index_scan(index: pg_sys::Relation) {
-    unsafe {
-        if (*index).pgstat_info.is_null() && (*index).pgstat_enabled {
-            pg_sys::pgstat_assoc_relation(index);
-        }
-        if !(*index).pgstat_info.is_null() {
-            (*(*index).pgstat_info).t_counts.t_numscans += 1;
-        }
-    }
-}
-
-#[cfg(any(feature = "pg13", feature = "pg14"))]
-unsafe fn count_index_scan(index: pg_sys::Relation) {
-    unsafe {
-        if !(*index).pgstat_info.is_null() {
-            (*(*index).pgstat_info).t_counts.t_numscans += 1;
         }
     }
 }

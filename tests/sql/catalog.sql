@@ -1,7 +1,12 @@
 -- the declared surface: strictness, volatility and parallel safety as pgvector declares them
 SELECT count(*) AS not_immutable_strict_safe FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgvector_rs'
-  WHERE p.prokind = 'f' AND p.proname NOT LIKE 'pgvector_rs%' AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's');
+  WHERE p.prokind = 'f' AND p.proname NOT LIKE 'pgvector_rs%' AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
+    AND p.prorettype NOT IN ('index_am_handler'::regtype, 'internal'::regtype);
+-- access method handlers and support functions: volatile and not strict, like pgvector's
+SELECT p.proname, p.provolatile, p.proisstrict FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgvector_rs'
+  WHERE p.prorettype IN ('index_am_handler'::regtype, 'internal'::regtype) ORDER BY 1;
 SELECT oprname, format_type(oprleft, NULL) AS l, format_type(oprright, NULL) AS r, oprresult::regtype
   FROM pg_operator o JOIN pg_depend d ON d.objid = o.oid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgvector_rs'

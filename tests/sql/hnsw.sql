@@ -1,6 +1,9 @@
 -- hnsw access method: every operator class against exact search, options,
 -- GUCs, NULLs, expression/partial/partitioned indexes, iterative scans,
 -- vacuum, duplicates, concurrent builds and reindex.
+-- Its own schema, so that tables cannot collide with other suites'.
+CREATE SCHEMA hnsw_test;
+SET search_path = hnsw_test, public;
 
 -- Runs `sql` (SELECT d ... ORDER BY ... LIMIT n, with d the distance) with
 -- exact search and with the index; reports whether the index was used and
@@ -232,3 +235,7 @@ SET hnsw.nonexistent = 1;
 -- Index scans are counted in the statistics views.
 SELECT pg_stat_force_next_flush();
 SELECT idx_scan > 0 AS counted FROM pg_stat_user_indexes WHERE indexrelname = 'i_v_l2';
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA hnsw_test CASCADE;
