@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# hnsw under concurrency: several sessions insert, update, delete and query
-# while VACUUM runs in a loop; afterwards the index is consistent, answers
-# are exact at large ef_search, and reachability and recall match a fresh
-# build of the same rows.
+# Indexes under concurrency: several sessions insert, update, delete and
+# query (hnsw and ivfflat) while VACUUM runs in a loop; afterwards the hnsw
+# index is consistent, answers are exact at large ef_search, reachability
+# and recall match a fresh build of the same rows, and the ivfflat index
+# answers exactly with every list probed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 P=28819
@@ -14,6 +15,7 @@ SELECT setseed(0.2);
 CREATE TABLE t (id bigserial PRIMARY KEY, v vector(24));
 INSERT INTO t (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 24) WHERE i > 0) FROM generate_series(1, 3000) i;
 CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+CREATE INDEX t_ivf ON t USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
 SQL
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -27,6 +29,7 @@ SQL
 cat >"$work/query.sql" <<'SQL'
 SET enable_seqscan = off;
 SELECT id FROM t ORDER BY v <-> (SELECT array_agg(random())::vector FROM generate_series(1, 24)) LIMIT 10;
+SELECT id FROM t ORDER BY v <=> (SELECT array_agg(random())::vector FROM generate_series(1, 24)) LIMIT 10;
 SQL
 cat >"$work/delete.sql" <<'SQL'
 \set id random(1, 6000)
@@ -50,6 +53,15 @@ echo "# $vacuums vacuums ran concurrently"
 check "vacuums ran during the workload" t "$([ "$vacuums" -ge 2 ] && echo t || echo f)"
 sql concurrency "$P" -c "VACUUM t"
 
+check "ivfflat: exact with every list probed" t "$(sql concurrency "$P" <<'SQL'
+SET ivfflat.probes = 10;
+SET enable_seqscan = off;
+SELECT bool_and(a = b) FROM (
+    SELECT (SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY v <=> q.v LIMIT 10) s) AS a,
+           (SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY (v <=> q.v) + 0 LIMIT 10) s) AS b
+    FROM (SELECT v FROM t ORDER BY id DESC LIMIT 20) q) r;
+SQL
+)"
 check "index consistent" t "$(sql concurrency "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
 
 # Reachability and recall of the index that lived through the workload,
