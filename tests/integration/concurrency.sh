@@ -67,13 +67,15 @@ check "index consistent" t "$(sql concurrency "$P" -c "SELECT pgvector_rs_hnsw_c
 # Reachability and recall of the index that lived through the workload,
 # compared with a fresh build of the same rows (HNSW pruning leaves a few
 # elements without incoming links even in a fresh build of uniform data).
+# Recall is measured over 200 queries (2,000 neighbours): with 20 the
+# run-to-run spread alone was close to the 0.05 margin.
 reachable() {
     sql concurrency "$P" -c "SET enable_seqscan = off" -c "SET hnsw.iterative_scan = relaxed_order" \
         -c "SET hnsw.max_scan_tuples = 1000000" -c "SET hnsw.scan_mem_multiplier = 100" \
         -c "SELECT count(DISTINCT id) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM t ORDER BY id LIMIT 1) LIMIT 1000000) s"
 }
 sql concurrency "$P" <<'SQL'
-CREATE TABLE q AS SELECT id, v FROM t ORDER BY id DESC LIMIT 20;
+CREATE TABLE q AS SELECT id, v FROM t ORDER BY id DESC LIMIT 200;
 CREATE FUNCTION recall(ef int) RETURNS numeric LANGUAGE plpgsql AS $$
 DECLARE r record; a bigint[]; b bigint[]; hits int := 0;
 BEGIN
@@ -85,13 +87,15 @@ BEGIN
         SELECT array_agg(id) INTO b FROM (SELECT id FROM t ORDER BY v <-> r.v LIMIT 10) s;
         hits := hits + (SELECT count(*) FROM unnest(a) x WHERE x = ANY (b));
     END LOOP;
-    RETURN hits / 200.0;
+    RETURN hits / 2000.0;
 END $$;
 SQL
 live=$(sql concurrency "$P" -c "SELECT count(*) FROM t")
 reach_churned=$(reachable)
 recall_churned=$(sql concurrency "$P" -c "SELECT recall(40)")
-check "exact at large ef_search" t "$(sql concurrency "$P" -c "SELECT recall(100000) = 1")"
+# Not exactly 1: the 0.1-0.2% of elements that pruning leaves without
+# incoming links (fresh builds too, as in pgvector) are missed by any search.
+check "exact at large ef_search (recall >= 0.995)" t "$(sql concurrency "$P" -c "SELECT recall(100000) >= 0.995")"
 sql concurrency "$P" -c "REINDEX INDEX t_v"
 reach_fresh=$(reachable)
 recall_fresh=$(sql concurrency "$P" -c "SELECT recall(40)")
