@@ -177,14 +177,24 @@ pub fn cstring_datum(s: &str) -> pg_sys::Datum {
 /// A palloc'd bytea for type send functions.
 pub fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
     let ptr = alloc_varlena(pg_sys::VARHDRSZ + bytes.len());
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.add(pg_sys::VARHDRSZ), bytes.len()) };
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.add(pg_sys::VARHDRSZ), bytes.len())
+    };
     ptr_datum(ptr)
 }
 
 /// The unread bytes of a receive function's StringInfo argument, and a way to mark them read.
-pub unsafe fn recv_buffer<'a>(fcinfo: pg_sys::FunctionCallInfo) -> (&'a [u8], *mut pg_sys::StringInfoData) {
+pub unsafe fn recv_buffer<'a>(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> (&'a [u8], *mut pg_sys::StringInfoData) {
     let buf = unsafe { arg(fcinfo, 0).cast_mut_ptr::<pg_sys::StringInfoData>() };
-    let (data, len, cursor) = unsafe { ((*buf).data as *const u8, (*buf).len as usize, (*buf).cursor as usize) };
+    let (data, len, cursor) = unsafe {
+        (
+            (*buf).data as *const u8,
+            (*buf).len as usize,
+            (*buf).cursor as usize,
+        )
+    };
     let bytes = unsafe { std::slice::from_raw_parts(data.add(cursor), len - cursor) };
     (bytes, buf)
 }

@@ -17,9 +17,21 @@ pub mod fmgr;
 mod info;
 pub mod types;
 
-pgrx::extension_sql_file!("../sql/pgvector_rs.sql", name = "pgvector_rs_objects", bootstrap);
-pgrx::extension_sql_file!("../sql/hnsw.sql", name = "pgvector_rs_hnsw", requires = ["pgvector_rs_objects"]);
-pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "pgvector_rs_ivfflat", requires = ["pgvector_rs_objects"]);
+pgrx::extension_sql_file!(
+    "../sql/pgvector_rs.sql",
+    name = "pgvector_rs_objects",
+    bootstrap
+);
+pgrx::extension_sql_file!(
+    "../sql/hnsw.sql",
+    name = "pgvector_rs_hnsw",
+    requires = ["pgvector_rs_objects"]
+);
+pgrx::extension_sql_file!(
+    "../sql/ivfflat.sql",
+    name = "pgvector_rs_ivfflat",
+    requires = ["pgvector_rs_objects"]
+);
 
 /// Registers the index options and configuration parameters when the library is loaded.
 #[pgrx::pg_guard]
@@ -36,14 +48,22 @@ mod tests {
     use pgrx::prelude::*;
 
     fn one<T: pgrx::IntoDatum + pgrx::FromDatum>(sql: &str) -> T {
-        Spi::get_one::<T>(sql).expect("query failed").expect("query returned NULL")
+        Spi::get_one::<T>(sql)
+            .expect("query failed")
+            .expect("query returned NULL")
     }
 
     #[pg_test]
     fn text_round_trip() {
-        assert_eq!(one::<String>("SELECT '[1,2.5,-3e-05]'::vector::text"), "[1,2.5,-3e-05]");
+        assert_eq!(
+            one::<String>("SELECT '[1,2.5,-3e-05]'::vector::text"),
+            "[1,2.5,-3e-05]"
+        );
         assert_eq!(one::<String>("SELECT '[1,2]'::halfvec(2)::text"), "[1,2]");
-        assert_eq!(one::<String>("SELECT '{3:2,1:1.5}/5'::sparsevec::text"), "{1:1.5,3:2}/5");
+        assert_eq!(
+            one::<String>("SELECT '{3:2,1:1.5}/5'::sparsevec::text"),
+            "{1:1.5,3:2}/5"
+        );
     }
 
     #[pg_test]
@@ -65,7 +85,10 @@ mod tests {
     #[pg_test]
     fn exact_search_orders_by_distance() {
         Spi::run("CREATE TABLE items (id int, emb vector(3))").unwrap();
-        Spi::run("INSERT INTO items SELECT i, ARRAY[i, i * 2, 1]::real[] FROM generate_series(1, 100) i").unwrap();
+        Spi::run(
+            "INSERT INTO items SELECT i, ARRAY[i, i * 2, 1]::real[] FROM generate_series(1, 100) i",
+        )
+        .unwrap();
         let first = one::<i32>("SELECT id FROM items ORDER BY emb <-> '[10,20,1]' LIMIT 1");
         assert_eq!(first, 10);
         let avg = one::<String>("SELECT avg(emb)::text FROM items");

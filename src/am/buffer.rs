@@ -20,6 +20,12 @@ use pagestore::{
 };
 use pgrx::pg_sys;
 
+/// Items whose buffers [`Relation::prefetch_items`] pins at once: within
+/// the backend's fast private pin-count slots (`REFCOUNT_ARRAY_ENTRIES`).
+const PREFETCH_BATCH: usize = 7;
+const PAGE_SIZE: usize = pg_sys::BLCKSZ as usize;
+const PAGE_HEADER_SIZE: usize = 24;
+
 /// Access to one fork of an index relation.
 pub struct PgRelation {
     rel: pg_sys::Relation,
@@ -31,18 +37,30 @@ impl PgRelation {
     /// The main fork; every page write is WAL-logged (when the relation
     /// needs WAL at all: generic WAL skips unlogged and temporary ones).
     pub unsafe fn logged(rel: pg_sys::Relation) -> Self {
-        PgRelation { rel, fork: pg_sys::ForkNumber::MAIN_FORKNUM, wal: true }
+        PgRelation {
+            rel,
+            fork: pg_sys::ForkNumber::MAIN_FORKNUM,
+            wal: true,
+        }
     }
 
     /// The main fork of an index being built: no WAL per write; the caller
     /// must call [`PgRelation::log_build`] when the build is complete.
     pub unsafe fn for_build(rel: pg_sys::Relation) -> Self {
-        PgRelation { rel, fork: pg_sys::ForkNumber::MAIN_FORKNUM, wal: false }
+        PgRelation {
+            rel,
+            fork: pg_sys::ForkNumber::MAIN_FORKNUM,
+            wal: false,
+        }
     }
 
     /// The init fork of an unlogged index (`ambuildempty`), WAL-logged.
     pub unsafe fn init_fork(rel: pg_sys::Relation) -> Self {
-        PgRelation { rel, fork: pg_sys::ForkNumber::INIT_FORKNUM, wal: true }
+        PgRelation {
+            rel,
+            fork: pg_sys::ForkNumber::INIT_FORKNUM,
+            wal: true,
+        }
     }
 
     /// The Postgres relation.
@@ -112,8 +130,15 @@ impl PgRelation {
             let block = pg_sys::BufferGetBlockNumber(buffer);
             let (state, page) = if self.wal {
                 let state = pg_sys::GenericXLogStart(self.rel);
-                let flags = if new_page { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
-                (state, pg_sys::GenericXLogRegisterBuffer(state, buffer, flags))
+                let flags = if new_page {
+                    pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+                } else {
+                    0
+                };
+                (
+                    state,
+                    pg_sys::GenericXLogRegisterBuffer(state, buffer, flags),
+                )
             } else {
                 (std::ptr::null_mut(), pg_sys::BufferGetPage(buffer))
             };
@@ -238,8 +263,57 @@ impl Relation for PgRelation {
             let buffer = self.read_buffer(block);
             pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
             let image = &*(pg_sys::BufferGetPage(buffer) as *const PageImage);
-            PgReadGuard { buffer, view: PageRef::new(block, image) }
+            PgReadGuard {
+                buffer,
+                view: PageRef::new(block, image),
+            }
         }
+    }
+
+    /// Pins the buffers of up to [`PREFETCH_BATCH`] items at a time (the
+    /// hash lookups' misses overlap), prefetches each page's header and line
+    /// pointers, then each item's bytes, and unpins. The item locations
+    /// are read without the content lock: a torn or stale line pointer only
+    /// makes a useless prefetch, which cannot fault, and it is bounded to the
+    /// pinned page anyway. The `read` that follows finds everything cached.
+    fn prefetch_items(&self, items: &[pagestore::ItemPointer]) {
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            for chunk in items.chunks(PREFETCH_BATCH) {
+                let mut pinned =
+                    [(0 as pg_sys::Buffer, std::ptr::null::<u8>(), 0u16); PREFETCH_BATCH];
+                let mut n = 0;
+                // (A block past the end raises the same ERROR `read` would
+                // raise for it next.)
+                for item in chunk {
+                    let buffer = self.read_buffer(item.block);
+                    let page = pg_sys::BufferGetPage(buffer) as *const u8;
+                    _mm_prefetch::<_MM_HINT_T0>(page.cast());
+                    pinned[n] = (buffer, page, item.offset);
+                    n += 1;
+                }
+                for &(_, page, offset) in &pinned[..n] {
+                    let at = PAGE_HEADER_SIZE + (offset as usize).saturating_sub(1) * 4;
+                    if offset == 0 || at + 4 > PAGE_SIZE {
+                        continue;
+                    }
+                    let raw = std::ptr::read_volatile(page.add(at) as *const u32);
+                    let (off, len) = ((raw & 0x7FFF) as usize, (raw >> 17) as usize);
+                    let end = (off + len).min(PAGE_SIZE);
+                    let mut line = off & !63;
+                    while line < end {
+                        _mm_prefetch::<_MM_HINT_T0>(page.add(line).cast());
+                        line += 64;
+                    }
+                }
+                for &(buffer, _, _) in &pinned[..n] {
+                    pg_sys::ReleaseBuffer(buffer);
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = items;
     }
 
     fn write(&self, block: BlockNumber) -> PgWriteGuard<'_> {

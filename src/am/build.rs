@@ -17,7 +17,10 @@ pub fn item_pointer(tid: &pg_sys::ItemPointerData) -> ItemPointer {
 pub fn item_pointer_data(tid: ItemPointer) -> pg_sys::ItemPointerData {
     let block = tid.block;
     pg_sys::ItemPointerData {
-        ip_blkid: pg_sys::BlockIdData { bi_hi: (block >> 16) as u16, bi_lo: block as u16 },
+        ip_blkid: pg_sys::BlockIdData {
+            bi_hi: (block >> 16) as u16,
+            bi_lo: block as u16,
+        },
         ip_posid: tid.offset,
     }
 }
@@ -46,25 +49,31 @@ pub unsafe fn scan_heap(
             pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
             pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
         );
-        let mut state = ScanState { visit, context, tuples: 0 };
+        let mut state = ScanState {
+            visit,
+            context,
+            tuples: 0,
+        };
         let scan = (*(*heap).rd_tableam)
             .index_build_range_scan
             .expect("table access method without index_build_range_scan");
         // Guarded: an ERROR inside the scan (a cancel, or one raised by the
         // callback) becomes a panic here instead of a longjmp over our frames.
-        let reltuples = pg_sys::ffi::pg_guard_ffi_boundary(|| scan(
-            heap,
-            index,
-            index_info,
-            true,     // allow_sync
-            false,    // anyvisible
-            progress, // report block progress
-            0,
-            pg_sys::InvalidBlockNumber,
-            Some(build_callback),
-            &mut state as *mut ScanState as *mut std::ffi::c_void,
-            std::ptr::null_mut(),
-        ));
+        let reltuples = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            scan(
+                heap,
+                index,
+                index_info,
+                true,     // allow_sync
+                false,    // anyvisible
+                progress, // report block progress
+                0,
+                pg_sys::InvalidBlockNumber,
+                Some(build_callback),
+                &mut state as *mut ScanState as *mut std::ffi::c_void,
+                std::ptr::null_mut(),
+            )
+        });
         pg_sys::MemoryContextDelete(context);
         reltuples
     }

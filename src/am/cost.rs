@@ -52,7 +52,11 @@ pub unsafe fn generic(
 pub unsafe fn seq_page_cost(path: *mut pg_sys::IndexPath) -> f64 {
     unsafe {
         let mut seq = 0.0;
-        pg_sys::get_tablespace_page_costs((*(*path).indexinfo).reltablespace, std::ptr::null_mut(), &mut seq);
+        pg_sys::get_tablespace_page_costs(
+            (*(*path).indexinfo).reltablespace,
+            std::ptr::null_mut(),
+            &mut seq,
+        );
         seq
     }
 }

@@ -86,7 +86,9 @@ pub fn register_reloptions() {
 
 crate::pg_function!(hnswhandler, |fcinfo| {
     let _ = fcinfo;
-    let mut am = unsafe { pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
+    let mut am = unsafe {
+        pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine)
+    };
     am.amstrategies = 0;
     am.amsupport = 3;
     am.amoptsprocnum = 0;
@@ -171,8 +173,9 @@ unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
         let space = index_space(index, AM);
         let dims = checked_dimensions(index, &space, AM, max_dimensions);
         let info = IndexInfo { space, dims };
-        let cached = pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())
-            as *mut IndexInfo;
+        let cached =
+            pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())
+                as *mut IndexInfo;
         cached.write(info);
         (*index).rd_amcache = cached as *mut std::ffi::c_void;
         info
@@ -193,7 +196,9 @@ unsafe fn index_payload_options(index: pg_sys::Relation, info: &IndexInfo) -> In
 /// Rejects sparse vectors with more non-zero elements than an element holds.
 unsafe fn check_value(info: &IndexInfo, ptr: *const u8) {
     if info.space.element() == ElementType::Sparse {
-        let nnz = unsafe { crate::types::datum::sparse_from_ptr(ptr) }.indices.len();
+        let nnz = unsafe { crate::types::datum::sparse_from_ptr(ptr) }
+            .indices
+            .len();
         if nnz > MAX_SPARSE_NNZ {
             error(
                 PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
@@ -464,7 +469,10 @@ unsafe fn meta_m(oid: pg_sys::Oid) -> Option<u16> {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
+unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
     let table = [
         pg_sys::relopt_parse_elt {
             optname: c"m".as_ptr(),
@@ -540,11 +548,12 @@ unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        let state = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
-            info: None,
-            scan: None,
-            null_query: false,
-        });
+        let state =
+            pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
+                info: None,
+                scan: None,
+                null_query: false,
+            });
         (*scan).opaque = state as *mut std::ffi::c_void;
         scan
     }
@@ -588,11 +597,15 @@ unsafe extern "C-unwind" fn amgettuple(
                 ef_search: guc::HNSW_EF_SEARCH.get() as usize,
                 iterative,
                 max_scan_tuples: guc::HNSW_MAX_SCAN_TUPLES.get() as u64,
-                memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get()) as usize,
+                memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get())
+                    as usize,
             };
             state.scan = Some(HnswScan::new(payload.as_deref().unwrap_or(&[]), options));
         }
-        let space = ScanSpace { space: info.space, null_query: state.null_query };
+        let space = ScanSpace {
+            space: info.space,
+            null_query: state.null_query,
+        };
         let rel = PgRelation::logged(index);
         let hnsw_scan = state.scan.as_mut().unwrap();
         match hnsw_scan.next(&rel, &space) {
@@ -626,15 +639,27 @@ crate::pg_function!(hnsw_check, |fcinfo| {
     let is_hnsw = !am_name.is_null() && CStr::from_ptr(am_name).to_bytes() == b"hnsw";
     if !is_hnsw {
         pg_sys::index_close(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        error(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, &format!("\"{name}\" is not an hnsw index"), None);
+        error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            &format!("\"{name}\" is not an hnsw index"),
+            None,
+        );
     }
     let report = ::hnsw::verify(&PgRelation::logged(index));
     pg_sys::index_close(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
     if !report.is_ok() {
-        let details: Vec<String> = report.errors.iter().take(20).map(|i| format!("{:?} at {:?}: {}", i.kind, i.location, i.detail)).collect();
+        let details: Vec<String> = report
+            .errors
+            .iter()
+            .take(20)
+            .map(|i| format!("{:?} at {:?}: {}", i.kind, i.location, i.detail))
+            .collect();
         pgrx::pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-            format!("index \"{name}\" has {} inconsistencies", report.errors.len()),
+            format!(
+                "index \"{name}\" has {} inconsistencies",
+                report.errors.len()
+            ),
             "pgvector_rs",
         )
         .set_detail(details.join("\n"))
@@ -650,4 +675,3 @@ crate::pg_function!(hnsw_check, |fcinfo| {
     }
     crate::fmgr::text_datum(&text)
 });
-

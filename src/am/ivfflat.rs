@@ -89,7 +89,9 @@ pub fn register_reloptions() {
 
 crate::pg_function!(ivfflathandler, |fcinfo| {
     let _ = fcinfo;
-    let mut am = unsafe { pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
+    let mut am = unsafe {
+        pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine)
+    };
     am.amstrategies = 0;
     am.amsupport = 5;
     am.amoptsprocnum = 0;
@@ -142,7 +144,11 @@ fn raise(e: IvfError) -> ! {
 unsafe fn index_lists(index: pg_sys::Relation) -> usize {
     unsafe {
         let options = (*index).rd_options as *const IvfflatOptions;
-        let lists = if options.is_null() { DEFAULT_LISTS } else { (*options).lists };
+        let lists = if options.is_null() {
+            DEFAULT_LISTS
+        } else {
+            (*options).lists
+        };
         lists.clamp(MIN_LISTS, IVFFLAT_MAX_LISTS) as usize
     }
 }
@@ -167,15 +173,23 @@ unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
         let Some(_) = space.kmeans_metric() else {
             error(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                &format!("operator class of index \"{}\" is not supported by {AM}", relation_name(index)),
+                &format!(
+                    "operator class of index \"{}\" is not supported by {AM}",
+                    relation_name(index)
+                ),
                 Some("Use an hnsw index for sparsevec columns."),
             )
         };
         let dims = checked_dimensions(index, &space, AM, max_dimensions);
         let payload_size = space.payload_size(dims).unwrap_or(0);
-        let info = IndexInfo { space, dims, payload_size };
-        let cached = pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())
-            as *mut IndexInfo;
+        let info = IndexInfo {
+            space,
+            dims,
+            payload_size,
+        };
+        let cached =
+            pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())
+                as *mut IndexInfo;
         cached.write(info);
         (*index).rd_amcache = cached as *mut std::ffi::c_void;
         info
@@ -366,7 +380,9 @@ unsafe extern "C-unwind" fn ambuild(
         let capacity = (lists * SAMPLES_PER_LIST).max(MIN_SAMPLES);
         let budget = guc::maintenance_work_mem_bytes();
         let mut reservoir = Reservoir::new(capacity, info.kmeans_dims(), lists, budget);
-        scan_heap(heap, index, index_info_ptr, true, &mut |_, datum| reservoir.offer(&info.space, datum));
+        scan_heap(heap, index, index_info_ptr, true, &mut |_, datum| {
+            reservoir.offer(&info.space, datum)
+        });
         if reservoir.len() < lists {
             notice(
                 "ivfflat index created with little data",
@@ -570,7 +586,10 @@ unsafe fn index_list_count(oid: pg_sys::Oid) -> usize {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
+unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
     let table = [pg_sys::relopt_parse_elt {
         optname: c"lists".as_ptr(),
         opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
@@ -639,11 +658,12 @@ unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        let state = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
-            info: None,
-            scan: None,
-            null_query: false,
-        });
+        let state =
+            pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
+                info: None,
+                scan: None,
+                null_query: false,
+            });
         (*scan).opaque = state as *mut std::ffi::c_void;
         scan
     }
@@ -686,11 +706,21 @@ unsafe extern "C-unwind" fn amgettuple(
                     max_probes: guc::IVFFLAT_MAX_PROBES.get() as usize,
                 },
             };
-            let options = SearchOptions { probes: guc::IVFFLAT_PROBES.get() as usize, iterative };
-            let space = ScanSpace { space: info.space, null_query: state.null_query };
-            state.scan = Some(Scan::new(&rel, &space, &query, &options).unwrap_or_else(|e| raise(e)));
+            let options = SearchOptions {
+                probes: guc::IVFFLAT_PROBES.get() as usize,
+                iterative,
+            };
+            let space = ScanSpace {
+                space: info.space,
+                null_query: state.null_query,
+            };
+            state.scan =
+                Some(Scan::new(&rel, &space, &query, &options).unwrap_or_else(|e| raise(e)));
         }
-        let space = ScanSpace { space: info.space, null_query: state.null_query };
+        let space = ScanSpace {
+            space: info.space,
+            null_query: state.null_query,
+        };
         let ivf_scan = state.scan.as_mut().expect("scan started above");
         match ivf_scan.next(&rel, &space) {
             Ok(Some((tid, _distance))) => {

@@ -21,7 +21,8 @@ use pgrx::PgSqlErrorCode;
 
 /// Raises an ERROR with a SQLSTATE, message and optional hint.
 pub fn error(code: PgSqlErrorCode, message: &str, hint: Option<&str>) -> ! {
-    let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, message.to_string(), "pgvector_rs");
+    let mut report =
+        pgrx::pg_sys::panic::ErrorReport::new(code, message.to_string(), "pgvector_rs");
     if let Some(hint) = hint {
         report = report.set_hint(hint.to_string());
     }
@@ -31,10 +32,14 @@ pub fn error(code: PgSqlErrorCode, message: &str, hint: Option<&str>) -> ! {
 
 /// Emits a NOTICE with a detail and a hint.
 pub fn notice(message: &str, detail: &str, hint: &str) {
-    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message.to_string(), "pgvector_rs")
-        .set_detail(detail.to_string())
-        .set_hint(hint.to_string())
-        .report(pgrx::PgLogLevel::NOTICE);
+    pgrx::pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        message.to_string(),
+        "pgvector_rs",
+    )
+    .set_detail(detail.to_string())
+    .set_hint(hint.to_string())
+    .report(pgrx::PgLogLevel::NOTICE);
 }
 
 /// True if a query cancel or backend termination is pending. Long loops

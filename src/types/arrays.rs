@@ -52,7 +52,10 @@ pub unsafe fn array_to_f32(fcinfo: pg_sys::FunctionCallInfo, kind: Kind, typmod:
             raise(VectorError::data("array must be 1-D"));
         }
         if (*array).dataoffset != 0 && pg_sys::array_contains_nulls(array) {
-            raise(VectorError::new(SqlState::NullValueNotAllowed, "array must not contain nulls"));
+            raise(VectorError::new(
+                SqlState::NullValueNotAllowed,
+                "array must not contain nulls",
+            ));
         }
         let elemtype = (*array).elemtype;
         let (mut typlen, mut typbyval, mut typalign) = (0i16, false, 0 as std::ffi::c_char);
@@ -74,13 +77,23 @@ pub unsafe fn array_to_f32(fcinfo: pg_sys::FunctionCallInfo, kind: Kind, typmod:
         let datums = std::slice::from_raw_parts(elems, count as usize);
         let values: Vec<f32> = match elemtype {
             pg_sys::INT4OID => datums.iter().map(|d| d.value() as i32 as f32).collect(),
-            pg_sys::FLOAT8OID => datums.iter().map(|d| f64::from_bits(d.value() as u64) as f32).collect(),
-            pg_sys::FLOAT4OID => datums.iter().map(|d| f32::from_bits(d.value() as u32)).collect(),
+            pg_sys::FLOAT8OID => datums
+                .iter()
+                .map(|d| f64::from_bits(d.value() as u64) as f32)
+                .collect(),
+            pg_sys::FLOAT4OID => datums
+                .iter()
+                .map(|d| f32::from_bits(d.value() as u32))
+                .collect(),
             pg_sys::NUMERICOID => datums
                 .iter()
                 .map(|&d| {
                     // float4(numeric): raises numeric's own out-of-range error when needed.
-                    let f = pg_sys::OidFunctionCall1Coll(pg_sys::Oid::from(pg_sys::F_FLOAT4_NUMERIC), pg_sys::InvalidOid, d);
+                    let f = pg_sys::OidFunctionCall1Coll(
+                        pg_sys::Oid::from(pg_sys::F_FLOAT4_NUMERIC),
+                        pg_sys::InvalidOid,
+                        d,
+                    );
                     f32::from_bits(f.value() as u32)
                 })
                 .collect(),
@@ -112,7 +125,10 @@ pub fn float4_array(values: impl ExactSizeIterator<Item = f32>) -> pg_sys::Datum
 
 /// A `double precision[]` datum (aggregate state).
 pub fn float8_array(values: &[f64]) -> pg_sys::Datum {
-    let datums: Vec<pg_sys::Datum> = values.iter().map(|v| pg_sys::Datum::from(v.to_bits())).collect();
+    let datums: Vec<pg_sys::Datum> = values
+        .iter()
+        .map(|v| pg_sys::Datum::from(v.to_bits()))
+        .collect();
     unsafe {
         let array = pg_sys::construct_array(
             datums.as_ptr() as *mut pg_sys::Datum,
@@ -127,7 +143,11 @@ pub fn float8_array(values: &[f64]) -> pg_sys::Datum {
 }
 
 /// The `float8[]` aggregate state: element 0 is the count, the rest are running sums.
-pub unsafe fn state_array<'a>(fcinfo: pg_sys::FunctionCallInfo, n: usize, caller: &str) -> &'a [f64] {
+pub unsafe fn state_array<'a>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    n: usize,
+    caller: &str,
+) -> &'a [f64] {
     unsafe {
         let array = array_ptr(fcinfo, n);
         if ndim(array) != 1

@@ -11,7 +11,10 @@ unsafe fn pair<'a>(fcinfo: FunctionCallInfo) -> (Bits<'a>, Bits<'a>) {
         let a = bit_arg(fcinfo, 0);
         let b = bit_arg(fcinfo, 1);
         if a.len != b.len {
-            raise(VectorError::data(format!("different bit lengths {} and {}", a.len, b.len)));
+            raise(VectorError::data(format!(
+                "different bit lengths {} and {}",
+                a.len, b.len
+            )));
         }
         (a, b)
     }

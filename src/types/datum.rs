@@ -79,8 +79,13 @@ pub unsafe fn sparse_from_ptr<'a>(ptr: *const u8) -> Sparse<'a> {
             corrupted("sparsevec");
         }
         let indices = std::slice::from_raw_parts(ptr.add(SPARSE_HEADER) as *const i32, nnz);
-        let values = std::slice::from_raw_parts(ptr.add(SPARSE_HEADER + nnz * 4) as *const f32, nnz);
-        Sparse { dim, indices, values }
+        let values =
+            std::slice::from_raw_parts(ptr.add(SPARSE_HEADER + nnz * 4) as *const f32, nnz);
+        Sparse {
+            dim,
+            indices,
+            values,
+        }
     }
 }
 
@@ -93,7 +98,11 @@ pub fn sparse_datum(dim: i32, indices: &[i32], values: &[f32]) -> pg_sys::Datum 
         header.write(dim);
         header.add(1).write(nnz as i32);
         std::ptr::copy_nonoverlapping(indices.as_ptr(), ptr.add(SPARSE_HEADER) as *mut i32, nnz);
-        std::ptr::copy_nonoverlapping(values.as_ptr(), ptr.add(SPARSE_HEADER + nnz * 4) as *mut f32, nnz);
+        std::ptr::copy_nonoverlapping(
+            values.as_ptr(),
+            ptr.add(SPARSE_HEADER + nnz * 4) as *mut f32,
+            nnz,
+        );
     }
     ptr_datum(ptr)
 }
@@ -117,7 +126,10 @@ pub unsafe fn bits_from_ptr<'a>(ptr: *const u8) -> Bits<'a> {
         if varsize(ptr) < VARBIT_HEADER + nbytes {
             corrupted("bit");
         }
-        Bits { len, bytes: std::slice::from_raw_parts(ptr.add(VARBIT_HEADER), nbytes) }
+        Bits {
+            len,
+            bytes: std::slice::from_raw_parts(ptr.add(VARBIT_HEADER), nbytes),
+        }
     }
 }
 
@@ -127,6 +139,9 @@ pub fn new_bits<'a>(len: usize) -> (pg_sys::Datum, &'a mut [u8]) {
     let ptr = alloc_varlena(VARBIT_HEADER + nbytes);
     unsafe {
         (ptr.add(4) as *mut i32).write(len as i32);
-        (ptr_datum(ptr), std::slice::from_raw_parts_mut(ptr.add(VARBIT_HEADER), nbytes))
+        (
+            ptr_datum(ptr),
+            std::slice::from_raw_parts_mut(ptr.add(VARBIT_HEADER), nbytes),
+        )
     }
 }

@@ -150,7 +150,10 @@ pub unsafe fn dims<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
 }
 
 fn norm<T: Element>(x: &[T]) -> f64 {
-    x.iter().map(|v| (v.to_f32() as f64) * (v.to_f32() as f64)).sum::<f64>().sqrt()
+    x.iter()
+        .map(|v| (v.to_f32() as f64) * (v.to_f32() as f64))
+        .sum::<f64>()
+        .sqrt()
 }
 
 pub unsafe fn l2_norm<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
@@ -211,14 +214,20 @@ pub unsafe fn subvector<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
 }
 
 /// Element-wise arithmetic with pgvector's overflow (and, for `*`, underflow) errors.
-unsafe fn elementwise<T: Element>(fcinfo: FunctionCallInfo, op: fn(f32, f32) -> f32, check_underflow: bool) -> Datum {
+unsafe fn elementwise<T: Element>(
+    fcinfo: FunctionCallInfo,
+    op: fn(f32, f32) -> f32,
+    check_underflow: bool,
+) -> Datum {
     unsafe {
         let (a, b) = pair::<T>(fcinfo);
         let (datum, out) = new_dense::<T>(a.len());
         for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
             let (x, y) = (x.to_f32(), y.to_f32());
             let r = op(x, y);
-            let narrowed = T::from_f32(r).map_err(|_| limits::overflow_error()).or_raise();
+            let narrowed = T::from_f32(r)
+                .map_err(|_| limits::overflow_error())
+                .or_raise();
             if r.is_infinite() {
                 raise(limits::overflow_error());
             }
@@ -386,6 +395,9 @@ dense_sql_functions!(vector, f32);
 dense_sql_functions!(halfvec, half::f16);
 
 crate::pg_function!(vector_combine, |fcinfo| { combine(fcinfo) });
-crate::pg_function!(halfvec_to_vector, |fcinfo| { convert::<half::f16, f32>(fcinfo) });
-crate::pg_function!(vector_to_halfvec, |fcinfo| { convert::<f32, half::f16>(fcinfo) });
-
+crate::pg_function!(halfvec_to_vector, |fcinfo| {
+    convert::<half::f16, f32>(fcinfo)
+});
+crate::pg_function!(vector_to_halfvec, |fcinfo| {
+    convert::<f32, half::f16>(fcinfo)
+});

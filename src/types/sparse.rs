@@ -28,7 +28,11 @@ fn dot(a: Sparse, b: Sparse) -> f32 {
 }
 
 fn norm(x: Sparse) -> f64 {
-    x.values.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt()
+    x.values
+        .iter()
+        .map(|&v| v as f64 * v as f64)
+        .sum::<f64>()
+        .sqrt()
 }
 
 crate::pg_function!(sparsevec_in, |fcinfo| {
@@ -54,7 +58,9 @@ crate::pg_function!(sparsevec_recv, |fcinfo| {
 
 crate::pg_function!(sparsevec_send, |fcinfo| {
     let x = sparse_arg(fcinfo, 0);
-    bytea_datum(&vecformat::binary::encode_sparsevec(x.dim, x.indices, x.values))
+    bytea_datum(&vecformat::binary::encode_sparsevec(
+        x.dim, x.indices, x.values,
+    ))
 });
 
 crate::pg_function!(sparsevec_typmod, |fcinfo| {
@@ -89,7 +95,13 @@ crate::pg_function!(sparsevec_cosine_distance, |fcinfo| {
     let norm_b: f32 = b.values.iter().map(|v| v * v).sum();
     let similarity = dot(a, b) as f64 / (norm_a as f64 * norm_b as f64).sqrt();
     // NaN (a zero vector) passes through; anything else is clamped against rounding.
-    f64_datum(1.0 - if similarity.is_nan() { similarity } else { similarity.clamp(-1.0, 1.0) })
+    f64_datum(
+        1.0 - if similarity.is_nan() {
+            similarity
+        } else {
+            similarity.clamp(-1.0, 1.0)
+        },
+    )
 });
 
 crate::pg_function!(sparsevec_l1_distance, |fcinfo| {
@@ -97,7 +109,9 @@ crate::pg_function!(sparsevec_l1_distance, |fcinfo| {
     f64_datum(kernels::sparse_l1(a.indices, a.values, b.indices, b.values) as f64)
 });
 
-crate::pg_function!(sparsevec_l2_norm, |fcinfo| { f64_datum(norm(sparse_arg(fcinfo, 0))) });
+crate::pg_function!(sparsevec_l2_norm, |fcinfo| {
+    f64_datum(norm(sparse_arg(fcinfo, 0)))
+});
 
 crate::pg_function!(sparsevec_l2_normalize, |fcinfo| {
     let x = sparse_arg(fcinfo, 0);

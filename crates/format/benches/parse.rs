@@ -13,7 +13,9 @@ fn literal(dims: usize) -> String {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_vector_literal");
-    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
     for dims in [384usize, 1536] {
         let text = literal(dims);
         group.bench_function(format!("scanner/{dims}"), |b| {

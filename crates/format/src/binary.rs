@@ -22,7 +22,10 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
         let end = self.pos + N;
-        let chunk = self.bytes.get(self.pos..end).ok_or_else(insufficient_data)?;
+        let chunk = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or_else(insufficient_data)?;
         self.pos = end;
         Ok(chunk.try_into().expect("slice has N bytes"))
     }
@@ -48,12 +51,17 @@ impl<'a> Reader<'a> {
 }
 
 fn insufficient_data() -> VectorError {
-    VectorError::new(SqlState::InvalidBinaryRepresentation, "insufficient data left in message")
+    VectorError::new(
+        SqlState::InvalidBinaryRepresentation,
+        "insufficient data left in message",
+    )
 }
 
 fn check_unused(unused: i32) -> Result<()> {
     if unused != 0 {
-        return Err(VectorError::data(format!("expected unused to be 0, not {unused}")));
+        return Err(VectorError::data(format!(
+            "expected unused to be 0, not {unused}"
+        )));
     }
     Ok(())
 }
@@ -130,7 +138,14 @@ pub fn decode_sparsevec(bytes: &[u8], typmod: i32) -> Result<(SparseParts, usize
         }
         values.push(v);
     }
-    Ok((SparseParts { dim, indices, values }, r.pos))
+    Ok((
+        SparseParts {
+            dim,
+            indices,
+            values,
+        },
+        r.pos,
+    ))
 }
 
 /// Encode a `vector` for sending.
@@ -183,8 +198,14 @@ mod tests {
             bytes,
             [0, 3, 0, 0, 0x3f, 0x80, 0, 0, 0x40, 0, 0, 0, 0x40, 0x40, 0, 0]
         );
-        assert_eq!(decode_vector(&bytes, -1).unwrap(), (vec![1.0, 2.0, 3.0], 16));
-        assert_eq!(decode_vector(&bytes, 2).unwrap_err().message, "expected 2 dimensions, not 3");
+        assert_eq!(
+            decode_vector(&bytes, -1).unwrap(),
+            (vec![1.0, 2.0, 3.0], 16)
+        );
+        assert_eq!(
+            decode_vector(&bytes, 2).unwrap_err().message,
+            "expected 2 dimensions, not 3"
+        );
     }
 
     #[test]
@@ -196,26 +217,56 @@ mod tests {
         let bytes = encode_sparsevec(5, &[0, 2], &[1.5, 2.0]);
         let (parts, used) = decode_sparsevec(&bytes, 5).unwrap();
         assert_eq!(used, bytes.len());
-        assert_eq!(parts, SparseParts { dim: 5, indices: vec![0, 2], values: vec![1.5, 2.0] });
+        assert_eq!(
+            parts,
+            SparseParts {
+                dim: 5,
+                indices: vec![0, 2],
+                values: vec![1.5, 2.0]
+            }
+        );
     }
 
     #[test]
     fn bad_input() {
-        assert_eq!(decode_vector(&[0, 3, 0, 0, 0x3f], -1).unwrap_err().state, SqlState::InvalidBinaryRepresentation);
-        assert_eq!(decode_vector(&[0, 0, 0, 0], -1).unwrap_err().message, "vector must have at least 1 dimension");
-        assert_eq!(decode_vector(&[0xff, 0xff, 0, 0], -1).unwrap_err().message, "vector must have at least 1 dimension");
-        assert_eq!(decode_vector(&[0, 1, 0, 1, 0, 0, 0, 0], -1).unwrap_err().message, "expected unused to be 0, not 1");
+        assert_eq!(
+            decode_vector(&[0, 3, 0, 0, 0x3f], -1).unwrap_err().state,
+            SqlState::InvalidBinaryRepresentation
+        );
+        assert_eq!(
+            decode_vector(&[0, 0, 0, 0], -1).unwrap_err().message,
+            "vector must have at least 1 dimension"
+        );
+        assert_eq!(
+            decode_vector(&[0xff, 0xff, 0, 0], -1).unwrap_err().message,
+            "vector must have at least 1 dimension"
+        );
+        assert_eq!(
+            decode_vector(&[0, 1, 0, 1, 0, 0, 0, 0], -1)
+                .unwrap_err()
+                .message,
+            "expected unused to be 0, not 1"
+        );
         let nan = [0, 1, 0, 0, 0x7f, 0xc0, 0, 0];
-        assert_eq!(decode_vector(&nan, -1).unwrap_err().message, "NaN not allowed in vector");
+        assert_eq!(
+            decode_vector(&nan, -1).unwrap_err().message,
+            "NaN not allowed in vector"
+        );
         let half_inf = [0, 1, 0, 0, 0x7c, 0x00];
-        assert_eq!(decode_halfvec(&half_inf, -1).unwrap_err().message, "infinite value not allowed in halfvec");
+        assert_eq!(
+            decode_halfvec(&half_inf, -1).unwrap_err().message,
+            "infinite value not allowed in halfvec"
+        );
         let zero = encode_sparsevec(5, &[1], &[0.0]);
         assert_eq!(
             decode_sparsevec(&zero, -1).unwrap_err().message,
             "binary representation of sparsevec cannot contain zero values"
         );
         let unsorted = encode_sparsevec(5, &[2, 1], &[1.0, 1.0]);
-        assert_eq!(decode_sparsevec(&unsorted, -1).unwrap_err().message, "indexes must be in ascending order");
+        assert_eq!(
+            decode_sparsevec(&unsorted, -1).unwrap_err().message,
+            "indexes must be in ascending order"
+        );
         let too_many = encode_sparsevec(2, &[0, 1, 1], &[1.0, 1.0, 1.0]);
         assert_eq!(
             decode_sparsevec(&too_many, -1).unwrap_err().message,

@@ -47,7 +47,11 @@ pub struct VectorError {
 
 impl VectorError {
     pub fn new(state: SqlState, message: impl Into<String>) -> Self {
-        VectorError { state, message: message.into(), detail: None }
+        VectorError {
+            state,
+            message: message.into(),
+            detail: None,
+        }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

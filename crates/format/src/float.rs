@@ -35,14 +35,20 @@ pub fn push_f32(out: &mut String, value: f32) {
         return;
     }
     // Rust's LowerExp prints the shortest round-trip digits (like Ryu): "-1.2345e-5".
-    let mut sci = SciBuf { bytes: [0; 32], len: 0 };
+    let mut sci = SciBuf {
+        bytes: [0; 32],
+        len: 0,
+    };
     write!(sci, "{value:e}").expect("an f32 in scientific notation fits 32 bytes");
     let text = &sci.bytes[..sci.len];
     let (negative, text) = match text.first() {
         Some(b'-') => (true, &text[1..]),
         _ => (false, text),
     };
-    let e_pos = text.iter().position(|&b| b == b'e').expect("LowerExp always has an exponent");
+    let e_pos = text
+        .iter()
+        .position(|&b| b == b'e')
+        .expect("LowerExp always has an exponent");
     let exponent: i32 = std::str::from_utf8(&text[e_pos + 1..])
         .ok()
         .and_then(|s| s.parse().ok())

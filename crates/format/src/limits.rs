@@ -47,7 +47,11 @@ impl Kind {
 pub fn too_many_dims(kind: Kind) -> VectorError {
     VectorError::new(
         SqlState::ProgramLimitExceeded,
-        format!("{} cannot have more than {} dimensions", kind.dim_noun(), kind.max_dim()),
+        format!(
+            "{} cannot have more than {} dimensions",
+            kind.dim_noun(),
+            kind.max_dim()
+        ),
     )
 }
 
@@ -68,7 +72,9 @@ pub fn check_dim(kind: Kind, dim: i64) -> Result<()> {
 /// A column's type modifier fixes the dimension count (-1 means unconstrained).
 pub fn check_expected_dim(typmod: i32, dim: i64) -> Result<()> {
     if typmod != -1 && typmod as i64 != dim {
-        return Err(VectorError::data(format!("expected {typmod} dimensions, not {dim}")));
+        return Err(VectorError::data(format!(
+            "expected {typmod} dimensions, not {dim}"
+        )));
     }
     Ok(())
 }
@@ -87,7 +93,10 @@ pub fn check_same_dims(kind: Kind, a: i64, b: i64) -> Result<()> {
 /// Elements must be finite.
 pub fn check_element(kind: Kind, value: f32) -> Result<()> {
     if value.is_nan() {
-        return Err(VectorError::data(format!("NaN not allowed in {}", kind.name())));
+        return Err(VectorError::data(format!(
+            "NaN not allowed in {}",
+            kind.name()
+        )));
     }
     if value.is_infinite() {
         return Err(VectorError::data(format!(
@@ -115,7 +124,10 @@ pub fn float_to_half(value: f32) -> Result<f16> {
 /// The typmod input rules: exactly one integer within the type's range.
 pub fn check_typmod(kind: Kind, typmods: &[i32]) -> Result<i32> {
     if typmods.len() != 1 {
-        return Err(VectorError::new(SqlState::InvalidParameterValue, "invalid type modifier"));
+        return Err(VectorError::new(
+            SqlState::InvalidParameterValue,
+            "invalid type modifier",
+        ));
     }
     let dim = typmods[0];
     if dim < 1 {
@@ -127,7 +139,11 @@ pub fn check_typmod(kind: Kind, typmods: &[i32]) -> Result<i32> {
     if dim > kind.max_dim() {
         return Err(VectorError::new(
             SqlState::InvalidParameterValue,
-            format!("dimensions for type {} cannot exceed {}", kind.name(), kind.max_dim()),
+            format!(
+                "dimensions for type {} cannot exceed {}",
+                kind.name(),
+                kind.max_dim()
+            ),
         ));
     }
     Ok(dim)
@@ -135,18 +151,26 @@ pub fn check_typmod(kind: Kind, typmods: &[i32]) -> Result<i32> {
 
 /// Arithmetic results must stay finite (pgvector's float_overflow_error).
 pub fn overflow_error() -> VectorError {
-    VectorError::new(SqlState::NumericValueOutOfRange, "value out of range: overflow")
+    VectorError::new(
+        SqlState::NumericValueOutOfRange,
+        "value out of range: overflow",
+    )
 }
 
 /// A non-zero product that rounds to zero (pgvector's float_underflow_error).
 pub fn underflow_error() -> VectorError {
-    VectorError::new(SqlState::NumericValueOutOfRange, "value out of range: underflow")
+    VectorError::new(
+        SqlState::NumericValueOutOfRange,
+        "value out of range: underflow",
+    )
 }
 
 /// Sparse vectors: nnz within limits and not above the dimension count.
 pub fn check_nnz(nnz: i64, dim: i64) -> Result<()> {
     if nnz < 0 {
-        return Err(VectorError::data("sparsevec cannot have negative number of elements"));
+        return Err(VectorError::data(
+            "sparsevec cannot have negative number of elements",
+        ));
     }
     if nnz > SPARSEVEC_MAX_NNZ as i64 {
         return Err(too_many_nnz());
@@ -174,7 +198,9 @@ pub fn check_sparse_indices(indices: &[i32], dim: i64) -> Result<()> {
             return Err(VectorError::data("index must be greater than zero"));
         }
         if index as i64 >= dim {
-            return Err(VectorError::data("index must be less than or equal to dimensions"));
+            return Err(VectorError::data(
+                "index must be less than or equal to dimensions",
+            ));
         }
         if i > 0 {
             let prev = indices[i - 1];
@@ -196,15 +222,23 @@ mod tests {
     #[test]
     fn dims() {
         assert!(check_dim(Kind::Vector, 1).is_ok());
-        assert_eq!(check_dim(Kind::Vector, 0).unwrap_err().message, "vector must have at least 1 dimension");
+        assert_eq!(
+            check_dim(Kind::Vector, 0).unwrap_err().message,
+            "vector must have at least 1 dimension"
+        );
         let e = check_dim(Kind::Halfvec, 16_001).unwrap_err();
         assert_eq!(e.state, SqlState::ProgramLimitExceeded);
         assert_eq!(e.message, "vector cannot have more than 16000 dimensions");
         assert_eq!(
-            check_dim(Kind::Sparsevec, 1_000_000_001).unwrap_err().message,
+            check_dim(Kind::Sparsevec, 1_000_000_001)
+                .unwrap_err()
+                .message,
             "sparsevec cannot have more than 1000000000 dimensions"
         );
-        assert_eq!(check_expected_dim(3, 2).unwrap_err().message, "expected 3 dimensions, not 2");
+        assert_eq!(
+            check_expected_dim(3, 2).unwrap_err().message,
+            "expected 3 dimensions, not 2"
+        );
         assert!(check_expected_dim(-1, 2).is_ok());
     }
 
@@ -220,13 +254,18 @@ mod tests {
     #[test]
     fn typmods() {
         assert_eq!(check_typmod(Kind::Vector, &[3]).unwrap(), 3);
-        assert_eq!(check_typmod(Kind::Vector, &[3, 4]).unwrap_err().message, "invalid type modifier");
+        assert_eq!(
+            check_typmod(Kind::Vector, &[3, 4]).unwrap_err().message,
+            "invalid type modifier"
+        );
         assert_eq!(
             check_typmod(Kind::Halfvec, &[0]).unwrap_err().message,
             "dimensions for type halfvec must be at least 1"
         );
         assert_eq!(
-            check_typmod(Kind::Sparsevec, &[1_000_000_001]).unwrap_err().message,
+            check_typmod(Kind::Sparsevec, &[1_000_000_001])
+                .unwrap_err()
+                .message,
             "dimensions for type sparsevec cannot exceed 1000000000"
         );
     }
@@ -234,9 +273,21 @@ mod tests {
     #[test]
     fn sparse_indices() {
         assert!(check_sparse_indices(&[0, 2, 4], 5).is_ok());
-        assert_eq!(check_sparse_indices(&[0, 5], 5).unwrap_err().message, "index must be less than or equal to dimensions");
-        assert_eq!(check_sparse_indices(&[2, 1], 5).unwrap_err().message, "indexes must be in ascending order");
-        assert_eq!(check_sparse_indices(&[1, 1], 5).unwrap_err().message, "indexes must not contain duplicates");
-        assert_eq!(check_sparse_indices(&[-1], 5).unwrap_err().message, "index must be greater than zero");
+        assert_eq!(
+            check_sparse_indices(&[0, 5], 5).unwrap_err().message,
+            "index must be less than or equal to dimensions"
+        );
+        assert_eq!(
+            check_sparse_indices(&[2, 1], 5).unwrap_err().message,
+            "indexes must be in ascending order"
+        );
+        assert_eq!(
+            check_sparse_indices(&[1, 1], 5).unwrap_err().message,
+            "indexes must not contain duplicates"
+        );
+        assert_eq!(
+            check_sparse_indices(&[-1], 5).unwrap_err().message,
+            "index must be greater than zero"
+        );
     }
 }

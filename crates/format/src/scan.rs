@@ -25,14 +25,24 @@ fn optional_sign(s: &[u8]) -> (bool, usize) {
 
 /// Scan a float at the start of `s` (no leading whitespace skipped: callers do that).
 pub fn scan_f32(s: &[u8]) -> ScannedFloat {
-    let none = ScannedFloat { value: 0.0, len: 0, overflow: false, underflow: false };
+    let none = ScannedFloat {
+        value: 0.0,
+        len: 0,
+        overflow: false,
+        underflow: false,
+    };
     let (negative, pos) = optional_sign(s);
     let body = &s[pos..];
     // Only a literal starting with i/I/n/N can be inf or nan: skip the word checks otherwise.
     let maybe_special = matches!(body.first(), Some(b'i' | b'I' | b'n' | b'N'));
     if let Some((value, len)) = maybe_special.then(|| scan_special(body)).flatten() {
         let value = if negative { -value } else { value };
-        return ScannedFloat { value, len: pos + len, overflow: false, underflow: false };
+        return ScannedFloat {
+            value,
+            len: pos + len,
+            overflow: false,
+            underflow: false,
+        };
     }
     if body.len() >= 3 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
         if let Some((magnitude, len, nonzero)) = scan_hex(&body[2..]) {
@@ -70,8 +80,8 @@ fn finish(negative: bool, magnitude: f32, len: usize, nonzero: bool) -> ScannedF
 /// clients send (`0.036304575`, `-1.2345e-3`) and is several times faster than `parse`.
 fn fast_decimal(s: &[u8]) -> Option<f32> {
     const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
     let mut mantissa: u64 = 0;
     let mut exponent: i32 = 0;
@@ -120,7 +130,11 @@ fn fast_decimal(s: &[u8]) -> Option<f32> {
     if narrow.is_infinite() || narrow as f64 == wide {
         return Some(narrow);
     }
-    let other = if (narrow as f64) < wide { narrow.next_up() } else { narrow.next_down() };
+    let other = if (narrow as f64) < wide {
+        narrow.next_up()
+    } else {
+        narrow.next_down()
+    };
     let midpoint = (narrow as f64 + other as f64) / 2.0;
     (wide != midpoint).then_some(narrow)
 }
@@ -128,7 +142,11 @@ fn fast_decimal(s: &[u8]) -> Option<f32> {
 /// `inf`, `infinity`, `nan`, `nan(chars)` — case-insensitive, as strtof accepts.
 fn scan_special(s: &[u8]) -> Option<(f32, usize)> {
     let starts = |word: &[u8]| {
-        s.len() >= word.len() && s[..word.len()].iter().zip(word).all(|(a, b)| a.to_ascii_lowercase() == *b)
+        s.len() >= word.len()
+            && s[..word.len()]
+                .iter()
+                .zip(word)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
     };
     if starts(b"infinity") {
         return Some((f32::INFINITY, 8));
@@ -139,7 +157,10 @@ fn scan_special(s: &[u8]) -> Option<(f32, usize)> {
     if starts(b"nan") {
         let mut len = 3;
         if s.get(3) == Some(&b'(') {
-            if let Some(close) = s[4..].iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'_')) {
+            if let Some(close) = s[4..]
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+            {
                 if s[4 + close] == b')' {
                     len = 4 + close + 1;
                 }
@@ -266,12 +287,20 @@ pub fn scan_i64(s: &[u8]) -> ScannedInt {
         pos += 1;
     }
     if pos == start {
-        return ScannedInt { value: 0, len: 0, overflow: false };
+        return ScannedInt {
+            value: 0,
+            len: 0,
+            overflow: false,
+        };
     }
     let signed = if negative { -value } else { value };
     let overflow = signed > i64::MAX as i128 || signed < i64::MIN as i128;
     let value = signed.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-    ScannedInt { value, len: pos, overflow }
+    ScannedInt {
+        value,
+        len: pos,
+        overflow,
+    }
 }
 
 /// Postgres's `array_isspace`: the six ASCII whitespace characters.
@@ -329,11 +358,27 @@ mod tests {
 
     #[test]
     fn fast_path_agrees_with_the_general_parser() {
-        for text in ["0.09057617", "1.2345678", "-0.04187", "16777216", "1e10", "5.", ".5", "3e-10",
-                     "0.1", "0.3", "123456.7", "9.999999e-1", "1.5e+3"] {
+        for text in [
+            "0.09057617",
+            "1.2345678",
+            "-0.04187",
+            "16777216",
+            "1e10",
+            "5.",
+            ".5",
+            "3e-10",
+            "0.1",
+            "0.3",
+            "123456.7",
+            "9.999999e-1",
+            "1.5e+3",
+        ] {
             let general: f32 = text.trim_start_matches('-').parse().unwrap();
             let fast = fast_decimal(text.trim_start_matches('-').as_bytes());
-            assert!(fast.is_none_or(|f| f.to_bits() == general.to_bits()), "{text}");
+            assert!(
+                fast.is_none_or(|f| f.to_bits() == general.to_bits()),
+                "{text}"
+            );
         }
         assert!(fast_decimal(b"99999999999999999999").is_none());
         assert!(fast_decimal(b"1e23").is_none());
@@ -361,7 +406,14 @@ mod tests {
 
     #[test]
     fn integers() {
-        assert_eq!(scan_i64(b"123:"), ScannedInt { value: 123, len: 3, overflow: false });
+        assert_eq!(
+            scan_i64(b"123:"),
+            ScannedInt {
+                value: 123,
+                len: 3,
+                overflow: false
+            }
+        );
         assert_eq!(scan_i64(b"-5").value, -5);
         assert_eq!(scan_i64(b"x").len, 0);
         let big = scan_i64(b"99999999999999999999999");

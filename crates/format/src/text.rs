@@ -12,14 +12,21 @@ use half::f16;
 fn syntax_error(kind: Kind, literal: &str) -> VectorError {
     VectorError::new(
         SqlState::InvalidTextRepresentation,
-        format!("invalid input syntax for type {}: \"{literal}\"", kind.name()),
+        format!(
+            "invalid input syntax for type {}: \"{literal}\"",
+            kind.name()
+        ),
     )
 }
 
 fn out_of_range(kind: Kind, token: &[u8]) -> VectorError {
     VectorError::new(
         SqlState::NumericValueOutOfRange,
-        format!("\"{}\" is out of range for type {}", String::from_utf8_lossy(token), kind.name()),
+        format!(
+            "\"{}\" is out of range for type {}",
+            String::from_utf8_lossy(token),
+            kind.name()
+        ),
     )
 }
 
@@ -36,7 +43,9 @@ pub fn parse_dense(literal: &str, kind: Kind, typmod: i32) -> Result<Vec<f32>> {
     let s = literal.as_bytes();
     let mut pos = skip_space(s, 0);
     if s.get(pos) != Some(&b'[') {
-        return Err(syntax_error(kind, literal).with_detail("Vector contents must start with \"[\"."));
+        return Err(
+            syntax_error(kind, literal).with_detail("Vector contents must start with \"[\".")
+        );
     }
     pos = skip_space(s, pos + 1);
     if s.get(pos) == Some(&b']') {
@@ -104,7 +113,9 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
     let mut elements: Vec<(i64, f32)> = Vec::with_capacity(max_nnz);
     let mut pos = skip_space(s, 0);
     if s.get(pos) != Some(&b'{') {
-        return Err(syntax_error(kind, literal).with_detail("Vector contents must start with \"{\"."));
+        return Err(
+            syntax_error(kind, literal).with_detail("Vector contents must start with \"{\".")
+        );
     }
     pos = skip_space(s, pos + 1);
     if s.get(pos) == Some(&b'}') {
@@ -122,7 +133,10 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
             if index.overflow || index.value < 1 || index.value > i32::MAX as i64 {
                 return Err(VectorError::new(
                     SqlState::NumericValueOutOfRange,
-                    format!("index \"{}\" is out of range for type sparsevec", index.value),
+                    format!(
+                        "index \"{}\" is out of range for type sparsevec",
+                        index.value
+                    ),
                 ));
             }
             pos = skip_space(s, pos + index.len);
@@ -169,7 +183,10 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
     limits::check_expected_dim(typmod, dim.value)?;
     // Stable sort keeps the first of duplicate indices first; duplicates are then rejected.
     elements.sort_by_key(|&(index, _)| index);
-    let indices: Vec<i32> = elements.iter().map(|&(index, _)| (index - 1) as i32).collect();
+    let indices: Vec<i32> = elements
+        .iter()
+        .map(|&(index, _)| (index - 1) as i32)
+        .collect();
     limits::check_sparse_indices(&indices, dim.value)?;
     Ok(SparseLiteral {
         dim: dim.value as i32,
@@ -233,30 +250,69 @@ mod tests {
 
     #[test]
     fn dense_ok() {
-        assert_eq!(parse_dense("[1,2,3]", Kind::Vector, -1).unwrap(), vec![1.0, 2.0, 3.0]);
-        assert_eq!(parse_dense("  [ 1.5 ,\t-2e-1 ]\n", Kind::Vector, 2).unwrap(), vec![1.5, -0.2]);
+        assert_eq!(
+            parse_dense("[1,2,3]", Kind::Vector, -1).unwrap(),
+            vec![1.0, 2.0, 3.0]
+        );
+        assert_eq!(
+            parse_dense("  [ 1.5 ,\t-2e-1 ]\n", Kind::Vector, 2).unwrap(),
+            vec![1.5, -0.2]
+        );
         assert_eq!(parse_dense("[1e-50]", Kind::Vector, -1).unwrap(), vec![0.0]);
-        assert_eq!(parse_dense("[0.1]", Kind::Halfvec, -1).unwrap(), vec![f16::from_f32(0.1).to_f32()]);
+        assert_eq!(
+            parse_dense("[0.1]", Kind::Halfvec, -1).unwrap(),
+            vec![f16::from_f32(0.1).to_f32()]
+        );
     }
 
     #[test]
     fn dense_errors() {
         let e = err("1,2", Kind::Vector);
         assert_eq!(e.message, "invalid input syntax for type vector: \"1,2\"");
-        assert_eq!(e.detail.as_deref(), Some("Vector contents must start with \"[\"."));
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("Vector contents must start with \"[\".")
+        );
         assert_eq!(e.state, SqlState::InvalidTextRepresentation);
-        assert_eq!(err("[]", Kind::Vector).message, "vector must have at least 1 dimension");
-        assert_eq!(err("[1,]", Kind::Vector).message, "invalid input syntax for type vector: \"[1,]\"");
-        assert_eq!(err("[1,,2]", Kind::Vector).state, SqlState::InvalidTextRepresentation);
-        assert_eq!(err("[1", Kind::Vector).state, SqlState::InvalidTextRepresentation);
-        assert_eq!(err("[1 2]", Kind::Vector).state, SqlState::InvalidTextRepresentation);
-        assert_eq!(err("[1]x", Kind::Vector).detail.as_deref(), Some("Junk after closing right brace."));
-        assert_eq!(err("[NaN]", Kind::Vector).message, "NaN not allowed in vector");
-        assert_eq!(err("[-inf]", Kind::Halfvec).message, "infinite value not allowed in halfvec");
+        assert_eq!(
+            err("[]", Kind::Vector).message,
+            "vector must have at least 1 dimension"
+        );
+        assert_eq!(
+            err("[1,]", Kind::Vector).message,
+            "invalid input syntax for type vector: \"[1,]\""
+        );
+        assert_eq!(
+            err("[1,,2]", Kind::Vector).state,
+            SqlState::InvalidTextRepresentation
+        );
+        assert_eq!(
+            err("[1", Kind::Vector).state,
+            SqlState::InvalidTextRepresentation
+        );
+        assert_eq!(
+            err("[1 2]", Kind::Vector).state,
+            SqlState::InvalidTextRepresentation
+        );
+        assert_eq!(
+            err("[1]x", Kind::Vector).detail.as_deref(),
+            Some("Junk after closing right brace.")
+        );
+        assert_eq!(
+            err("[NaN]", Kind::Vector).message,
+            "NaN not allowed in vector"
+        );
+        assert_eq!(
+            err("[-inf]", Kind::Halfvec).message,
+            "infinite value not allowed in halfvec"
+        );
         let e = err("[1e39]", Kind::Vector);
         assert_eq!(e.message, "\"1e39\" is out of range for type vector");
         assert_eq!(e.state, SqlState::NumericValueOutOfRange);
-        assert_eq!(err("[65520]", Kind::Halfvec).message, "\"65520\" is out of range for type halfvec");
+        assert_eq!(
+            err("[65520]", Kind::Halfvec).message,
+            "\"65520\" is out of range for type halfvec"
+        );
         assert_eq!(
             parse_dense("[1,2]", Kind::Vector, 3).unwrap_err().message,
             "expected 3 dimensions, not 2"
@@ -265,13 +321,25 @@ mod tests {
         let e = err(&long, Kind::Vector);
         assert_eq!(e.state, SqlState::ProgramLimitExceeded);
         assert_eq!(e.message, "vector cannot have more than 16000 dimensions");
-        assert!(parse_dense(&format!("[{}]", vec!["1"; 16_000].join(",")), Kind::Vector, -1).is_ok());
+        assert!(parse_dense(
+            &format!("[{}]", vec!["1"; 16_000].join(",")),
+            Kind::Vector,
+            -1
+        )
+        .is_ok());
     }
 
     #[test]
     fn sparse_ok() {
         let v = parse_sparse("{1:1.5,3:2}/5", -1).unwrap();
-        assert_eq!(v, SparseLiteral { dim: 5, indices: vec![0, 2], values: vec![1.5, 2.0] });
+        assert_eq!(
+            v,
+            SparseLiteral {
+                dim: 5,
+                indices: vec![0, 2],
+                values: vec![1.5, 2.0]
+            }
+        );
         let v = parse_sparse(" { 3 : 2 , 1:1.5, 2:0 } / 5 ", 5).unwrap();
         assert_eq!(v.indices, vec![0, 2]);
         assert_eq!(parse_sparse("{}/3", -1).unwrap().indices, Vec::<i32>::new());
@@ -282,15 +350,36 @@ mod tests {
     #[test]
     fn sparse_errors() {
         let e = |s: &str| parse_sparse(s, -1).unwrap_err();
-        assert_eq!(e("[1:1]/2").detail.as_deref(), Some("Vector contents must start with \"{\"."));
-        assert_eq!(e("{1:1}").detail.as_deref(), Some("Unexpected end of input."));
+        assert_eq!(
+            e("[1:1]/2").detail.as_deref(),
+            Some("Vector contents must start with \"{\".")
+        );
+        assert_eq!(
+            e("{1:1}").detail.as_deref(),
+            Some("Unexpected end of input.")
+        );
         assert_eq!(e("{1:1}/2x").detail.as_deref(), Some("Junk after closing."));
-        assert_eq!(e("{0:1}/2").message, "index \"0\" is out of range for type sparsevec");
-        assert_eq!(e("{3:1}/2").message, "index must be less than or equal to dimensions");
-        assert_eq!(e("{1:1,1:2}/2").message, "indexes must not contain duplicates");
+        assert_eq!(
+            e("{0:1}/2").message,
+            "index \"0\" is out of range for type sparsevec"
+        );
+        assert_eq!(
+            e("{3:1}/2").message,
+            "index must be less than or equal to dimensions"
+        );
+        assert_eq!(
+            e("{1:1,1:2}/2").message,
+            "indexes must not contain duplicates"
+        );
         assert_eq!(e("{1:nan}/2").message, "NaN not allowed in sparsevec");
-        assert_eq!(e("{1:1e-50}/2").message, "\"1e-50\" is out of range for type sparsevec");
-        assert_eq!(e("{}/0").message, "sparsevec must have at least 1 dimension");
+        assert_eq!(
+            e("{1:1e-50}/2").message,
+            "\"1e-50\" is out of range for type sparsevec"
+        );
+        assert_eq!(
+            e("{}/0").message,
+            "sparsevec must have at least 1 dimension"
+        );
         assert_eq!(e("{}/1000000001").state, SqlState::ProgramLimitExceeded);
         assert!(parse_sparse("{1:1}/2", -1).is_ok());
     }
@@ -298,8 +387,14 @@ mod tests {
     #[test]
     fn output() {
         assert_eq!(format_dense(&[1.0, 2.0, 3.0]), "[1,2,3]");
-        assert_eq!(format_dense(&[1e-5, 0.5, -1234567.0]), "[1e-05,0.5,-1.234567e+06]");
-        assert_eq!(format_half(&[f16::from_f32(0.1), f16::from_f32(2.0)]), "[0.099975586,2]");
+        assert_eq!(
+            format_dense(&[1e-5, 0.5, -1234567.0]),
+            "[1e-05,0.5,-1.234567e+06]"
+        );
+        assert_eq!(
+            format_half(&[f16::from_f32(0.1), f16::from_f32(2.0)]),
+            "[0.099975586,2]"
+        );
     }
 
     proptest! {

@@ -89,6 +89,32 @@ pub(crate) fn read_element<R: Relation, T>(
     Some(f(element))
 }
 
+/// Like [`read_element`], but `f` also gets the locked page, to read the
+/// element's neighbour tuple when it is on the same page.
+pub(crate) fn read_element_on_page<R: Relation, T>(
+    rel: &R,
+    ptr: ItemPointer,
+    f: impl FnOnce(ElementRef<'_>, &R::ReadGuard<'_>) -> T,
+) -> Option<T> {
+    let page = rel.read(ptr.block);
+    let element = ElementRef::parse(page.item(ptr.offset)?)?;
+    Some(f(element, &page))
+}
+
+/// `layer`'s neighbours of the element `owner` from its neighbour tuple at
+/// `nt` on the already locked `page` (which must be block `nt.block`);
+/// `None` if the tuple is not `owner`'s or lacks the layer.
+pub(crate) fn neighbor_layer_on_page<'p>(
+    page: &'p impl Page,
+    m: u16,
+    owner: ItemPointer,
+    nt: ItemPointer,
+    layer: u8,
+) -> Option<impl Iterator<Item = ItemPointer> + 'p> {
+    debug_assert_eq!(page.block(), nt.block);
+    Some(owned_list(page.item(nt.offset), m, owner, layer)?.layer(layer))
+}
+
 /// The neighbour tuple in `item` if it belongs to `owner` and has `layer`
 /// (a concurrent slot reuse can make a remembered pointer stale).
 fn owned_list<'a>(

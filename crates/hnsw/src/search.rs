@@ -9,7 +9,7 @@ use pagestore::{ItemPointer, Relation};
 
 use crate::arena::PayloadArena;
 use crate::format::{MetaTuple, STATE_FREE, STATE_LIVE};
-use crate::pages::{read_element, read_meta, read_neighbor_layer};
+use crate::pages::{neighbor_layer_on_page, read_element_on_page, read_meta, read_neighbor_layer};
 use crate::visited::VisitedSet;
 use crate::{HnswError, Space};
 
@@ -36,7 +36,14 @@ pub(crate) struct Candidate {
     /// Heap TIDs in the search's TID arena (scans only).
     tid_count: u8,
     tid_start: u32,
+    /// This layer's neighbours, copied into the search's link cache when the
+    /// element was visited ([`NOT_CACHED`] if they were not).
+    links_len: u8,
+    links_start: u32,
 }
+
+/// `Candidate::links_len` of a candidate whose neighbours were not copied.
+const NOT_CACHED: u8 = u8::MAX;
 
 impl PartialEq for Candidate {
     fn eq(&self, other: &Self) -> bool {
@@ -60,6 +67,19 @@ impl Ord for Candidate {
     }
 }
 
+/// What a [`LayerSearch`] keeps besides the beam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SearchMode {
+    /// Neighbour search of an insert or repair: no heap TIDs, no spill.
+    Insert,
+    /// One-round scan (`hnsw.iterative_scan = off`): heap TIDs of the
+    /// elements that enter the beam.
+    Scan,
+    /// Resumable scan: heap TIDs of every live element reached, and the
+    /// spill of candidates outside the beam.
+    IterativeScan,
+}
+
 /// State of a best-first search on one layer: the standard HNSW beam search
 /// (`frontier` = candidates C, `best` = results W), except that deleted
 /// elements are expanded but never occupy `best`, so they are traversed and
@@ -67,11 +87,15 @@ impl Ord for Candidate {
 /// did not make it into `best`, or was evicted from it, in `spill`, and
 /// resume from the same state with the nearest of those.
 pub(crate) struct LayerSearch {
+    mode: SearchMode,
     visited: VisitedSet,
     frontier: BinaryHeap<Reverse<Candidate>>,
     best: BinaryHeap<Candidate>,
     spill: Option<BinaryHeap<Reverse<Candidate>>>,
     tids: Vec<ItemPointer>,
+    /// Neighbour lists of queued candidates, copied while their page was
+    /// locked for the distance (see [`LayerSearch::visit`]).
+    link_cache: Vec<ItemPointer>,
     nearest_any: Option<Candidate>,
     links: Vec<ItemPointer>,
     /// Elements whose distance was computed.
@@ -79,15 +103,16 @@ pub(crate) struct LayerSearch {
 }
 
 impl LayerSearch {
-    /// A search that keeps spilled candidates and heap TIDs when
-    /// `resumable` (scans), or neither (inserts).
-    pub fn new(resumable: bool) -> Self {
+    /// A search that keeps what `mode` needs.
+    pub fn new(mode: SearchMode) -> Self {
         LayerSearch {
+            mode,
             visited: VisitedSet::with_capacity(1024),
             frontier: BinaryHeap::new(),
             best: BinaryHeap::new(),
-            spill: resumable.then(BinaryHeap::new),
+            spill: (mode == SearchMode::IterativeScan).then(BinaryHeap::new),
             tids: Vec::new(),
+            link_cache: Vec::new(),
             nearest_any: None,
             links: Vec::new(),
             visits: 0,
@@ -103,6 +128,7 @@ impl LayerSearch {
             spill.clear();
         }
         self.tids.clear();
+        self.link_cache.clear();
         self.nearest_any = None;
     }
 
@@ -112,40 +138,79 @@ impl LayerSearch {
             self.frontier.len() + self.best.len() + self.spill.as_ref().map_or(0, |s| s.len());
         self.visited.memory_bytes()
             + queued * std::mem::size_of::<Candidate>()
-            + self.tids.len() * std::mem::size_of::<ItemPointer>()
+            + (self.tids.len() + self.link_cache.len()) * std::mem::size_of::<ItemPointer>()
     }
 
     /// Computes the distance to the element at `ptr` unless already visited;
     /// `None` for visited pointers and non-elements (free or stale slots).
+    ///
+    /// While the element's page is locked, copies what later steps would
+    /// otherwise lock the page again for, but only for candidates that
+    /// enter the beam (most visits do not): the element's neighbours on
+    /// `layer` when its neighbour tuple is on the same page (the normal
+    /// case), which saves a buffer access per expansion; and heap TIDs when
+    /// the scan can return the element — always for iterative scans
+    /// (spilled candidates may be returned in a later round), only when it
+    /// enters `best` for plain scans, never for inserts.
     fn visit<R: Relation, S: Space>(
         &mut self,
         probe: &Probe<'_, R, S>,
         ptr: ItemPointer,
+        layer: u8,
+        ef: usize,
     ) -> Option<Candidate> {
         if !self.visited.insert(ptr) {
             return None;
         }
-        let keep_tids = self.spill.is_some();
-        let tids = &mut self.tids;
-        let candidate = read_element(probe.rel, ptr, |e| {
+        self.load(probe, ptr, layer, ef)
+    }
+
+    /// [`LayerSearch::visit`] of an element already marked visited.
+    fn load<R: Relation, S: Space>(
+        &mut self,
+        probe: &Probe<'_, R, S>,
+        ptr: ItemPointer,
+        layer: u8,
+        ef: usize,
+    ) -> Option<Candidate> {
+        let mode = self.mode;
+        let (tids, link_cache, best) = (&mut self.tids, &mut self.link_cache, &self.best);
+        let candidate = read_element_on_page(probe.rel, ptr, |e, page| {
             if e.state() == STATE_FREE {
                 return None;
             }
             let live = e.state() == STATE_LIVE && e.tid_count() > 0;
-            let tid_start = tids.len() as u32;
-            if keep_tids && live {
-                tids.extend(e.heap_tids());
-            }
-            Some(Candidate {
+            let mut c = Candidate {
                 dist: probe.space.distance(probe.query, e.payload()),
                 element: ptr,
                 neighbors: e.neighbors(),
                 level: e.level(),
                 live,
                 queued: false,
-                tid_count: if keep_tids { e.tid_count() as u8 } else { 0 },
-                tid_start,
-            })
+                tid_count: 0,
+                tid_start: tids.len() as u32,
+                links_len: NOT_CACHED,
+                links_start: link_cache.len() as u32,
+            };
+            let within = best.len() < ef || best.peek().is_some_and(|w| c < *w);
+            if within && c.neighbors.block == ptr.block {
+                if let Some(links) = neighbor_layer_on_page(page, probe.m, ptr, c.neighbors, layer)
+                {
+                    link_cache.extend(links);
+                    c.links_len = (link_cache.len() - c.links_start as usize) as u8;
+                }
+            }
+            let keep_tids = live
+                && match mode {
+                    SearchMode::Insert => false,
+                    SearchMode::IterativeScan => true,
+                    SearchMode::Scan => within && e.level() >= layer,
+                };
+            if keep_tids {
+                tids.extend(e.heap_tids());
+                c.tid_count = e.tid_count() as u8;
+            }
+            Some(c)
         })??;
         self.visits += 1;
         Some(candidate)
@@ -190,13 +255,15 @@ impl LayerSearch {
         layer: u8,
         ef: usize,
     ) {
-        if let Some(c) = self.visit(probe, ptr) {
+        if let Some(c) = self.visit(probe, ptr, layer, ef) {
             self.admit(c, layer, ef);
         }
     }
 
     /// Starts the search from an element reached on a higher layer.
-    pub fn seed(&mut self, c: Candidate, layer: u8, ef: usize) {
+    pub fn seed(&mut self, mut c: Candidate, layer: u8, ef: usize) {
+        // Its cached neighbours, if any, are of another layer.
+        c.links_len = NOT_CACHED;
         if self.visited.insert(c.element) {
             self.admit(c, layer, ef);
         }
@@ -219,16 +286,28 @@ impl LayerSearch {
             }
             self.frontier.pop();
             let mut links = std::mem::take(&mut self.links);
-            if read_neighbor_layer(
-                probe.rel,
-                probe.m,
-                c.element,
-                c.neighbors,
-                layer,
-                &mut links,
-            ) {
+            let found = if c.links_len == NOT_CACHED {
+                read_neighbor_layer(
+                    probe.rel,
+                    probe.m,
+                    c.element,
+                    c.neighbors,
+                    layer,
+                    &mut links,
+                )
+            } else {
+                let start = c.links_start as usize;
+                links.clear();
+                links.extend_from_slice(&self.link_cache[start..start + c.links_len as usize]);
+                true
+            };
+            if found {
+                // Mark first, then let the relation start loading all the
+                // unvisited neighbours at once: their cache misses overlap.
+                links.retain(|&ptr| self.visited.insert(ptr));
+                probe.rel.prefetch_items(&links);
                 for &ptr in &links {
-                    if let Some(n) = self.visit(probe, ptr) {
+                    if let Some(n) = self.load(probe, ptr, layer, ef) {
                         self.admit(n, layer, ef);
                     }
                 }
@@ -317,7 +396,7 @@ pub(crate) fn search_layers<R: Relation, S: Space>(
     };
     let ef = meta.ef_construction as usize;
     let lowest_common = level.min(meta.entry_level as u8);
-    let mut search = LayerSearch::new(false);
+    let mut search = LayerSearch::new(SearchMode::Insert);
     let Some(entry) = descend(&probe, meta, lowest_common, &mut search) else {
         return Vec::new();
     };
@@ -422,7 +501,11 @@ impl HnswScan {
                 ..options
             },
             state: ScanState::NotStarted,
-            search: LayerSearch::new(true),
+            search: LayerSearch::new(if options.iterative == IterativeScan::Off {
+                SearchMode::Scan
+            } else {
+                SearchMode::IterativeScan
+            }),
             batch: Vec::new(),
             batch_pos: 0,
             last_distance: f32::NEG_INFINITY,

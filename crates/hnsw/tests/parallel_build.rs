@@ -49,9 +49,14 @@ fn parallel_builds_inner_product() {
             ..default_build(32)
         };
         let (rel, _) = build_index(&NegDot, &data, options);
-        let r = recall(&NegDot, &data, &queries, 10, |_| true, |q| {
-            search(&rel, &NegDot, q, 40).unwrap()
-        });
+        let r = recall(
+            &NegDot,
+            &data,
+            &queries,
+            10,
+            |_| true,
+            |q| search(&rel, &NegDot, q, 40).unwrap(),
+        );
         all.push((threads, r));
     }
     assert!(all.iter().all(|&(_, r)| r >= 0.9), "{all:?}");
@@ -67,9 +72,14 @@ fn parallel_builds_match_sequential_recall_on_clustered_data() {
             ..default_build(32)
         };
         let (rel, _) = build_index(&L2, &data, options);
-        let r = recall(&L2, &data, &queries, 10, |_| true, |q| {
-            search(&rel, &L2, q, 40).unwrap()
-        });
+        let r = recall(
+            &L2,
+            &data,
+            &queries,
+            10,
+            |_| true,
+            |q| search(&rel, &L2, q, 40).unwrap(),
+        );
         assert!(r >= 0.95, "{threads} threads: recall {r}");
     }
 }

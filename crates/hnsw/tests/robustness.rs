@@ -198,5 +198,8 @@ fn empty_page_left_by_a_crash_is_only_a_warning() {
     assert_eq!(report.warnings.len(), 1);
     insert(&rel, &L2, ItemPointer::new(900, 1), &to_bytes(&[0.5; 8])).unwrap();
     assert!(verify(&rel).is_ok());
-    assert_eq!(search(&rel, &L2, &to_bytes(&[0.5; 8]), 10).unwrap()[0].heap_tid, ItemPointer::new(900, 1));
+    assert_eq!(
+        search(&rel, &L2, &to_bytes(&[0.5; 8]), 10).unwrap()[0].heap_tid,
+        ItemPointer::new(900, 1)
+    );
 }

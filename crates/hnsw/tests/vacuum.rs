@@ -29,8 +29,16 @@ fn vacuum_half_keeps_recall_and_hides_deleted() {
     // fresh builds as well (the HNSW heuristic does not guarantee
     // reachability); more than a handful would mean broken repair.
     assert!(
-        v.warnings.iter().all(|w| w.kind == hnsw::IssueKind::Unreachable
-            && w.detail.split(' ').next().unwrap().parse::<usize>().unwrap() <= 5),
+        v.warnings
+            .iter()
+            .all(|w| w.kind == hnsw::IssueKind::Unreachable
+                && w.detail
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<usize>()
+                    .unwrap()
+                    <= 5),
         "{:?}",
         v.warnings
     );
@@ -63,7 +71,11 @@ fn vacuum_half_keeps_recall_and_hides_deleted() {
         assert!(seen.insert(row(item.heap_tid)));
     }
     assert!(seen.iter().all(|&i| alive(i)));
-    assert!(seen.len() >= 995, "{} of 1000 survivors reachable", seen.len());
+    assert!(
+        seen.len() >= 995,
+        "{} of 1000 survivors reachable",
+        seen.len()
+    );
 }
 
 #[test]

@@ -151,8 +151,7 @@ impl VectorSpace {
         if self.element != ElementType::Sparse || indices.len() != values.len() {
             return false;
         }
-        let Some(scale) = self.unit_scale(values.iter().map(|&v| v as f64 * v as f64).sum())
-        else {
+        let Some(scale) = self.unit_scale(values.iter().map(|&v| v as f64 * v as f64).sum()) else {
             return false;
         };
         out.reserve(SPARSE_HEADER + 8 * values.len());
@@ -270,7 +269,9 @@ impl VectorSpace {
     pub fn kmeans_metric(&self) -> Option<ivf::Metric> {
         match (self.element, self.metric) {
             (ElementType::Sparse, _) => None,
-            (_, Metric::L2 | Metric::Hamming | Metric::Jaccard | Metric::L1) => Some(ivf::Metric::L2),
+            (_, Metric::L2 | Metric::Hamming | Metric::Jaccard | Metric::L1) => {
+                Some(ivf::Metric::L2)
+            }
             (_, Metric::InnerProduct) => Some(ivf::Metric::InnerProduct),
             (_, Metric::Cosine) => Some(ivf::Metric::Cosine),
         }
@@ -300,7 +301,10 @@ fn sparse_parts(bytes: &[u8]) -> (&[i32], &[f32]) {
     let body = &bytes[SPARSE_HEADER.min(bytes.len())..];
     let nnz = nnz.min(body.len() / 8);
     let (indices, rest) = body.split_at(nnz * 4);
-    (bytemuck::cast_slice(indices), bytemuck::cast_slice(&rest[..nnz * 4]))
+    (
+        bytemuck::cast_slice(indices),
+        bytemuck::cast_slice(&rest[..nnz * 4]),
+    )
 }
 
 impl hnsw::Space for VectorSpace {

@@ -22,7 +22,12 @@ fn only_pgvector_combinations_exist() {
 #[test]
 fn ids_are_distinct() {
     let mut ids = std::collections::HashSet::new();
-    for e in [ElementType::F32, ElementType::F16, ElementType::Sparse, ElementType::Bit] {
+    for e in [
+        ElementType::F32,
+        ElementType::F16,
+        ElementType::Sparse,
+        ElementType::Bit,
+    ] {
         for m in [
             Metric::L2,
             Metric::InnerProduct,
@@ -80,7 +85,10 @@ fn halfvec_payloads() {
     let mut back = Vec::new();
     assert!(c.decode_dense(&pa, &mut back));
     assert_eq!(back, [1.0, -2.0]);
-    assert_eq!(c.distance(&pa, &pb), kernels::cosine_distance_f16(&v, &w) as f32);
+    assert_eq!(
+        c.distance(&pa, &pb),
+        kernels::cosine_distance_f16(&v, &w) as f32
+    );
     assert!(!c.encode_f16(&[f16::ZERO, f16::ZERO], &mut pa));
 }
 

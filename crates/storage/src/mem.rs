@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::layout::{BLCKSZ, SPECIAL_SIZE};
-use crate::view::{init_page, PageImage, PageRef, PageRefMut};
 use crate::page::{LockMode, Page, PageMut, Relation};
+use crate::view::{init_page, PageImage, PageRef, PageRefMut};
 use crate::{BlockNumber, OffsetNumber, PageOpaque};
 
 #[repr(C, align(8))]

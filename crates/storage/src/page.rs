@@ -1,7 +1,7 @@
 //! The page and relation traits index code is written against.
 
 use crate::layout::maxalign;
-use crate::{BlockNumber, OffsetNumber, PageOpaque};
+use crate::{BlockNumber, ItemPointer, OffsetNumber, PageOpaque};
 
 /// Read access to one locked page in the standard Postgres page layout.
 ///
@@ -86,6 +86,15 @@ pub trait Relation {
 
     /// Locks `block` for reading.
     fn read(&self, block: BlockNumber) -> Self::ReadGuard<'_>;
+
+    /// Hint that the items at `items` are about to be read, one after
+    /// another: an implementation may start loading them into CPU caches
+    /// so that their cache misses overlap instead of adding up (graph
+    /// searches are bound by memory latency). Must not block, lock or fail;
+    /// the default does nothing.
+    fn prefetch_items(&self, items: &[ItemPointer]) {
+        let _ = items;
+    }
 
     /// Locks `block` for writing.
     fn write(&self, block: BlockNumber) -> Self::WriteGuard<'_>;

@@ -29,7 +29,11 @@ pub fn init_page(image: &mut PageImage) {
     set_u16(image, PD_LOWER, PAGE_HEADER_SIZE as u16);
     set_u16(image, PD_UPPER, special);
     set_u16(image, PD_SPECIAL, special);
-    set_u16(image, PD_PAGESIZE_VERSION, BLCKSZ as u16 | PAGE_LAYOUT_VERSION);
+    set_u16(
+        image,
+        PD_PAGESIZE_VERSION,
+        BLCKSZ as u16 | PAGE_LAYOUT_VERSION,
+    );
     *bytemuck::from_bytes_mut(&mut image[special_range()]) = PageOpaque::EMPTY;
 }
 
@@ -68,7 +72,13 @@ fn line_pointer(image: &PageImage, offset: OffsetNumber) -> (usize, u32, usize) 
     )
 }
 
-fn set_line_pointer(image: &mut PageImage, offset: OffsetNumber, off: usize, flags: u32, len: usize) {
+fn set_line_pointer(
+    image: &mut PageImage,
+    offset: OffsetNumber,
+    off: usize,
+    flags: u32,
+    len: usize,
+) {
     let raw = (off as u32 & 0x7FFF) | (flags << 15) | ((len as u32) << 17);
     let at = line_pointer_at(offset);
     image[at..at + 4].copy_from_slice(&raw.to_ne_bytes());

@@ -114,7 +114,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let low: Vec<String> = points
             .iter()
             .filter(|p| p.recall < min)
-            .map(|p| format!("{} (recall {:.3})", p.value.as_deref().unwrap_or("default"), p.recall))
+            .map(|p| {
+                format!(
+                    "{} (recall {:.3})",
+                    p.value.as_deref().unwrap_or("default"),
+                    p.recall
+                )
+            })
             .collect();
         anyhow::ensure!(
             low.is_empty(),
