@@ -15,6 +15,10 @@ pub(crate) struct ChainGuard<'r, R: Relation> {
     rel: &'r R,
     next: BlockNumber,
     visited: u32,
+    /// Relation size when last asked (asking costs a system call in
+    /// Postgres); it only grows, so it is re-read only when a link or the
+    /// walk's length goes past it.
+    nblocks: BlockNumber,
 }
 
 impl<'r, R: Relation> ChainGuard<'r, R> {
@@ -23,6 +27,7 @@ impl<'r, R: Relation> ChainGuard<'r, R> {
             rel,
             next: head,
             visited: 0,
+            nblocks: 0,
         }
     }
 
@@ -33,12 +38,15 @@ impl<'r, R: Relation> ChainGuard<'r, R> {
         if block == INVALID_BLOCK {
             return Ok(None);
         }
-        // Re-read: concurrent inserts may extend the relation during the walk.
-        let nblocks = self.rel.nblocks();
-        if block >= nblocks {
+        // Re-read when needed: concurrent inserts may extend the relation
+        // during the walk.
+        if block >= self.nblocks || self.visited >= self.nblocks {
+            self.nblocks = self.rel.nblocks();
+        }
+        if block >= self.nblocks {
             return Err(IvfError::Corrupted("page link past the end of the index"));
         }
-        if self.visited >= nblocks {
+        if self.visited >= self.nblocks {
             return Err(IvfError::Corrupted("cycle in a page chain"));
         }
         self.visited += 1;
@@ -61,8 +69,13 @@ pub(crate) fn for_each_page<R: Relation>(
     let mut chain = ChainGuard::new(rel, head);
     while let Some(block) = chain.next_block()? {
         let page = rel.read(block);
+        let next = page.opaque().next;
+        if next != INVALID_BLOCK && next < chain.nblocks {
+            // Its memory loads while this page's tuples are compared.
+            rel.prefetch_block(next);
+        }
         visit(&page);
-        chain.follow(page.opaque().next);
+        chain.follow(next);
     }
     Ok(())
 }

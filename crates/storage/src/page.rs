@@ -96,6 +96,13 @@ pub trait Relation {
         let _ = items;
     }
 
+    /// Hint that all of `block` (which exists) is about to be read, like
+    /// [`Relation::prefetch_items`]; may be called while another page is
+    /// locked. The default does nothing.
+    fn prefetch_block(&self, block: BlockNumber) {
+        let _ = block;
+    }
+
     /// Locks `block` for writing.
     fn write(&self, block: BlockNumber) -> Self::WriteGuard<'_>;
 
