@@ -31,6 +31,11 @@ impl PayloadArena {
         len.div_ceil(8) * 8 + std::mem::size_of::<(usize, u32)>()
     }
 
+    /// Bytes counted for the payloads held, as [`PayloadArena::cost`] does.
+    pub fn bytes(&self) -> usize {
+        self.words.len() * 8 + self.spans.len() * std::mem::size_of::<(usize, u32)>()
+    }
+
     /// Removes all payloads, keeping the allocation.
     pub fn clear(&mut self) {
         self.words.clear();

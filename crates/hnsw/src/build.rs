@@ -144,6 +144,10 @@ pub struct Builder<'a, R, S> {
     options: BuildOptions,
     progress: Box<dyn FnMut(BuildProgress) -> bool + 'a>,
     payloads: PayloadArena,
+    /// [`Space::compact`] encodings of `payloads`, while every payload
+    /// has one (`None` from the first that has not).
+    compact: Option<PayloadArena>,
+    compact_buf: Vec<u8>,
     tids: Vec<ItemPointer>,
     levels: Vec<u8>,
     memory_used: usize,
@@ -170,6 +174,8 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             options,
             progress: Box::new(progress),
             payloads: PayloadArena::default(),
+            compact: Some(PayloadArena::default()),
+            compact_buf: Vec::new(),
             tids: Vec::new(),
             levels: Vec::new(),
             memory_used: 0,
@@ -194,11 +200,26 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             let m = self.options.index.m;
             let index = self.levels.len() as u64;
             let level = build_level(self.options.seed, index, m, self.max_level);
+            let compact =
+                self.compact.is_some() && self.space.compact(payload, &mut self.compact_buf);
+            if !compact {
+                if let Some(arena) = self.compact.take() {
+                    self.memory_used -= arena.bytes();
+                }
+            }
             let cost = PayloadArena::cost(payload.len())
+                + if compact {
+                    PayloadArena::cost(self.compact_buf.len())
+                } else {
+                    0
+                }
                 + std::mem::size_of::<ItemPointer>()
                 + MemGraph::<S>::element_cost(m, level);
             if self.memory_used + cost <= self.options.memory_budget {
                 self.memory_used += cost;
+                if let Some(arena) = self.compact.as_mut() {
+                    arena.push(&self.compact_buf);
+                }
                 self.payloads.push(payload);
                 self.tids.push(heap_tid);
                 self.levels.push(level);
@@ -238,6 +259,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
         let graph = MemGraph::new(
             self.space,
             &self.payloads,
+            self.compact.as_ref(),
             &self.levels,
             index.m,
             index.ef_construction,
@@ -264,6 +286,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
         writer.write(&mut self.progress)?;
         drop(graph);
         self.payloads = PayloadArena::default();
+        self.compact = None;
         self.tids = Vec::new();
         self.levels = Vec::new();
         Ok(())

@@ -45,7 +45,7 @@ struct FillScratch {
 #[inline]
 fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64).take(4) {
+    for line in bytes.chunks(64) {
         // SAFETY: prefetching is a hint and cannot fault; the pointer is valid.
         unsafe {
             std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
@@ -58,7 +58,12 @@ fn prefetch(bytes: &[u8]) {
 /// The in-memory graph over payloads `0..n` of an arena.
 pub(crate) struct MemGraph<'a, S> {
     space: &'a S,
+    /// Exact payloads (duplicate detection).
     payloads: &'a PayloadArena,
+    /// What distances are computed on: the exact payloads, or their
+    /// [`Space::compact`] encodings when `compact`.
+    keys: &'a PayloadArena,
+    compact: bool,
     levels: &'a [u8],
     m: u16,
     ef_construction: usize,
@@ -126,9 +131,12 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
     }
 
     /// An empty graph over `payloads` with the given levels.
+    /// Distances use `compact` encodings of the payloads if given (index
+    /// `i` of both arenas is the same element).
     pub fn new(
         space: &'a S,
         payloads: &'a PayloadArena,
+        compact: Option<&'a PayloadArena>,
         levels: &'a [u8],
         m: u16,
         ef_construction: u16,
@@ -141,6 +149,8 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         MemGraph {
             space,
             payloads,
+            keys: compact.unwrap_or(payloads),
+            compact: compact.is_some(),
             levels,
             m,
             ef_construction: ef_construction as usize,
@@ -199,8 +209,18 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         self.payloads.get(id)
     }
 
+    /// What distances of `id` are computed on.
+    fn key(&self, id: u32) -> &[u8] {
+        self.keys.get(id)
+    }
+
     fn distance(&self, a: u32, b: u32) -> f32 {
-        self.space.distance(self.payload(a), self.payload(b))
+        let (a, b) = (self.key(a), self.key(b));
+        if self.compact {
+            self.space.compact_distance(a, b)
+        } else {
+            self.space.distance(a, b)
+        }
     }
 
     fn layer_range(&self, layer: u8) -> std::ops::Range<usize> {
@@ -273,11 +293,19 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
     }
 
     /// If one of the nearest found elements is an exact duplicate with room
-    /// for another heap TID, records `q` as merged into it.
+    /// for another heap TID, records `q` as merged into it. Duplicates are
+    /// among the nearest (under L2 and L1 at distance 0, under cosine at the
+    /// smallest distance up to rounding), so the payloads compared are the
+    /// first few found and any tied with the nearest.
     fn merge_duplicate(&self, q: u32, found: &[Link]) -> bool {
+        let Some(nearest) = found.first().map(|f| f.dist) else {
+            return false;
+        };
         let duplicates = found
             .iter()
-            .take_while(|f| f.dist == 0.0)
+            .enumerate()
+            .take_while(|(i, f)| *i < 4 || f.dist <= nearest)
+            .map(|(_, f)| f)
             .filter(|f| self.payload(f.id) == self.payload(q));
         for candidate in duplicates {
             let room = self.tid_counts[candidate.id as usize]
@@ -337,7 +365,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             self.copy_layer(candidate.id, layer, &mut ids);
             ids.retain(|&id| scratch.visit(id));
             for &id in &ids {
-                prefetch(self.payload(id));
+                prefetch(self.key(id));
             }
             for &id in &ids {
                 let dist = self.distance(q, id);

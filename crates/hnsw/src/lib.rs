@@ -51,11 +51,34 @@ use std::fmt;
 pub trait Space {
     /// Distance between `a` and `b`.
     fn distance(&self, a: &[u8], b: &[u8]) -> f32;
+
+    /// Writes a smaller, approximate encoding of `payload` into `out`
+    /// (cleared first) for building the graph in memory, or returns false
+    /// (the default) if there is none or `payload` cannot be encoded so.
+    /// Construction reads every vector many times and is bound by memory
+    /// bandwidth, so half the bytes build faster; pages and scans always
+    /// use the exact payloads. A build uses compact encodings only if every
+    /// payload has one.
+    fn compact(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        let _ = (payload, out);
+        false
+    }
+
+    /// Distance between two encodings made by [`Space::compact`].
+    fn compact_distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        self.distance(a, b)
+    }
 }
 
 impl<S: Space + ?Sized> Space for &S {
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         (**self).distance(a, b)
+    }
+    fn compact(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        (**self).compact(payload, out)
+    }
+    fn compact_distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        (**self).compact_distance(a, b)
     }
 }
 

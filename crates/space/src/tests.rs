@@ -139,3 +139,28 @@ proptest! {
         prop_assert_eq!(s.distance(&pq, &pa) < s.distance(&pq, &pb), ea < eb);
     }
 }
+
+#[test]
+fn compact_encodings_for_graph_construction() {
+    use hnsw::Space as _;
+    let a: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin()).collect();
+    let b: Vec<f32> = (0..64).map(|i| (i as f32 * 0.11).cos()).collect();
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+        let s = space(ElementType::F32, metric);
+        let (mut pa, mut pb, mut ca, mut cb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        assert!(s.encode_f32(&a, &mut pa) && s.encode_f32(&b, &mut pb));
+        assert!(s.compact(&pa, &mut ca) && s.compact(&pb, &mut cb), "{metric:?}");
+        assert_eq!(ca.len(), pa.len() / 2);
+        let exact = s.distance(&pa, &pb);
+        let approx = s.compact_distance(&ca, &cb);
+        assert!((exact - approx).abs() <= 1e-2 * exact.abs().max(1.0), "{metric:?}: {exact} vs {approx}");
+    }
+    // Beyond half precision's range: no compact encoding.
+    let s = space(ElementType::F32, Metric::L2);
+    let (mut p, mut c) = (Vec::new(), Vec::new());
+    assert!(s.encode_f32(&[1.0, 1e6], &mut p));
+    assert!(!s.compact(&p, &mut c));
+    // Other element types keep their exact payloads.
+    let h = space(ElementType::F16, Metric::L2);
+    assert!(!h.compact(&[0, 60], &mut c));
+}
