@@ -15,16 +15,14 @@
 use std::marker::PhantomData;
 
 use pagestore::{
-    init_page, BlockNumber, LockMode, OffsetNumber, Page, PageImage, PageMut, PageOpaque, PageRef,
-    PageRefMut, Relation,
+    init_page, prefetch_bytes, prefetch_item, BlockNumber, LockMode, OffsetNumber, Page, PageImage,
+    PageMut, PageOpaque, PageRef, PageRefMut, Relation, BLCKSZ, PAGE_HEADER_SIZE,
 };
 use pgrx::pg_sys;
 
 /// Items whose buffers [`Relation::prefetch_items`] pins at once: within
 /// the backend's fast private pin-count slots (`REFCOUNT_ARRAY_ENTRIES`).
 const PREFETCH_BATCH: usize = 7;
-const PAGE_SIZE: usize = pg_sys::BLCKSZ as usize;
-const PAGE_HEADER_SIZE: usize = 24;
 
 /// Access to one fork of an index relation.
 pub struct PgRelation {
@@ -272,66 +270,40 @@ impl Relation for PgRelation {
 
     /// Pins the buffers of up to [`PREFETCH_BATCH`] items at a time (the
     /// hash lookups' misses overlap), prefetches each page's header and line
-    /// pointers, then each item's bytes, and unpins. The item locations
-    /// are read without the content lock: a torn or stale line pointer only
-    /// makes a useless prefetch, which cannot fault, and it is bounded to the
-    /// pinned page anyway. The `read` that follows finds everything cached.
+    /// pointers, then each item's bytes, and unpins. The `read` that
+    /// follows finds everything cached. (A block past the end raises the
+    /// ERROR that `read` would raise for it next.)
     fn prefetch_items(&self, items: &[pagestore::ItemPointer]) {
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            for chunk in items.chunks(PREFETCH_BATCH) {
-                let mut pinned =
-                    [(0 as pg_sys::Buffer, std::ptr::null::<u8>(), 0u16); PREFETCH_BATCH];
-                let mut n = 0;
-                // (A block past the end raises the same ERROR `read` would
-                // raise for it next.)
-                for item in chunk {
+        for chunk in items.chunks(PREFETCH_BATCH) {
+            let mut pinned = [(0 as pg_sys::Buffer, std::ptr::null::<u8>()); PREFETCH_BATCH];
+            for (slot, item) in pinned.iter_mut().zip(chunk) {
+                unsafe {
                     let buffer = self.read_buffer(item.block);
                     let page = pg_sys::BufferGetPage(buffer) as *const u8;
-                    _mm_prefetch::<_MM_HINT_T0>(page.cast());
-                    pinned[n] = (buffer, page, item.offset);
-                    n += 1;
-                }
-                for &(_, page, offset) in &pinned[..n] {
-                    let at = PAGE_HEADER_SIZE + (offset as usize).saturating_sub(1) * 4;
-                    if offset == 0 || at + 4 > PAGE_SIZE {
-                        continue;
-                    }
-                    let raw = std::ptr::read_volatile(page.add(at) as *const u32);
-                    let (off, len) = ((raw & 0x7FFF) as usize, (raw >> 17) as usize);
-                    let end = (off + len).min(PAGE_SIZE);
-                    let mut line = off & !63;
-                    while line < end {
-                        _mm_prefetch::<_MM_HINT_T0>(page.add(line).cast());
-                        line += 64;
-                    }
-                }
-                for &(buffer, _, _) in &pinned[..n] {
-                    pg_sys::ReleaseBuffer(buffer);
+                    prefetch_bytes(page, PAGE_HEADER_SIZE);
+                    *slot = (buffer, page);
                 }
             }
+            let pinned = &pinned[..chunk.len()];
+            for (&(_, page), item) in pinned.iter().zip(chunk) {
+                // SAFETY: the buffer is pinned: its page stays in place.
+                unsafe { prefetch_item(page, item.offset) };
+            }
+            for &(buffer, _) in pinned {
+                unsafe { pg_sys::ReleaseBuffer(buffer) };
+            }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = items;
     }
 
-    /// Pins `block`, prefetches the whole page into the L2 cache, unpins.
-    /// (Pinning while another page is share-locked is what index scans
-    /// that step right do too.)
+    /// Pins `block`, prefetches the whole page, unpins. (Pinning while
+    /// another page is share-locked is what index scans that step right do
+    /// too.)
     fn prefetch_block(&self, block: BlockNumber) {
-        #[cfg(target_arch = "x86_64")]
         unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
             let buffer = self.read_buffer(block);
-            let page = pg_sys::BufferGetPage(buffer) as *const u8;
-            for line in (0..PAGE_SIZE).step_by(64) {
-                _mm_prefetch::<_MM_HINT_T1>(page.add(line).cast());
-            }
+            prefetch_bytes(pg_sys::BufferGetPage(buffer) as *const u8, BLCKSZ);
             pg_sys::ReleaseBuffer(buffer);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = block;
     }
 
     fn write(&self, block: BlockNumber) -> PgWriteGuard<'_> {

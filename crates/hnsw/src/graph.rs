@@ -39,31 +39,13 @@ struct FillScratch {
     candidates: Vec<Link>,
 }
 
-/// Hints the CPU to start loading the start of `bytes`: the payloads of a
-/// list's unvisited neighbours are fetched in parallel instead of one cache
-/// miss after another.
-#[inline]
-fn prefetch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64) {
-        // SAFETY: prefetching is a hint and cannot fault; the pointer is valid.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            );
-        }
-    }
-}
-
 /// The in-memory graph over payloads `0..n` of an arena.
 pub(crate) struct MemGraph<'a, S> {
     space: &'a S,
-    /// Exact payloads (duplicate detection).
+    /// Exact payloads (duplicate detection; distances unless `compact`).
     payloads: &'a PayloadArena,
-    /// What distances are computed on: the exact payloads, or their
-    /// [`Space::compact`] encodings when `compact`.
-    keys: &'a PayloadArena,
-    compact: bool,
+    /// [`Space::compact`] encodings of the payloads, if distances use them.
+    compact: Option<&'a PayloadArena>,
     levels: &'a [u8],
     m: u16,
     ef_construction: usize,
@@ -149,8 +131,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         MemGraph {
             space,
             payloads,
-            keys: compact.unwrap_or(payloads),
-            compact: compact.is_some(),
+            compact,
             levels,
             m,
             ef_construction: ef_construction as usize,
@@ -211,15 +192,15 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
 
     /// What distances of `id` are computed on.
     fn key(&self, id: u32) -> &[u8] {
-        self.keys.get(id)
+        self.compact.unwrap_or(self.payloads).get(id)
     }
 
     fn distance(&self, a: u32, b: u32) -> f32 {
-        let (a, b) = (self.key(a), self.key(b));
-        if self.compact {
-            self.space.compact_distance(a, b)
-        } else {
-            self.space.distance(a, b)
+        match self.compact {
+            Some(keys) => self.space.compact_distance(keys.get(a), keys.get(b)),
+            None => self
+                .space
+                .distance(self.payloads.get(a), self.payloads.get(b)),
         }
     }
 
@@ -364,8 +345,11 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             }
             self.copy_layer(candidate.id, layer, &mut ids);
             ids.retain(|&id| scratch.visit(id));
+            // The payloads of the unvisited neighbours are fetched in
+            // parallel instead of one cache miss after another.
             for &id in &ids {
-                prefetch(self.key(id));
+                let key = self.key(id);
+                pagestore::prefetch_bytes(key.as_ptr(), key.len());
             }
             for &id in &ids {
                 let dist = self.distance(q, id);

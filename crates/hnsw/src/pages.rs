@@ -84,9 +84,7 @@ pub(crate) fn read_element<R: Relation, T>(
     ptr: ItemPointer,
     f: impl FnOnce(ElementRef<'_>) -> T,
 ) -> Option<T> {
-    let page = rel.read(ptr.block);
-    let element = ElementRef::parse(page.item(ptr.offset)?)?;
-    Some(f(element))
+    read_element_on_page(rel, ptr, |element, _| f(element))
 }
 
 /// Like [`read_element`], but `f` also gets the locked page, to read the

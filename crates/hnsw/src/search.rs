@@ -67,6 +67,12 @@ impl Ord for Candidate {
     }
 }
 
+/// True if `c` would be queued for expansion: `best` has room, or `c`
+/// beats its worst.
+fn enters_beam(best: &BinaryHeap<Candidate>, c: &Candidate, ef: usize) -> bool {
+    best.len() < ef || best.peek().is_some_and(|worst| c < worst)
+}
+
 /// What a [`LayerSearch`] keeps besides the beam.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SearchMode {
@@ -192,7 +198,7 @@ impl LayerSearch {
                 links_len: NOT_CACHED,
                 links_start: link_cache.len() as u32,
             };
-            let within = best.len() < ef || best.peek().is_some_and(|w| c < *w);
+            let within = enters_beam(best, &c, ef);
             if within && c.neighbors.block == ptr.block {
                 if let Some(links) = neighbor_layer_on_page(page, probe.m, ptr, c.neighbors, layer)
                 {
@@ -224,8 +230,7 @@ impl LayerSearch {
         if self.nearest_any.is_none_or(|n| c < n) {
             self.nearest_any = Some(c);
         }
-        let within = self.best.len() < ef || self.best.peek().is_some_and(|worst| c < *worst);
-        if !within {
+        if !enters_beam(&self.best, &c, ef) {
             self.spill(c);
             return;
         }

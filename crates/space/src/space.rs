@@ -335,16 +335,20 @@ impl hnsw::Space for VectorSpace {
         true
     }
 
+    /// The `halfvec` distance of the same metric, except that cosine
+    /// payloads are normalised and compare by the negative dot product, as
+    /// `vector` payloads do.
     #[inline]
     fn compact_distance(&self, a: &[u8], b: &[u8]) -> f32 {
-        let (a, b) = (halves(a), halves(b));
-        match self.metric {
-            Metric::L2 => kernels::l2_squared_f16(a, b),
-            // Cosine payloads are normalised: the negative dot product.
-            Metric::InnerProduct | Metric::Cosine => -kernels::dot_f16(a, b),
-            Metric::L1 => kernels::l1_f16(a, b),
-            _ => f32::NAN,
+        let metric = match self.metric {
+            Metric::Cosine => Metric::InnerProduct,
+            other => other,
+        };
+        VectorSpace {
+            element: ElementType::F16,
+            metric,
         }
+        .distance(a, b)
     }
 }
 

@@ -149,11 +149,17 @@ fn compact_encodings_for_graph_construction() {
         let s = space(ElementType::F32, metric);
         let (mut pa, mut pb, mut ca, mut cb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         assert!(s.encode_f32(&a, &mut pa) && s.encode_f32(&b, &mut pb));
-        assert!(s.compact(&pa, &mut ca) && s.compact(&pb, &mut cb), "{metric:?}");
+        assert!(
+            s.compact(&pa, &mut ca) && s.compact(&pb, &mut cb),
+            "{metric:?}"
+        );
         assert_eq!(ca.len(), pa.len() / 2);
         let exact = s.distance(&pa, &pb);
         let approx = s.compact_distance(&ca, &cb);
-        assert!((exact - approx).abs() <= 1e-2 * exact.abs().max(1.0), "{metric:?}: {exact} vs {approx}");
+        assert!(
+            (exact - approx).abs() <= 1e-2 * exact.abs().max(1.0),
+            "{metric:?}: {exact} vs {approx}"
+        );
     }
     // Beyond half precision's range: no compact encoding.
     let s = space(ElementType::F32, Metric::L2);

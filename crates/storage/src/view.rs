@@ -55,7 +55,7 @@ fn special_range() -> std::ops::Range<usize> {
     BLCKSZ - SPECIAL_SIZE..BLCKSZ - SPECIAL_SIZE + std::mem::size_of::<PageOpaque>()
 }
 
-fn line_pointer_at(offset: OffsetNumber) -> usize {
+pub(crate) fn line_pointer_at(offset: OffsetNumber) -> usize {
     PAGE_HEADER_SIZE + (offset as usize - 1) * ITEM_ID_SIZE
 }
 
@@ -64,7 +64,11 @@ fn line_pointer_at(offset: OffsetNumber) -> usize {
 /// significant bit.
 fn line_pointer(image: &PageImage, offset: OffsetNumber) -> (usize, u32, usize) {
     let at = line_pointer_at(offset);
-    let raw = u32::from_ne_bytes(image[at..at + 4].try_into().unwrap());
+    decode_line_pointer(u32::from_ne_bytes(image[at..at + 4].try_into().unwrap()))
+}
+
+/// `(lp_off, lp_flags, lp_len)` of a raw line pointer.
+pub(crate) fn decode_line_pointer(raw: u32) -> (usize, u32, usize) {
     (
         (raw & 0x7FFF) as usize,
         (raw >> 15) & 3,
