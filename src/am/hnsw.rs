@@ -11,7 +11,7 @@ use ::hnsw::{
 use pagestore::{Page, Relation};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, VectorSpace};
+use vecspace::{ElementType, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
@@ -51,12 +51,18 @@ const PHASE_INSERT: i64 = 5;
 
 static RELOPT_KIND: AtomicI32 = AtomicI32::new(0);
 
+/// Values of the `quantization` option (ours; pgvector has none).
+const QUANTIZATION_AUTO: i32 = 0;
+const QUANTIZATION_NONE: i32 = 1;
+const QUANTIZATION_HALF: i32 = 2;
+
 /// `rd_options` layout (a varlena, as `build_reloptions` produces).
 #[repr(C)]
 struct HnswOptions {
     vl_len: i32,
     m: i32,
     ef_construction: i32,
+    quantization: i32,
 }
 
 pub fn register_reloptions() {
@@ -79,6 +85,35 @@ pub fn register_reloptions() {
             DEFAULT_EF_CONSTRUCTION,
             MIN_EF_CONSTRUCTION,
             MAX_EF_CONSTRUCTION,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+        // The enum table must outlive every later parse: leaked on purpose,
+        // once per backend.
+        let members: &'static mut [pg_sys::relopt_enum_elt_def] = Box::leak(Box::new([
+            pg_sys::relopt_enum_elt_def {
+                string_val: c"auto".as_ptr(),
+                symbol_val: QUANTIZATION_AUTO,
+            },
+            pg_sys::relopt_enum_elt_def {
+                string_val: c"none".as_ptr(),
+                symbol_val: QUANTIZATION_NONE,
+            },
+            pg_sys::relopt_enum_elt_def {
+                string_val: c"half".as_ptr(),
+                symbol_val: QUANTIZATION_HALF,
+            },
+            pg_sys::relopt_enum_elt_def {
+                string_val: std::ptr::null(),
+                symbol_val: 0,
+            },
+        ]));
+        pg_sys::add_enum_reloption(
+            kind as pg_sys::bits32,
+            c"quantization".as_ptr(),
+            c"How the index stores vectors: auto, none (as given) or half (half precision, exact order by rechecking)".as_ptr(),
+            members.as_mut_ptr(),
+            QUANTIZATION_AUTO,
+            c"Valid values are \"auto\", \"none\" and \"half\".".as_ptr(),
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
     }
@@ -138,14 +173,19 @@ fn raise(e: HnswError) -> ! {
     error(code, &e.to_string(), None)
 }
 
-/// The index options of `index` (defaults when none were given), checked.
-unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16) {
+/// The index options of `index` (defaults when none were given), checked:
+/// `m`, `ef_construction` and `quantization`.
+unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16, i32) {
     unsafe {
         let options = (*index).rd_options as *const HnswOptions;
-        let (m, ef) = if options.is_null() {
-            (DEFAULT_M, DEFAULT_EF_CONSTRUCTION)
+        let (m, ef, quantization) = if options.is_null() {
+            (DEFAULT_M, DEFAULT_EF_CONSTRUCTION, QUANTIZATION_AUTO)
         } else {
-            ((*options).m, (*options).ef_construction)
+            (
+                (*options).m,
+                (*options).ef_construction,
+                (*options).quantization,
+            )
         };
         if ef < 2 * m {
             error(
@@ -154,8 +194,41 @@ unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16) {
                 None,
             );
         }
-        (m as u16, ef as u16)
+        (m as u16, ef as u16, quantization)
     }
+}
+
+/// The storage a new build of `index` uses, from its `quantization` option:
+/// `auto` picks half precision where it is supported (`vector_cosine_ops`).
+unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> VectorSpace {
+    let (_, _, quantization) = unsafe { index_options(index) };
+    match quantization {
+        QUANTIZATION_NONE => space,
+        QUANTIZATION_HALF => space.with_storage(Storage::Half).unwrap_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "quantization \"half\" is only supported for vector_cosine_ops",
+                Some("Use quantization = 'auto' or 'none', or index a halfvec expression."),
+            )
+        }),
+        _ => space.with_storage(Storage::Half).unwrap_or(space),
+    }
+}
+
+/// The storage an existing index was built with, from its meta page;
+/// `None` before the first build has written one.
+unsafe fn built_storage(index: pg_sys::Relation, space: VectorSpace) -> Option<VectorSpace> {
+    let meta = unsafe { read_meta(index) }?;
+    let storage = match meta.quantization {
+        ::hnsw::format::QUANTIZATION_HALF => Storage::Half,
+        _ => Storage::Exact,
+    };
+    Some(space.with_storage(storage).unwrap_or_else(|| {
+        raise(HnswError::Corrupted(format!(
+            "meta page records quantization {} for an operator class without it",
+            meta.quantization
+        )))
+    }))
 }
 
 /// Space and dimensions of an index, cached in the relcache entry.
@@ -172,6 +245,9 @@ unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
         }
         let space = index_space(index, AM);
         let dims = checked_dimensions(index, &space, AM, max_dimensions);
+        // The option may have been altered since the build; the pages say
+        // how the vectors were actually stored.
+        let space = built_storage(index, space).unwrap_or_else(|| requested_storage(index, space));
         let info = IndexInfo { space, dims };
         let cached =
             pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())
@@ -183,13 +259,17 @@ unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
 }
 
 unsafe fn index_payload_options(index: pg_sys::Relation, info: &IndexInfo) -> IndexOptions {
-    let (m, ef_construction) = unsafe { index_options(index) };
+    let (m, ef_construction, _) = unsafe { index_options(index) };
     IndexOptions {
         m,
         ef_construction,
         dimensions: info.dims as u32,
         payload_size: info.space.payload_size(info.dims).unwrap_or(0) as u32,
         space_id: info.space.id(),
+        quantization: match info.space.storage() {
+            Storage::Half => ::hnsw::format::QUANTIZATION_HALF,
+            Storage::Exact => ::hnsw::format::QUANTIZATION_NONE,
+        },
     }
 }
 
@@ -454,18 +534,21 @@ unsafe extern "C-unwind" fn amcostestimate(
 unsafe fn meta_m(oid: pg_sys::Oid) -> Option<u16> {
     unsafe {
         let index = pg_sys::index_open(oid, pg_sys::NoLock as pg_sys::LOCKMODE);
-        let rel = PgRelation::logged(index);
-        let m = if rel.nblocks() > 0 {
-            let page = rel.read(::hnsw::format::META_BLOCK);
-            page.item(::hnsw::format::META_OFFSET)
-                .and_then(|item| ::hnsw::format::MetaTuple::decode(item).ok())
-                .map(|meta| meta.m)
-        } else {
-            None
-        };
+        let m = read_meta(index).map(|meta| meta.m);
         pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         m
     }
+}
+
+/// The meta tuple of `index`, if it has one and it decodes.
+unsafe fn read_meta(index: pg_sys::Relation) -> Option<::hnsw::format::MetaTuple> {
+    let rel = PgRelation::logged(index);
+    if rel.nblocks() == 0 {
+        return None;
+    }
+    let page = rel.read(::hnsw::format::META_BLOCK);
+    page.item(::hnsw::format::META_OFFSET)
+        .and_then(|item| ::hnsw::format::MetaTuple::decode(item).ok())
 }
 
 #[pgrx::pg_guard]
@@ -483,6 +566,11 @@ unsafe extern "C-unwind" fn amoptions(
             optname: c"ef_construction".as_ptr(),
             opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
             offset: std::mem::offset_of!(HnswOptions, ef_construction) as i32,
+        },
+        pg_sys::relopt_parse_elt {
+            optname: c"quantization".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_ENUM,
+            offset: std::mem::offset_of!(HnswOptions, quantization) as i32,
         },
     ];
     unsafe {
@@ -523,7 +611,9 @@ struct ScanState {
     null_query: bool,
 }
 
-/// The space of a scan; a NULL query is at distance 0 from everything.
+/// The space of a scan: compares the query (`a`, a payload of the query
+/// space) with stored payloads (`b`); a NULL query is at distance 0 from
+/// everything.
 struct ScanSpace {
     space: VectorSpace,
     null_query: bool,
@@ -535,7 +625,7 @@ impl ::hnsw::Space for ScanSpace {
         if self.null_query {
             0.0
         } else {
-            self.space.distance(a, b)
+            self.space.query_distance(a, b)
         }
     }
 }
@@ -548,6 +638,16 @@ unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        // The access method owns the arrays it reports ORDER BY values in
+        // (see amgettuple); NULL until a row has a lower bound to report.
+        if norderbys > 0 {
+            let n = norderbys as usize;
+            (*scan).xs_orderbyvals =
+                pg_sys::palloc0(n * std::mem::size_of::<pg_sys::Datum>()) as *mut pg_sys::Datum;
+            let nulls = pg_sys::palloc(n) as *mut bool;
+            std::ptr::write_bytes(nulls, 1, n);
+            (*scan).xs_orderbynulls = nulls;
+        }
         let state =
             pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
                 info: None,
@@ -586,7 +686,7 @@ unsafe extern "C-unwind" fn amgettuple(
         if state.scan.is_none() {
             check_scan(scan, AM);
             count_index_scan(index);
-            let payload = query_payload(scan, &info.space, info.dims);
+            let payload = query_payload(scan, &info.space.query_space(), info.dims);
             state.null_query = payload.is_none();
             let iterative = match guc::HNSW_ITERATIVE_SCAN.get() {
                 IterativeScanMode::Off => IterativeScan::Off,
@@ -612,7 +712,20 @@ unsafe extern "C-unwind" fn amgettuple(
             Ok(Some(item)) => {
                 (*scan).xs_heaptid = item_pointer_data(item.heap_tid);
                 (*scan).xs_recheck = false;
-                (*scan).xs_recheckorderby = false;
+                // Approximate stored vectors: hand the executor a lower bound
+                // of the exact distance; it recomputes the distance from the
+                // heap row and returns rows in exact order (its reorder queue
+                // releases a row once the index has passed its distance).
+                let bound = if state.null_query {
+                    None
+                } else {
+                    info.space.order_by_lower_bound(item.distance, info.dims)
+                };
+                (*scan).xs_recheckorderby = bound.is_some();
+                if let (Some(bound), false) = (bound, (*scan).xs_orderbyvals.is_null()) {
+                    *(*scan).xs_orderbyvals = pgrx::IntoDatum::into_datum(bound).unwrap();
+                    *(*scan).xs_orderbynulls = false;
+                }
                 true
             }
             Ok(None) => false,

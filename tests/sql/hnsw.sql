@@ -198,6 +198,59 @@ INSERT INTO empty_items VALUES (1, '[1,1,1]'), (2, '[2,2,2]');
 SELECT id FROM empty_items ORDER BY v <-> '[2,2,2]' LIMIT 2;
 RESET enable_seqscan;
 
+-- Half-precision storage: vector_cosine_ops indexes store normalised halves
+-- by default (quantization = auto) and report lower bounds that the executor
+-- rechecks, so rows come back in exact distance order even where halves
+-- cannot tell the distances apart. Angles 0.002 rad apart: neighbouring
+-- distances differ by far less than f16 resolves.
+CREATE TABLE arc (id int, v vector(2));
+INSERT INTO arc SELECT i, ARRAY[cos(i * 0.002), sin(i * 0.002)] FROM generate_series(0, 299) i;
+CREATE INDEX i_arc ON arc USING hnsw (v vector_cosine_ops);
+CREATE INDEX i_arc_full ON arc USING hnsw (v vector_cosine_ops) WITH (quantization = none);
+SELECT pgvector_rs_hnsw_check('i_arc') LIKE '%is consistent%' AS consistent;
+SET hnsw.ef_search = 400;
+SET enable_seqscan = off;
+DROP INDEX i_arc_full;
+SELECT array_agg(id) = array_agg(id ORDER BY id) AS exact_order, count(*)
+FROM (SELECT id FROM arc ORDER BY v <=> '[1,0]' LIMIT 40) s;
+SELECT bool_and(d >= prev) AS sorted FROM (
+    SELECT d, lag(d, 1, 0::float8) OVER () AS prev FROM (
+        SELECT v <=> '[1,0.3]' AS d FROM arc ORDER BY v <=> '[1,0.3]' LIMIT 100) s) t;
+-- Default ef_search: still sorted, the nearest row first.
+RESET hnsw.ef_search;
+SELECT (array_agg(id))[1] AS nearest, bool_and(d >= prev) AS sorted FROM (
+    SELECT id, d, lag(d, 1, 0::float8) OVER () AS prev FROM (
+        SELECT id, v <=> '[1,0.1]' AS d FROM arc ORDER BY v <=> '[1,0.1]' LIMIT 30) s) t;
+-- Inserted rows are stored the same way.
+INSERT INTO arc SELECT i, ARRAY[cos(i * 0.002), sin(i * 0.002)] FROM generate_series(300, 399) i;
+SET hnsw.ef_search = 500;
+SELECT array_agg(id) = array_agg(id ORDER BY id) AS exact_order, count(*)
+FROM (SELECT id FROM arc ORDER BY v <=> '[1,0]' LIMIT 400) s;
+RESET enable_seqscan;
+RESET hnsw.ef_search;
+-- Smaller than full precision even at 64 dimensions (the graph's links
+-- take the same room either way); the pages, not the
+-- option, decide how an existing index reads its vectors.
+CREATE TABLE wide (id int, v vector(64));
+INSERT INTO wide SELECT i, (SELECT array_agg(sin(i * j + j)) FROM generate_series(1, 64) j) FROM generate_series(1, 500) i;
+CREATE INDEX i_wide_half ON wide USING hnsw (v vector_cosine_ops) WITH (quantization = half);
+CREATE INDEX i_wide_full ON wide USING hnsw (v vector_cosine_ops) WITH (quantization = none);
+SELECT pg_relation_size('i_wide_half')::float8 / pg_relation_size('i_wide_full') < 0.85 AS smaller;
+ALTER INDEX i_wide_half SET (quantization = none);
+SET hnsw.ef_search = 600;
+SELECT check_index('SELECT v <=> (SELECT v FROM wide WHERE id = 7) AS d FROM wide ORDER BY v <=> (SELECT v FROM wide WHERE id = 7) LIMIT 10', 'i_wide_');
+REINDEX INDEX i_wide_half;
+SELECT pg_relation_size('i_wide_half') = pg_relation_size('i_wide_full') AS full_after_reindex;
+RESET hnsw.ef_search;
+-- Only vector_cosine_ops has half storage; other values are rejected.
+CREATE INDEX ON wide USING hnsw (v vector_l2_ops) WITH (quantization = half);
+CREATE INDEX ON wide USING hnsw ((v::halfvec(64)) halfvec_cosine_ops) WITH (quantization = half);
+CREATE INDEX ON wide USING hnsw (v vector_l2_ops) WITH (quantization = sq8);
+CREATE INDEX i_wide_l2 ON wide USING hnsw (v vector_l2_ops) WITH (quantization = auto);
+SELECT check_index('SELECT v <-> (SELECT v FROM wide WHERE id = 7) AS d FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 7) LIMIT 10', 'i_wide_l2');
+DROP TABLE arc, wide;
+SET hnsw.ef_search = 400;
+
 -- Options: pgvector's ranges and messages.
 CREATE INDEX ON items USING hnsw (v) WITH (m = 1);
 CREATE INDEX ON items USING hnsw (v) WITH (m = 101);

@@ -112,6 +112,7 @@ fn main() {
             dimensions: dim as u32,
             payload_size: (dim * 4) as u32,
             space_id: 0,
+            quantization: 0,
         },
         memory_budget: 2 << 30,
         ..BuildOptions::default()

@@ -14,7 +14,7 @@ use pagestore::{
 use crate::arena::PayloadArena;
 use crate::format::{
     element_tuple_size, encode_element, encode_neighbors, max_level_for_m, neighbors_tuple_size,
-    MetaTuple, NeighborsMut, FORMAT_VERSION, MAGIC, MAX_HEAP_TIDS, QUANTIZATION_NONE,
+    MetaTuple, NeighborsMut, FORMAT_VERSION, MAGIC, MAX_HEAP_TIDS,
 };
 use crate::graph::MemGraph;
 use crate::insert::insert;
@@ -126,7 +126,7 @@ fn new_meta(options: &IndexOptions) -> MetaTuple {
     meta.m = options.m;
     meta.ef_construction = options.ef_construction;
     meta.space_id = options.space_id;
-    meta.quantization = QUANTIZATION_NONE;
+    meta.quantization = options.quantization;
     meta.set_entry(None);
     meta.insert_page = 1;
     meta.heap_tids_per_element = MAX_HEAP_TIDS as u16;

@@ -63,6 +63,10 @@ pub const META_BLOCK: u32 = 0;
 pub const META_OFFSET: u16 = 1;
 /// No quantization: payloads are stored as given.
 pub const QUANTIZATION_NONE: u16 = 0;
+/// Payloads are normalised half-precision copies of `vector` values; scans
+/// report lower bounds of the exact distances (the caller's convention,
+/// recorded here so that every reader of the index agrees on it).
+pub const QUANTIZATION_HALF: u16 = 1;
 
 /// Tuple kind byte of element tuples.
 pub const TUPLE_ELEMENT: u8 = 1;
@@ -112,7 +116,8 @@ pub struct MetaTuple {
     pub ef_construction: u16,
     /// Caller-defined id of the distance/opclass; checked by the caller.
     pub space_id: u16,
-    /// Quantization of the stored payloads; [`QUANTIZATION_NONE`] for now.
+    /// Encoding of the stored payloads: [`QUANTIZATION_NONE`] or
+    /// [`QUANTIZATION_HALF`].
     pub quantization: u16,
     /// Block of the entry point element, or `InvalidBlockNumber` if empty.
     pub entry_block: u32,

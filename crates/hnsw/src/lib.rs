@@ -95,6 +95,10 @@ pub struct IndexOptions {
     pub payload_size: u32,
     /// Caller-defined distance/opclass id, stored for the caller to check.
     pub space_id: u16,
+    /// Caller-defined encoding of the payloads (stored in the meta page's
+    /// `quantization` field); [`format::QUANTIZATION_NONE`] when payloads
+    /// are the vectors as given.
+    pub quantization: u16,
 }
 
 impl Default for IndexOptions {
@@ -106,6 +110,7 @@ impl Default for IndexOptions {
             dimensions: 0,
             payload_size: 0,
             space_id: 0,
+            quantization: format::QUANTIZATION_NONE,
         }
     }
 }

@@ -94,9 +94,18 @@ pub(crate) fn read_element_on_page<R: Relation, T>(
     ptr: ItemPointer,
     f: impl FnOnce(ElementRef<'_>, &R::ReadGuard<'_>) -> T,
 ) -> Option<T> {
-    let page = rel.read(ptr.block);
+    element_on_page(&rel.read(ptr.block), ptr, f)
+}
+
+/// [`read_element_on_page`] on the already locked page of `ptr`.
+pub(crate) fn element_on_page<P: Page, T>(
+    page: &P,
+    ptr: ItemPointer,
+    f: impl FnOnce(ElementRef<'_>, &P) -> T,
+) -> Option<T> {
+    debug_assert_eq!(page.block(), ptr.block);
     let element = ElementRef::parse(page.item(ptr.offset)?)?;
-    Some(f(element, &page))
+    Some(f(element, page))
 }
 
 /// `layer`'s neighbours of the element `owner` from its neighbour tuple at

@@ -9,7 +9,7 @@ use pagestore::{ItemPointer, Relation};
 
 use crate::arena::PayloadArena;
 use crate::format::{MetaTuple, STATE_FREE, STATE_LIVE};
-use crate::pages::{neighbor_layer_on_page, read_element_on_page, read_meta, read_neighbor_layer};
+use crate::pages::{element_on_page, neighbor_layer_on_page, read_meta, read_neighbor_layer};
 use crate::visited::VisitedSet;
 use crate::{HnswError, Space};
 
@@ -179,9 +179,21 @@ impl LayerSearch {
         layer: u8,
         ef: usize,
     ) -> Option<Candidate> {
+        self.load_from(probe, &probe.rel.read(ptr.block), ptr, layer, ef)
+    }
+
+    /// [`LayerSearch::load`] from the element's page, already locked.
+    fn load_from<R: Relation, S: Space>(
+        &mut self,
+        probe: &Probe<'_, R, S>,
+        page: &R::ReadGuard<'_>,
+        ptr: ItemPointer,
+        layer: u8,
+        ef: usize,
+    ) -> Option<Candidate> {
         let mode = self.mode;
         let (tids, link_cache, best) = (&mut self.tids, &mut self.link_cache, &self.best);
-        let candidate = read_element_on_page(probe.rel, ptr, |e, page| {
+        let candidate = element_on_page(page, ptr, |e, page| {
             if e.state() == STATE_FREE {
                 return None;
             }
@@ -310,12 +322,11 @@ impl LayerSearch {
                 // Mark first, then let the relation start loading all the
                 // unvisited neighbours at once: their cache misses overlap.
                 links.retain(|&ptr| self.visited.insert(ptr));
-                probe.rel.prefetch_items(&links);
-                for &ptr in &links {
-                    if let Some(n) = self.load(probe, ptr, layer, ef) {
+                probe.rel.read_items(&links, |i, page| {
+                    if let Some(n) = self.load_from(probe, page, links[i], layer, ef) {
                         self.admit(n, layer, ef);
                     }
-                }
+                });
             }
             self.links = links;
         }

@@ -95,6 +95,14 @@ kernel_api! {
     /// [`cosine_distance_f32`] over half-precision storage.
     fn cosine_distance_f16(a: &[f16], b: &[f16]) -> f64;
 
+    /// [`l2_squared_f32`] of an f32 vector and a half-precision one (f32
+    /// accumulation): a full-precision query against compact stored vectors.
+    fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32;
+    /// [`dot_f32`] of an f32 vector and a half-precision one.
+    fn dot_f32_f16(a: &[f32], b: &[f16]) -> f32;
+    /// [`l1_f32`] of an f32 vector and a half-precision one.
+    fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32;
+
     /// Number of differing bits.
     fn hamming(a: &[u8], b: &[u8]) -> u64;
     /// Number of set bits.

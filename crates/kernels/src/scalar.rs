@@ -19,6 +19,9 @@ pub(crate) static KERNELS: Kernels = Kernels {
     l1_f16,
     norm_squared_f16,
     cosine_distance_f16,
+    l2_squared_f32_f16,
+    dot_f32_f16,
+    l1_f32_f16,
     hamming,
     popcount,
     jaccard_distance,
@@ -101,6 +104,34 @@ dense!(
     norm_squared_f16,
     cosine_distance_f16
 );
+
+pub fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32 {
+    let (a, b) = same_len(a, b);
+    let mut sum = 0.0f32;
+    for (&x, &y) in a.iter().zip(b) {
+        let d = x - y.to_f32();
+        sum += d * d;
+    }
+    sum
+}
+
+pub fn dot_f32_f16(a: &[f32], b: &[f16]) -> f32 {
+    let (a, b) = same_len(a, b);
+    let mut sum = 0.0f32;
+    for (&x, &y) in a.iter().zip(b) {
+        sum += x * y.to_f32();
+    }
+    sum
+}
+
+pub fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32 {
+    let (a, b) = same_len(a, b);
+    let mut sum = 0.0f32;
+    for (&x, &y) in a.iter().zip(b) {
+        sum += (x - y.to_f32()).abs();
+    }
+    sum
+}
 
 /// Sum of `f` over the bytes of `a` and `b`, eight bytes at a time.
 fn bit_count(a: &[u8], b: &[u8], f: impl Fn(u64, u64) -> u64) -> u64 {

@@ -36,16 +36,19 @@ macro_rules! simd_kernels {
         pub(crate) const TABLE: Kernels = Kernels {
             isa: $isa,
             name: $isa.name(),
-            l2_squared_f32: l2_squared::<f32>,
-            dot_f32: dot::<f32>,
-            l1_f32: l1::<f32>,
+            l2_squared_f32: l2_squared::<f32, f32>,
+            dot_f32: dot::<f32, f32>,
+            l1_f32: l1::<f32, f32>,
             norm_squared_f32: norm_squared::<f32>,
-            cosine_distance_f32: cosine_distance::<f32>,
-            l2_squared_f16: l2_squared::<f16>,
-            dot_f16: dot::<f16>,
-            l1_f16: l1::<f16>,
+            cosine_distance_f32: cosine_distance::<f32, f32>,
+            l2_squared_f16: l2_squared::<f16, f16>,
+            dot_f16: dot::<f16, f16>,
+            l1_f16: l1::<f16, f16>,
             norm_squared_f16: norm_squared::<f16>,
-            cosine_distance_f16: cosine_distance::<f16>,
+            cosine_distance_f16: cosine_distance::<f16, f16>,
+            l2_squared_f32_f16: l2_squared::<f32, f16>,
+            dot_f32_f16: dot::<f32, f16>,
+            l1_f32_f16: l1::<f32, f16>,
             hamming,
             popcount,
             jaccard_distance,
@@ -79,9 +82,9 @@ macro_rules! simd_kernels {
         /// over `UNROLL` accumulators, then combines them with `merge`.
         #[inline]
         #[target_feature(enable = $features)]
-        fn fold<T: Load, A: Copy>(
+        fn fold<T: Load, U: Load, A: Copy>(
             a: &[T],
-            b: &[T],
+            b: &[U],
             zero: A,
             step: impl Fn(A, F, F) -> A,
             merge: impl Fn(A, A) -> A,
@@ -93,7 +96,7 @@ macro_rules! simd_kernels {
                 let ((a_head, a), (b_head, b)) = (a.split_at(peel), b.split_at(peel));
                 if peel > 0 {
                     // SAFETY: the features are enabled here; peel < LANES.
-                    let (x, y) = unsafe { (T::load_partial(a_head), T::load_partial(b_head)) };
+                    let (x, y) = unsafe { (T::load_partial(a_head), U::load_partial(b_head)) };
                     acc[0] = step(acc[0], x, y);
                 }
                 (a, b)
@@ -108,7 +111,7 @@ macro_rules! simd_kernels {
                     let (x, y) = unsafe {
                         (
                             T::load(x.as_ptr().add(k * LANES)),
-                            T::load(y.as_ptr().add(k * LANES)),
+                            U::load(y.as_ptr().add(k * LANES)),
                         )
                     };
                     *acc = step(*acc, x, y);
@@ -119,7 +122,7 @@ macro_rules! simd_kernels {
             let mut b_rest = b_blocks.remainder().chunks_exact(LANES);
             for (acc, (x, y)) in acc.iter_mut().zip((&mut a_rest).zip(&mut b_rest)) {
                 // SAFETY: each chunk holds LANES elements.
-                let (x, y) = unsafe { (T::load(x.as_ptr()), T::load(y.as_ptr())) };
+                let (x, y) = unsafe { (T::load(x.as_ptr()), U::load(y.as_ptr())) };
                 *acc = step(*acc, x, y);
             }
             if !a_rest.remainder().is_empty() {
@@ -127,7 +130,7 @@ macro_rules! simd_kernels {
                 let (x, y) = unsafe {
                     (
                         T::load_partial(a_rest.remainder()),
-                        T::load_partial(b_rest.remainder()),
+                        U::load_partial(b_rest.remainder()),
                     )
                 };
                 acc[UNROLL - 1] = step(acc[UNROLL - 1], x, y);
@@ -136,7 +139,7 @@ macro_rules! simd_kernels {
         }
 
         #[target_feature(enable = $features)]
-        fn l2_squared<T: Load>(a: &[T], b: &[T]) -> f32 {
+        fn l2_squared<T: Load, U: Load>(a: &[T], b: &[U]) -> f32 {
             let step = |acc, x, y| {
                 let d = sub(x, y);
                 fmadd(d, d, acc)
@@ -145,13 +148,13 @@ macro_rules! simd_kernels {
         }
 
         #[target_feature(enable = $features)]
-        fn dot<T: Load>(a: &[T], b: &[T]) -> f32 {
+        fn dot<T: Load, U: Load>(a: &[T], b: &[U]) -> f32 {
             let step = |acc, x, y| fmadd(x, y, acc);
             hsum(fold(a, b, zero(), step, |p, q| add(p, q)))
         }
 
         #[target_feature(enable = $features)]
-        fn l1<T: Load>(a: &[T], b: &[T]) -> f32 {
+        fn l1<T: Load, U: Load>(a: &[T], b: &[U]) -> f32 {
             let step = |acc, x, y| add(acc, abs(sub(x, y)));
             hsum(fold(a, b, zero(), step, |p, q| add(p, q)))
         }
@@ -164,7 +167,7 @@ macro_rules! simd_kernels {
         }
 
         #[target_feature(enable = $features)]
-        fn cosine_distance<T: Load>(a: &[T], b: &[T]) -> f64 {
+        fn cosine_distance<T: Load, U: Load>(a: &[T], b: &[U]) -> f64 {
             let step =
                 |[ab, aa, bb]: [F; 3], x, y| [fmadd(x, y, ab), fmadd(x, x, aa), fmadd(y, y, bb)];
             let merge = |p: [F; 3], q: [F; 3]| [add(p[0], q[0]), add(p[1], q[1]), add(p[2], q[2])];

@@ -27,7 +27,7 @@
 
 mod space;
 
-pub use space::{ElementType, Metric, VectorSpace};
+pub use space::{ElementType, Metric, Storage, VectorSpace};
 
 #[cfg(test)]
 mod tests;

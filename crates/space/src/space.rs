@@ -32,11 +32,25 @@ pub enum Metric {
     Jaccard,
 }
 
+/// How an index stores the vectors of its column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Storage {
+    /// The column's own precision.
+    Exact,
+    /// `vector` under cosine distance stored as normalised half-precision
+    /// values: half the bytes per element, so scans and builds move half the
+    /// memory. Scans compare the full-precision query with the stored halves
+    /// and report [`VectorSpace::order_by_lower_bound`] for each row, which
+    /// the executor turns into exact order by rechecking the heap value.
+    Half,
+}
+
 /// One operator class: how payloads are encoded and compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct VectorSpace {
     element: ElementType,
     metric: Metric,
+    storage: Storage,
 }
 
 /// Bytes of the `nnz` header of a sparse payload.
@@ -47,7 +61,39 @@ impl VectorSpace {
     /// does not define (bit vectors with float metrics and the reverse).
     pub fn new(element: ElementType, metric: Metric) -> Option<Self> {
         let bit_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
-        (bit_metric == (element == ElementType::Bit)).then_some(VectorSpace { element, metric })
+        (bit_metric == (element == ElementType::Bit)).then_some(VectorSpace {
+            element,
+            metric,
+            storage: Storage::Exact,
+        })
+    }
+
+    /// This space with another storage, or `None` if the combination is not
+    /// supported: [`Storage::Half`] needs `vector` under cosine distance,
+    /// the one case where every stored value is at most 1 in magnitude, so
+    /// that the rounding error has a bound independent of the data (see
+    /// [`VectorSpace::order_by_lower_bound`]).
+    pub fn with_storage(self, storage: Storage) -> Option<Self> {
+        let supported = match storage {
+            Storage::Exact => true,
+            Storage::Half => self.element == ElementType::F32 && self.metric == Metric::Cosine,
+        };
+        supported.then_some(VectorSpace { storage, ..self })
+    }
+
+    /// Storage of the indexed vectors.
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    /// The space queries are encoded in: the same operator class at the
+    /// column's own precision. Compare its payloads with stored ones through
+    /// [`VectorSpace::query_distance`].
+    pub fn query_space(&self) -> Self {
+        VectorSpace {
+            storage: Storage::Exact,
+            ..*self
+        }
     }
 
     /// Element type.
@@ -64,11 +110,12 @@ impl VectorSpace {
     /// scan can check it is reading an index built for the same operator
     /// class encoding.
     pub fn id(&self) -> u16 {
-        let element = match self.element {
-            ElementType::F32 => 1,
-            ElementType::F16 => 2,
-            ElementType::Sparse => 3,
-            ElementType::Bit => 4,
+        let element = match (self.element, self.storage) {
+            (ElementType::F32, Storage::Half) => 5,
+            (ElementType::F32, _) => 1,
+            (ElementType::F16, _) => 2,
+            (ElementType::Sparse, _) => 3,
+            (ElementType::Bit, _) => 4,
         };
         let metric = match self.metric {
             Metric::L2 => 1,
@@ -85,6 +132,7 @@ impl VectorSpace {
     /// (everything except sparse vectors).
     pub fn payload_size(&self, dims: usize) -> Option<usize> {
         match self.element {
+            ElementType::F32 if self.storage == Storage::Half => Some(dims * 2),
             ElementType::F32 => Some(dims * 4),
             ElementType::F16 => Some(dims * 2),
             ElementType::Sparse => None,
@@ -115,6 +163,15 @@ impl VectorSpace {
         }
         out.reserve(values.len() * 4);
         match self.element {
+            // One rounding, from the exactly scaled value: each stored value
+            // is within 2^-11 of its magnitude (or 2^-25 when subnormal) of
+            // the unit vector's, the error `order_by_lower_bound` allows for.
+            ElementType::F32 if self.storage == Storage::Half => {
+                for &v in values {
+                    let h = f16::from_f64(v as f64 * scale);
+                    out.extend_from_slice(&h.to_bits().to_ne_bytes());
+                }
+            }
             ElementType::F32 => {
                 for &v in values {
                     out.extend_from_slice(&((v as f64 * scale) as f32).to_ne_bytes());
@@ -190,6 +247,9 @@ impl VectorSpace {
     #[inline]
     pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         match self.element {
+            ElementType::F32 if self.storage == Storage::Half => {
+                -kernels::dot_f16(halves(a), halves(b))
+            }
             ElementType::F32 => {
                 let (a, b) = (floats(a), floats(b));
                 match self.metric {
@@ -226,11 +286,54 @@ impl VectorSpace {
         }
     }
 
+    /// Distance between a query payload of [`VectorSpace::query_space`] and
+    /// a stored payload of this space (for exact storage, the same as
+    /// [`VectorSpace::distance`]).
+    #[inline]
+    pub fn query_distance(&self, query: &[u8], stored: &[u8]) -> f32 {
+        match self.storage {
+            Storage::Half => -kernels::dot_f32_f16(floats(query), halves(stored)),
+            Storage::Exact => self.distance(query, stored),
+        }
+    }
+
+    /// A value no larger than what the ORDER BY operator returns for a row
+    /// whose stored payload is at [`VectorSpace::query_distance`] `distance`
+    /// from the query, or `None` when stored payloads are exact (the index
+    /// order is then the operator's order and nothing needs rechecking).
+    ///
+    /// For [`Storage::Half`] (`<=>` on `vector`): with unit vectors `q` and
+    /// `x` and stored halves `h = x + e`, `1 - q.x >= 1 - q.h - |e|`, where
+    /// `|e| <= 2^-11 + 2^-25 sqrt(n)` (relative rounding of each value, or
+    /// absolute when subnormal). The f32 sums of the kernel and of the
+    /// operator each err by at most `n 2^-24` relative to `|q| |x|`, the
+    /// operator's norms by as much again; `4 n 2^-24 + 2^-20` covers both
+    /// sides with room to spare. The bound stays within about 6e-4 of the
+    /// true distance at 384 dimensions, so the executor fetches only the
+    /// rows whose distances are that close to the k-th before it can return
+    /// the k-th.
+    pub fn order_by_lower_bound(&self, distance: f32, dims: usize) -> Option<f64> {
+        match self.storage {
+            Storage::Exact => None,
+            Storage::Half => {
+                let n = dims as f64;
+                let slack = 2f64.powi(-11)
+                    + 2f64.powi(-25) * n.sqrt()
+                    + 4.0 * n * 2f64.powi(-24)
+                    + 2f64.powi(-20);
+                Some(1.0 + distance as f64 - slack)
+            }
+        }
+    }
+
     /// Decodes a fixed-size payload into `out` as `f32` values (bits become
     /// 0.0 / 1.0), for k-means training; returns false for sparse payloads.
     pub fn decode_dense(&self, payload: &[u8], out: &mut Vec<f32>) -> bool {
         out.clear();
         match self.element {
+            ElementType::F32 if self.storage == Storage::Half => {
+                out.extend(halves(payload).iter().map(|h| h.to_f32()))
+            }
             ElementType::F32 => out.extend_from_slice(floats(payload)),
             ElementType::F16 => out.extend(halves(payload).iter().map(|h| h.to_f32())),
             ElementType::Bit => {
@@ -319,6 +422,7 @@ impl hnsw::Space for VectorSpace {
     fn compact(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         out.clear();
         if self.element != ElementType::F32
+            || self.storage != Storage::Exact
             || matches!(self.metric, Metric::Hamming | Metric::Jaccard)
         {
             return false;
@@ -347,6 +451,7 @@ impl hnsw::Space for VectorSpace {
         VectorSpace {
             element: ElementType::F16,
             metric,
+            storage: Storage::Exact,
         }
         .distance(a, b)
     }
@@ -359,6 +464,9 @@ impl ivf::Space for VectorSpace {
     }
 
     fn dense(&self) -> Option<ivf::DenseEncoding> {
+        if self.storage != Storage::Exact {
+            return None;
+        }
         let element = match self.element {
             ElementType::F32 => ivf::Element::F32,
             ElementType::F16 => ivf::Element::F16,

@@ -170,3 +170,90 @@ fn compact_encodings_for_graph_construction() {
     let h = space(ElementType::F16, Metric::L2);
     assert!(!h.compact(&[0, 60], &mut c));
 }
+
+mod half_storage {
+    use super::*;
+    use crate::Storage;
+
+    fn half_cosine() -> VectorSpace {
+        space(ElementType::F32, Metric::Cosine)
+            .with_storage(Storage::Half)
+            .unwrap()
+    }
+
+    /// What `<=>` returns for two `vector`s, and the lower bound the index
+    /// reports for the same pair.
+    fn exact_and_bound(q: &[f32], x: &[f32]) -> (f64, f64) {
+        let space = half_cosine();
+        let (mut query, mut stored) = (Vec::new(), Vec::new());
+        assert!(space.query_space().encode_f32(q, &mut query));
+        assert!(space.encode_f32(x, &mut stored));
+        let d = space.query_distance(&query, &stored);
+        let bound = space.order_by_lower_bound(d, q.len()).unwrap();
+        (kernels::cosine_distance_f32(q, x), bound)
+    }
+
+    #[test]
+    fn only_vector_cosine_has_half_storage() {
+        assert!(space(ElementType::F32, Metric::L2)
+            .with_storage(Storage::Half)
+            .is_none());
+        assert!(space(ElementType::F16, Metric::Cosine)
+            .with_storage(Storage::Half)
+            .is_none());
+        let half = half_cosine();
+        assert_ne!(half.id(), space(ElementType::F32, Metric::Cosine).id());
+        assert_eq!(half.payload_size(384), Some(768));
+        assert_eq!(half.query_space().payload_size(384), Some(1536));
+        assert_eq!(
+            space(ElementType::F32, Metric::Cosine).order_by_lower_bound(-0.5, 3),
+            None
+        );
+    }
+
+    #[test]
+    fn bound_is_tight_and_below_the_operator() {
+        // A unit vector against itself and its opposite.
+        let v: Vec<f32> = (0..384)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let neg: Vec<f32> = v.iter().map(|x| -x).collect();
+        for (q, x) in [(&v, &v), (&v, &neg)] {
+            let (exact, bound) = exact_and_bound(q, x);
+            assert!(bound <= exact, "{bound} > {exact}");
+            assert!(exact - bound < 2e-3, "loose bound {bound} for {exact}");
+        }
+    }
+
+    /// Vectors of one length with components of very different magnitudes
+    /// (down to f16's subnormal range after normalisation), and a second
+    /// vector near the first (the case where the order matters most).
+    fn pair() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+        (1usize..2000).prop_flat_map(|n| {
+            (
+                proptest::collection::vec((-1.0f32..1.0, -8i32..1), n),
+                proptest::collection::vec(-1.0f32..1.0, n),
+                0.0f32..2.0,
+            )
+                .prop_map(|(a, noise, mix)| {
+                    let a: Vec<f32> = a.iter().map(|&(v, e)| v * 10f32.powi(e)).collect();
+                    let b = a
+                        .iter()
+                        .zip(&noise)
+                        .map(|(x, e)| x + mix * mix * mix * e)
+                        .collect();
+                    (a, b)
+                })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn bound_never_exceeds_the_operator((q, x) in pair()) {
+            prop_assume!(q.iter().any(|&v| v != 0.0) && x.iter().any(|&v| v != 0.0));
+            let (exact, bound) = exact_and_bound(&q, &x);
+            prop_assert!(bound <= exact, "bound {} > exact {}", bound, exact);
+            prop_assert!(exact - bound < 2e-3 + 1e-6 * q.len() as f64, "loose: {} vs {}", bound, exact);
+        }
+    }
+}

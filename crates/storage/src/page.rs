@@ -96,6 +96,18 @@ pub trait Relation {
         let _ = items;
     }
 
+    /// Calls `f(i, page)` for each of `items` in order, with item `i`'s page
+    /// share-locked (one page lock at a time, like [`Relation::read`]). An
+    /// implementation may pin and prefetch a few pages ahead, as
+    /// [`Relation::prefetch_items`] does, and keep those pins for the reads,
+    /// saving a buffer lookup per item. The default prefetches and reads.
+    fn read_items(&self, items: &[ItemPointer], mut f: impl FnMut(usize, &Self::ReadGuard<'_>)) {
+        self.prefetch_items(items);
+        for (i, item) in items.iter().enumerate() {
+            f(i, &self.read(item.block));
+        }
+    }
+
     /// Hint that all of `block` (which exists) is about to be read, like
     /// [`Relation::prefetch_items`]; may be called while another page is
     /// locked. The default does nothing.

@@ -126,6 +126,7 @@ pub fn index_options(dim: usize) -> IndexOptions {
         dimensions: dim as u32,
         payload_size: (dim * 4) as u32,
         space_id: 1,
+        quantization: 0,
     }
 }
 

@@ -88,6 +88,23 @@ fn check_f16(t: &Kernels, a: &[f16], b: &[f16]) {
     Reference::new(&wide(a), &wide(b)).check(&format!("{} f16 len {}", t.name, a.len()), got);
 }
 
+/// The mixed kernels (f32 query, half-precision stored vector), checked
+/// like the others; the unused slots repeat the f16 results of `b`.
+fn check_f32_f16(t: &Kernels, a: &[f32], b: &[f16]) {
+    let wide_b = b.iter().map(|&x| x.to_f64()).collect::<Vec<_>>();
+    let wide_a = a.iter().map(|&x| x as f64).collect::<Vec<_>>();
+    let reference = Reference::new(&wide_a, &wide_b);
+    let what = format!("{} f32*f16 len {}", t.name, a.len());
+    let got = [
+        t.l2_squared_f32_f16(a, b) as f64,
+        t.dot_f32_f16(a, b) as f64,
+        t.l1_f32_f16(a, b) as f64,
+        reference.norm,
+        reference.cosine,
+    ];
+    reference.check(&what, got);
+}
+
 fn halves(v: &[f32]) -> Vec<f16> {
     v.iter().map(|&x| f16::from_f32(x)).collect()
 }
@@ -135,6 +152,14 @@ proptest! {
             check_f16(t, &a[skip_a..], &b[skip_b..]);
         }
     }
+
+    #[test]
+    fn f32_f16_paths_match_reference((a, skip_a, b, skip_b) in pair(8.0)) {
+        let b = halves(&b);
+        for t in tables() {
+            check_f32_f16(t, &a[skip_a..], &b[skip_b..]);
+        }
+    }
 }
 
 /// Every length up to 2048, at start offsets cycling through 0..17 and
@@ -152,6 +177,7 @@ fn every_length_matches_reference() {
         for t in &tables {
             check_f32(t, &a[skip_a..], &b[skip_b..]);
             check_f16(t, &ah[skip_a..], &bh[skip_b..]);
+            check_f32_f16(t, &a[skip_a..], &bh[skip_b..]);
         }
     }
 }
