@@ -244,10 +244,14 @@ unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
             return *((*index).rd_amcache as *const IndexInfo);
         }
         let space = index_space(index, AM);
-        let dims = checked_dimensions(index, &space, AM, max_dimensions);
         // The option may have been altered since the build; the pages say
         // how the vectors were actually stored.
         let space = built_storage(index, space).unwrap_or_else(|| requested_storage(index, space));
+        // Half-precision storage fits `vector`s as long as `halfvec`s.
+        let dims = checked_dimensions(index, &space, AM, |element| match space.storage() {
+            Storage::Half => max_dimensions(ElementType::F16),
+            Storage::Exact => max_dimensions(element),
+        });
         let info = IndexInfo { space, dims };
         let cached =
             pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())

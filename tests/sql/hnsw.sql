@@ -264,6 +264,15 @@ CREATE TABLE nodims (v vector);
 CREATE INDEX ON nodims USING hnsw (v);
 CREATE TABLE bigdims (v vector(2001));
 CREATE INDEX ON bigdims USING hnsw (v);
+-- Half-precision storage indexes vectors up to halfvec's 4,000 dimensions.
+CREATE TABLE widedims (id int, v vector(4000));
+INSERT INTO widedims SELECT i, (SELECT array_agg(sin(i * j)) FROM generate_series(1, 4000) j) FROM generate_series(1, 30) i;
+CREATE INDEX i_widedims ON widedims USING hnsw (v vector_cosine_ops);
+SELECT check_index('SELECT v <=> (SELECT v FROM widedims WHERE id = 3) AS d FROM widedims ORDER BY v <=> (SELECT v FROM widedims WHERE id = 3) LIMIT 5', 'i_widedims');
+CREATE INDEX ON widedims USING hnsw (v vector_cosine_ops) WITH (quantization = none);
+CREATE TABLE widerdims (v vector(4001));
+CREATE INDEX ON widerdims USING hnsw (v vector_cosine_ops);
+DROP TABLE widedims, widerdims;
 CREATE TABLE bigsparse (s sparsevec(2000));
 CREATE INDEX ON bigsparse USING hnsw (s sparsevec_l2_ops);
 INSERT INTO bigsparse SELECT ('{' || string_agg(i || ':1', ',') || '}/2000')::sparsevec FROM generate_series(1, 1001) i;
