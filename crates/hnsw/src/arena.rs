@@ -6,6 +6,10 @@
 pub(crate) struct PayloadArena {
     words: Vec<u64>,
     spans: Vec<(usize, u32)>,
+    /// The length of every payload so far, while they are all equally long
+    /// (fixed-size vector types): `get` then computes where a payload is
+    /// instead of loading its span, a dependent cache miss per lookup.
+    uniform: Option<u32>,
 }
 
 impl PayloadArena {
@@ -16,13 +20,23 @@ impl PayloadArena {
         self.words.resize(start + words, 0);
         bytemuck::cast_slice_mut::<u64, u8>(&mut self.words[start..])[..payload.len()]
             .copy_from_slice(payload);
-        self.spans.push((start, payload.len() as u32));
+        let len = payload.len() as u32;
+        self.uniform = match (self.spans.is_empty(), self.uniform) {
+            (true, _) => Some(len),
+            (false, Some(u)) if u == len => Some(u),
+            _ => None,
+        };
+        self.spans.push((start, len));
         (self.spans.len() - 1) as u32
     }
 
     /// The payload with index `i`.
+    #[inline]
     pub fn get(&self, i: u32) -> &[u8] {
-        let (start, len) = self.spans[i as usize];
+        let (start, len) = match self.uniform {
+            Some(len) => (i as usize * (len as usize).div_ceil(8), len),
+            None => self.spans[i as usize],
+        };
         &bytemuck::cast_slice::<u64, u8>(&self.words[start..])[..len as usize]
     }
 
@@ -40,6 +54,7 @@ impl PayloadArena {
     pub fn clear(&mut self) {
         self.words.clear();
         self.spans.clear();
+        self.uniform = None;
     }
 }
 
@@ -57,5 +72,22 @@ mod tests {
         assert_eq!(arena.get(b), &[4; 17]);
         assert_eq!(arena.get(c), &[] as &[u8]);
         assert_eq!(arena.get(b).as_ptr() as usize % 8, 0);
+    }
+
+    #[test]
+    fn uniform_payloads_are_found_without_spans() {
+        let mut arena = PayloadArena::default();
+        for i in 0..10u8 {
+            arena.push(&[i; 12]);
+        }
+        assert_eq!(arena.uniform, Some(12));
+        assert_eq!(arena.get(7), &[7; 12]);
+        arena.push(&[1; 3]);
+        assert_eq!(arena.uniform, None);
+        assert_eq!(arena.get(7), &[7; 12]);
+        assert_eq!(arena.get(10), &[1; 3]);
+        arena.clear();
+        arena.push(&[5; 3]);
+        assert_eq!(arena.get(0), &[5; 3]);
     }
 }

@@ -1,9 +1,9 @@
 //! In-memory HNSW graph built by all cores.
 //!
 //! Elements are inserted concurrently, in nearly their original order (each
-//! worker takes the next element from a shared counter). Each element's neighbour lists
-//! sit behind their own mutex, held only to copy a list out or to update it,
-//! as in hnswlib; the entry point sits behind a read-write lock.
+//! worker takes the next element from a shared counter). Each element's
+//! neighbour lists are updated under their own mutex and read without one
+//! (see [`crate::lists`]); the entry point sits behind a read-write lock.
 //!
 //! During construction lists hold only the heuristic's diverse selection
 //! (as hnswlib), which keeps them short and the construction searches cheap.
@@ -16,20 +16,15 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 
 use rayon::prelude::*;
 
 use crate::arena::PayloadArena;
-use crate::format::{layer_capacity, layer_start, total_slots, MAX_HEAP_TIDS};
-use crate::heuristic::{select_neighbors, Scored};
+use crate::format::{layer_capacity, MAX_HEAP_TIDS};
+use crate::heuristic::select_neighbors;
+use crate::lists::{Link, Lists, NONE};
 use crate::Space;
-
-/// Marks an unused neighbour slot / "not a duplicate".
-const NONE: u32 = u32::MAX;
-
-/// A neighbour: element id with its distance to the list's owner.
-type Link = Scored<u32>;
 
 /// Buffers of the list-filling pass.
 #[derive(Default)]
@@ -49,10 +44,9 @@ pub(crate) struct MemGraph<'a, S> {
     levels: &'a [u8],
     m: u16,
     ef_construction: usize,
-    /// All layers of each element in the neighbour tuple's slot order
-    /// (`2*m` for layer 0, then `m` per layer), neighbours first, then
-    /// unused slots (id NONE).
-    links: Vec<Mutex<Box<[Link]>>>,
+    /// Neighbour lists per element and layer: neighbours first, then unused
+    /// slots (id NONE).
+    lists: Lists,
     /// Entry point and its level.
     entry: RwLock<(u32, u8)>,
     /// For an exact duplicate merged into another element: that element.
@@ -107,9 +101,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
     /// Approximate bytes the graph needs per element of `level`, excluding
     /// the payload (used for the build's memory budget).
     pub fn element_cost(m: u16, level: u8) -> usize {
-        total_slots(m, level) * std::mem::size_of::<Link>()
-            + std::mem::size_of::<Mutex<Box<[Link]>>>()
-            + 16 // AtomicU32 + AtomicU8 + level + allocator overhead
+        Lists::element_cost(m, level) + 16 // AtomicU32 + AtomicU8 + level + slack
     }
 
     /// An empty graph over `payloads` with the given levels.
@@ -124,10 +116,6 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         ef_construction: u16,
     ) -> Self {
         let n = levels.len();
-        let empty = Link {
-            dist: 0.0,
-            id: NONE,
-        };
         MemGraph {
             space,
             payloads,
@@ -135,10 +123,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             levels,
             m,
             ef_construction: ef_construction as usize,
-            links: levels
-                .iter()
-                .map(|&l| Mutex::new(vec![empty; total_slots(m, l)].into_boxed_slice()))
-                .collect(),
+            lists: Lists::new(m, levels),
             entry: RwLock::new((0, levels.first().copied().unwrap_or(0))),
             duplicate_of: (0..n).map(|_| AtomicU32::new(NONE)).collect(),
             tid_counts: (0..n).map(|_| AtomicU8::new(1)).collect(),
@@ -204,17 +189,9 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         }
     }
 
-    fn layer_range(&self, layer: u8) -> std::ops::Range<usize> {
-        let start = layer_start(self.m, layer);
-        start..start + layer_capacity(self.m, layer)
-    }
-
     /// Copies the ids of `id`'s neighbours on `layer` into `out`.
     fn copy_layer(&self, id: u32, layer: u8, out: &mut Vec<u32>) {
-        out.clear();
-        let links = self.links[id as usize].lock().unwrap();
-        let range = self.layer_range(layer);
-        out.extend(links[range].iter().map(|l| l.id).take_while(|&i| i != NONE));
+        self.lists.read_ids(id, layer, out);
     }
 
     fn insert(&self, q: u32, scratch: &mut Scratch) {
@@ -259,11 +236,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             let cap = layer_capacity(self.m, layer);
             let distance = |a, b| self.distance(a, b);
             select_neighbors(found, cap, distance, &mut scratch.selected, false);
-            {
-                let mut links = self.links[q as usize].lock().unwrap();
-                let start = self.layer_range(layer).start;
-                links[start..start + scratch.selected.len()].copy_from_slice(&scratch.selected);
-            }
+            self.lists.lock(q).set_from(layer, 0, &scratch.selected);
             for &neighbor in &scratch.selected {
                 self.add_link(neighbor.id, q, neighbor.dist, layer);
             }
@@ -343,6 +316,11 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             if candidate.dist > worst && scratch.best.len() >= self.ef_construction {
                 break;
             }
+            // The next candidate's list loads while this one's neighbours
+            // are compared (it is usually the next one expanded).
+            if let (0, Some(Reverse(next))) = (layer, scratch.frontier.peek()) {
+                self.lists.prefetch(next.id);
+            }
             self.copy_layer(candidate.id, layer, &mut ids);
             ids.retain(|&id| scratch.visit(id));
             // The payloads of the unvisited neighbours are fetched in
@@ -374,24 +352,20 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
     /// Adds `new` to `target`'s list on `layer`, re-selecting the list with
     /// the heuristic when it is full.
     fn add_link(&self, target: u32, new: u32, dist: f32, layer: u8) {
-        let mut links = self.links[target as usize].lock().unwrap();
-        let slots = &mut links[self.layer_range(layer)];
-        if let Some(free) = slots.iter().position(|l| l.id == NONE) {
-            slots[free] = Link { dist, id: new };
+        let list = self.lists.lock(target);
+        let link = Link { dist, id: new };
+        if list.push(layer, link) {
             return;
         }
-        let mut candidates: Vec<Link> = slots.to_vec();
-        candidates.push(Link { dist, id: new });
+        let mut candidates = Vec::new();
+        list.links(layer, &mut candidates);
+        let capacity = candidates.len();
+        candidates.push(link);
         candidates.sort_unstable();
-        let mut selected = Vec::with_capacity(slots.len());
+        let mut selected = Vec::with_capacity(capacity);
         let distance = |a, b| self.distance(a, b);
-        select_neighbors(&candidates, slots.len(), distance, &mut selected, false);
-        for (i, slot) in slots.iter_mut().enumerate() {
-            *slot = selected.get(i).copied().unwrap_or(Link {
-                dist: 0.0,
-                id: NONE,
-            });
-        }
+        select_neighbors(&candidates, capacity, distance, &mut selected, false);
+        list.set(layer, &selected);
     }
 
     /// Fills every list to capacity with the nearest of its neighbours'
@@ -438,9 +412,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             candidates.truncate(room);
         }
         candidates.sort_unstable();
-        let mut links = self.links[id as usize].lock().unwrap();
-        let start = self.layer_range(layer).start + own.len();
-        links[start..start + candidates.len()].copy_from_slice(candidates);
+        self.lists.lock(id).set_from(layer, own.len(), candidates);
     }
 
     /// Entry point and its level.

@@ -29,6 +29,7 @@ mod graph;
 mod heuristic;
 mod insert;
 mod level;
+mod lists;
 mod pages;
 mod search;
 mod vacuum;

@@ -13,6 +13,7 @@
 //! | element   | payload                                                      |
 //! |-----------|--------------------------------------------------------------|
 //! | `vector`  | `f32 × dims`                                                 |
+//! | `vector`, [`Storage::Half`] | `f16 × dims`, normalised (cosine only); queries stay `f32` |
 //! | `halfvec` | `f16 × dims`                                                 |
 //! | `sparsevec` | `u32 nnz`, `i32 × nnz` indices (0-based, ascending), `f32 × nnz` values |
 //! | `bit`     | `ceil(dims / 8)` bytes, most significant bit first           |
