@@ -220,8 +220,16 @@ unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> Vect
 unsafe fn built_storage(index: pg_sys::Relation, space: VectorSpace) -> Option<VectorSpace> {
     let meta = unsafe { read_meta(index) }?;
     let storage = match meta.quantization {
+        ::hnsw::format::QUANTIZATION_NONE => Storage::Exact,
         ::hnsw::format::QUANTIZATION_HALF => Storage::Half,
-        _ => Storage::Exact,
+        other => error(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            &format!(
+                "index \"{}\" stores vectors with quantization {other}, which this version does not know",
+                relation_name(index)
+            ),
+            Some("REINDEX the index."),
+        ),
     };
     Some(space.with_storage(storage).unwrap_or_else(|| {
         raise(HnswError::Corrupted(format!(

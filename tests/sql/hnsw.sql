@@ -221,6 +221,16 @@ RESET hnsw.ef_search;
 SELECT (array_agg(id))[1] AS nearest, bool_and(d >= prev) AS sorted FROM (
     SELECT id, d, lag(d, 1, 0::float8) OVER () AS prev FROM (
         SELECT id, v <=> '[1,0.1]' AS d FROM arc ORDER BY v <=> '[1,0.1]' LIMIT 30) s) t;
+-- Iterative scans through a filter: LIMIT rows, in exact order for
+-- strict_order.
+SET hnsw.ef_search = 10;
+SET hnsw.iterative_scan = strict_order;
+SELECT array_agg(id) = array_agg(id ORDER BY id) AS exact_order, count(*)
+FROM (SELECT id FROM arc WHERE id % 7 = 0 ORDER BY v <=> '[1,0]' LIMIT 20) s;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*) FROM (SELECT id FROM arc WHERE id % 7 = 0 ORDER BY v <=> '[1,0]' LIMIT 20) s;
+RESET hnsw.iterative_scan;
+RESET hnsw.ef_search;
 -- Inserted rows are stored the same way.
 INSERT INTO arc SELECT i, ARRAY[cos(i * 0.002), sin(i * 0.002)] FROM generate_series(300, 399) i;
 SET hnsw.ef_search = 500;
