@@ -122,6 +122,31 @@ impl PgRelation {
         }
     }
 
+    /// Pins the buffers of `chunk`'s items (at most [`PREFETCH_BATCH`]),
+    /// prefetching each page's header and line pointers, then each item's
+    /// bytes; returns the pinned buffers and their pages, the first
+    /// `chunk.len()` entries valid. The caller releases every pin.
+    unsafe fn pin_and_prefetch(
+        &self,
+        chunk: &[pagestore::ItemPointer],
+    ) -> [(pg_sys::Buffer, *const u8); PREFETCH_BATCH] {
+        debug_assert!(chunk.len() <= PREFETCH_BATCH);
+        let mut pinned = [(0 as pg_sys::Buffer, std::ptr::null::<u8>()); PREFETCH_BATCH];
+        for (slot, item) in pinned.iter_mut().zip(chunk) {
+            unsafe {
+                let buffer = self.read_buffer(item.block);
+                let page = pg_sys::BufferGetPage(buffer) as *const u8;
+                prefetch_bytes(page, PAGE_HEADER_SIZE);
+                *slot = (buffer, page);
+            }
+        }
+        for (&(_, page), item) in pinned.iter().zip(chunk) {
+            // SAFETY: the buffer is pinned: its page stays in place.
+            unsafe { prefetch_item(page, item.offset) };
+        }
+        pinned
+    }
+
     /// Wraps an exclusively locked buffer in a write guard.
     unsafe fn write_guard(&self, buffer: pg_sys::Buffer, new_page: bool) -> PgWriteGuard<'_> {
         unsafe {
@@ -275,21 +300,8 @@ impl Relation for PgRelation {
     /// ERROR that `read` would raise for it next.)
     fn prefetch_items(&self, items: &[pagestore::ItemPointer]) {
         for chunk in items.chunks(PREFETCH_BATCH) {
-            let mut pinned = [(0 as pg_sys::Buffer, std::ptr::null::<u8>()); PREFETCH_BATCH];
-            for (slot, item) in pinned.iter_mut().zip(chunk) {
-                unsafe {
-                    let buffer = self.read_buffer(item.block);
-                    let page = pg_sys::BufferGetPage(buffer) as *const u8;
-                    prefetch_bytes(page, PAGE_HEADER_SIZE);
-                    *slot = (buffer, page);
-                }
-            }
-            let pinned = &pinned[..chunk.len()];
-            for (&(_, page), item) in pinned.iter().zip(chunk) {
-                // SAFETY: the buffer is pinned: its page stays in place.
-                unsafe { prefetch_item(page, item.offset) };
-            }
-            for &(buffer, _) in pinned {
+            let pinned = unsafe { self.pin_and_prefetch(chunk) };
+            for &(buffer, _) in &pinned[..chunk.len()] {
                 unsafe { pg_sys::ReleaseBuffer(buffer) };
             }
         }
@@ -304,20 +316,7 @@ impl Relation for PgRelation {
         mut f: impl FnMut(usize, &PgReadGuard<'_>),
     ) {
         for (chunk_index, chunk) in items.chunks(PREFETCH_BATCH).enumerate() {
-            let mut pinned = [(0 as pg_sys::Buffer, std::ptr::null::<u8>()); PREFETCH_BATCH];
-            for (slot, item) in pinned.iter_mut().zip(chunk) {
-                unsafe {
-                    let buffer = self.read_buffer(item.block);
-                    let page = pg_sys::BufferGetPage(buffer) as *const u8;
-                    prefetch_bytes(page, PAGE_HEADER_SIZE);
-                    *slot = (buffer, page);
-                }
-            }
-            let pinned = &pinned[..chunk.len()];
-            for (&(_, page), item) in pinned.iter().zip(chunk) {
-                // SAFETY: the buffer is pinned: its page stays in place.
-                unsafe { prefetch_item(page, item.offset) };
-            }
+            let pinned = unsafe { self.pin_and_prefetch(chunk) };
             for (k, (&(buffer, page), item)) in pinned.iter().zip(chunk).enumerate() {
                 // The guard takes over the pin and releases it with the lock.
                 // (If `f` raises an ERROR, transaction abort releases the
