@@ -11,7 +11,7 @@ use ::hnsw::{
 use pagestore::{Page, Relation};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, Storage, VectorSpace};
+use vecspace::{ElementType, Metric, OrderByBound, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
@@ -198,8 +198,11 @@ unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16, i32) {
     }
 }
 
-/// The storage a new build of `index` uses, from its `quantization` option:
-/// `auto` picks half precision where it is supported (`vector_cosine_ops`).
+/// The storage a new build of `index` uses, from its `quantization` option.
+/// `auto` picks half precision for `vector_cosine_ops` only: unit vectors
+/// lose the same small fraction of their precision whatever the data, while
+/// under L2 and inner product the loss depends on the data's scale and
+/// offset, which the user knows and we do not.
 unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> VectorSpace {
     let (_, _, quantization) = unsafe { index_options(index) };
     match quantization {
@@ -207,11 +210,12 @@ unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> Vect
         QUANTIZATION_HALF => space.with_storage(Storage::Half).unwrap_or_else(|| {
             error(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                "quantization \"half\" is only supported for vector_cosine_ops",
+                "quantization \"half\" is only supported for vector_l2_ops, vector_ip_ops and vector_cosine_ops",
                 Some("Use quantization = 'auto' or 'none', or index a halfvec expression."),
             )
         }),
-        _ => space.with_storage(Storage::Half).unwrap_or(space),
+        _ if space.metric() == Metric::Cosine => space.with_storage(Storage::Half).unwrap_or(space),
+        _ => space,
     }
 }
 
@@ -621,6 +625,9 @@ struct ScanState {
     scan: Option<HnswScan>,
     /// The ORDER BY value was NULL: every element is equally far.
     null_query: bool,
+    /// For half-precision storage: how to report each row's ORDER BY value
+    /// as a lower bound for the executor to recheck.
+    bound: Option<OrderByBound>,
 }
 
 /// The space of a scan: compares the query (`a`, a payload of the query
@@ -665,6 +672,7 @@ unsafe extern "C-unwind" fn ambeginscan(
                 info: None,
                 scan: None,
                 null_query: false,
+                bound: None,
             });
         (*scan).opaque = state as *mut std::ffi::c_void;
         scan
@@ -700,6 +708,13 @@ unsafe extern "C-unwind" fn amgettuple(
             count_index_scan(index);
             let payload = query_payload(scan, &info.space.query_space(), info.dims);
             state.null_query = payload.is_none();
+            state.bound = match (&payload, info.space.storage()) {
+                (Some(query), Storage::Half) => {
+                    let max_norm = read_meta(index).map_or(0.0, |m| m.max_payload_norm);
+                    info.space.order_by_bound(query, info.dims, max_norm)
+                }
+                _ => None,
+            };
             let iterative = match guc::HNSW_ITERATIVE_SCAN.get() {
                 IterativeScanMode::Off => IterativeScan::Off,
                 IterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder,
@@ -728,11 +743,7 @@ unsafe extern "C-unwind" fn amgettuple(
                 // of the exact distance; it recomputes the distance from the
                 // heap row and returns rows in exact order (its reorder queue
                 // releases a row once the index has passed its distance).
-                let bound = if state.null_query {
-                    None
-                } else {
-                    info.space.order_by_lower_bound(item.distance, info.dims)
-                };
+                let bound = state.bound.map(|b| b.lower_bound(item.distance));
                 (*scan).xs_recheckorderby = bound.is_some();
                 if let (Some(bound), false) = (bound, (*scan).xs_orderbyvals.is_null()) {
                     *(*scan).xs_orderbyvals = pgrx::IntoDatum::into_datum(bound).unwrap();

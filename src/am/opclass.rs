@@ -165,7 +165,17 @@ pub unsafe fn encode_datum(space: &VectorSpace, datum: pg_sys::Datum, out: &mut 
 pub unsafe fn encode_ptr(space: &VectorSpace, ptr: *const u8, out: &mut Vec<u8>) -> bool {
     unsafe {
         match space.element() {
-            ElementType::F32 => space.encode_f32(dense_from_ptr::<f32>(ptr), out),
+            ElementType::F32 => {
+                let values = dense_from_ptr::<f32>(ptr);
+                if !space.fits_storage(values) {
+                    error(
+                        pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                        "vector value out of range for an index with quantization = half",
+                        Some("Half precision holds magnitudes up to 65504: ALTER INDEX ... SET (quantization = none) and REINDEX it, or scale the vectors down."),
+                    );
+                }
+                space.encode_f32(values, out)
+            }
             ElementType::F16 => space.encode_f16(dense_from_ptr::<f16>(ptr), out),
             ElementType::Sparse => {
                 let v = sparse_from_ptr(ptr);

@@ -152,6 +152,8 @@ pub struct Builder<'a, R, S> {
     levels: Vec<u8>,
     memory_used: usize,
     max_level: u8,
+    /// Largest [`Space::payload_norm`] of the payloads held in memory.
+    max_payload_norm: f32,
     written: bool,
     report: BuildReport,
 }
@@ -180,6 +182,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             levels: Vec::new(),
             memory_used: 0,
             max_level: max_level_for_m(options.index.m),
+            max_payload_norm: 0.0,
             written: false,
             report: BuildReport::default(),
         })
@@ -221,6 +224,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
                     arena.push(&self.compact_buf);
                 }
                 self.payloads.push(payload);
+                self.max_payload_norm = self.max_payload_norm.max(self.space.payload_norm(payload));
                 self.tids.push(heap_tid);
                 self.levels.push(level);
                 return Ok(());
@@ -273,6 +277,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
         }
         meta.element_count = layout.order.len() as u64;
         meta.insert_page = layout.last_block;
+        meta.max_payload_norm = self.max_payload_norm as f64;
         write_meta_page(self.rel, &meta)?;
         let mut writer = PageWriter {
             rel: self.rel,

@@ -100,7 +100,7 @@ const TID_SIZE: usize = ItemPointer::SIZE;
 
 /// The meta tuple, item 1 of block 0.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct MetaTuple {
     /// [`MAGIC`].
     pub magic: u32,
@@ -133,8 +133,11 @@ pub struct MetaTuple {
     pub reserved0: u16,
     /// Live elements: exact after build and vacuum, incremented by inserts.
     pub element_count: u64,
+    /// Largest [`Space::payload_norm`](crate::Space::payload_norm) of any
+    /// payload stored so far (never lowered); 0 for spaces without one.
+    pub max_payload_norm: f64,
     /// Reserved for future fields, zero.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 impl MetaTuple {

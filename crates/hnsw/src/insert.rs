@@ -47,6 +47,12 @@ pub fn insert<R: Relation, S: Space>(
     let _structure = rel.lock_index(LockMode::Shared);
     let mut meta = read_meta(rel)?;
     check_payload(&meta, payload)?;
+    // Raised before the element is placed: a scan that can find the element
+    // (its row visible to the scan's snapshot) reads a bound covering it.
+    let norm = space.payload_norm(payload) as f64;
+    if norm > meta.max_payload_norm {
+        meta = update_meta(rel, |m| m.max_payload_norm = m.max_payload_norm.max(norm))?;
+    }
     let level = random_level(mix64(heap_tid.to_u64()), meta.m, meta.max_level());
     if meta.entry().is_none() {
         if let Some(element) = insert_first(rel, heap_tid, payload, level)? {

@@ -69,6 +69,16 @@ pub trait Space {
     fn compact_distance(&self, a: &[u8], b: &[u8]) -> f32 {
         self.distance(a, b)
     }
+
+    /// A magnitude of `payload` that the caller's bounds on distances
+    /// depend on (say, the norm of a rounded vector). The index keeps the
+    /// largest over all its payloads in the meta page
+    /// ([`format::MetaTuple::max_payload_norm`]), raised by builds and
+    /// inserts before a row can be found. 0, the default, if there is none.
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        let _ = payload;
+        0.0
+    }
 }
 
 impl<S: Space + ?Sized> Space for &S {
@@ -80,6 +90,9 @@ impl<S: Space + ?Sized> Space for &S {
     }
     fn compact_distance(&self, a: &[u8], b: &[u8]) -> f32 {
         (**self).compact_distance(a, b)
+    }
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        (**self).payload_norm(payload)
     }
 }
 

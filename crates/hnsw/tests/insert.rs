@@ -66,8 +66,11 @@ fn duplicates_share_elements() {
     data.extend(std::iter::repeat_n(dup.clone(), 24));
     let (rel, report) = build_index(&L2, &data, default_build(dim));
     assert_eq!(report.heap_tuples, 224);
-    // 25 copies need at least 3 elements of at most 10 heap TIDs.
-    assert!(report.in_memory_elements <= 200 + 2, "{report:?}");
+    // 25 copies need at least 3 elements of at most 10 heap TIDs. Two
+    // workers inserting copies at the same moment can each start an element
+    // (neither is linked into the graph yet), so allow a few more; without
+    // merging there would be 24 more.
+    assert!(report.in_memory_elements <= 200 + 6, "{report:?}");
     let v = verify(&rel);
     assert!(v.is_ok(), "{:?}", v.errors);
     assert_eq!(v.heap_tids, 224);

@@ -13,7 +13,7 @@
 //! | element   | payload                                                      |
 //! |-----------|--------------------------------------------------------------|
 //! | `vector`  | `f32 × dims`                                                 |
-//! | `vector`, [`Storage::Half`] | `f16 × dims`, normalised (cosine only); queries stay `f32` |
+//! | `vector`, [`Storage::Half`] | `f16 × dims` (normalised under cosine); queries stay `f32` |
 //! | `halfvec` | `f16 × dims`                                                 |
 //! | `sparsevec` | `u32 nnz`, `i32 × nnz` indices (0-based, ascending), `f32 × nnz` values |
 //! | `bit`     | `ceil(dims / 8)` bytes, most significant bit first           |
@@ -26,8 +26,10 @@
 
 #![warn(missing_docs)]
 
+mod bound;
 mod space;
 
+pub use bound::OrderByBound;
 pub use space::{ElementType, Metric, Storage, VectorSpace};
 
 #[cfg(test)]

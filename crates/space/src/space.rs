@@ -2,6 +2,8 @@
 
 use half::f16;
 
+use crate::bound::OrderByBound;
+
 /// Element type of the indexed column (after any expression).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ElementType {
@@ -37,11 +39,12 @@ pub enum Metric {
 pub enum Storage {
     /// The column's own precision.
     Exact,
-    /// `vector` under cosine distance stored as normalised half-precision
-    /// values: half the bytes per element, so scans and builds move half the
-    /// memory. Scans compare the full-precision query with the stored halves
-    /// and report [`VectorSpace::order_by_lower_bound`] for each row, which
-    /// the executor turns into exact order by rechecking the heap value.
+    /// `vector` stored as half-precision values (normalised first under
+    /// cosine distance): half the bytes per element, so scans and builds
+    /// move half the memory. Scans compare the full-precision query with the
+    /// stored halves and report a lower bound of the exact distance for each
+    /// row ([`VectorSpace::order_by_bound`]), which the executor turns into
+    /// exact order by rechecking the heap value.
     Half,
 }
 
@@ -69,14 +72,18 @@ impl VectorSpace {
     }
 
     /// This space with another storage, or `None` if the combination is not
-    /// supported: [`Storage::Half`] needs `vector` under cosine distance,
-    /// the one case where every stored value is at most 1 in magnitude, so
-    /// that the rounding error has a bound independent of the data (see
-    /// [`VectorSpace::order_by_lower_bound`]).
+    /// supported: [`Storage::Half`] needs `vector` under L2, inner product
+    /// or cosine distance (the L1 bound would need another norm).
     pub fn with_storage(self, storage: Storage) -> Option<Self> {
         let supported = match storage {
             Storage::Exact => true,
-            Storage::Half => self.element == ElementType::F32 && self.metric == Metric::Cosine,
+            Storage::Half => {
+                self.element == ElementType::F32
+                    && matches!(
+                        self.metric,
+                        Metric::L2 | Metric::InnerProduct | Metric::Cosine
+                    )
+            }
         };
         supported.then_some(VectorSpace { storage, ..self })
     }
@@ -165,10 +172,14 @@ impl VectorSpace {
         match self.element {
             // One rounding, from the exactly scaled value: each stored value
             // is within 2^-11 of its magnitude (or 2^-25 when subnormal) of
-            // the unit vector's, the error `order_by_lower_bound` allows for.
+            // the exact one, the error `order_by_bound` allows for.
             ElementType::F32 if self.storage == Storage::Half => {
                 for &v in values {
                     let h = f16::from_f64(v as f64 * scale);
+                    if !h.is_finite() {
+                        out.clear();
+                        return false;
+                    }
                     out.extend_from_slice(&h.to_bits().to_ne_bytes());
                 }
             }
@@ -248,7 +259,11 @@ impl VectorSpace {
     pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         match self.element {
             ElementType::F32 if self.storage == Storage::Half => {
-                -kernels::dot_f16(halves(a), halves(b))
+                let (a, b) = (halves(a), halves(b));
+                match self.metric {
+                    Metric::L2 => kernels::l2_squared_f16(a, b),
+                    _ => -kernels::dot_f16(a, b),
+                }
             }
             ElementType::F32 => {
                 let (a, b) = (floats(a), floats(b));
@@ -292,38 +307,72 @@ impl VectorSpace {
     #[inline]
     pub fn query_distance(&self, query: &[u8], stored: &[u8]) -> f32 {
         match self.storage {
-            Storage::Half => -kernels::dot_f32_f16(floats(query), halves(stored)),
+            Storage::Half => {
+                let (query, stored) = (floats(query), halves(stored));
+                match self.metric {
+                    Metric::L2 => kernels::l2_squared_f32_f16(query, stored),
+                    _ => -kernels::dot_f32_f16(query, stored),
+                }
+            }
             Storage::Exact => self.distance(query, stored),
         }
     }
 
-    /// A value no larger than what the ORDER BY operator returns for a row
-    /// whose stored payload is at [`VectorSpace::query_distance`] `distance`
-    /// from the query, or `None` when stored payloads are exact (the index
-    /// order is then the operator's order and nothing needs rechecking).
-    ///
-    /// For [`Storage::Half`] (`<=>` on `vector`): with unit vectors `q` and
-    /// `x` and stored halves `h = x + e`, `1 - q.x >= 1 - q.h - |e|`, where
-    /// `|e| <= 2^-11 + 2^-25 sqrt(n)` (relative rounding of each value, or
-    /// absolute when subnormal). The f32 sums of the kernel and of the
-    /// operator each err by at most `n 2^-24` relative to `|q| |x|`, the
-    /// operator's norms by as much again; `4 n 2^-24 + 2^-20` covers both
-    /// sides with room to spare. The bound stays within about 6e-4 of the
-    /// true distance at 384 dimensions, so the executor fetches only the
-    /// rows whose distances are that close to the k-th before it can return
-    /// the k-th.
-    pub fn order_by_lower_bound(&self, distance: f32, dims: usize) -> Option<f64> {
-        match self.storage {
-            Storage::Exact => None,
-            Storage::Half => {
-                let n = dims as f64;
-                let slack = 2f64.powi(-11)
-                    + 2f64.powi(-25) * n.sqrt()
-                    + 4.0 * n * 2f64.powi(-24)
-                    + 2f64.powi(-20);
-                Some(1.0 + distance as f64 - slack)
+    /// True if `values` fit this space's storage: every value within f16's
+    /// range for [`Storage::Half`] (cosine normalises first, so always).
+    /// [`VectorSpace::encode_f32`] refuses the others; callers that must not
+    /// skip a row raise an error instead.
+    pub fn fits_storage(&self, values: &[f32]) -> bool {
+        self.storage != Storage::Half
+            || self.metric == Metric::Cosine
+            || values.iter().all(|&v| f16::from_f32(v).is_finite())
+    }
+
+    /// The norm of a stored payload that lower bounds depend on: the
+    /// Euclidean norm of the halves under L2 and inner product with
+    /// [`Storage::Half`], 0 otherwise. An index keeps the largest over its
+    /// payloads and passes it to [`VectorSpace::order_by_bound`].
+    pub fn payload_norm(&self, stored: &[u8]) -> f32 {
+        match (self.storage, self.metric) {
+            (Storage::Half, Metric::L2 | Metric::InnerProduct) => {
+                kernels::norm_squared_f16(halves(stored)).sqrt()
             }
+            _ => 0.0,
         }
+    }
+
+    /// How to report the ORDER BY value of rows to the executor, for a scan
+    /// with `query` (a payload of [`VectorSpace::query_space`]) over an index
+    /// of `dims` dimensions whose payloads have [`VectorSpace::payload_norm`]
+    /// at most `max_payload_norm`; `None` when stored payloads are exact (the
+    /// index order is then the operator's and nothing needs rechecking).
+    ///
+    /// For [`Storage::Half`] the result turns an index distance into a lower
+    /// bound of the operator's value (see `bound.rs` for the derivation). The
+    /// executor rechecks the heap row, so rows come back in exact order; a
+    /// bound is within about 6e-4 of the distance for unit vectors at 384
+    /// dimensions, so it only fetches the rows that close to the k-th.
+    pub fn order_by_bound(
+        &self,
+        query: &[u8],
+        dims: usize,
+        max_payload_norm: f64,
+    ) -> Option<OrderByBound> {
+        if self.storage == Storage::Exact {
+            return None;
+        }
+        Some(match self.metric {
+            Metric::Cosine => OrderByBound::cosine(dims),
+            Metric::L2 => OrderByBound::l2(dims, max_payload_norm),
+            _ => {
+                let query_norm = floats(query)
+                    .iter()
+                    .map(|&v| v as f64 * v as f64)
+                    .sum::<f64>()
+                    .sqrt();
+                OrderByBound::inner_product(dims, max_payload_norm, query_norm)
+            }
+        })
     }
 
     /// Decodes a fixed-size payload into `out` as `f32` values (bits become
@@ -414,6 +463,10 @@ impl hnsw::Space for VectorSpace {
     #[inline]
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         VectorSpace::distance(self, a, b)
+    }
+
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        VectorSpace::payload_norm(self, payload)
     }
 
     /// `vector` payloads become half precision while the graph is built

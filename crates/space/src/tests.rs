@@ -175,63 +175,90 @@ mod half_storage {
     use super::*;
     use crate::Storage;
 
-    fn half_cosine() -> VectorSpace {
-        space(ElementType::F32, Metric::Cosine)
+    fn half(metric: Metric) -> VectorSpace {
+        space(ElementType::F32, metric)
             .with_storage(Storage::Half)
             .unwrap()
     }
 
-    /// What `<=>` returns for two `vector`s, and the lower bound the index
-    /// reports for the same pair.
-    fn exact_and_bound(q: &[f32], x: &[f32]) -> (f64, f64) {
-        let space = half_cosine();
+    /// What the operator returns for two `vector`s (the same kernels and
+    /// f64 finishing as the SQL functions), and the lower bound an index
+    /// with half-precision storage reports for the pair.
+    fn exact_and_bound(metric: Metric, q: &[f32], x: &[f32]) -> Option<(f64, f64)> {
+        let space = half(metric);
         let (mut query, mut stored) = (Vec::new(), Vec::new());
-        assert!(space.query_space().encode_f32(q, &mut query));
-        assert!(space.encode_f32(x, &mut stored));
+        if !space.query_space().encode_f32(q, &mut query) || !space.encode_f32(x, &mut stored) {
+            return None;
+        }
         let d = space.query_distance(&query, &stored);
-        let bound = space.order_by_lower_bound(d, q.len()).unwrap();
-        (kernels::cosine_distance_f32(q, x), bound)
+        let bound = space
+            .order_by_bound(&query, q.len(), space.payload_norm(&stored) as f64)
+            .unwrap()
+            .lower_bound(d);
+        let exact = match metric {
+            Metric::Cosine => kernels::cosine_distance_f32(q, x),
+            Metric::L2 => (kernels::l2_squared_f32(q, x) as f64).sqrt(),
+            _ => -(kernels::dot_f32(q, x) as f64),
+        };
+        Some((exact, bound))
     }
 
     #[test]
-    fn only_vector_cosine_has_half_storage() {
-        assert!(space(ElementType::F32, Metric::L2)
+    fn half_storage_combinations() {
+        assert!(space(ElementType::F32, Metric::L1)
             .with_storage(Storage::Half)
             .is_none());
         assert!(space(ElementType::F16, Metric::Cosine)
             .with_storage(Storage::Half)
             .is_none());
-        let half = half_cosine();
+        let half = half(Metric::Cosine);
         assert_ne!(half.id(), space(ElementType::F32, Metric::Cosine).id());
+        assert_ne!(half.id(), self::half(Metric::L2).id());
         assert_eq!(half.payload_size(384), Some(768));
         assert_eq!(half.query_space().payload_size(384), Some(1536));
         assert_eq!(
-            space(ElementType::F32, Metric::Cosine).order_by_lower_bound(-0.5, 3),
+            space(ElementType::F32, Metric::Cosine).order_by_bound(&[0; 12], 3, 0.0),
             None
         );
+        // Values beyond f16's range are refused, not silently indexed.
+        assert!(!self::half(Metric::L2).fits_storage(&[1.0, 70000.0]));
+        assert!(self::half(Metric::Cosine).fits_storage(&[1.0, 70000.0]));
+        assert!(!self::half(Metric::L2).encode_f32(&[1.0, 70000.0], &mut Vec::new()));
     }
 
     #[test]
-    fn bound_is_tight_and_below_the_operator() {
-        // A unit vector against itself and its opposite.
+    fn bounds_are_tight_and_below_the_operator() {
         let v: Vec<f32> = (0..384)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();
         let neg: Vec<f32> = v.iter().map(|x| -x).collect();
-        for (q, x) in [(&v, &v), (&v, &neg)] {
-            let (exact, bound) = exact_and_bound(q, x);
-            assert!(bound <= exact, "{bound} > {exact}");
-            assert!(exact - bound < 2e-3, "loose bound {bound} for {exact}");
+        let near: Vec<f32> = v.iter().map(|x| x + 0.01).collect();
+        for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
+            for (q, x) in [(&v, &v), (&v, &neg), (&v, &near)] {
+                let (exact, bound) = exact_and_bound(metric, q, x).unwrap();
+                assert!(bound <= exact, "{metric:?}: {bound} > {exact}");
+                // f16 keeps 11 bits: the slack is about 2^-11 of |q| |x|
+                // (of 1 for cosine, whose vectors are normalised).
+                let norm = |v: &[f32]| dot(v, v).sqrt();
+                let scale = match metric {
+                    Metric::Cosine => 1.0,
+                    _ => norm(q) * norm(x),
+                };
+                assert!(
+                    exact - bound < 1e-3 * scale,
+                    "{metric:?}: loose {bound} for {exact}"
+                );
+            }
         }
     }
 
     /// Vectors of one length with components of very different magnitudes
-    /// (down to f16's subnormal range after normalisation), and a second
-    /// vector near the first (the case where the order matters most).
+    /// (down to f16's subnormal range and up to near its maximum), and a
+    /// second vector near the first (the case where the order matters most).
     fn pair() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
         (1usize..2000).prop_flat_map(|n| {
             (
-                proptest::collection::vec((-1.0f32..1.0, -8i32..1), n),
+                proptest::collection::vec((-1.0f32..1.0, -8i32..4), n),
                 proptest::collection::vec(-1.0f32..1.0, n),
                 0.0f32..2.0,
             )
@@ -249,11 +276,16 @@ mod half_storage {
 
     proptest! {
         #[test]
-        fn bound_never_exceeds_the_operator((q, x) in pair()) {
-            prop_assume!(q.iter().any(|&v| v != 0.0) && x.iter().any(|&v| v != 0.0));
-            let (exact, bound) = exact_and_bound(&q, &x);
-            prop_assert!(bound <= exact, "bound {} > exact {}", bound, exact);
-            prop_assert!(exact - bound < 2e-3 + 1e-6 * q.len() as f64, "loose: {} vs {}", bound, exact);
+        fn bounds_never_exceed_the_operator((q, x) in pair()) {
+            for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
+                if let Some((exact, bound)) = exact_and_bound(metric, &q, &x) {
+                    prop_assert!(bound <= exact, "{:?}: bound {} > exact {}", metric, bound, exact);
+                }
+            }
+            // Unit vectors: the cosine bound is tight.
+            if let Some((exact, bound)) = exact_and_bound(Metric::Cosine, &q, &x) {
+                prop_assert!(exact - bound < 2e-3 + 1e-6 * q.len() as f64, "loose: {} vs {}", bound, exact);
+            }
         }
     }
 }
