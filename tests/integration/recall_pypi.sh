@@ -2,7 +2,9 @@
 # Recall on real data: the first 20,000 rows of ../shared/datasets/pypi-minilm-100k
 # (384-d sentence embeddings), 200 queries, exact ground truth recomputed by
 # the benchmark tool: hnsw at default settings (m 16, ef_construction 64,
-# ef_search 40) for four operator classes, ivfflat with 100 lists.
+# ef_search 40) for four operator classes (vector_cosine_ops stores half
+# precision by default), full and half precision compared, ivfflat with
+# 100 lists.
 # hnsw measured: 0.949-0.953 at default settings, 0.992 at
 # ef_search 200; the thresholds leave room for the run-to-run variation of
 # multi-threaded builds (pgvector: 0.93 at default settings on all 100k rows).
@@ -38,8 +40,11 @@ run() {
 }
 
 run "vector_cosine_ops recall@10 >= 0.93" 0.93 --metric cosine --index "USING hnsw (emb vector_cosine_ops)"
+run "vector_cosine_ops, quantization none, recall@10 >= 0.93" 0.93 --metric cosine --index "USING hnsw (emb vector_cosine_ops) WITH (quantization = none)"
 run "vector_l2_ops recall@10 >= 0.93" 0.93 --metric l2 --index "USING hnsw (emb vector_l2_ops)"
+run "vector_l2_ops, quantization half, recall@10 >= 0.93" 0.93 --metric l2 --index "USING hnsw (emb vector_l2_ops) WITH (quantization = half)"
 run "vector_ip_ops recall@10 >= 0.93" 0.93 --metric ip --index "USING hnsw (emb vector_ip_ops)"
+run "vector_ip_ops, quantization half, recall@10 >= 0.93" 0.93 --metric ip --index "USING hnsw (emb vector_ip_ops) WITH (quantization = half)"
 run "halfvec_cosine_ops recall@10 >= 0.93" 0.93 --metric cosine --column-type halfvec --index "USING hnsw (emb halfvec_cosine_ops)"
 run "ivfflat vector_cosine_ops (lists 100) recall@10 >= 0.85 at probes 10" 0.85 --metric cosine \
     --index "USING ivfflat (emb vector_cosine_ops) WITH (lists = 100)" --sweep ivfflat.probes=10
