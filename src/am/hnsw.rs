@@ -18,7 +18,9 @@ use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_he
 use super::guc::{self, IterativeScanMode};
 use super::opclass::{checked_dimensions, index_space, relation_name};
 use super::scan::{check_scan, copy_keys, count_index_scan, query_payload};
-use super::{check_for_interrupts, cost, error, interrupt_pending, notice, report_progress};
+use super::{
+    check_for_interrupts, cost, error, interrupt_pending, notice, quantization, report_progress,
+};
 use crate::fmgr::detoast;
 
 const AM: &str = "hnsw";
@@ -51,11 +53,6 @@ const PHASE_INSERT: i64 = 5;
 
 static RELOPT_KIND: AtomicI32 = AtomicI32::new(0);
 
-/// Values of the `quantization` option (ours; pgvector has none).
-const QUANTIZATION_AUTO: i32 = 0;
-const QUANTIZATION_NONE: i32 = 1;
-const QUANTIZATION_HALF: i32 = 2;
-
 /// `rd_options` layout (a varlena, as `build_reloptions` produces).
 #[repr(C)]
 struct HnswOptions {
@@ -87,35 +84,7 @@ pub fn register_reloptions() {
             MAX_EF_CONSTRUCTION,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
-        // The enum table must outlive every later parse: leaked on purpose,
-        // once per backend.
-        let members: &'static mut [pg_sys::relopt_enum_elt_def] = Box::leak(Box::new([
-            pg_sys::relopt_enum_elt_def {
-                string_val: c"auto".as_ptr(),
-                symbol_val: QUANTIZATION_AUTO,
-            },
-            pg_sys::relopt_enum_elt_def {
-                string_val: c"none".as_ptr(),
-                symbol_val: QUANTIZATION_NONE,
-            },
-            pg_sys::relopt_enum_elt_def {
-                string_val: c"half".as_ptr(),
-                symbol_val: QUANTIZATION_HALF,
-            },
-            pg_sys::relopt_enum_elt_def {
-                string_val: std::ptr::null(),
-                symbol_val: 0,
-            },
-        ]));
-        pg_sys::add_enum_reloption(
-            kind as pg_sys::bits32,
-            c"quantization".as_ptr(),
-            c"How the index stores vectors: auto, none (as given) or half (half precision, exact order by rechecking)".as_ptr(),
-            members.as_mut_ptr(),
-            QUANTIZATION_AUTO,
-            c"Valid values are \"auto\", \"none\" and \"half\".".as_ptr(),
-            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
-        );
+        quantization::register(kind);
     }
 }
 
@@ -178,8 +147,8 @@ fn raise(e: HnswError) -> ! {
 unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16, i32) {
     unsafe {
         let options = (*index).rd_options as *const HnswOptions;
-        let (m, ef, quantization) = if options.is_null() {
-            (DEFAULT_M, DEFAULT_EF_CONSTRUCTION, QUANTIZATION_AUTO)
+        let (m, ef, storage_option) = if options.is_null() {
+            (DEFAULT_M, DEFAULT_EF_CONSTRUCTION, quantization::AUTO)
         } else {
             (
                 (*options).m,
@@ -194,53 +163,28 @@ unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16, i32) {
                 None,
             );
         }
-        (m as u16, ef as u16, quantization)
+        (m as u16, ef as u16, storage_option)
     }
 }
 
 /// The storage a new build of `index` uses, from its `quantization` option.
-/// `auto` picks half precision for `vector_cosine_ops` only: unit vectors
-/// lose the same small fraction of their precision whatever the data, while
-/// under L2 and inner product the loss depends on the data's scale and
-/// offset, which the user knows and we do not.
 unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> VectorSpace {
-    let (_, _, quantization) = unsafe { index_options(index) };
-    match quantization {
-        QUANTIZATION_NONE => space,
-        QUANTIZATION_HALF => space.with_storage(Storage::Half).unwrap_or_else(|| {
-            error(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                "quantization \"half\" is only supported for vector_l2_ops, vector_ip_ops and vector_cosine_ops",
-                Some("Use quantization = 'auto' or 'none', or index a halfvec expression."),
-            )
-        }),
-        _ if space.metric() == Metric::Cosine => space.with_storage(Storage::Half).unwrap_or(space),
-        _ => space,
-    }
+    let (_, _, option) = unsafe { index_options(index) };
+    let half = [Metric::L2, Metric::InnerProduct, Metric::Cosine];
+    quantization::requested(space, option, &half, AM)
 }
 
 /// The storage an existing index was built with, from its meta page;
 /// `None` before the first build has written one.
 unsafe fn built_storage(index: pg_sys::Relation, space: VectorSpace) -> Option<VectorSpace> {
     let meta = unsafe { read_meta(index) }?;
+    let name = unsafe { relation_name(index) };
     let storage = match meta.quantization {
         ::hnsw::format::QUANTIZATION_NONE => Storage::Exact,
         ::hnsw::format::QUANTIZATION_HALF => Storage::Half,
-        other => error(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            &format!(
-                "index \"{}\" stores vectors with quantization {other}, which this version does not know",
-                relation_name(index)
-            ),
-            Some("REINDEX the index."),
-        ),
+        other => quantization::unknown(other as u32, &name),
     };
-    Some(space.with_storage(storage).unwrap_or_else(|| {
-        raise(HnswError::Corrupted(format!(
-            "meta page records quantization {} for an operator class without it",
-            meta.quantization
-        )))
-    }))
+    Some(quantization::built(space, storage, &name))
 }
 
 /// Space and dimensions of an index, cached in the relcache entry.
@@ -583,11 +527,7 @@ unsafe extern "C-unwind" fn amoptions(
             opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
             offset: std::mem::offset_of!(HnswOptions, ef_construction) as i32,
         },
-        pg_sys::relopt_parse_elt {
-            optname: c"quantization".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_ENUM,
-            offset: std::mem::offset_of!(HnswOptions, quantization) as i32,
-        },
+        quantization::parse_elt(std::mem::offset_of!(HnswOptions, quantization)),
     ];
     unsafe {
         pg_sys::build_reloptions(
@@ -657,16 +597,7 @@ unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        // The access method owns the arrays it reports ORDER BY values in
-        // (see amgettuple); NULL until a row has a lower bound to report.
-        if norderbys > 0 {
-            let n = norderbys as usize;
-            (*scan).xs_orderbyvals =
-                pg_sys::palloc0(n * std::mem::size_of::<pg_sys::Datum>()) as *mut pg_sys::Datum;
-            let nulls = pg_sys::palloc(n) as *mut bool;
-            std::ptr::write_bytes(nulls, 1, n);
-            (*scan).xs_orderbynulls = nulls;
-        }
+        quantization::alloc_orderby_values(scan, norderbys);
         let state =
             pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
                 info: None,
@@ -738,17 +669,11 @@ unsafe extern "C-unwind" fn amgettuple(
         match hnsw_scan.next(&rel, &space) {
             Ok(Some(item)) => {
                 (*scan).xs_heaptid = item_pointer_data(item.heap_tid);
-                (*scan).xs_recheck = false;
                 // Approximate stored vectors: hand the executor a lower bound
                 // of the exact distance; it recomputes the distance from the
                 // heap row and returns rows in exact order (its reorder queue
                 // releases a row once the index has passed its distance).
-                let bound = state.bound.map(|b| b.lower_bound(item.distance));
-                (*scan).xs_recheckorderby = bound.is_some();
-                if let (Some(bound), false) = (bound, (*scan).xs_orderbyvals.is_null()) {
-                    *(*scan).xs_orderbyvals = pgrx::IntoDatum::into_datum(bound).unwrap();
-                    *(*scan).xs_orderbynulls = false;
-                }
+                quantization::report_row(scan, state.bound.map(|b| b.lower_bound(item.distance)));
                 true
             }
             Ok(None) => false,

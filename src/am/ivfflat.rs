@@ -22,14 +22,14 @@ use ::ivf::{IndexParams, IterativeScan, IvfBuilder, IvfError, Scan, SearchOption
 use pagestore::Relation;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, VectorSpace};
+use vecspace::{ElementType, Metric, OrderByBound, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
 use super::guc::{self, IvfIterativeScanMode, IVFFLAT_MAX_LISTS};
 use super::opclass::{checked_dimensions, encode_ptr, index_space, relation_name};
 use super::scan::{check_scan, copy_keys, count_index_scan, query_payload};
-use super::{check_for_interrupts, cost, error, notice, report_progress};
+use super::{check_for_interrupts, cost, error, notice, quantization, report_progress};
 use crate::fmgr::detoast;
 
 const AM: &str = "ivfflat";
@@ -69,6 +69,7 @@ static RELOPT_KIND: AtomicI32 = AtomicI32::new(0);
 struct IvfflatOptions {
     vl_len: i32,
     lists: i32,
+    quantization: i32,
 }
 
 pub fn register_reloptions() {
@@ -84,6 +85,7 @@ pub fn register_reloptions() {
             IVFFLAT_MAX_LISTS,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
+        quantization::register(kind);
     }
 }
 
@@ -153,6 +155,36 @@ unsafe fn index_lists(index: pg_sys::Relation) -> usize {
     }
 }
 
+/// The storage a new build of `index` uses, from its `quantization` option:
+/// half precision only under cosine (a list scan has no place to keep the
+/// norm bound L2 and inner product would need).
+unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> VectorSpace {
+    let options = unsafe { (*index).rd_options as *const IvfflatOptions };
+    let option = if options.is_null() {
+        quantization::AUTO
+    } else {
+        unsafe { (*options).quantization }
+    };
+    quantization::requested(space, option, &[Metric::Cosine], AM)
+}
+
+/// The storage an existing index was built with, from its meta page;
+/// `None` before the first build has written one.
+unsafe fn built_storage(index: pg_sys::Relation, space: VectorSpace) -> Option<VectorSpace> {
+    let rel = unsafe { PgRelation::logged(index) };
+    if rel.nblocks() == 0 {
+        return None;
+    }
+    let name = unsafe { relation_name(index) };
+    let storage = match ::ivf::read_meta(&rel) {
+        Ok(meta) if meta.quantization == ::ivf::format::QUANTIZATION_HALF => Storage::Half,
+        Ok(_) => Storage::Exact,
+        Err(IvfError::UnsupportedQuantization(code)) => quantization::unknown(code, &name),
+        Err(e) => raise(e),
+    };
+    Some(quantization::built(space, storage, &name))
+}
+
 /// Space, dimensions and payload size of an index, cached in the relcache
 /// entry.
 #[derive(Clone, Copy)]
@@ -180,7 +212,12 @@ unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
                 Some("Use an hnsw index for sparsevec columns."),
             )
         };
-        let dims = checked_dimensions(index, &space, AM, max_dimensions);
+        let space = built_storage(index, space).unwrap_or_else(|| requested_storage(index, space));
+        // Half-precision storage fits `vector`s as long as `halfvec`s.
+        let dims = checked_dimensions(index, &space, AM, |element| match space.storage() {
+            Storage::Half => max_dimensions(ElementType::F16),
+            Storage::Exact => max_dimensions(element),
+        });
         let payload_size = space.payload_size(dims).unwrap_or(0);
         let info = IndexInfo {
             space,
@@ -211,6 +248,10 @@ impl IndexInfo {
             dims: self.dims as u32,
             payload_size: self.payload_size,
             space_id: self.space.id() as u32,
+            quantization: match self.space.storage() {
+                Storage::Half => ::ivf::format::QUANTIZATION_HALF,
+                Storage::Exact => ::ivf::format::QUANTIZATION_NONE,
+            },
         }
     }
 }
@@ -590,11 +631,14 @@ unsafe extern "C-unwind" fn amoptions(
     reloptions: pg_sys::Datum,
     validate: bool,
 ) -> *mut pg_sys::bytea {
-    let table = [pg_sys::relopt_parse_elt {
-        optname: c"lists".as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-        offset: std::mem::offset_of!(IvfflatOptions, lists) as i32,
-    }];
+    let table = [
+        pg_sys::relopt_parse_elt {
+            optname: c"lists".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+            offset: std::mem::offset_of!(IvfflatOptions, lists) as i32,
+        },
+        quantization::parse_elt(std::mem::offset_of!(IvfflatOptions, quantization)),
+    ];
     unsafe {
         pg_sys::build_reloptions(
             reloptions,
@@ -630,10 +674,15 @@ struct ScanState {
     scan: Option<Scan>,
     /// The ORDER BY value was NULL: every row is equally far.
     null_query: bool,
+    /// For half-precision storage: how to report each row's ORDER BY value
+    /// as a lower bound for the executor to recheck.
+    bound: Option<OrderByBound>,
 }
 
-/// The space of a scan; a NULL query is at distance 0 from everything, so
-/// the first lists are read and their rows returned in list order.
+/// The space of a scan: compares the query (a payload of the query space)
+/// with centroids and list tuples; a NULL query is at distance 0 from
+/// everything, so the first lists are read and their rows returned in list
+/// order.
 struct ScanSpace {
     space: VectorSpace,
     null_query: bool,
@@ -645,8 +694,12 @@ impl ::ivf::Space for ScanSpace {
         if self.null_query {
             0.0
         } else {
-            self.space.distance(query, stored)
+            self.space.query_distance(query, stored)
         }
+    }
+
+    fn query_size(&self, stored_size: usize) -> usize {
+        ::ivf::Space::query_size(&self.space, stored_size)
     }
 }
 
@@ -658,11 +711,13 @@ unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        quantization::alloc_orderby_values(scan, norderbys);
         let state =
             pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
                 info: None,
                 scan: None,
                 null_query: false,
+                bound: None,
             });
         (*scan).opaque = state as *mut std::ffi::c_void;
         scan
@@ -697,9 +752,14 @@ unsafe extern "C-unwind" fn amgettuple(
         if state.scan.is_none() {
             check_scan(scan, AM);
             count_index_scan(index);
-            let payload = query_payload(scan, &info.space, info.dims);
+            let query_space = info.space.query_space();
+            let payload = query_payload(scan, &query_space, info.dims);
             state.null_query = payload.is_none();
-            let query = payload.unwrap_or_else(|| vec![0; info.payload_size]);
+            state.bound = payload
+                .as_ref()
+                .and_then(|query| info.space.order_by_bound(query, info.dims, 0.0));
+            let query_size = query_space.payload_size(info.dims).unwrap_or(0);
+            let query = payload.unwrap_or_else(|| vec![0; query_size]);
             let iterative = match guc::IVFFLAT_ITERATIVE_SCAN.get() {
                 IvfIterativeScanMode::Off => IterativeScan::Off,
                 IvfIterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder {
@@ -723,10 +783,9 @@ unsafe extern "C-unwind" fn amgettuple(
         };
         let ivf_scan = state.scan.as_mut().expect("scan started above");
         match ivf_scan.next(&rel, &space) {
-            Ok(Some((tid, _distance))) => {
+            Ok(Some((tid, distance))) => {
                 (*scan).xs_heaptid = item_pointer_data(tid);
-                (*scan).xs_recheck = false;
-                (*scan).xs_recheckorderby = false;
+                quantization::report_row(scan, state.bound.map(|b| b.lower_bound(distance)));
                 true
             }
             Ok(None) => false,

@@ -4,6 +4,7 @@
 //! the Postgres callbacks onto them:
 //! * [`buffer`]: the page-store trait on the buffer manager with generic WAL;
 //! * [`opclass`]: operator class → distance space, datum → payload;
+//! * [`quantization`]: the `quantization` option and lower-bound reporting;
 //! * [`guc`]: pgvector's GUCs (`hnsw.*`, `ivfflat.*`) and ours;
 //! * [`scan`], [`build`]: helpers shared by both access methods.
 
@@ -14,6 +15,7 @@ pub mod guc;
 pub mod hnsw;
 pub mod ivfflat;
 pub mod opclass;
+pub mod quantization;
 pub mod scan;
 
 use pgrx::pg_sys;

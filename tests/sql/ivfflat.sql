@@ -36,13 +36,31 @@ SELECT q.id, ARRAY(SELECT t.id FROM t ORDER BY t.v <#> q.v LIMIT 10)
 FROM queries q ORDER BY q.id;
 DROP INDEX t_idx;
 
--- vector_cosine_ops
+-- vector_cosine_ops (half-precision storage by default, rows rechecked by
+-- the executor), and with full precision
 CREATE INDEX t_idx ON t USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
 EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v <=> '[1,0,0,0]' LIMIT 5;
 SELECT q.id, ARRAY(SELECT t.id FROM t ORDER BY t.v <=> q.v LIMIT 10)
      = ARRAY(SELECT t.id FROM t ORDER BY (t.v <=> q.v) + 0, t.id LIMIT 10) AS exact
 FROM queries q ORDER BY q.id;
 DROP INDEX t_idx;
+CREATE INDEX t_idx ON t USING ivfflat (v vector_cosine_ops) WITH (lists = 10, quantization = none);
+SELECT q.id, ARRAY(SELECT t.id FROM t ORDER BY t.v <=> q.v LIMIT 10)
+     = ARRAY(SELECT t.id FROM t ORDER BY (t.v <=> q.v) + 0, t.id LIMIT 10) AS exact
+FROM queries q ORDER BY q.id;
+DROP INDEX t_idx;
+-- exact order where half precision cannot tell rows apart (angles 0.002
+-- rad apart), also for rows inserted after the build
+CREATE TABLE arc (id int, v vector(2));
+INSERT INTO arc SELECT i, ARRAY[cos(i * 0.002), sin(i * 0.002)] FROM generate_series(0, 199) i;
+CREATE INDEX arc_idx ON arc USING ivfflat (v vector_cosine_ops) WITH (lists = 4);
+INSERT INTO arc SELECT i, ARRAY[cos(i * 0.002), sin(i * 0.002)] FROM generate_series(200, 299) i;
+SET ivfflat.probes = 4;
+SELECT array_agg(id) = array_agg(id ORDER BY id) AS exact_order, count(*)
+FROM (SELECT id FROM arc ORDER BY v <=> '[1,0]' LIMIT 250) s;
+SET ivfflat.probes = 10;
+CREATE INDEX ON arc USING ivfflat (v vector_l2_ops) WITH (quantization = half);
+DROP TABLE arc;
 
 -- halfvec_l2_ops, halfvec_ip_ops, halfvec_cosine_ops
 CREATE INDEX t_idx ON t USING ivfflat (h halfvec_l2_ops) WITH (lists = 10);

@@ -18,7 +18,6 @@ use crate::error::IvfError;
 use crate::format::{
     encode_list_tuple, items_per_page, max_payload_size, CentroidHeader, MetaTuple, PageRole,
     CENTROID_HEADER_SIZE, FORMAT_VERSION, LIST_TUPLE_HEADER_SIZE, META_BLOCK, META_MAGIC,
-    QUANTIZATION_NONE,
 };
 use crate::space::Space;
 
@@ -35,6 +34,9 @@ pub struct IndexParams {
     /// Caller-defined id of the distance and payload encoding, recorded in the
     /// meta page.
     pub space_id: u32,
+    /// How the caller encoded the payloads, recorded in the meta page:
+    /// [`crate::format::QUANTIZATION_NONE`] or [`crate::format::QUANTIZATION_HALF`].
+    pub quantization: u32,
 }
 
 /// What a finished build wrote.
@@ -255,7 +257,7 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
         payload_size: params.payload_size as u32,
         lists: u32::try_from(lists).map_err(|_| IvfError::InvalidBuild("too many lists".into()))?,
         space_id: params.space_id,
-        quantization: QUANTIZATION_NONE,
+        quantization: params.quantization,
         first_centroid_block: META_BLOCK + 1,
         reserved: [0; 2],
     };

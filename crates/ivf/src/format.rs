@@ -17,7 +17,7 @@
 //! |     12 | `payload_size: u32`    | bytes of every centroid and list-tuple payload       |
 //! |     16 | `lists: u32`           | number of centroids / inverted lists                 |
 //! |     20 | `space_id: u32`        | caller-defined id of the metric and payload encoding |
-//! |     24 | `quantization: u32`    | [`QUANTIZATION_NONE`]: list payloads are the vectors |
+//! |     24 | `quantization: u32`    | [`QUANTIZATION_NONE`]: payloads are the vectors; [`QUANTIZATION_HALF`]: half-precision copies |
 //! |     28 | `first_centroid_block` | head of the centroid page chain                      |
 //! |     32 | `reserved: [u32; 2]`   | zero                                                 |
 //!
@@ -73,6 +73,10 @@ pub const META_MAGIC: u32 = 0x4956_4652;
 pub const FORMAT_VERSION: u32 = 1;
 /// `MetaTuple::quantization`: list tuples store the caller's payload as is.
 pub const QUANTIZATION_NONE: u32 = 0;
+/// `MetaTuple::quantization`: the caller's payloads are half-precision
+/// copies of its vectors (the crate treats them like any payload; the value
+/// tells every reader of the index how the caller encoded them).
+pub const QUANTIZATION_HALF: u32 = 1;
 /// The meta page is always block 0.
 pub const META_BLOCK: BlockNumber = 0;
 /// Mask of `opaque.flags` holding the [`PageRole`].
@@ -118,7 +122,8 @@ pub struct MetaTuple {
     pub lists: u32,
     /// Caller-defined id of the distance and payload encoding.
     pub space_id: u32,
-    /// [`QUANTIZATION_NONE`]; reserved for compressed list payloads.
+    /// [`QUANTIZATION_NONE`] or [`QUANTIZATION_HALF`] (caller-defined
+    /// payload encodings); other values are reserved.
     pub quantization: u32,
     /// First centroid page.
     pub first_centroid_block: BlockNumber,
@@ -139,7 +144,7 @@ impl MetaTuple {
         if meta.version != FORMAT_VERSION {
             return Err(IvfError::UnsupportedVersion(meta.version));
         }
-        if meta.quantization != QUANTIZATION_NONE {
+        if !matches!(meta.quantization, QUANTIZATION_NONE | QUANTIZATION_HALF) {
             return Err(IvfError::UnsupportedQuantization(meta.quantization));
         }
         Ok(meta)

@@ -61,7 +61,13 @@ impl Scan {
         options: &SearchOptions,
     ) -> Result<Self, IvfError> {
         let meta = read_meta(rel)?;
-        meta.check_payload(query)?;
+        let expected = space.query_size(meta.payload_size as usize);
+        if query.len() != expected {
+            return Err(IvfError::PayloadSize {
+                expected,
+                actual: query.len(),
+            });
+        }
         let mut ranked = Vec::with_capacity(meta.lists as usize);
         for_each_centroid(rel, &meta, |entry| {
             let distance = space.distance(query, entry.payload);

@@ -9,8 +9,17 @@ use crate::kmeans::Metric;
 /// Smaller is nearer. `Sync` because builds compute distances on several
 /// threads; implementations must not call into Postgres.
 pub trait Space: Sync {
-    /// Distance from `query` to `stored`; both have the index's payload size.
+    /// Distance from `query` to `stored`. In builds and inserts both are
+    /// stored payloads; in scans `query` is in the caller's query encoding
+    /// (see [`Space::query_size`]).
     fn distance(&self, query: &[u8], stored: &[u8]) -> f32;
+
+    /// Bytes of a scan's query for stored payloads of `stored_size` bytes:
+    /// the same (the default) unless queries keep more precision than the
+    /// index stores.
+    fn query_size(&self, stored_size: usize) -> usize {
+        stored_size
+    }
 
     /// Declares the payloads dense float vectors ranked by a k-means metric.
     /// Builds then assign rows to lists with the blocked f32 kernel of

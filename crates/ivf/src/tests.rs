@@ -71,6 +71,7 @@ fn build(points: Vec<f32>, dims: usize, lists: usize, metric: Metric) -> Fixture
         dims: dims as u32,
         payload_size: dims * 4,
         space_id: 1,
+        quantization: 0,
     };
     let mut reported = 0;
     let mut builder = IvfBuilder::new(&rel, &L2Space, params, bytes(&centroids), |done| {
@@ -329,6 +330,7 @@ fn cosine_index_finds_exact_neighbours_with_all_probes() {
         dims: dims as u32,
         payload_size: dims * 4,
         space_id: 2,
+        quantization: 0,
     };
     let mut builder =
         IvfBuilder::new(&rel, &CosineSpace, params, bytes(&centroids), |_| {}).unwrap();
@@ -471,6 +473,7 @@ fn invalid_inputs_are_errors() {
         dims: 16,
         payload_size: 64,
         space_id: 1,
+        quantization: 0,
     };
     let not_empty = IvfBuilder::new(&f.rel, &L2Space, params, vec![0; 64], |_| {});
     assert!(matches!(not_empty, Err(IvfError::InvalidBuild(_))));
@@ -555,6 +558,7 @@ fn assert_rows_in_nearest_lists<S: Space>(
         dims: 0,
         payload_size: size,
         space_id: 0,
+        quantization: 0,
     };
     let mut builder = IvfBuilder::new(&rel, space, params, centroids.clone(), |_| {}).unwrap();
     for (i, payload) in payloads.chunks(size).enumerate() {

@@ -129,6 +129,7 @@ fn build_and_recall_like_pgvector() {
         dims: dims as u32,
         payload_size: dims * 4,
         space_id: 0,
+        quantization: 0,
     };
     let centroid_bytes = bytemuck::cast_slice(&centroids).to_vec();
     let mut builder =

@@ -18,11 +18,13 @@
 //! load or a stack copy), which every kernel treats as neutral: 0*0, |0-0|
 //! and popcount(0) are all 0, so no scalar tail loop is needed.
 //!
-//! Where the module sets `ALIGN_LOADS`, a partial first block is split off
-//! the same way so that all later loads from `a` are aligned: the kernels
-//! are load-bound, and a load straddling two cache lines costs two L1
-//! accesses (1536-dim dot on AVX-512: 48 ns unaligned, 37 ns with `a`
-//! aligned, 26 ns when `b` happens to share `a`'s alignment).
+//! Where the module sets `ALIGN_LOADS`, the bit kernels split a partial
+//! first block off the same way so that all later loads from `a` are
+//! aligned: a load straddling two cache lines costs two L1 accesses. The
+//! float kernels do not (see `fold`): it would make their rounding depend on
+//! the vectors' addresses. That costs them about a fifth on long vectors in
+//! L1 (1536-dim dot on AVX-512: 48 ns unaligned, 37 ns with `a` aligned);
+//! index scans, bound by memory latency, do not notice.
 //!
 //! `simd_bit_kernels!` is the bit half alone, for a variant that only
 //! changes the popcount primitives.
@@ -89,20 +91,15 @@ macro_rules! simd_kernels {
             step: impl Fn(A, F, F) -> A,
             merge: impl Fn(A, A) -> A,
         ) -> A {
+            // No alignment peel here, unlike the bit kernels: its length
+            // depends on the address, which would change how elements group
+            // into lanes and so the rounding of the sum. The same two vectors
+            // at two addresses (a heap tuple and the executor's copy of it)
+            // would then be a last bit apart, and rows an index scan hands
+            // to the executor for rechecking could come out an ulp out of
+            // order. Float results depend only on the values.
             let (a, b) = same_len(a, b);
             let mut acc = [zero; UNROLL];
-            let (a, b) = if ALIGN_LOADS {
-                let peel = $crate::simd::misaligned_prefix(a, LANES * size_of::<T>());
-                let ((a_head, a), (b_head, b)) = (a.split_at(peel), b.split_at(peel));
-                if peel > 0 {
-                    // SAFETY: the features are enabled here; peel < LANES.
-                    let (x, y) = unsafe { (T::load_partial(a_head), U::load_partial(b_head)) };
-                    acc[0] = step(acc[0], x, y);
-                }
-                (a, b)
-            } else {
-                (a, b)
-            };
             let mut a_blocks = a.chunks_exact(LANES * UNROLL);
             let mut b_blocks = b.chunks_exact(LANES * UNROLL);
             for (x, y) in (&mut a_blocks).zip(&mut b_blocks) {

@@ -516,9 +516,21 @@ impl ivf::Space for VectorSpace {
         VectorSpace::distance(self, query, stored)
     }
 
+    /// Queries of half-precision storage stay `f32`: twice the bytes.
+    fn query_size(&self, stored_size: usize) -> usize {
+        match self.storage {
+            Storage::Half => stored_size * 2,
+            Storage::Exact => stored_size,
+        }
+    }
+
     fn dense(&self) -> Option<ivf::DenseEncoding> {
-        if self.storage != Storage::Exact {
-            return None;
+        if self.storage == Storage::Half {
+            // Normalised halves rank like their cosine.
+            return (self.metric == Metric::Cosine).then_some(ivf::DenseEncoding {
+                element: ivf::Element::F16,
+                metric: ivf::Metric::Cosine,
+            });
         }
         let element = match self.element {
             ElementType::F32 => ivf::Element::F32,

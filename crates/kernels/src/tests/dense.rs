@@ -244,3 +244,38 @@ fn f16_specials_widen_exactly() {
         assert!(t.dot_f16(&a, &ones[..21]).is_nan(), "{}", t.name);
     }
 }
+
+/// Float results depend on the values only, not on where they are in
+/// memory: the executor recomputes a distance on a copy of a heap tuple and
+/// must get the same bits the scan's first computation got.
+#[test]
+fn results_do_not_depend_on_alignment() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for len in [7usize, 64, 100, 384, 1000] {
+        let a: Vec<f32> = (0..len).map(|_| rng.symmetric(3.0)).collect();
+        let b: Vec<f32> = (0..len).map(|_| rng.symmetric(3.0)).collect();
+        let bh = halves(&b);
+        for t in tables() {
+            let expected = (
+                t.dot_f32(&a, &b).to_bits(),
+                t.l2_squared_f32(&a, &b).to_bits(),
+                t.cosine_distance_f32(&a, &b).to_bits(),
+                t.dot_f32_f16(&a, &bh).to_bits(),
+            );
+            for shift in 1..16 {
+                let mut a2 = vec![0.0f32; shift];
+                a2.extend_from_slice(&a);
+                let mut b2 = vec![0.0f32; 16 - shift];
+                b2.extend_from_slice(&b);
+                let (a2, b2) = (&a2[shift..], &b2[16 - shift..]);
+                let got = (
+                    t.dot_f32(a2, b2).to_bits(),
+                    t.l2_squared_f32(a2, b2).to_bits(),
+                    t.cosine_distance_f32(a2, b2).to_bits(),
+                    t.dot_f32_f16(a2, &bh).to_bits(),
+                );
+                assert_eq!(got, expected, "{} len {len} shift {shift}", t.name);
+            }
+        }
+    }
+}
