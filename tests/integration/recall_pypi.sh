@@ -48,5 +48,7 @@ run "vector_ip_ops, quantization half, recall@10 >= 0.93" 0.93 --metric ip --ind
 run "halfvec_cosine_ops recall@10 >= 0.93" 0.93 --metric cosine --column-type halfvec --index "USING hnsw (emb halfvec_cosine_ops)"
 run "ivfflat vector_cosine_ops (lists 100) recall@10 >= 0.85 at probes 10" 0.85 --metric cosine \
     --index "USING ivfflat (emb vector_cosine_ops) WITH (lists = 100)" --sweep ivfflat.probes=10
+run "ivfflat vector_cosine_ops (lists 100), quantization none, recall@10 >= 0.85 at probes 10" 0.85 --metric cosine \
+    --index "USING ivfflat (emb vector_cosine_ops) WITH (lists = 100, quantization = none)" --sweep ivfflat.probes=10
 run "vector_cosine_ops recall@10 >= 0.98 at ef_search 200" 0.98 --metric cosine --index "USING hnsw (emb vector_cosine_ops)" --reuse --sweep hnsw.ef_search=200
 finish
