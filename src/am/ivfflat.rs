@@ -155,9 +155,7 @@ unsafe fn index_lists(index: pg_sys::Relation) -> usize {
     }
 }
 
-/// The storage a new build of `index` uses, from its `quantization` option:
-/// half precision only under cosine (a list scan has no place to keep the
-/// norm bound L2 and inner product would need).
+/// The storage a new build of `index` uses, from its `quantization` option.
 unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> VectorSpace {
     let options = unsafe { (*index).rd_options as *const IvfflatOptions };
     let option = if options.is_null() {
@@ -165,7 +163,8 @@ unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> Vect
     } else {
         unsafe { (*options).quantization }
     };
-    quantization::requested(space, option, &[Metric::Cosine], AM)
+    let half = [Metric::L2, Metric::InnerProduct, Metric::Cosine];
+    quantization::requested(space, option, &half, AM)
 }
 
 /// The storage an existing index was built with, from its meta page;
@@ -755,9 +754,13 @@ unsafe extern "C-unwind" fn amgettuple(
             let query_space = info.space.query_space();
             let payload = query_payload(scan, &query_space, info.dims);
             state.null_query = payload.is_none();
-            state.bound = payload
-                .as_ref()
-                .and_then(|query| info.space.order_by_bound(query, info.dims, 0.0));
+            state.bound = match (&payload, info.space.storage()) {
+                (Some(query), Storage::Half) => {
+                    let max_norm = ::ivf::read_meta(&rel).map_or(0.0, |m| m.max_payload_norm);
+                    info.space.order_by_bound(query, info.dims, max_norm as f64)
+                }
+                _ => None,
+            };
             let query_size = query_space.payload_size(info.dims).unwrap_or(0);
             let query = payload.unwrap_or_else(|| vec![0; query_size]);
             let iterative = match guc::IVFFLAT_ITERATIVE_SCAN.get() {

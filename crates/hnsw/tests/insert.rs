@@ -152,3 +152,46 @@ fn concurrent_readers_during_inserts() {
     );
     assert!(r >= 0.95, "recall@10 = {r}");
 }
+
+/// [`L2`] whose payload norm is the first coordinate's magnitude.
+struct Normed;
+
+impl hnsw::Space for Normed {
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        L2.distance(a, b)
+    }
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        f32::from_ne_bytes(payload[..4].try_into().unwrap()).abs()
+    }
+}
+
+fn max_payload_norm(rel: &MemRelation) -> f64 {
+    use pagestore::{Page, Relation};
+    let page = rel.read(hnsw::format::META_BLOCK);
+    hnsw::format::MetaTuple::decode(page.item(hnsw::format::META_OFFSET).unwrap())
+        .unwrap()
+        .max_payload_norm
+}
+
+#[test]
+fn builds_and_inserts_keep_the_largest_payload_norm() {
+    let dim = 4;
+    let data: Vec<Vec<f32>> = (0..300)
+        .map(|i| vec![i as f32 / 10.0, 1.0, 2.0, 3.0])
+        .collect();
+    let (rel, _) = build_index(&Normed, &data, default_build(dim));
+    assert_eq!(max_payload_norm(&rel), 29.9f32 as f64);
+    insert(&rel, &Normed, tid(400), &to_bytes(&[-3.0, 0.0, 0.0, 0.0])).unwrap();
+    assert_eq!(max_payload_norm(&rel), 29.9f32 as f64);
+    insert(&rel, &Normed, tid(401), &to_bytes(&[-31.5, 0.0, 0.0, 0.0])).unwrap();
+    assert_eq!(max_payload_norm(&rel), 31.5);
+    // A build past its memory budget inserts the rest, raising it too.
+    let mut options = default_build(dim);
+    options.memory_budget = 1;
+    let (rel, report) = build_index(&Normed, &data, options);
+    assert!(report.memory_budget_exceeded);
+    assert_eq!(max_payload_norm(&rel), 29.9f32 as f64);
+    // Spaces without a norm leave it at 0.
+    let (rel, _) = build_index(&L2, &data, default_build(dim));
+    assert_eq!(max_payload_norm(&rel), 0.0);
+}

@@ -51,7 +51,10 @@ pub struct BuildStats {
 /// Writes a new index into an empty relation.
 pub struct IvfBuilder<'a, R: Relation, S: Space> {
     rel: &'a R,
+    space: &'a S,
     assigner: ListAssigner<'a, S>,
+    /// Largest [`Space::payload_norm`] pushed so far.
+    max_payload_norm: f32,
     payload_size: usize,
     centroid_blocks: Vec<BlockNumber>,
     lists: Vec<ListWriter>,
@@ -108,7 +111,9 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         let centroid_blocks = write_meta_and_reserve_centroid_pages(rel, params, lists)?;
         Ok(Self {
             rel,
+            space,
             assigner,
+            max_payload_norm: 0.0,
             payload_size: size,
             centroid_blocks,
             lists: (0..lists).map(|_| ListWriter::default()).collect(),
@@ -128,6 +133,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
                 actual: payload.len(),
             });
         }
+        self.max_payload_norm = self.max_payload_norm.max(self.space.payload_norm(payload));
         self.batch_tids.push(tid);
         self.batch_payloads.extend_from_slice(payload);
         if self.batch_tids.len() == BATCH_TUPLES {
@@ -150,6 +156,9 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             });
         }
         self.write_centroid_pages(&headers);
+        if self.max_payload_norm > 0.0 {
+            crate::centroids::raise_max_payload_norm(self.rel, self.max_payload_norm)?;
+        }
         Ok(BuildStats {
             tuples: self.tuples_done,
             pages: self.rel.nblocks(),
@@ -259,7 +268,8 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
         space_id: params.space_id,
         quantization: params.quantization,
         first_centroid_block: META_BLOCK + 1,
-        reserved: [0; 2],
+        max_payload_norm: 0.0,
+        reserved: 0,
     };
     let mut page = rel.extend();
     assert_eq!(page.block(), META_BLOCK, "the relation was checked empty");

@@ -34,6 +34,19 @@ pub fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, IvfError> {
     MetaTuple::decode(item)
 }
 
+/// Raises the meta page's `max_payload_norm` to `norm` if it is lower (one
+/// page write, under the meta page's exclusive lock).
+pub(crate) fn raise_max_payload_norm<R: Relation>(rel: &R, norm: f32) -> Result<(), IvfError> {
+    let mut page = rel.write(META_BLOCK);
+    let item = page.item_mut(FIRST_OFFSET).ok_or(IvfError::NotAnIvfIndex)?;
+    let mut meta = MetaTuple::decode(item)?;
+    if norm > meta.max_payload_norm {
+        meta.max_payload_norm = norm;
+        item.copy_from_slice(bytemuck::bytes_of(&meta));
+    }
+    Ok(())
+}
+
 /// Calls `visit` for every centroid in list order, holding a shared lock on
 /// one centroid page at a time. Fails if the pages hold a different number of
 /// centroids than the meta page says.

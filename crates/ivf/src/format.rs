@@ -108,7 +108,7 @@ impl PageRole {
 
 /// The single item of the meta page.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct MetaTuple {
     /// [`META_MAGIC`].
     pub magic: u32,
@@ -127,8 +127,11 @@ pub struct MetaTuple {
     pub quantization: u32,
     /// First centroid page.
     pub first_centroid_block: BlockNumber,
+    /// Largest [`Space::payload_norm`](crate::Space::payload_norm) of any
+    /// row stored so far (never lowered; 0 for spaces without one).
+    pub max_payload_norm: f32,
     /// Zero.
-    pub reserved: [u32; 2],
+    pub reserved: u32,
 }
 
 impl MetaTuple {
@@ -290,7 +293,8 @@ mod tests {
             space_id: 7,
             quantization: QUANTIZATION_NONE,
             first_centroid_block: 1,
-            reserved: [0; 2],
+            max_payload_norm: 0.0,
+            reserved: 0,
         };
         assert_eq!(MetaTuple::decode(bytemuck::bytes_of(&meta)), Ok(meta));
         let newer = MetaTuple { version: 2, ..meta };

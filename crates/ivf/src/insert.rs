@@ -30,6 +30,12 @@ pub fn insert<R: Relation, S: Space>(
 ) -> Result<(), IvfError> {
     let meta = read_meta(rel)?;
     meta.check_payload(payload)?;
+    // Raised before the row is placed: a scan that can find the row (visible
+    // to its snapshot) reads a bound covering it.
+    let norm = space.payload_norm(payload);
+    if norm > meta.max_payload_norm {
+        crate::centroids::raise_max_payload_norm(rel, norm)?;
+    }
     let (location, header) = nearest_list(rel, space, &meta, payload)?;
     let mut tuple = Vec::new();
     encode_list_tuple(tid, payload, &mut tuple);

@@ -21,6 +21,15 @@ pub trait Space: Sync {
         stored_size
     }
 
+    /// A magnitude of a stored payload that the caller's distance bounds
+    /// depend on; the index keeps the largest over its rows in the meta page
+    /// ([`crate::format::MetaTuple::max_payload_norm`]), raised by builds
+    /// and inserts before a row can be found. 0 (the default) if none.
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        let _ = payload;
+        0.0
+    }
+
     /// Declares the payloads dense float vectors ranked by a k-means metric.
     /// Builds then assign rows to lists with the blocked f32 kernel of
     /// k-means instead of one [`Space::distance`] call per row and centroid

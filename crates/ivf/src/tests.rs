@@ -646,3 +646,60 @@ fn dense_builds_put_every_row_in_its_nearest_list() {
         dims * 2,
     );
 }
+
+/// [`L2Space`] whose payload norm is the first coordinate's magnitude.
+struct NormedSpace;
+
+impl Space for NormedSpace {
+    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        L2Space.distance(a, b)
+    }
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        floats(payload)[0].abs()
+    }
+}
+
+#[test]
+fn builds_and_inserts_keep_the_largest_payload_norm() {
+    let dims = 4;
+    let points: Vec<f32> = (0..200)
+        .flat_map(|i| [i as f32 / 10.0, 1.0, 2.0, 3.0])
+        .collect();
+    let centroids = kmeans(
+        &points,
+        dims,
+        &KMeansParams::new(4, Metric::L2),
+        &mut |_| {},
+    );
+    let rel = MemRelation::new();
+    let params = IndexParams {
+        dims: dims as u32,
+        payload_size: dims * 4,
+        space_id: 1,
+        quantization: 0,
+    };
+    let mut builder =
+        IvfBuilder::new(&rel, &NormedSpace, params, bytes(&centroids), |_| {}).unwrap();
+    for (i, x) in points.chunks(dims).enumerate() {
+        builder.push(tid(i), &bytes(x)).unwrap();
+    }
+    builder.finish().unwrap();
+    assert_eq!(read_meta(&rel).unwrap().max_payload_norm, 19.9);
+    insert(&rel, &NormedSpace, tid(500), &bytes(&[-5.0, 0.0, 0.0, 0.0])).unwrap();
+    assert_eq!(read_meta(&rel).unwrap().max_payload_norm, 19.9);
+    insert(
+        &rel,
+        &NormedSpace,
+        tid(501),
+        &bytes(&[-25.5, 0.0, 0.0, 0.0]),
+    )
+    .unwrap();
+    assert_eq!(read_meta(&rel).unwrap().max_payload_norm, 25.5);
+    // Spaces without a norm leave it at 0.
+    assert_eq!(
+        read_meta(&clustered_fixture().rel)
+            .unwrap()
+            .max_payload_norm,
+        0.0
+    );
+}

@@ -516,6 +516,10 @@ impl ivf::Space for VectorSpace {
         VectorSpace::distance(self, query, stored)
     }
 
+    fn payload_norm(&self, payload: &[u8]) -> f32 {
+        VectorSpace::payload_norm(self, payload)
+    }
+
     /// Queries of half-precision storage stay `f32`: twice the bytes.
     fn query_size(&self, stored_size: usize) -> usize {
         match self.storage {
@@ -526,10 +530,17 @@ impl ivf::Space for VectorSpace {
 
     fn dense(&self) -> Option<ivf::DenseEncoding> {
         if self.storage == Storage::Half {
-            // Normalised halves rank like their cosine.
-            return (self.metric == Metric::Cosine).then_some(ivf::DenseEncoding {
+            // Halves rank like the vectors they round (normalised under
+            // cosine), by the same metric.
+            let metric = match self.metric {
+                Metric::L2 => ivf::Metric::L2,
+                Metric::InnerProduct => ivf::Metric::InnerProduct,
+                Metric::Cosine => ivf::Metric::Cosine,
+                _ => return None,
+            };
+            return Some(ivf::DenseEncoding {
                 element: ivf::Element::F16,
-                metric: ivf::Metric::Cosine,
+                metric,
             });
         }
         let element = match self.element {
