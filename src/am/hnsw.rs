@@ -11,15 +11,16 @@ use ::hnsw::{
 use pagestore::{Page, Relation};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, Metric, OrderByBound, Storage, VectorSpace};
+use vecspace::{ElementType, Metric, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
 use super::guc::{self, IterativeScanMode};
 use super::opclass::{checked_dimensions, index_space, relation_name};
-use super::scan::{check_scan, copy_keys, count_index_scan, query_payload};
+use super::scan::{begin_scan, check_scan, copy_keys, count_index_scan, start_query, ScanQuery};
 use super::{
-    check_for_interrupts, cost, error, interrupt_pending, notice, quantization, report_progress,
+    check_for_interrupts, cost, error, int_option, interrupt_pending, notice, parse_options,
+    quantization, report_progress,
 };
 use crate::fmgr::detoast;
 
@@ -517,28 +518,14 @@ unsafe extern "C-unwind" fn amoptions(
     validate: bool,
 ) -> *mut pg_sys::bytea {
     let table = [
-        pg_sys::relopt_parse_elt {
-            optname: c"m".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-            offset: std::mem::offset_of!(HnswOptions, m) as i32,
-        },
-        pg_sys::relopt_parse_elt {
-            optname: c"ef_construction".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-            offset: std::mem::offset_of!(HnswOptions, ef_construction) as i32,
-        },
+        int_option(c"m", std::mem::offset_of!(HnswOptions, m)),
+        int_option(
+            c"ef_construction",
+            std::mem::offset_of!(HnswOptions, ef_construction),
+        ),
         quantization::parse_elt(std::mem::offset_of!(HnswOptions, quantization)),
     ];
-    unsafe {
-        pg_sys::build_reloptions(
-            reloptions,
-            validate,
-            RELOPT_KIND.load(Ordering::Relaxed) as pg_sys::relopt_kind::Type,
-            std::mem::size_of::<HnswOptions>(),
-            table.as_ptr(),
-            table.len() as i32,
-        ) as *mut pg_sys::bytea
-    }
+    unsafe { parse_options::<HnswOptions>(reloptions, validate, &RELOPT_KIND, &table) }
 }
 
 #[pgrx::pg_guard]
@@ -560,33 +547,11 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 }
 
 /// Per-scan state, owned by the scan's memory context.
+#[derive(Default)]
 struct ScanState {
     info: Option<IndexInfo>,
-    scan: Option<HnswScan>,
-    /// The ORDER BY value was NULL: every element is equally far.
-    null_query: bool,
-    /// For half-precision storage: how to report each row's ORDER BY value
-    /// as a lower bound for the executor to recheck.
-    bound: Option<OrderByBound>,
-}
-
-/// The space of a scan: compares the query (`a`, a payload of the query
-/// space) with stored payloads (`b`); a NULL query is at distance 0 from
-/// everything.
-struct ScanSpace {
-    space: VectorSpace,
-    null_query: bool,
-}
-
-impl ::hnsw::Space for ScanSpace {
-    #[inline]
-    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
-        if self.null_query {
-            0.0
-        } else {
-            self.space.query_distance(a, b)
-        }
-    }
+    /// The search and its query, from the first `amgettuple` after a rescan.
+    scan: Option<(HnswScan, ScanQuery)>,
 }
 
 #[pgrx::pg_guard]
@@ -595,19 +560,7 @@ unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    unsafe {
-        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        quantization::alloc_orderby_values(scan, norderbys);
-        let state =
-            pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
-                info: None,
-                scan: None,
-                null_query: false,
-                bound: None,
-            });
-        (*scan).opaque = state as *mut std::ffi::c_void;
-        scan
-    }
+    unsafe { begin_scan(index, nkeys, norderbys, ScanState::default()) }
 }
 
 #[pgrx::pg_guard]
@@ -637,15 +590,9 @@ unsafe extern "C-unwind" fn amgettuple(
         if state.scan.is_none() {
             check_scan(scan, AM);
             count_index_scan(index);
-            let payload = query_payload(scan, &info.space.query_space(), info.dims);
-            state.null_query = payload.is_none();
-            state.bound = match (&payload, info.space.storage()) {
-                (Some(query), Storage::Half) => {
-                    let max_norm = read_meta(index).map_or(0.0, |m| m.max_payload_norm);
-                    info.space.order_by_bound(query, info.dims, max_norm)
-                }
-                _ => None,
-            };
+            let (payload, query) = start_query(scan, info.space, info.dims, || {
+                read_meta(index).map_or(0.0, |m| m.max_payload_norm)
+            });
             let iterative = match guc::HNSW_ITERATIVE_SCAN.get() {
                 IterativeScanMode::Off => IterativeScan::Off,
                 IterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder,
@@ -658,22 +605,14 @@ unsafe extern "C-unwind" fn amgettuple(
                 memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get())
                     as usize,
             };
-            state.scan = Some(HnswScan::new(payload.as_deref().unwrap_or(&[]), options));
+            state.scan = Some((HnswScan::new(&payload, options), query));
         }
-        let space = ScanSpace {
-            space: info.space,
-            null_query: state.null_query,
-        };
         let rel = PgRelation::logged(index);
-        let hnsw_scan = state.scan.as_mut().unwrap();
-        match hnsw_scan.next(&rel, &space) {
+        let (hnsw_scan, query) = state.scan.as_mut().expect("scan started above");
+        match hnsw_scan.next(&rel, &query.space) {
             Ok(Some(item)) => {
                 (*scan).xs_heaptid = item_pointer_data(item.heap_tid);
-                // Approximate stored vectors: hand the executor a lower bound
-                // of the exact distance; it recomputes the distance from the
-                // heap row and returns rows in exact order (its reorder queue
-                // releases a row once the index has passed its distance).
-                quantization::report_row(scan, state.bound.map(|b| b.lower_bound(item.distance)));
+                query.report_row(scan, item.distance);
                 true
             }
             Ok(None) => false,

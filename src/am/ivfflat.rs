@@ -22,14 +22,17 @@ use ::ivf::{IndexParams, IterativeScan, IvfBuilder, IvfError, Scan, SearchOption
 use pagestore::Relation;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, Metric, OrderByBound, Storage, VectorSpace};
+use vecspace::{ElementType, Metric, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
 use super::guc::{self, IvfIterativeScanMode, IVFFLAT_MAX_LISTS};
 use super::opclass::{checked_dimensions, encode_ptr, index_space, relation_name};
-use super::scan::{check_scan, copy_keys, count_index_scan, query_payload};
-use super::{check_for_interrupts, cost, error, notice, quantization, report_progress};
+use super::scan::{begin_scan, check_scan, copy_keys, count_index_scan, start_query, ScanQuery};
+use super::{
+    check_for_interrupts, cost, error, int_option, notice, parse_options, quantization,
+    report_progress,
+};
 use crate::fmgr::detoast;
 
 const AM: &str = "ivfflat";
@@ -631,23 +634,10 @@ unsafe extern "C-unwind" fn amoptions(
     validate: bool,
 ) -> *mut pg_sys::bytea {
     let table = [
-        pg_sys::relopt_parse_elt {
-            optname: c"lists".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-            offset: std::mem::offset_of!(IvfflatOptions, lists) as i32,
-        },
+        int_option(c"lists", std::mem::offset_of!(IvfflatOptions, lists)),
         quantization::parse_elt(std::mem::offset_of!(IvfflatOptions, quantization)),
     ];
-    unsafe {
-        pg_sys::build_reloptions(
-            reloptions,
-            validate,
-            RELOPT_KIND.load(Ordering::Relaxed) as pg_sys::relopt_kind::Type,
-            std::mem::size_of::<IvfflatOptions>(),
-            table.as_ptr(),
-            table.len() as i32,
-        ) as *mut pg_sys::bytea
-    }
+    unsafe { parse_options::<IvfflatOptions>(reloptions, validate, &RELOPT_KIND, &table) }
 }
 
 #[pgrx::pg_guard]
@@ -668,38 +658,11 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 }
 
 /// Per-scan state, owned by the scan's memory context.
+#[derive(Default)]
 struct ScanState {
     info: Option<IndexInfo>,
-    scan: Option<Scan>,
-    /// The ORDER BY value was NULL: every row is equally far.
-    null_query: bool,
-    /// For half-precision storage: how to report each row's ORDER BY value
-    /// as a lower bound for the executor to recheck.
-    bound: Option<OrderByBound>,
-}
-
-/// The space of a scan: compares the query (a payload of the query space)
-/// with centroids and list tuples; a NULL query is at distance 0 from
-/// everything, so the first lists are read and their rows returned in list
-/// order.
-struct ScanSpace {
-    space: VectorSpace,
-    null_query: bool,
-}
-
-impl ::ivf::Space for ScanSpace {
-    #[inline]
-    fn distance(&self, query: &[u8], stored: &[u8]) -> f32 {
-        if self.null_query {
-            0.0
-        } else {
-            self.space.query_distance(query, stored)
-        }
-    }
-
-    fn query_size(&self, stored_size: usize) -> usize {
-        ::ivf::Space::query_size(&self.space, stored_size)
-    }
+    /// The scan and its query, from the first `amgettuple` after a rescan.
+    scan: Option<(Scan, ScanQuery)>,
 }
 
 #[pgrx::pg_guard]
@@ -708,19 +671,7 @@ unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    unsafe {
-        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        quantization::alloc_orderby_values(scan, norderbys);
-        let state =
-            pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState {
-                info: None,
-                scan: None,
-                null_query: false,
-                bound: None,
-            });
-        (*scan).opaque = state as *mut std::ffi::c_void;
-        scan
-    }
+    unsafe { begin_scan(index, nkeys, norderbys, ScanState::default()) }
 }
 
 #[pgrx::pg_guard]
@@ -751,18 +702,9 @@ unsafe extern "C-unwind" fn amgettuple(
         if state.scan.is_none() {
             check_scan(scan, AM);
             count_index_scan(index);
-            let query_space = info.space.query_space();
-            let payload = query_payload(scan, &query_space, info.dims);
-            state.null_query = payload.is_none();
-            state.bound = match (&payload, info.space.storage()) {
-                (Some(query), Storage::Half) => {
-                    let max_norm = ::ivf::read_meta(&rel).map_or(0.0, |m| m.max_payload_norm);
-                    info.space.order_by_bound(query, info.dims, max_norm as f64)
-                }
-                _ => None,
-            };
-            let query_size = query_space.payload_size(info.dims).unwrap_or(0);
-            let query = payload.unwrap_or_else(|| vec![0; query_size]);
+            let (payload, query) = start_query(scan, info.space, info.dims, || {
+                ::ivf::read_meta(&rel).map_or(0.0, |m| m.max_payload_norm as f64)
+            });
             let iterative = match guc::IVFFLAT_ITERATIVE_SCAN.get() {
                 IvfIterativeScanMode::Off => IterativeScan::Off,
                 IvfIterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder {
@@ -773,22 +715,15 @@ unsafe extern "C-unwind" fn amgettuple(
                 probes: guc::IVFFLAT_PROBES.get() as usize,
                 iterative,
             };
-            let space = ScanSpace {
-                space: info.space,
-                null_query: state.null_query,
-            };
-            state.scan =
-                Some(Scan::new(&rel, &space, &query, &options).unwrap_or_else(|e| raise(e)));
+            let ivf_scan =
+                Scan::new(&rel, &query.space, &payload, &options).unwrap_or_else(|e| raise(e));
+            state.scan = Some((ivf_scan, query));
         }
-        let space = ScanSpace {
-            space: info.space,
-            null_query: state.null_query,
-        };
-        let ivf_scan = state.scan.as_mut().expect("scan started above");
-        match ivf_scan.next(&rel, &space) {
+        let (ivf_scan, query) = state.scan.as_mut().expect("scan started above");
+        match ivf_scan.next(&rel, &query.space) {
             Ok(Some((tid, distance))) => {
                 (*scan).xs_heaptid = item_pointer_data(tid);
-                quantization::report_row(scan, state.bound.map(|b| b.lower_bound(distance)));
+                query.report_row(scan, distance);
                 true
             }
             Ok(None) => false,

@@ -93,3 +93,34 @@ crate::pg_function!(type_support, |fcinfo| {
     let _ = fcinfo;
     pg_sys::Datum::from(0usize)
 });
+
+/// The parse entry of an integer reloption stored as an `i32` at `offset`
+/// of an access method's options struct.
+pub fn int_option(name: &'static std::ffi::CStr, offset: usize) -> pg_sys::relopt_parse_elt {
+    pg_sys::relopt_parse_elt {
+        optname: name.as_ptr(),
+        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+        offset: offset as i32,
+    }
+}
+
+/// `amoptions` of both access methods: parses `reloptions` of the
+/// reloption kind `kind` into a palloc'd options struct `T` (a varlena
+/// laid out as `table` says).
+pub unsafe fn parse_options<T>(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+    kind: &std::sync::atomic::AtomicI32,
+    table: &[pg_sys::relopt_parse_elt],
+) -> *mut pg_sys::bytea {
+    unsafe {
+        pg_sys::build_reloptions(
+            reloptions,
+            validate,
+            kind.load(std::sync::atomic::Ordering::Relaxed) as pg_sys::relopt_kind::Type,
+            std::mem::size_of::<T>(),
+            table.as_ptr(),
+            table.len() as i32,
+        ) as *mut pg_sys::bytea
+    }
+}

@@ -167,14 +167,18 @@ pub unsafe fn encode_ptr(space: &VectorSpace, ptr: *const u8, out: &mut Vec<u8>)
         match space.element() {
             ElementType::F32 => {
                 let values = dense_from_ptr::<f32>(ptr);
-                if !space.fits_storage(values) {
+                // Refused values are either unrankable (skipped, as in
+                // pgvector) or beyond the storage's range (an error); only
+                // the rare refusal pays for telling them apart.
+                let encoded = space.encode_f32(values, out);
+                if !encoded && !space.fits_storage(values) {
                     error(
                         pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
                         "vector value out of range for an index with quantization = half",
                         Some("Half precision holds magnitudes up to 65504: ALTER INDEX ... SET (quantization = none) and REINDEX it, or scale the vectors down."),
                     );
                 }
-                space.encode_f32(values, out)
+                encoded
             }
             ElementType::F16 => space.encode_f16(dense_from_ptr::<f16>(ptr), out),
             ElementType::Sparse => {

@@ -2,10 +2,10 @@
 
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, VectorSpace};
+use vecspace::{ElementType, OrderByBound, VectorSpace};
 
-use super::error;
 use super::opclass::{encode_ptr, value_dimensions};
+use super::{error, quantization};
 use crate::fmgr::detoast;
 
 /// `amrescan`'s copy of the new scan keys into the descriptor.
@@ -108,5 +108,106 @@ pub unsafe fn count_index_scan(index: pg_sys::Relation) {
         {
             (*info).counts.numscans += 1;
         }
+    }
+}
+
+/// The space a scan compares its query with stored payloads in: the query
+/// is a payload of the index space's [`VectorSpace::query_space`]; a NULL
+/// query is at distance 0 from everything (rows come back in index order,
+/// as in pgvector).
+#[derive(Clone, Copy)]
+pub struct QuerySpace {
+    space: VectorSpace,
+    null_query: bool,
+}
+
+impl QuerySpace {
+    #[inline]
+    fn distance(&self, query: &[u8], stored: &[u8]) -> f32 {
+        if self.null_query {
+            0.0
+        } else {
+            self.space.query_distance(query, stored)
+        }
+    }
+}
+
+impl ::hnsw::Space for QuerySpace {
+    #[inline]
+    fn distance(&self, query: &[u8], stored: &[u8]) -> f32 {
+        QuerySpace::distance(self, query, stored)
+    }
+}
+
+impl ::ivf::Space for QuerySpace {
+    #[inline]
+    fn distance(&self, query: &[u8], stored: &[u8]) -> f32 {
+        QuerySpace::distance(self, query, stored)
+    }
+
+    fn query_size(&self, stored_size: usize) -> usize {
+        ::ivf::Space::query_size(&self.space, stored_size)
+    }
+}
+
+/// What a scan fixes about its query when it starts.
+#[derive(Clone, Copy)]
+pub struct ScanQuery {
+    /// Compares the query with stored payloads.
+    pub space: QuerySpace,
+    /// For half-precision storage: how to report each row's ORDER BY value
+    /// as a lower bound for the executor to recheck.
+    pub bound: Option<OrderByBound>,
+}
+
+impl ScanQuery {
+    /// Reports the row just returned, at index distance `distance`, to the
+    /// executor (see [`quantization::report_row`]).
+    pub unsafe fn report_row(&self, scan: pg_sys::IndexScanDesc, distance: f32) {
+        unsafe { quantization::report_row(scan, self.bound.map(|b| b.lower_bound(distance))) }
+    }
+}
+
+/// Encodes the scan's query for an index of `space` and `dims` dimensions:
+/// the query payload (zeros for a NULL query) and what the scan keeps about
+/// it. `max_payload_norm` reads the index's largest stored norm, if the
+/// space's lower bounds need it.
+pub unsafe fn start_query(
+    scan: pg_sys::IndexScanDesc,
+    space: VectorSpace,
+    dims: usize,
+    max_payload_norm: impl FnOnce() -> f64,
+) -> (Vec<u8>, ScanQuery) {
+    let query_space = space.query_space();
+    let payload = unsafe { query_payload(scan, &query_space, dims) };
+    let bound = payload
+        .as_ref()
+        .and_then(|query| space.order_by_bound(query, dims, max_payload_norm));
+    let query = ScanQuery {
+        space: QuerySpace {
+            space,
+            null_query: payload.is_none(),
+        },
+        bound,
+    };
+    let payload = payload.unwrap_or_else(|| vec![0; query_space.payload_size(dims).unwrap_or(0)]);
+    (payload, query)
+}
+
+/// `ambeginscan` of both access methods: the scan descriptor, with the
+/// arrays ORDER BY values are reported in and `state` as its opaque (owned
+/// by the scan's memory context, dropped with it).
+pub unsafe fn begin_scan<T>(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+    state: T,
+) -> pg_sys::IndexScanDesc {
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        quantization::alloc_orderby_values(scan, norderbys);
+        let state = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
+        (*scan).opaque = state as *mut std::ffi::c_void;
+        scan
     }
 }

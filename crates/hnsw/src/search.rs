@@ -168,21 +168,11 @@ impl LayerSearch {
         if !self.visited.insert(ptr) {
             return None;
         }
-        self.load(probe, ptr, layer, ef)
-    }
-
-    /// [`LayerSearch::visit`] of an element already marked visited.
-    fn load<R: Relation, S: Space>(
-        &mut self,
-        probe: &Probe<'_, R, S>,
-        ptr: ItemPointer,
-        layer: u8,
-        ef: usize,
-    ) -> Option<Candidate> {
         self.load_from(probe, &probe.rel.read(ptr.block), ptr, layer, ef)
     }
 
-    /// [`LayerSearch::load`] from the element's page, already locked.
+    /// [`LayerSearch::visit`] of an element already marked visited, from
+    /// its page, already locked.
     fn load_from<R: Relation, S: Space>(
         &mut self,
         probe: &Probe<'_, R, S>,

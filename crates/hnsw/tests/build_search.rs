@@ -16,14 +16,7 @@ fn recall_on_clustered_data() {
     assert!(!report.memory_budget_exceeded);
     assert!(verify(&rel).is_ok(), "{:?}", verify(&rel).errors);
     for ef in [40, 64] {
-        let r = recall(
-            &L2,
-            &data,
-            &queries,
-            10,
-            |_| true,
-            |q| search(&rel, &L2, q, ef).unwrap(),
-        );
+        let r = l2_recall(&rel, &data, &queries, ef);
         assert!(r >= 0.95, "recall@10 at ef {ef} = {r}");
     }
 }
@@ -100,14 +93,7 @@ fn tiny_memory_budget_still_builds_a_good_index() {
     assert!(v.is_ok(), "{:?}", v.errors);
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     assert_eq!(v.live_elements, 1000);
-    let r = recall(
-        &L2,
-        &data,
-        &queries,
-        10,
-        |_| true,
-        |q| search(&rel, &L2, q, 64).unwrap(),
-    );
+    let r = l2_recall(&rel, &data, &queries, 64);
     assert!(r >= 0.95, "recall@10 = {r}");
 
     // Zero budget: everything goes through on-page inserts.

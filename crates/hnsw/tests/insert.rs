@@ -23,14 +23,7 @@ fn inserts_after_build_keep_recall() {
     assert!(v.is_ok(), "{:?}", v.errors);
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     assert_eq!(v.live_elements, 2400);
-    let r = recall(
-        &L2,
-        &data,
-        &queries,
-        10,
-        |_| true,
-        |q| search(&rel, &L2, q, 64).unwrap(),
-    );
+    let r = l2_recall(&rel, &data, &queries, 64);
     assert!(r >= 0.95, "recall@10 = {r}");
 }
 
@@ -47,14 +40,7 @@ fn insert_into_empty_index() {
     assert!(v.is_ok(), "{:?}", v.errors);
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     let queries = clustered(30, dim, 5, 23);
-    let r = recall(
-        &L2,
-        &data,
-        &queries,
-        10,
-        |_| true,
-        |q| search(&rel, &L2, q, 64).unwrap(),
-    );
+    let r = l2_recall(&rel, &data, &queries, 64);
     assert!(r >= 0.95, "recall@10 = {r}");
 }
 

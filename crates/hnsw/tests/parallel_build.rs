@@ -72,14 +72,7 @@ fn parallel_builds_match_sequential_recall_on_clustered_data() {
             ..default_build(32)
         };
         let (rel, _) = build_index(&L2, &data, options);
-        let r = recall(
-            &L2,
-            &data,
-            &queries,
-            10,
-            |_| true,
-            |q| search(&rel, &L2, q, 40).unwrap(),
-        );
+        let r = l2_recall(&rel, &data, &queries, 40);
         assert!(r >= 0.95, "{threads} threads: recall {r}");
     }
 }

@@ -58,6 +58,31 @@ struct Fixture {
     lists: usize,
 }
 
+/// Trains `lists` centroids on `points` (for `metric`) and builds an index
+/// of `space` over all of them.
+fn build_with<S: Space>(
+    space: &S,
+    points: &[f32],
+    dims: usize,
+    lists: usize,
+    metric: Metric,
+) -> MemRelation {
+    let rel = MemRelation::new();
+    let centroids = kmeans(points, dims, &KMeansParams::new(lists, metric), &mut |_| {});
+    let params = IndexParams {
+        dims: dims as u32,
+        payload_size: dims * 4,
+        space_id: 1,
+        quantization: 0,
+    };
+    let mut builder = IvfBuilder::new(&rel, space, params, bytes(&centroids), |_| {}).unwrap();
+    for (i, x) in points.chunks(dims).enumerate() {
+        builder.push(tid(i), &bytes(x)).unwrap();
+    }
+    builder.finish().unwrap();
+    rel
+}
+
 /// Trains `lists` centroids on `points` and builds an index over all of them.
 fn build(points: Vec<f32>, dims: usize, lists: usize, metric: Metric) -> Fixture {
     let rel = MemRelation::new();
@@ -319,25 +344,7 @@ fn cosine_index_finds_exact_neighbours_with_all_probes() {
     points.chunks_mut(dims).for_each(|x| {
         crate::kmeans::normalize(x);
     });
-    let rel = MemRelation::new();
-    let centroids = kmeans(
-        &points,
-        dims,
-        &KMeansParams::new(6, Metric::Cosine),
-        &mut |_| {},
-    );
-    let params = IndexParams {
-        dims: dims as u32,
-        payload_size: dims * 4,
-        space_id: 2,
-        quantization: 0,
-    };
-    let mut builder =
-        IvfBuilder::new(&rel, &CosineSpace, params, bytes(&centroids), |_| {}).unwrap();
-    for (i, x) in points.chunks(dims).enumerate() {
-        builder.push(tid(i), &bytes(x)).unwrap();
-    }
-    builder.finish().unwrap();
+    let rel = build_with(&CosineSpace, &points, dims, 6, Metric::Cosine);
     let query = &points[7 * dims..8 * dims];
     let rows = search(&rel, &CosineSpace, &bytes(query), 5, 6).unwrap();
     assert_eq!(point_of(rows[0].0), 7);
@@ -665,25 +672,7 @@ fn builds_and_inserts_keep_the_largest_payload_norm() {
     let points: Vec<f32> = (0..200)
         .flat_map(|i| [i as f32 / 10.0, 1.0, 2.0, 3.0])
         .collect();
-    let centroids = kmeans(
-        &points,
-        dims,
-        &KMeansParams::new(4, Metric::L2),
-        &mut |_| {},
-    );
-    let rel = MemRelation::new();
-    let params = IndexParams {
-        dims: dims as u32,
-        payload_size: dims * 4,
-        space_id: 1,
-        quantization: 0,
-    };
-    let mut builder =
-        IvfBuilder::new(&rel, &NormedSpace, params, bytes(&centroids), |_| {}).unwrap();
-    for (i, x) in points.chunks(dims).enumerate() {
-        builder.push(tid(i), &bytes(x)).unwrap();
-    }
-    builder.finish().unwrap();
+    let rel = build_with(&NormedSpace, &points, dims, 4, Metric::L2);
     assert_eq!(read_meta(&rel).unwrap().max_payload_norm, 19.9);
     insert(&rel, &NormedSpace, tid(500), &bytes(&[-5.0, 0.0, 0.0, 0.0])).unwrap();
     assert_eq!(read_meta(&rel).unwrap().max_payload_norm, 19.9);

@@ -321,7 +321,7 @@ impl VectorSpace {
     /// True if `values` fit this space's storage: every value within f16's
     /// range for [`Storage::Half`] (cosine normalises first, so always).
     /// [`VectorSpace::encode_f32`] refuses the others; callers that must not
-    /// skip a row raise an error instead.
+    /// skip such a row ask this when it does, and raise an error.
     pub fn fits_storage(&self, values: &[f32]) -> bool {
         self.storage != Storage::Half
             || self.metric == Metric::Cosine
@@ -344,8 +344,10 @@ impl VectorSpace {
     /// How to report the ORDER BY value of rows to the executor, for a scan
     /// with `query` (a payload of [`VectorSpace::query_space`]) over an index
     /// of `dims` dimensions whose payloads have [`VectorSpace::payload_norm`]
-    /// at most `max_payload_norm`; `None` when stored payloads are exact (the
-    /// index order is then the operator's and nothing needs rechecking).
+    /// at most `max_payload_norm()` (asked for only under L2 and inner
+    /// product: reading it costs the caller a page read); `None` when stored
+    /// payloads are exact (the index order is then the operator's and
+    /// nothing needs rechecking).
     ///
     /// For [`Storage::Half`] the result turns an index distance into a lower
     /// bound of the operator's value (see `bound.rs` for the derivation). The
@@ -356,21 +358,21 @@ impl VectorSpace {
         &self,
         query: &[u8],
         dims: usize,
-        max_payload_norm: f64,
+        max_payload_norm: impl FnOnce() -> f64,
     ) -> Option<OrderByBound> {
         if self.storage == Storage::Exact {
             return None;
         }
         Some(match self.metric {
             Metric::Cosine => OrderByBound::cosine(dims),
-            Metric::L2 => OrderByBound::l2(dims, max_payload_norm),
+            Metric::L2 => OrderByBound::l2(dims, max_payload_norm()),
             _ => {
                 let query_norm = floats(query)
                     .iter()
                     .map(|&v| v as f64 * v as f64)
                     .sum::<f64>()
                     .sqrt();
-                OrderByBound::inner_product(dims, max_payload_norm, query_norm)
+                OrderByBound::inner_product(dims, max_payload_norm(), query_norm)
             }
         })
     }

@@ -192,7 +192,7 @@ mod half_storage {
         }
         let d = space.query_distance(&query, &stored);
         let bound = space
-            .order_by_bound(&query, q.len(), space.payload_norm(&stored) as f64)
+            .order_by_bound(&query, q.len(), || space.payload_norm(&stored) as f64)
             .unwrap()
             .lower_bound(d);
         let exact = match metric {
@@ -217,7 +217,7 @@ mod half_storage {
         assert_eq!(half.payload_size(384), Some(768));
         assert_eq!(half.query_space().payload_size(384), Some(1536));
         assert_eq!(
-            space(ElementType::F32, Metric::Cosine).order_by_bound(&[0; 12], 3, 0.0),
+            space(ElementType::F32, Metric::Cosine).order_by_bound(&[0; 12], 3, || 0.0),
             None
         );
         // Values beyond f16's range are refused, not silently indexed.

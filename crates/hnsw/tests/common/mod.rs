@@ -191,3 +191,16 @@ pub fn recall<S: Space>(
     }
     hits as f64 / (queries.len() * k) as f64
 }
+
+/// Recall@10 of plain searches with `ef` over an L2 index of every row of
+/// `data`.
+pub fn l2_recall(rel: &MemRelation, data: &[Vec<f32>], queries: &[Vec<f32>], ef: usize) -> f64 {
+    recall(
+        &L2,
+        data,
+        queries,
+        10,
+        |_| true,
+        |q| hnsw::search(rel, &L2, q, ef).unwrap(),
+    )
+}
