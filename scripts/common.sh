@@ -7,10 +7,12 @@ PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 PG_MAJOR=${PG_MAJOR:-15}
 
 pg_bindir() {
-    if [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_ctl" ]; then
-        echo "/usr/lib/postgresql/$PG_MAJOR/bin"
+    local bindir
+    bindir=$("$PG_CONFIG" --bindir 2>/dev/null || true)
+    if [ -n "$bindir" ] && [ -x "$bindir/pg_ctl" ]; then
+        echo "$bindir"
     else
-        "$PG_CONFIG" --bindir
+        echo "/usr/lib/postgresql/$PG_MAJOR/bin"
     fi
 }
 
