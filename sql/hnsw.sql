@@ -101,6 +101,9 @@ CREATE OPERATOR CLASS bit_jaccard_ops
 	FUNCTION 3 hnsw_bit_support(internal);
 
 -- pgvector_rs extension: walks an hnsw index and reports inconsistencies
--- (amcheck-style); raises index_corrupted (XX002) when it finds any.
+-- (amcheck-style); raises index_corrupted (XX002) when it finds any. It
+-- locks the table against VACUUM while it runs; like amcheck's functions it
+-- is for superusers and the roles they grant it to.
 CREATE FUNCTION pgvector_rs_hnsw_check(index regclass) RETURNS text
-	AS 'MODULE_PATHNAME', 'pgvr_hnsw_check' LANGUAGE C STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'pgvr_hnsw_check' LANGUAGE C STRICT PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION pgvector_rs_hnsw_check(regclass) FROM PUBLIC;

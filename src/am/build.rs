@@ -41,6 +41,8 @@ pub unsafe fn scan_heap(
     progress: bool,
     visit: &mut dyn FnMut(ItemPointer, pg_sys::Datum),
 ) -> f64 {
+    // SAFETY: the caller passes the open relations and IndexInfo of a build; the tuple context
+    // is deleted after the scan; `state` outlives the scan that hands it to the callback.
     unsafe {
         let context = pg_sys::AllocSetContextCreateExtended(
             pg_sys::CurrentMemoryContext,
@@ -88,6 +90,8 @@ unsafe extern "C-unwind" fn build_callback(
     _tuple_is_alive: bool,
     state: *mut std::ffi::c_void,
 ) {
+    // SAFETY: `table_index_build_scan` calls this with one key datum and null flag
+    // (single-column indexes) and the `ScanState` pointer `scan_heap` passed.
     unsafe {
         let state = &mut *(state as *mut ScanState);
         if *isnull {
@@ -106,6 +110,7 @@ unsafe extern "C-unwind" fn build_callback(
 
 /// `PROGRESS_CREATEIDX_TUPLES_TOTAL` from the heap's size estimate.
 pub unsafe fn report_tuples_total(heap: pg_sys::Relation) {
+    // SAFETY: `heap` is an open relation, so `rd_rel` is valid.
     let reltuples = unsafe { (*(*heap).rd_rel).reltuples };
     if reltuples > 0.0 {
         report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, reltuples as i64);

@@ -14,6 +14,7 @@ pub struct Costs {
 /// Makes the planner never choose the index for a path without ORDER BY:
 /// the access methods only produce ordered scans.
 pub unsafe fn without_order(path: *mut pg_sys::IndexPath) -> Option<Costs> {
+    // SAFETY: `path` is the index path the planner asks to cost.
     unsafe {
         if !(*path).indexorderbys.is_null() {
             return None;
@@ -40,6 +41,8 @@ pub unsafe fn generic(
     loop_count: f64,
     num_index_tuples: f64,
 ) -> pg_sys::GenericCosts {
+    // SAFETY: a zeroed `GenericCosts` is its C initial state; the planner's `root` and `path`
+    // are passed through unchanged.
     unsafe {
         let mut costs: pg_sys::GenericCosts = std::mem::zeroed();
         costs.numIndexTuples = num_index_tuples;
@@ -50,6 +53,7 @@ pub unsafe fn generic(
 
 /// `seq_page_cost` of the index's tablespace.
 pub unsafe fn seq_page_cost(path: *mut pg_sys::IndexPath) -> f64 {
+    // SAFETY: `indexinfo` of a path being costed is valid; the out-parameter points to a local.
     unsafe {
         let mut seq = 0.0;
         pg_sys::get_tablespace_page_costs(
@@ -71,6 +75,7 @@ pub unsafe fn store(
     correlation: *mut f64,
     pages: *mut f64,
 ) {
+    // SAFETY: `amcostestimate`'s out-parameters are valid pointers to write to.
     unsafe {
         *startup = costs.startup;
         *total = costs.total;

@@ -108,8 +108,8 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"pgvector_rs.build_threads",
-        c"Sets the number of threads index builds use (0: one per CPU core)",
-        c"Threads only compute on plain data; Postgres is called from the backend's own thread.",
+        c"Sets the number of threads an index build uses (0: Postgres's parallel maintenance limit)",
+        c"By default a build uses the backend and the parallel workers Postgres would plan for it (max_parallel_maintenance_workers, or the table's parallel_workers). A smaller value lowers that; only a superuser's larger value is honoured.",
         &BUILD_THREADS,
         0,
         1024,
@@ -117,6 +117,7 @@ pub fn register() {
         GucFlags::default(),
     );
     #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    // SAFETY: called from `_PG_init` with static prefix strings.
     unsafe {
         pgrx::pg_sys::MarkGUCPrefixReserved(c"hnsw".as_ptr());
         pgrx::pg_sys::MarkGUCPrefixReserved(c"ivfflat".as_ptr());
@@ -124,20 +125,33 @@ pub fn register() {
     }
 }
 
-/// Threads for a build's parallel phases.
-pub fn build_threads() -> usize {
+/// Threads for a build's parallel phases, the backend's included, given the
+/// `workers` Postgres's rules allow the build besides the backend (see
+/// [`crate::am::core::planned_workers`]): `workers + 1` by default;
+/// `pgvector_rs.build_threads` may lower it, and raise it only for a
+/// superuser (the parameter is settable by anyone, so a role without that
+/// privilege cannot take more of the machine than the DBA's parallel
+/// maintenance settings give it).
+pub fn build_threads(workers: usize) -> usize {
+    let limit = workers + 1;
     match BUILD_THREADS.get() {
-        n if n > 0 => n as usize,
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n if n <= 0 => limit,
+        n if n as usize <= limit => n as usize,
+        // SAFETY: `superuser()` reads the session's role; called on the
+        // backend's thread.
+        n if unsafe { pgrx::pg_sys::superuser() } => n as usize,
+        _ => limit,
     }
 }
 
 /// `work_mem` in bytes.
 pub fn work_mem_bytes() -> usize {
+    // SAFETY: reads a GUC variable on the backend's thread.
     unsafe { pgrx::pg_sys::work_mem as usize * 1024 }
 }
 
 /// `maintenance_work_mem` in bytes.
 pub fn maintenance_work_mem_bytes() -> usize {
+    // SAFETY: reads a GUC variable on the backend's thread.
     unsafe { pgrx::pg_sys::maintenance_work_mem as usize * 1024 }
 }

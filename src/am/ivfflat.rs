@@ -6,44 +6,50 @@
 //! 1. heap scan 1: a reservoir sample of `max(50 × lists, 10,000)` rows, as
 //!    pgvector samples (pgvector picks random blocks; a seeded reservoir over
 //!    the whole heap keeps builds reproducible, which the regression tests
-//!    rely on);
-//! 2. k-means on the backend's thread (the crate parallelises it with rayon
-//!    workers that only see the sample), with interrupt checks between steps;
+//!    rely on), within the memory pgvector's build would take
+//!    ([`PgvectorMemory`]);
+//! 2. k-means on the statement's worker pool (threads as the DBA's parallel
+//!    maintenance settings allow, signals blocked, all gone when the build
+//!    ends), which only sees the sample and stops between steps on a cancel;
 //! 3. heap scan 2 pushes every row into [`IvfBuilder`], which assigns them in
 //!    parallel batches and writes the lists; the pages are WAL-logged once at
 //!    the end.
 
 use std::cell::Cell;
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::AtomicI32;
 
-use ::ivf::kmeans::{kmeans, KMeansParams, SEEDING_POINTS_PER_LIST};
-use ::ivf::{IndexParams, IterativeScan, IvfBuilder, IvfError, Scan, SearchOptions};
-use pagestore::Relation;
+use ::ivf::kmeans::Progress;
+use ::ivf::threads::WorkerPool;
+use ::ivf::{
+    IndexParams, IterativeScan, IvfBuilder, IvfError, PgvectorMemory, Reservoir, SampleError, Scan,
+    SearchOptions,
+};
+use pagestore::{ItemPointer, Relation};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, Metric, Storage, VectorSpace};
+use vecspace::{ElementType, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
-use super::build::{item_pointer, item_pointer_data, report_tuples_total, scan_heap};
+use super::build::{report_tuples_total, scan_heap};
+use super::core::{self, AccessMethod, IndexInfo, VacuumCounts};
 use super::guc::{self, IvfIterativeScanMode, IVFFLAT_MAX_LISTS};
-use super::opclass::{checked_dimensions, encode_ptr, index_space, relation_name};
-use super::scan::{begin_scan, check_scan, copy_keys, count_index_scan, start_query, ScanQuery};
+use super::opclass::{encode_ptr, relation_name};
+use super::scan::QuerySpace;
 use super::{
-    check_for_interrupts, cost, error, int_option, notice, parse_options, quantization,
+    check_for_interrupts, cost, error, int_option, interrupt_pending, notice, quantization,
     report_progress,
 };
 use crate::fmgr::detoast;
+
+/// The `ivfflat` access method.
+pub struct Ivfflat;
 
 const AM: &str = "ivfflat";
 
 /// pgvector's `lists` option.
 const DEFAULT_LISTS: i32 = 100;
 const MIN_LISTS: i32 = 1;
-
-/// pgvector samples 50 rows per list, and at least 10,000.
-const SAMPLES_PER_LIST: usize = 50;
-const MIN_SAMPLES: usize = 10_000;
 
 /// Seed of the build's reservoir sample (k-means has its own, fixed, seed):
 /// the same table gives the same index.
@@ -55,30 +61,21 @@ const PHASE_KMEANS: i64 = 2;
 const PHASE_ASSIGN: i64 = 3;
 const PHASE_LOAD: i64 = 4;
 
-/// pgvector's dimension limits for IVFFlat (a vector must fit one page).
-fn max_dimensions(element: ElementType) -> usize {
-    match element {
-        ElementType::F32 => 2000,
-        ElementType::F16 => 4000,
-        ElementType::Bit => 64000,
-        ElementType::Sparse => usize::MAX,
-    }
-}
-
 static RELOPT_KIND: AtomicI32 = AtomicI32::new(0);
 
 /// `rd_options` layout (a varlena, as `build_reloptions` produces).
 #[repr(C)]
-struct IvfflatOptions {
+pub struct IvfflatOptions {
     vl_len: i32,
     lists: i32,
     quantization: i32,
 }
 
 pub fn register_reloptions() {
+    // SAFETY: called once from `_PG_init` on the backend's thread; the
+    // names and descriptions are static strings.
     unsafe {
-        let kind = pg_sys::add_reloption_kind();
-        RELOPT_KIND.store(kind as i32, Ordering::Relaxed);
+        let kind = core::add_reloption_kind::<Ivfflat>();
         pg_sys::add_int_reloption(
             kind,
             c"lists".as_ptr(),
@@ -88,48 +85,12 @@ pub fn register_reloptions() {
             IVFFLAT_MAX_LISTS,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
-        quantization::register(kind);
     }
 }
 
 crate::pg_function!(ivfflathandler, |fcinfo| {
     let _ = fcinfo;
-    let mut am = unsafe {
-        pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine)
-    };
-    am.amstrategies = 0;
-    am.amsupport = 5;
-    am.amoptsprocnum = 0;
-    am.amcanorder = false;
-    am.amcanorderbyop = true;
-    am.amcanbackward = false;
-    am.amcanunique = false;
-    am.amcanmulticol = false;
-    am.amoptionalkey = true;
-    am.amsearcharray = false;
-    am.amsearchnulls = false;
-    am.amstorage = false;
-    am.amclusterable = false;
-    am.ampredlocks = false;
-    am.amcanparallel = false;
-    am.amcaninclude = false;
-    am.amusemaintenanceworkmem = false;
-    am.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
-    am.amkeytype = pg_sys::InvalidOid;
-    am.ambuild = Some(ambuild);
-    am.ambuildempty = Some(ambuildempty);
-    am.aminsert = Some(aminsert);
-    am.ambulkdelete = Some(ambulkdelete);
-    am.amvacuumcleanup = Some(amvacuumcleanup);
-    am.amcostestimate = Some(amcostestimate);
-    am.amoptions = Some(amoptions);
-    am.ambuildphasename = Some(ambuildphasename);
-    am.amvalidate = Some(amvalidate);
-    am.ambeginscan = Some(ambeginscan);
-    am.amrescan = Some(amrescan);
-    am.amgettuple = Some(amgettuple);
-    am.amendscan = Some(amendscan);
-    pg_sys::Datum::from(am.into_pg())
+    core::routine::<Ivfflat>()
 });
 
 /// Raises an index-crate error as a Postgres ERROR.
@@ -145,478 +106,118 @@ fn raise(e: IvfError) -> ! {
     error(code, &e.to_string(), None)
 }
 
+/// Raises a sampling failure with pgvector's message.
+fn raise_sample(e: SampleError) -> ! {
+    match e {
+        SampleError::Memory {
+            required_mb,
+            budget_mb,
+        } => error(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            &format!("memory required is {required_mb} MB, maintenance_work_mem is {budget_mb} MB"),
+            None,
+        ),
+        // The column's type modifier guarantees the dimensions; only a
+        // value that bypassed it could get here.
+        SampleError::Dimensions { expected, got } => error(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            &format!("expected {expected} dimensions, not {got}"),
+            None,
+        ),
+    }
+}
+
+/// The options of `index`, if any were given.
+unsafe fn options<'a>(index: pg_sys::Relation) -> Option<&'a IvfflatOptions> {
+    // SAFETY: `rd_options` is NULL or the `IvfflatOptions` our `amoptions`
+    // produced, alive as long as the relcache entry.
+    unsafe { ((*index).rd_options as *const IvfflatOptions).as_ref() }
+}
+
 /// The `lists` option of `index` (the default when none was given).
 unsafe fn index_lists(index: pg_sys::Relation) -> usize {
-    unsafe {
-        let options = (*index).rd_options as *const IvfflatOptions;
-        let lists = if options.is_null() {
-            DEFAULT_LISTS
-        } else {
-            (*options).lists
-        };
-        lists.clamp(MIN_LISTS, IVFFLAT_MAX_LISTS) as usize
+    // SAFETY: the caller passes an open ivfflat index.
+    let lists = unsafe { options(index) }.map_or(DEFAULT_LISTS, |o| o.lists);
+    lists.clamp(MIN_LISTS, IVFFLAT_MAX_LISTS) as usize
+}
+
+/// Floats per vector as k-means sees it: bits are expanded to one 0/1
+/// float each, whole bytes at a time (see `VectorSpace::decode_dense`).
+fn kmeans_dims(info: &IndexInfo) -> usize {
+    match info.space.element() {
+        ElementType::Bit => info.payload_size() * 8,
+        _ => info.dims,
     }
 }
 
-/// The storage a new build of `index` uses, from its `quantization` option.
-unsafe fn requested_storage(index: pg_sys::Relation, space: VectorSpace) -> VectorSpace {
-    let options = unsafe { (*index).rd_options as *const IvfflatOptions };
-    let option = if options.is_null() {
-        quantization::AUTO
-    } else {
-        unsafe { (*options).quantization }
-    };
-    let half = [Metric::L2, Metric::InnerProduct, Metric::Cosine];
-    quantization::requested(space, option, &half, AM)
-}
-
-/// The storage an existing index was built with, from its meta page;
-/// `None` before the first build has written one.
-unsafe fn built_storage(index: pg_sys::Relation, space: VectorSpace) -> Option<VectorSpace> {
-    let rel = unsafe { PgRelation::logged(index) };
-    if rel.nblocks() == 0 {
-        return None;
-    }
-    let name = unsafe { relation_name(index) };
-    let storage = match ::ivf::read_meta(&rel) {
-        Ok(meta) if meta.quantization == ::ivf::format::QUANTIZATION_HALF => Storage::Half,
-        Ok(_) => Storage::Exact,
-        Err(IvfError::UnsupportedQuantization(code)) => quantization::unknown(code, &name),
-        Err(e) => raise(e),
-    };
-    Some(quantization::built(space, storage, &name))
-}
-
-/// Space, dimensions and payload size of an index, cached in the relcache
-/// entry.
-#[derive(Clone, Copy)]
-struct IndexInfo {
-    space: VectorSpace,
-    dims: usize,
-    payload_size: usize,
-}
-
-unsafe fn index_info(index: pg_sys::Relation) -> IndexInfo {
-    unsafe {
-        if !(*index).rd_amcache.is_null() {
-            return *((*index).rd_amcache as *const IndexInfo);
-        }
-        let space = index_space(index, AM);
-        // pgvector has no sparsevec operator classes for ivfflat: a list
-        // tuple needs a fixed payload size.
-        let Some(_) = space.kmeans_metric() else {
-            error(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                &format!(
-                    "operator class of index \"{}\" is not supported by {AM}",
-                    relation_name(index)
-                ),
-                Some("Use an hnsw index for sparsevec columns."),
-            )
-        };
-        let space = built_storage(index, space).unwrap_or_else(|| requested_storage(index, space));
-        // Half-precision storage fits `vector`s as long as `halfvec`s.
-        let dims = checked_dimensions(index, &space, AM, |element| match space.storage() {
-            Storage::Half => max_dimensions(ElementType::F16),
-            Storage::Exact => max_dimensions(element),
-        });
-        let payload_size = space.payload_size(dims).unwrap_or(0);
-        let info = IndexInfo {
-            space,
-            dims,
-            payload_size,
-        };
-        let cached =
-            pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())
-                as *mut IndexInfo;
-        cached.write(info);
-        (*index).rd_amcache = cached as *mut std::ffi::c_void;
-        info
+/// Bytes pgvector's build keeps per sampled value: the varlena of a
+/// `vector`, `halfvec` or `bit` of the index's dimensions.
+fn pgvector_item_size(info: &IndexInfo) -> usize {
+    match info.space.element() {
+        ElementType::F16 => 8 + 2 * info.dims,
+        ElementType::Bit => 8 + info.dims.div_ceil(8),
+        _ => 8 + 4 * info.dims,
     }
 }
 
-impl IndexInfo {
-    /// Floats per vector as k-means sees it: bits are expanded to one 0/1
-    /// float each, whole bytes at a time (see `VectorSpace::decode_dense`).
-    fn kmeans_dims(&self) -> usize {
-        match self.space.element() {
-            ElementType::Bit => self.payload_size * 8,
-            _ => self.dims,
-        }
+fn index_params(info: &IndexInfo) -> IndexParams {
+    IndexParams {
+        dims: info.dims as u32,
+        payload_size: info.payload_size(),
+        space_id: info.space.id() as u32,
+        quantization: match info.space.storage() {
+            Storage::Half => ::ivf::format::QUANTIZATION_HALF,
+            Storage::Exact => ::ivf::format::QUANTIZATION_NONE,
+        },
     }
-
-    fn params(&self) -> IndexParams {
-        IndexParams {
-            dims: self.dims as u32,
-            payload_size: self.payload_size,
-            space_id: self.space.id() as u32,
-            quantization: match self.space.storage() {
-                Storage::Half => ::ivf::format::QUANTIZATION_HALF,
-                Storage::Exact => ::ivf::format::QUANTIZATION_NONE,
-            },
-        }
-    }
-}
-
-/// A deterministic generator for the reservoir sample (SplitMix64).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; the bias is < n / 2⁶⁴).
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
-}
-
-/// A uniform sample of the indexable rows (Algorithm R), kept as the f32
-/// rows k-means trains on.
-struct Reservoir {
-    capacity: usize,
-    kdims: usize,
-    lists: usize,
-    /// `maintenance_work_mem` in bytes: the sample and k-means' working
-    /// memory must fit in it.
-    budget: usize,
-    rows: Vec<f32>,
-    /// Rows offered once the reservoir was full (plus its capacity).
-    seen: u64,
-    rng: SplitMix64,
-    payload: Vec<u8>,
-    row: Vec<f32>,
-}
-
-impl Reservoir {
-    fn new(capacity: usize, kdims: usize, lists: usize, budget: usize) -> Self {
-        Reservoir {
-            capacity,
-            kdims,
-            lists,
-            budget,
-            rows: Vec::new(),
-            seen: 0,
-            rng: SplitMix64(SAMPLE_SEED),
-            payload: Vec::new(),
-            row: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.rows.len() / self.kdims
-    }
-
-    /// Offers one row. Values are only detoasted and decoded when they enter
-    /// the sample; values the space cannot index (zero vectors under cosine)
-    /// are left out, as pgvector leaves them out of its sample.
-    unsafe fn offer(&mut self, space: &VectorSpace, datum: pg_sys::Datum) {
-        let slot = if self.len() < self.capacity {
-            None
-        } else {
-            self.seen = self.seen.max(self.capacity as u64) + 1;
-            let j = self.rng.below(self.seen) as usize;
-            if j >= self.capacity {
-                return;
-            }
-            Some(j)
-        };
-        if !unsafe { encode_ptr(space, detoast(datum), &mut self.payload) } {
-            return;
-        }
-        space.decode_dense(&self.payload, &mut self.row);
-        if self.row.len() != self.kdims {
-            // The column's type modifier guarantees the dimensions; only a
-            // value that bypassed it could get here.
-            error(
-                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                &format!("expected {} dimensions, not {}", self.kdims, self.row.len()),
-                None,
-            );
-        }
-        match slot {
-            None => {
-                self.reserve_row();
-                self.rows.extend_from_slice(&self.row);
-            }
-            Some(j) => self.rows[j * self.kdims..(j + 1) * self.kdims].copy_from_slice(&self.row),
-        }
-    }
-
-    /// Makes room for one more row, growing geometrically but never past
-    /// the reservoir's capacity or what `maintenance_work_mem` allows.
-    /// Raises pgvector's error once the sample needs more memory than that,
-    /// so a small table never fails for its (unused) sample capacity.
-    fn reserve_row(&mut self) {
-        if self.rows.len() < self.rows.capacity() {
-            return;
-        }
-        let needed = self.len() + 1;
-        let memory = |rows: usize| kmeans_memory(rows, self.kdims, self.lists);
-        if memory(needed) > self.budget {
-            error(
-                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                &format!(
-                    "memory required is {} MB, maintenance_work_mem is {} MB",
-                    memory(self.capacity) / (1024 * 1024) + 1,
-                    self.budget / (1024 * 1024)
-                ),
-                None,
-            );
-        }
-        let mut rows = (self.len() * 2).max(64).min(self.capacity).max(needed);
-        while rows > needed && memory(rows) > self.budget {
-            rows = needed + (rows - needed) / 2;
-        }
-        self.rows.reserve_exact(rows * self.kdims - self.rows.len());
-    }
-}
-
-/// Bytes k-means needs for `samples` rows of `kdims` floats and `lists`
-/// centroids: the sample, per-point norms, assignments and costs (20 bytes),
-/// the centroids with their f64 sums, and the k-means++ subsample.
-fn kmeans_memory(samples: usize, kdims: usize, lists: usize) -> usize {
-    let row = kdims * std::mem::size_of::<f32>();
-    samples * (row + 20) + lists * kdims * 12 + samples.min(lists * SEEDING_POINTS_PER_LIST) * row
 }
 
 /// Trains `lists` centroids on `sample` and encodes them as payloads, back
 /// to back. Runs on the backend's thread; the crate's worker threads only
 /// read the sample. Cancellation is checked between k-means steps.
-fn train_centroids(info: &IndexInfo, lists: usize, sample: &[f32]) -> Vec<u8> {
-    let kdims = info.kmeans_dims();
-    let metric = info.space.kmeans_metric().expect("checked by index_info");
-    let params = KMeansParams::new(lists, metric);
-    let centroids = kmeans(sample, kdims, &params, &mut |_| check_for_interrupts());
-    let mut bytes = Vec::with_capacity(lists * info.payload_size);
-    let mut payload = Vec::new();
-    for (i, centroid) in centroids.chunks(kdims).enumerate() {
-        if !info.space.encode_centroid(centroid, kdims, &mut payload) {
-            // A cosine cluster whose normalised points cancel out has no
-            // direction; any unit vector serves as its centroid.
-            let mut axis = vec![0.0f32; kdims];
-            axis[i % kdims] = 1.0;
-            info.space.encode_centroid(&axis, kdims, &mut payload);
-        }
-        bytes.extend_from_slice(&payload);
-    }
-    bytes
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn ambuild(
-    heap: pg_sys::Relation,
-    index: pg_sys::Relation,
-    index_info_ptr: *mut pg_sys::IndexInfo,
-) -> *mut pg_sys::IndexBuildResult {
-    unsafe {
-        let info = index_info(index);
-        let lists = index_lists(index);
-        let rel = PgRelation::for_build(index);
-
-        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
-        let capacity = (lists * SAMPLES_PER_LIST).max(MIN_SAMPLES);
-        let budget = guc::maintenance_work_mem_bytes();
-        let mut reservoir = Reservoir::new(capacity, info.kmeans_dims(), lists, budget);
-        scan_heap(heap, index, index_info_ptr, true, &mut |_, datum| {
-            reservoir.offer(&info.space, datum)
-        });
-        if reservoir.len() < lists {
-            notice(
-                "ivfflat index created with little data",
-                "This will cause low recall.",
-                "Drop the index until the table has more data.",
-            );
-        }
-        // The sampling scan counted tuples; k-means does not.
-        report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-        let centroids = train_centroids(&info, lists, &reservoir.rows);
-        drop(reservoir);
-
-        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
-        report_tuples_total(heap);
-        // The heap scan reports tuples done while assigning; the builder
-        // reports them while loading, when it writes the last pages.
-        let loading = Cell::new(false);
-        let progress = |done: u64| {
-            check_for_interrupts();
-            if loading.get() {
-                report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
-            }
-        };
-        let mut builder = IvfBuilder::new(&rel, &info.space, info.params(), centroids, progress)
-            .unwrap_or_else(|e| raise(e));
-        let mut payload = Vec::new();
-        let mut pushed = 0u64;
-        let reltuples = scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
-            if encode_ptr(&info.space, detoast(datum), &mut payload) {
-                builder.push(tid, &payload).unwrap_or_else(|e| raise(e));
-                pushed += 1;
-            }
-        });
-
-        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
-        report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, pushed as i64);
-        loading.set(true);
-        let stats = builder.finish().unwrap_or_else(|e| raise(e));
-        rel.log_build();
-
-        let result = pgrx::PgBox::<pg_sys::IndexBuildResult>::alloc0().into_pg();
-        (*result).heap_tuples = reltuples;
-        (*result).index_tuples = stats.tuples as f64;
-        result
-    }
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
-    unsafe {
-        // The init fork of an unlogged index: random centroids, no rows, as
-        // pgvector builds it. Every page is WAL-logged.
-        let info = index_info(index);
-        let centroids = train_centroids(&info, index_lists(index), &[]);
-        let rel = PgRelation::init_fork(index);
-        let builder = IvfBuilder::new(&rel, &info.space, info.params(), centroids, |_| {})
-            .unwrap_or_else(|e| raise(e));
-        builder.finish().unwrap_or_else(|e| raise(e));
-    }
-}
-
-#[pgrx::pg_guard]
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C-unwind" fn aminsert(
-    index: pg_sys::Relation,
-    values: *mut pg_sys::Datum,
-    isnull: *mut bool,
-    heap_tid: pg_sys::ItemPointer,
-    _heap: pg_sys::Relation,
-    _check_unique: pg_sys::IndexUniqueCheck::Type,
-    #[cfg(not(feature = "pg13"))] _index_unchanged: bool,
-    _index_info: *mut pg_sys::IndexInfo,
-) -> bool {
-    unsafe {
-        if *isnull {
-            return false;
-        }
-        let info = index_info(index);
-        let mut payload = Vec::new();
-        // Zero vectors under cosine are not indexed, as in pgvector.
-        if !encode_ptr(&info.space, detoast(*values), &mut payload) {
-            return false;
-        }
-        let rel = PgRelation::logged(index);
-        if let Err(e) = ::ivf::insert(&rel, &info.space, item_pointer(&*heap_tid), &payload) {
-            raise(e);
-        }
-        false
-    }
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn ambulkdelete(
-    vacuum_info: *mut pg_sys::IndexVacuumInfo,
-    stats: *mut pg_sys::IndexBulkDeleteResult,
-    callback: pg_sys::IndexBulkDeleteCallback,
-    callback_state: *mut std::ffi::c_void,
-) -> *mut pg_sys::IndexBulkDeleteResult {
-    unsafe {
-        let rel = PgRelation::logged((*vacuum_info).index);
-        let stats = if stats.is_null() {
-            pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg()
-        } else {
-            stats
-        };
-        let callback = callback.expect("ambulkdelete without callback");
-        let result = ::ivf::bulk_delete_with_delay(
-            &rel,
-            &mut |tid| {
-                let mut data = item_pointer_data(tid);
-                callback(&mut data, callback_state)
-            },
-            &mut super::vacuum_delay_point,
-        );
-        match result {
-            Ok(v) => {
-                (*stats).num_pages = v.pages;
-                (*stats).tuples_removed += v.tuples_removed as f64;
-                (*stats).num_index_tuples = v.tuples_remaining as f64;
-            }
-            Err(e) => raise(e),
-        }
-        stats
-    }
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amvacuumcleanup(
-    vacuum_info: *mut pg_sys::IndexVacuumInfo,
-    stats: *mut pg_sys::IndexBulkDeleteResult,
-) -> *mut pg_sys::IndexBulkDeleteResult {
-    unsafe {
-        if (*vacuum_info).analyze_only || stats.is_null() {
-            return stats;
-        }
-        (*stats).num_pages = PgRelation::logged((*vacuum_info).index).nblocks();
-        stats
-    }
-}
-
-#[pgrx::pg_guard]
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C-unwind" fn amcostestimate(
-    root: *mut pg_sys::PlannerInfo,
-    path: *mut pg_sys::IndexPath,
-    loop_count: f64,
-    startup: *mut pg_sys::Cost,
-    total: *mut pg_sys::Cost,
-    selectivity: *mut pg_sys::Selectivity,
-    correlation: *mut f64,
-    pages: *mut f64,
-) {
-    unsafe {
-        if let Some(costs) = cost::without_order(path) {
-            return cost::store(costs, startup, total, selectivity, correlation, pages);
-        }
-        let index_info = (*path).indexinfo;
-        let lists = index_list_count((*index_info).indexoid) as f64;
-        // pgvector's ivfflatcostestimate: the fraction of the lists a scan
-        // reads gives the index tuples it visits.
-        let ratio = (guc::IVFFLAT_PROBES.get() as f64 / lists).min(1.0);
-        let mut costs = cost::generic(root, path, loop_count, (*index_info).tuples * ratio);
-        let seq_page_cost = cost::seq_page_cost(path);
-        let startup_pages = costs.numIndexPages * ratio;
-        let heap_pages = (*(*index_info).rel).pages as f64;
-        if startup_pages > heap_pages && ratio < 0.5 {
-            // Index pages are read like a sequential scan would read TOAST,
-            // which the heap's cost does not include.
-            costs.indexTotalCost -= startup_pages * (costs.spc_random_page_cost - seq_page_cost);
-            costs.indexTotalCost -= (startup_pages - heap_pages) * seq_page_cost;
-        }
-        // Most of the work happens before the first tuple is returned.
-        cost::store(
-            cost::Costs {
-                startup: costs.indexTotalCost,
-                total: costs.indexTotalCost,
-                selectivity: costs.indexSelectivity,
-                correlation: costs.indexCorrelation,
-                pages: costs.numIndexPages,
-            },
-            startup,
-            total,
-            selectivity,
-            correlation,
-            pages,
+fn train_centroids(
+    info: &IndexInfo,
+    lists: usize,
+    sample: &[f32],
+    pool: &WorkerPool,
+) -> Vec<u8> {
+    let kdims = kmeans_dims(info);
+    let metric = info.space.kmeans_metric().expect("checked by check_space");
+    let centroids = ::ivf::train_centroids(
+        sample,
+        kdims,
+        lists,
+        metric,
+        Some(pool),
+        // On a worker thread: only reads the backend's interrupt flags.
+        &mut |_: Progress| !interrupt_pending(),
+        &mut |centroid, out| info.space.encode_centroid(centroid, kdims, out),
+    );
+    centroids.unwrap_or_else(|| {
+        check_for_interrupts();
+        error(
+            PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+            "canceling statement due to user request",
+            None,
         )
-    }
+    })
+}
+
+/// The statement's worker pool for `threads` build threads.
+fn worker_pool(threads: usize) -> WorkerPool {
+    WorkerPool::new(threads).unwrap_or_else(|e| {
+        error(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
+            &format!("could not start build threads: {e}"),
+            None,
+        )
+    })
 }
 
 /// Lists of index `oid` from its meta page, else from its options.
 unsafe fn index_list_count(oid: pg_sys::Oid) -> usize {
+    // SAFETY: the planner holds a lock on the indexes it costs, so opening
+    // one without a further lock is safe; it is closed before returning.
     unsafe {
         let index = pg_sys::index_open(oid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let lists = match ::ivf::read_meta(&PgRelation::logged(index)) {
@@ -628,114 +229,295 @@ unsafe fn index_list_count(oid: pg_sys::Oid) -> usize {
     }
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amoptions(
-    reloptions: pg_sys::Datum,
-    validate: bool,
-) -> *mut pg_sys::bytea {
-    let table = [
-        int_option(c"lists", std::mem::offset_of!(IvfflatOptions, lists)),
-        quantization::parse_elt(std::mem::offset_of!(IvfflatOptions, quantization)),
-    ];
-    unsafe { parse_options::<IvfflatOptions>(reloptions, validate, &RELOPT_KIND, &table) }
-}
+impl AccessMethod for Ivfflat {
+    const NAME: &'static str = AM;
+    const SUPPORT_PROCS: u16 = 5;
+    type Options = IvfflatOptions;
+    type Search = Scan;
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
-    let name: &'static CStr = match phase {
-        1 => c"initializing",
-        PHASE_KMEANS => c"performing k-means",
-        PHASE_ASSIGN => c"assigning tuples",
-        PHASE_LOAD => c"loading tuples",
-        _ => return std::ptr::null_mut(),
-    };
-    name.as_ptr() as *mut std::ffi::c_char
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
-    true
-}
-
-/// Per-scan state, owned by the scan's memory context.
-#[derive(Default)]
-struct ScanState {
-    info: Option<IndexInfo>,
-    /// The scan and its query, from the first `amgettuple` after a rescan.
-    scan: Option<(Scan, ScanQuery)>,
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn ambeginscan(
-    index: pg_sys::Relation,
-    nkeys: i32,
-    norderbys: i32,
-) -> pg_sys::IndexScanDesc {
-    unsafe { begin_scan(index, nkeys, norderbys, ScanState::default()) }
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amrescan(
-    scan: pg_sys::IndexScanDesc,
-    keys: pg_sys::ScanKey,
-    nkeys: i32,
-    orderbys: pg_sys::ScanKey,
-    norderbys: i32,
-) {
-    unsafe {
-        copy_keys(scan, keys, nkeys, orderbys, norderbys);
-        let state = &mut *((*scan).opaque as *mut ScanState);
-        state.scan = None;
+    fn relopt_kind() -> &'static AtomicI32 {
+        &RELOPT_KIND
     }
-}
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amgettuple(
-    scan: pg_sys::IndexScanDesc,
-    _direction: pg_sys::ScanDirection::Type,
-) -> bool {
-    unsafe {
-        let state = &mut *((*scan).opaque as *mut ScanState);
-        let index = (*scan).indexRelation;
-        let info = *state.info.get_or_insert_with(|| index_info(index));
-        let rel = PgRelation::logged(index);
-        if state.scan.is_none() {
-            check_scan(scan, AM);
-            count_index_scan(index);
-            let (payload, query) = start_query(scan, info.space, info.dims, || {
-                ::ivf::read_meta(&rel).map_or(0.0, |m| m.max_payload_norm as f64)
-            });
-            let iterative = match guc::IVFFLAT_ITERATIVE_SCAN.get() {
-                IvfIterativeScanMode::Off => IterativeScan::Off,
-                IvfIterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder {
-                    max_probes: guc::IVFFLAT_MAX_PROBES.get() as usize,
-                },
-            };
-            let options = SearchOptions {
-                probes: guc::IVFFLAT_PROBES.get() as usize,
-                iterative,
-            };
-            let ivf_scan =
-                Scan::new(&rel, &query.space, &payload, &options).unwrap_or_else(|e| raise(e));
-            state.scan = Some((ivf_scan, query));
+    fn option_table() -> Vec<pg_sys::relopt_parse_elt> {
+        vec![
+            int_option(c"lists", std::mem::offset_of!(IvfflatOptions, lists)),
+            quantization::parse_elt(std::mem::offset_of!(IvfflatOptions, quantization)),
+        ]
+    }
+
+    unsafe fn quantization_option(index: pg_sys::Relation) -> i32 {
+        // SAFETY: the caller passes an open ivfflat index.
+        unsafe { options(index) }.map_or(quantization::AUTO, |o| o.quantization)
+    }
+
+    /// pgvector's dimension limits for IVFFlat (a vector must fit one page).
+    fn max_dimensions(element: ElementType) -> usize {
+        match element {
+            ElementType::F32 => 2000,
+            ElementType::F16 => 4000,
+            ElementType::Bit => 64000,
+            ElementType::Sparse => usize::MAX,
         }
-        let (ivf_scan, query) = state.scan.as_mut().expect("scan started above");
-        match ivf_scan.next(&rel, &query.space) {
-            Ok(Some((tid, distance))) => {
-                (*scan).xs_heaptid = item_pointer_data(tid);
-                query.report_row(scan, distance);
-                true
+    }
+
+    /// pgvector has no sparsevec operator classes for ivfflat: a list
+    /// tuple needs a fixed payload size.
+    unsafe fn check_space(index: pg_sys::Relation, space: &VectorSpace) {
+        if space.kmeans_metric().is_none() {
+            error(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                &format!(
+                    "operator class of index \"{}\" is not supported by {AM}",
+                    // SAFETY: `index` is open.
+                    unsafe { relation_name(index) }
+                ),
+                Some("Use an hnsw index for sparsevec columns."),
+            )
+        }
+    }
+
+    unsafe fn built_storage(index: pg_sys::Relation) -> Option<Storage> {
+        // SAFETY: `index` is an open index relation.
+        let rel = unsafe { PgRelation::logged(index) };
+        if rel.nblocks() == 0 {
+            return None;
+        }
+        Some(match ::ivf::read_meta(&rel) {
+            Ok(meta) if meta.quantization == ::ivf::format::QUANTIZATION_HALF => Storage::Half,
+            Ok(_) => Storage::Exact,
+            Err(IvfError::UnsupportedQuantization(code)) => {
+                // SAFETY: `index` is open.
+                quantization::unknown(code, &unsafe { relation_name(index) })
             }
-            Ok(None) => false,
+            Err(e) => raise(e),
+        })
+    }
+
+    unsafe fn max_payload_norm(index: pg_sys::Relation) -> f64 {
+        // SAFETY: `index` is an open index relation.
+        let rel = unsafe { PgRelation::logged(index) };
+        ::ivf::read_meta(&rel).map_or(0.0, |m| m.max_payload_norm as f64)
+    }
+
+    fn phase_name(phase: i64) -> Option<&'static CStr> {
+        Some(match phase {
+            PHASE_KMEANS => c"performing k-means",
+            PHASE_ASSIGN => c"assigning tuples",
+            PHASE_LOAD => c"loading tuples",
+            _ => return None,
+        })
+    }
+
+    unsafe fn build(
+        heap: pg_sys::Relation,
+        index: pg_sys::Relation,
+        index_info_ptr: *mut pg_sys::IndexInfo,
+        info: &IndexInfo,
+    ) -> (f64, f64) {
+        // SAFETY: `index` is the open index being built.
+        let lists = unsafe { index_lists(index) };
+        // SAFETY: `index` is the empty index being built, exclusively locked.
+        let rel = unsafe { PgRelation::for_build(index) };
+
+        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
+        // SAFETY: the build's open relations.
+        let threads = unsafe { core::build_threads(heap, index, false) };
+        let pool = worker_pool(threads);
+        // Memory as pgvector accounts it: the same errors, and never more
+        // than its build of this table would take.
+        // SAFETY: `heap` is open.
+        let heap_blocks = unsafe {
+            pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM)
+        };
+        let model = PgvectorMemory::new(lists, info.dims, pgvector_item_size(info), heap_blocks as u64);
+        let budget = guc::maintenance_work_mem_bytes();
+        PgvectorMemory::check(model.before_sampling(), budget).unwrap_or_else(|e| raise_sample(e));
+        let mut reservoir = Reservoir::new(
+            model.sample_rows(),
+            kmeans_dims(info),
+            lists,
+            threads,
+            move |rows| model.limit(rows, budget),
+            SAMPLE_SEED,
+        );
+        let (mut payload, mut row) = (Vec::new(), Vec::new());
+        let mut offered = 0usize;
+        // SAFETY: the relations and IndexInfo Postgres passed to `ambuild`.
+        unsafe {
+            scan_heap(heap, index, index_info_ptr, true, &mut |_, datum| {
+                offered += 1;
+                // Values are only detoasted and decoded when they enter the
+                // sample; values the space cannot index (zero vectors under
+                // cosine) are left out, as pgvector leaves them out.
+                let Some(slot) = reservoir.offer() else {
+                    return;
+                };
+                if !encode_ptr(&info.space, detoast(datum), &mut payload) {
+                    return;
+                }
+                info.space.decode_dense(&payload, &mut row);
+                reservoir.put(slot, &row).unwrap_or_else(|e| raise_sample(e));
+            })
+        };
+        if offered > 0 {
+            // pgvector runs k-means (and checks its memory) on a non-empty sample.
+            let sampled = offered.min(model.sample_rows());
+            PgvectorMemory::check(model.at_kmeans(sampled), budget)
+                .unwrap_or_else(|e| raise_sample(e));
+        }
+        if reservoir.len() < lists {
+            notice(
+                "ivfflat index created with little data",
+                "This will cause low recall.",
+                "Drop the index until the table has more data.",
+            );
+        }
+        // The sampling scan counted tuples; k-means does not.
+        report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+        let centroids = train_centroids(info, lists, reservoir.rows(), &pool);
+        drop(reservoir);
+
+        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
+        // SAFETY: `heap` is the open heap of the build.
+        unsafe { report_tuples_total(heap) };
+        // The heap scan reports tuples done while assigning; the builder
+        // reports them while loading, when it writes the last pages.
+        let loading = Cell::new(false);
+        let progress = |done: u64| {
+            check_for_interrupts();
+            if loading.get() {
+                report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
+            }
+        };
+        let mut builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, progress)
+            .unwrap_or_else(|e| raise(e))
+            .with_pool(&pool);
+        let mut pushed = 0u64;
+        // SAFETY: as for the sampling scan.
+        let reltuples = unsafe {
+            scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
+                if encode_ptr(&info.space, detoast(datum), &mut payload) {
+                    builder.push(tid, &payload).unwrap_or_else(|e| raise(e));
+                    pushed += 1;
+                }
+            })
+        };
+
+        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+        report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, pushed as i64);
+        loading.set(true);
+        let stats = builder.finish().unwrap_or_else(|e| raise(e));
+        // Every worker thread has exited when this returns.
+        drop(pool);
+        rel.log_build();
+        (reltuples, stats.tuples as f64)
+    }
+
+    /// The init fork of an unlogged index: random centroids, no rows, as
+    /// pgvector builds it.
+    unsafe fn build_empty(index: pg_sys::Relation, info: &IndexInfo) {
+        let pool = worker_pool(1);
+        // SAFETY: `index` is the open index whose init fork is built.
+        let centroids = train_centroids(info, unsafe { index_lists(index) }, &[], &pool);
+        // SAFETY: `index` is the unlogged index whose init fork is written.
+        let rel = unsafe { PgRelation::init_fork(index) };
+        let builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {})
+            .unwrap_or_else(|e| raise(e));
+        builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(e));
+    }
+
+    unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {
+        // SAFETY: `index` is open and locked by the inserting statement.
+        let rel = unsafe { PgRelation::logged(index) };
+        if let Err(e) = ::ivf::insert(&rel, &info.space, tid, payload) {
+            raise(e);
+        }
+    }
+
+    unsafe fn bulk_delete(
+        index: pg_sys::Relation,
+        _info: &IndexInfo,
+        deleted: &mut dyn FnMut(ItemPointer) -> bool,
+    ) -> VacuumCounts {
+        // SAFETY: `index` is open and locked by VACUUM.
+        let rel = unsafe { PgRelation::logged(index) };
+        match ::ivf::bulk_delete_with_delay(&rel, deleted, &mut super::vacuum_delay_point) {
+            Ok(v) => VacuumCounts {
+                pages: v.pages,
+                removed: v.tuples_removed,
+                remaining: v.tuples_remaining,
+            },
             Err(e) => raise(e),
         }
     }
-}
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
-    unsafe {
-        let state = &mut *((*scan).opaque as *mut ScanState);
-        state.scan = None;
+    unsafe fn cost_estimate(
+        root: *mut pg_sys::PlannerInfo,
+        path: *mut pg_sys::IndexPath,
+        loop_count: f64,
+    ) -> cost::Costs {
+        // SAFETY: the planner's state and an ordered path over one of our
+        // indexes, as `amcostestimate` received them.
+        unsafe {
+            let index_info = (*path).indexinfo;
+            let lists = index_list_count((*index_info).indexoid) as f64;
+            let mut costs = cost::generic(root, path, loop_count, 0.0);
+            // pgvector's ivfflatcostestimate: the fraction of the lists a
+            // scan reads, all of them before the first row comes back.
+            let ratio = (guc::IVFFLAT_PROBES.get() as f64 / lists).min(1.0);
+            let seq_page_cost = cost::seq_page_cost(path);
+            // Half of the list pages are read sequentially.
+            let sequential = 0.5;
+            let random_premium = costs.spc_random_page_cost - seq_page_cost;
+            costs.indexTotalCost -= sequential * costs.numIndexPages * random_premium;
+            costs.indexStartupCost = costs.indexTotalCost * ratio;
+            let startup_pages = costs.numIndexPages * ratio;
+            let heap_pages = (*(*index_info).rel).pages as f64;
+            if startup_pages > heap_pages && ratio < 0.5 {
+                // Index pages are read like a sequential scan would read
+                // TOAST, which the heap's cost does not include.
+                costs.indexStartupCost -= (1.0 - sequential) * startup_pages * random_premium;
+                costs.indexStartupCost -= (startup_pages - heap_pages) * seq_page_cost;
+            }
+            cost::Costs {
+                startup: costs.indexStartupCost,
+                total: costs.indexTotalCost,
+                selectivity: costs.indexSelectivity,
+                correlation: costs.indexCorrelation,
+                pages: costs.numIndexPages,
+            }
+        }
+    }
+
+    unsafe fn start_search(
+        index: pg_sys::Relation,
+        _info: &IndexInfo,
+        query: &[u8],
+        space: &QuerySpace,
+    ) -> Scan {
+        let iterative = match guc::IVFFLAT_ITERATIVE_SCAN.get() {
+            IvfIterativeScanMode::Off => IterativeScan::Off,
+            IvfIterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder {
+                max_probes: guc::IVFFLAT_MAX_PROBES.get() as usize,
+            },
+        };
+        let options = SearchOptions {
+            probes: guc::IVFFLAT_PROBES.get() as usize,
+            iterative,
+        };
+        // SAFETY: `index` is the open index of the scan.
+        let rel = unsafe { PgRelation::logged(index) };
+        Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e))
+    }
+
+    unsafe fn next(
+        search: &mut Scan,
+        index: pg_sys::Relation,
+        space: &QuerySpace,
+    ) -> Option<(ItemPointer, f32)> {
+        // SAFETY: `index` is the open index of the scan.
+        let rel = unsafe { PgRelation::logged(index) };
+        search.next(&rel, space).unwrap_or_else(|e| raise(e))
     }
 }

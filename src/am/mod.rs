@@ -10,6 +10,7 @@
 
 pub mod buffer;
 pub mod build;
+pub mod core;
 pub mod cost;
 pub mod guc;
 pub mod hnsw;
@@ -51,6 +52,8 @@ pub fn notice(message: &str, detail: &str, hint: &str) {
 /// sinval catch-up, barriers, ...) are served by the next
 /// `CHECK_FOR_INTERRUPTS()` and must not stop the work.
 pub fn interrupt_pending() -> bool {
+    // SAFETY: volatile reads of `sig_atomic_t` flags that signal handlers set; reading them
+    // from any thread cannot fault and at worst sees a value one read late.
     unsafe {
         std::ptr::read_volatile(&raw const pg_sys::QueryCancelPending) != 0
             || std::ptr::read_volatile(&raw const pg_sys::ProcDiePending) != 0
@@ -64,16 +67,20 @@ pub fn check_for_interrupts() {
 
 /// `pgstat_progress_update_param`.
 pub fn report_progress(param: u32, value: i64) {
+    // SAFETY: called on the backend's thread; Postgres ignores it outside a command reporting
+    // progress.
     unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) }
 }
 
 /// `vacuum_delay_point()`: sleeps for cost-based vacuum delay, checks interrupts.
 pub fn vacuum_delay_point() {
     #[cfg(not(feature = "pg18"))]
+    // SAFETY: called by VACUUM's callbacks on the backend's thread.
     unsafe {
         pg_sys::vacuum_delay_point()
     }
     #[cfg(feature = "pg18")]
+    // SAFETY: called by VACUUM's callbacks on the backend's thread.
     unsafe {
         pg_sys::vacuum_delay_point(false)
     }
@@ -113,6 +120,8 @@ pub unsafe fn parse_options<T>(
     kind: &std::sync::atomic::AtomicI32,
     table: &[pg_sys::relopt_parse_elt],
 ) -> *mut pg_sys::bytea {
+    // SAFETY: `reloptions` is the datum Postgres passed to `amoptions`; `table` describes
+    // fields inside `T`, whose size is passed along, and the kind was registered in `_PG_init`.
     unsafe {
         pg_sys::build_reloptions(
             reloptions,

@@ -20,6 +20,8 @@ use crate::types::datum::{bits_from_ptr, dense_from_ptr, sparse_from_ptr};
 
 /// The space of `index`'s (single) key column.
 pub unsafe fn index_space(index: pg_sys::Relation, am: &str) -> VectorSpace {
+    // SAFETY: `index` is an open index relation with one key column and its operator class's
+    // support functions.
     unsafe {
         let distance = pg_sys::index_getprocid(index, 1, 1);
         let has_norm = pg_sys::index_getprocid(index, 1, 2) != pg_sys::InvalidOid;
@@ -65,6 +67,7 @@ pub fn space_for_symbol(symbol: &str, has_norm: bool) -> Option<VectorSpace> {
 
 /// `pg_proc.prosrc` of a C function: its link symbol.
 unsafe fn c_symbol(function: pg_sys::Oid) -> String {
+    // SAFETY: the syscache tuple is released on every path after its attribute was copied out.
     unsafe {
         if function == pg_sys::InvalidOid {
             return String::new();
@@ -96,6 +99,7 @@ unsafe fn c_symbol(function: pg_sys::Oid) -> String {
 
 /// Name of a relation, for messages.
 pub unsafe fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: `rel` is an open relation; `relname` is a NUL-terminated NameData.
     unsafe {
         CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
             .to_string_lossy()
@@ -106,6 +110,7 @@ pub unsafe fn relation_name(rel: pg_sys::Relation) -> String {
 /// Type modifier of the key column: the dimension count of `vector(n)`,
 /// `halfvec(n)` and `bit(n)`; -1 when unconstrained.
 pub unsafe fn key_typmod(index: pg_sys::Relation) -> i32 {
+    // SAFETY: `index` is an open index relation; its descriptor has the key attribute.
     unsafe {
         let desc = (*index).rd_att;
         (*(*desc).attrs.as_ptr()).atttypmod
@@ -124,6 +129,7 @@ pub unsafe fn checked_dimensions(
     if space.element() == ElementType::Sparse {
         return 0;
     }
+    // SAFETY: the caller passes an open index relation.
     let typmod = unsafe { key_typmod(index) };
     if typmod < 0 {
         error(
@@ -145,6 +151,7 @@ pub unsafe fn checked_dimensions(
 
 /// Dimensions of a detoasted vector value of the space's element type.
 pub unsafe fn value_dimensions(space: &VectorSpace, ptr: *const u8) -> usize {
+    // SAFETY: the caller passes a detoasted value of the space's element type.
     unsafe {
         match space.element() {
             ElementType::F32 => dense_from_ptr::<f32>(ptr).len(),
@@ -158,11 +165,13 @@ pub unsafe fn value_dimensions(space: &VectorSpace, ptr: *const u8) -> usize {
 /// Encodes a (possibly toasted) column value into `out`; false if the
 /// value cannot be indexed by this space (zero vector under cosine).
 pub unsafe fn encode_datum(space: &VectorSpace, datum: pg_sys::Datum, out: &mut Vec<u8>) -> bool {
+    // SAFETY: the caller passes a non-NULL datum of the key column's type.
     unsafe { encode_ptr(space, detoast(datum), out) }
 }
 
 /// [`encode_datum`] for an already detoasted value.
 pub unsafe fn encode_ptr(space: &VectorSpace, ptr: *const u8, out: &mut Vec<u8>) -> bool {
+    // SAFETY: the caller passes a detoasted value of the space's element type.
     unsafe {
         match space.element() {
             ElementType::F32 => {

@@ -43,6 +43,8 @@ pub unsafe fn register(kind: pg_sys::relopt_kind::Type) {
             symbol_val: 0,
         },
     ]));
+    // SAFETY: called from `_PG_init`; the member array is leaked, so Postgres may keep pointing
+    // to it.
     unsafe {
         pg_sys::add_enum_reloption(
             kind as pg_sys::bits32,
@@ -146,6 +148,8 @@ pub unsafe fn alloc_orderby_values(scan: pg_sys::IndexScanDesc, norderbys: i32) 
         return;
     }
     let n = norderbys as usize;
+    // SAFETY: `scan` is a descriptor from `RelationGetIndexScan`; the arrays are palloc'd in
+    // the scan's memory context with `n` entries.
     unsafe {
         (*scan).xs_orderbyvals =
             pg_sys::palloc0(n * std::mem::size_of::<pg_sys::Datum>()) as *mut pg_sys::Datum;
@@ -158,6 +162,8 @@ pub unsafe fn alloc_orderby_values(scan: pg_sys::IndexScanDesc, norderbys: i32) 
 /// Reports the row just returned: with a lower bound of its ORDER BY value
 /// for the executor to recheck, or (`None`) as exact and in order.
 pub unsafe fn report_row(scan: pg_sys::IndexScanDesc, bound: Option<f64>) {
+    // SAFETY: `scan` is ours, with the arrays `alloc_orderby_values` made (or NULL ones,
+    // checked).
     unsafe {
         let bound = bound.filter(|_| !(*scan).xs_orderbyvals.is_null());
         (*scan).xs_recheck = false;

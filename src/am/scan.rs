@@ -16,6 +16,8 @@ pub unsafe fn copy_keys(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
+    // SAFETY: Postgres passes key arrays of the given lengths, and the descriptor's own arrays
+    // were sized by `ambeginscan`.
     unsafe {
         if !keys.is_null() && nkeys > 0 && (*scan).numberOfKeys > 0 {
             std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
@@ -28,6 +30,7 @@ pub unsafe fn copy_keys(
 
 /// Checks what both access methods require of a scan before it starts.
 pub unsafe fn check_scan(scan: pg_sys::IndexScanDesc, am: &str) {
+    // SAFETY: `scan` is a descriptor of one of our indexes; its snapshot is NULL or valid.
     unsafe {
         if (*scan).numberOfOrderBys == 0 || (*scan).orderByData.is_null() {
             error(
@@ -62,6 +65,8 @@ pub unsafe fn query_payload(
     space: &VectorSpace,
     dims: usize,
 ) -> Option<Vec<u8>> {
+    // SAFETY: `check_scan` ensured an ORDER BY key; its argument is a datum of the key column's
+    // type.
     unsafe {
         let key = &*(*scan).orderByData;
         if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
@@ -91,6 +96,8 @@ pub unsafe fn query_payload(
 /// `pgstat_count_index_scan(index)` (a macro in C), so that
 /// `pg_stat_user_indexes.idx_scan` counts our scans like pgvector's.
 pub unsafe fn count_index_scan(index: pg_sys::Relation) {
+    // SAFETY: `index` is an open relation; its `pgstat_info` is NULL or the backend's entry for
+    // it.
     unsafe {
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         if (*index).pgstat_info.is_null() && (*index).pgstat_enabled {
@@ -164,6 +171,7 @@ impl ScanQuery {
     /// Reports the row just returned, at index distance `distance`, to the
     /// executor (see [`quantization::report_row`]).
     pub unsafe fn report_row(&self, scan: pg_sys::IndexScanDesc, distance: f32) {
+        // SAFETY: the caller passes the scan this query was started for.
         unsafe { quantization::report_row(scan, self.bound.map(|b| b.lower_bound(distance))) }
     }
 }
@@ -179,6 +187,7 @@ pub unsafe fn start_query(
     max_payload_norm: impl FnOnce() -> f64,
 ) -> (Vec<u8>, ScanQuery) {
     let query_space = space.query_space();
+    // SAFETY: the caller passes a checked scan of one of our indexes.
     let payload = unsafe { query_payload(scan, &query_space, dims) };
     let bound = payload
         .as_ref()
@@ -203,6 +212,8 @@ pub unsafe fn begin_scan<T>(
     norderbys: i32,
     state: T,
 ) -> pg_sys::IndexScanDesc {
+    // SAFETY: `index` is open; the state is moved into the scan's memory context, which drops
+    // it when the scan's context is deleted.
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
         quantization::alloc_orderby_values(scan, norderbys);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Index durability: hnsw and ivfflat indexes built and then changed by
 # inserts and vacuum survive an immediate shutdown (crash), also in the
-# middle of inserts, and replay on a streaming standby.
+# middle of inserts, and replay on a streaming standby. Indexes of UNLOGGED
+# tables come back empty and usable after a crash and after a standby's
+# promotion (their init forks are WAL-logged).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 P=28817 S=28818
@@ -58,6 +60,33 @@ pg_ctl_as standby start
 sql crash "$P" -c "CREATE INDEX t_v_l1 ON t USING hnsw (v vector_l1_ops)"
 sql crash "$P" -c "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(6501, 7000) i"
 sql crash "$P" -c "DELETE FROM t WHERE id % 5 = 0" -c "VACUUM t"
+# UNLOGGED tables, one per access method; their rows are lost by a crash or
+# a promotion, their (empty) indexes must not be.
+sql crash "$P" <<'SQL'
+CREATE UNLOGGED TABLE u_hnsw (id int, v vector(3));
+CREATE INDEX u_hnsw_v ON u_hnsw USING hnsw (v vector_l2_ops);
+CREATE UNLOGGED TABLE u_ivf (id int, v vector(3));
+INSERT INTO u_ivf SELECT i, ARRAY[i, i % 7, i % 11] FROM generate_series(1, 500) i;
+CREATE INDEX u_ivf_v ON u_ivf USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+INSERT INTO u_hnsw SELECT i, ARRAY[i, i % 7, i % 11] FROM generate_series(1, 500) i;
+SQL
+# unlogged_usable NAME PORT: both unlogged tables are empty, then take rows
+# that indexed searches find.
+unlogged_usable() {
+    local name=$1 port=$2 when=$3
+    check "$when: unlogged tables are empty" "0|0" \
+        "$(sql "$name" "$port" -c "SELECT (SELECT count(*) FROM u_hnsw) || '|' || (SELECT count(*) FROM u_ivf)")"
+    sql "$name" "$port" -c "INSERT INTO u_hnsw SELECT i, ARRAY[i, 0, 0] FROM generate_series(1, 300) i" \
+        -c "INSERT INTO u_ivf SELECT i, ARRAY[i, 0, 0] FROM generate_series(1, 300) i"
+    check "$when: unlogged hnsw index is used and answers" "Index Scan|42,43,41" \
+        "$(sql "$name" "$port" -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM u_hnsw ORDER BY v <-> '[42.1,0,0]' LIMIT 3" | grep -o 'Index Scan' | head -1)|$(sql "$name" "$port" -c "SET enable_seqscan = off" \
+            -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM u_hnsw ORDER BY v <-> '[42.1,0,0]' LIMIT 3) s")"
+    check "$when: unlogged ivfflat index is used and answers" "Index Scan|42,43,41" \
+        "$(sql "$name" "$port" -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM u_ivf ORDER BY v <-> '[42.1,0,0]' LIMIT 3" | grep -o 'Index Scan' | head -1)|$(sql "$name" "$port" -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 4" \
+            -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM u_ivf ORDER BY v <-> '[42.1,0,0]' LIMIT 3) s")"
+    check "$when: unlogged hnsw index consistent" t \
+        "$(sql "$name" "$port" -c "SELECT pgvector_rs_hnsw_check('u_hnsw_v') LIKE '%is consistent%'")"
+}
 lsn=$(sql crash "$P" -c "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 120); do
     replayed=$(sql standby "$S" -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")
@@ -78,6 +107,7 @@ before=$(sql crash "$P" -c "SELECT count(*) FROM t")
 pg_ctl_as crash stop -m immediate
 pg_ctl_as crash start
 check "rows survive the crash" "$before" "$(sql crash "$P" -c "SELECT count(*) FROM t")"
+unlogged_usable crash "$P" "after crash"
 check "after crash: index consistent" t "$(sql crash "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
 check "after crash: index answers are exact at large ef_search" t "$(sql crash "$P" -c "SELECT index_matches_exact()")"
 check "after crash: ivfflat returns every row with all lists probed" "$(sql crash "$P" -c "SELECT count(*) FROM t")" \
@@ -88,12 +118,41 @@ check "after crash: every row is reachable" "$(sql crash "$P" -c "SELECT count(*
         -c "SELECT count(*) FROM (SELECT id FROM t ORDER BY v <=> (SELECT v FROM q LIMIT 1) LIMIT 100000) s")"
 # And the index keeps working: inserts, vacuum, another crash in the middle of writes.
 sql crash "$P" -c "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(7001, 8000) i" -c "DELETE FROM t WHERE id % 7 = 0" -c "VACUUM t"
-( sql crash "$P" -c "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(8001, 20000) i" >/dev/null 2>&1 & )
-sleep 2
+# Inserts in many small transactions, cut off by a crash once some have
+# committed: after recovery the committed ones are there, the rest are not.
+before=$(sql crash "$P" -c "SELECT count(*) FROM t")
+batches=400 per_batch=100
+inserts=$(mktemp); chmod 644 "$inserts"
+for b in $(seq 0 $((batches - 1))); do
+    lo=$((100001 + b * per_batch))
+    echo "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series($lo, $((lo + per_batch - 1))) i;"
+done >"$inserts"
+( sql crash "$P" -f "$inserts" >/dev/null 2>&1 & )
+for _ in $(seq 1 600); do
+    [ "$(sql crash "$P" -c "SELECT count(*) > $before FROM t")" = t ] && break
+    sleep 0.1
+done
 pg_ctl_as crash stop -m immediate
+rm -f "$inserts"
 pg_ctl_as crash start
+after=$(sql crash "$P" -c "SELECT count(*) FROM t")
+check "the crash cut the inserts off (some but not all committed)" t \
+    "$([ "$after" -gt "$before" ] && [ "$after" -lt $((before + batches * per_batch)) ] && echo t || echo "f: $before -> $after")"
+check "after a crash during inserts: whole transactions only" 0 "$(sql crash "$P" -c "SELECT (count(*) - $before) % $per_batch FROM t")"
+check "after a crash during inserts: ivfflat returns every row with all lists probed" "$after" \
+    "$(sql crash "$P" -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 20" \
+        -c "SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM q LIMIT 1) LIMIT 1000000) s")"
 check "after a crash during inserts: index consistent" t "$(sql crash "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
 check "after a crash during inserts: exact at large ef_search" t "$(sql crash "$P" -c "SELECT index_matches_exact()")"
 sql crash "$P" -c "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(8001, 9000) i" -c "VACUUM t"
 check "after recovery: inserts and vacuum work" t "$(sql crash "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%' AND index_matches_exact()")"
+
+# The standby, promoted: its unlogged tables start empty from their init forks.
+pg_ctl_as standby promote
+for _ in $(seq 1 120); do
+    [ "$(sql standby "$S" -c "SELECT pg_is_in_recovery()")" = f ] && break
+    sleep 0.5
+done
+check "standby promoted" f "$(sql standby "$S" -c "SELECT pg_is_in_recovery()")"
+unlogged_usable standby "$S" "after promotion"
 finish

@@ -341,6 +341,51 @@ SET hnsw.nonexistent = 1;
 SELECT pg_stat_force_next_flush();
 SELECT idx_scan > 0 AS counted FROM pg_stat_user_indexes WHERE indexrelname = 'i_v_l2';
 
+-- Builds past maintenance_work_mem say so with pgvector's NOTICE, DETAIL and HINT.
+CREATE TABLE overflow (v vector(64));
+INSERT INTO overflow SELECT (SELECT array_agg(((i * 31 + j * 17) % 101)::real) FROM generate_series(1, 64) j) FROM generate_series(1, 3000) i;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX overflow_v ON overflow USING hnsw (v vector_l2_ops);
+RESET maintenance_work_mem;
+SELECT pgvector_rs_hnsw_check('overflow_v') LIKE '%is consistent%' AS consistent;
+
+-- Build threads: pgvector's DEBUG line when the build uses more than the
+-- backend; the table's parallel_workers and the GUC lower the count.
+ALTER TABLE overflow SET (parallel_workers = 1);
+SET client_min_messages = debug1;
+SET min_parallel_table_scan_size = 0;
+CREATE INDEX overflow_v2 ON overflow USING hnsw (v vector_l2_ops);
+SET pgvector_rs.build_threads = 1;
+CREATE INDEX overflow_v3 ON overflow USING hnsw (v vector_l2_ops);
+RESET pgvector_rs.build_threads;
+RESET min_parallel_table_scan_size;
+RESET client_min_messages;
+DROP TABLE overflow;
+
+-- varbit has no fixed dimensions: refused as pgvector refuses it.
+CREATE TABLE vb (v varbit(8));
+CREATE INDEX ON vb USING hnsw (v bit_hamming_ops);
+DROP TABLE vb;
+
+-- The check function is not executable by PUBLIC; it holds a lock that
+-- keeps VACUUM out (SHARE UPDATE EXCLUSIVE on the table) until commit.
+CREATE TABLE checked (v vector(3));
+INSERT INTO checked SELECT ARRAY[i, i % 5, 1] FROM generate_series(1, 50) i;
+CREATE INDEX checked_v ON checked USING hnsw (v vector_l2_ops);
+CREATE ROLE pgvector_rs_check_user;
+GRANT USAGE ON SCHEMA hnsw_test TO pgvector_rs_check_user;
+GRANT SELECT ON checked TO pgvector_rs_check_user;
+SET ROLE pgvector_rs_check_user;
+SELECT pgvector_rs_hnsw_check('checked_v');
+RESET ROLE;
+BEGIN;
+SELECT pgvector_rs_hnsw_check('checked_v');
+SELECT mode FROM pg_locks WHERE relation = 'checked'::regclass AND pid = pg_backend_pid() ORDER BY mode;
+COMMIT;
+DROP TABLE checked;
+REVOKE USAGE ON SCHEMA hnsw_test FROM pgvector_rs_check_user;
+DROP ROLE pgvector_rs_check_user;
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP SCHEMA hnsw_test CASCADE;

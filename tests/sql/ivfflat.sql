@@ -258,6 +258,25 @@ FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod AND am.amname = 'ivf
 JOIN pg_amproc amp ON amp.amprocfamily = opc.opcfamily
 GROUP BY 1, 2, 3 ORDER BY 1;
 
+-- varbit has no fixed dimensions: refused as pgvector refuses it.
+CREATE TABLE vb (v varbit(8));
+CREATE INDEX ON vb USING ivfflat (v bit_hamming_ops);
+DROP TABLE vb;
+
+-- Build threads: pgvector's DEBUG line when k-means and the assignment use
+-- more than the backend; the GUC lowers the count.
+ALTER TABLE t SET (parallel_workers = 1);
+SET client_min_messages = debug1;
+SET min_parallel_table_scan_size = 0;
+CREATE INDEX t_threads ON t USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+SET pgvector_rs.build_threads = 1;
+CREATE INDEX t_threads1 ON t USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+RESET pgvector_rs.build_threads;
+RESET min_parallel_table_scan_size;
+RESET client_min_messages;
+DROP INDEX t_threads, t_threads1;
+ALTER TABLE t RESET (parallel_workers);
+
 DROP TABLE t, queries;
 RESET search_path;
 DROP SCHEMA ivfflat_test;

@@ -1,11 +1,9 @@
 //! Deterministic pseudo-random level assignment.
 
-/// SplitMix64 finaliser: a fast, well-mixed 64-bit hash.
-pub(crate) fn mix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+/// A fast, well-mixed 64-bit hash: the first output of the generator the
+/// index crates share, seeded with `x`.
+pub(crate) fn mix64(x: u64) -> u64 {
+    pagestore::rng::SplitMix64::mix(x)
 }
 
 /// Level for an element whose random draw is `hash`: `floor(-ln(u) * mL)`

@@ -2,8 +2,8 @@
 //! nearest centroid and write the lists page by page.
 //!
 //! Tuples arrive in any order through [`IvfBuilder::push`] (the heap scan
-//! callback); they are assigned in parallel batches (with the blocked f32
-//! kernel when the [`Space`] declares dense payloads) and buffered per list.
+//! callback); they are assigned in parallel batches, by the same
+//! [`Space::distance`] and tie rule as [`crate::insert`], and buffered per list.
 //! As soon as a list has more than a page of tuples, one full page is written,
 //! so memory stays at about one page per list whatever the table size. Pages
 //! of different lists therefore interleave in the relation; each list is a
@@ -20,6 +20,7 @@ use crate::format::{
     CENTROID_HEADER_SIZE, FORMAT_VERSION, LIST_TUPLE_HEADER_SIZE, META_BLOCK, META_MAGIC,
 };
 use crate::space::Space;
+use crate::threads::WorkerPool;
 
 /// Tuples assigned to lists per parallel batch.
 const BATCH_TUPLES: usize = 4096;
@@ -64,6 +65,8 @@ pub struct IvfBuilder<'a, R: Relation, S: Space> {
     batch_payloads: Vec<u8>,
     tuples_done: u64,
     progress: Box<dyn FnMut(u64) + 'a>,
+    /// Where batches are assigned (this thread's rayon pool if `None`).
+    pool: Option<&'a WorkerPool>,
 }
 
 /// Build state of one list.
@@ -122,7 +125,14 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             batch_payloads: Vec::with_capacity(BATCH_TUPLES * size),
             tuples_done: 0,
             progress: Box::new(progress),
+            pool: None,
         })
+    }
+
+    /// Assigns rows to lists on `pool`'s workers.
+    pub fn with_pool(mut self, pool: &'a WorkerPool) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     /// Adds one heap tuple's vector.
@@ -171,7 +181,11 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             return;
         }
         let size = self.payload_size;
-        let assignment = self.assigner.assign(&self.batch_payloads);
+        let (assigner, payloads) = (&self.assigner, &self.batch_payloads);
+        let assignment = match self.pool {
+            Some(pool) => pool.install(|| assigner.assign(payloads)),
+            None => assigner.assign(payloads),
+        };
         let mut tuple = Vec::with_capacity(LIST_TUPLE_HEADER_SIZE + size);
         for (i, &list) in assignment.iter().enumerate() {
             let payload = &self.batch_payloads[i * size..(i + 1) * size];

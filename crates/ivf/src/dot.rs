@@ -1,4 +1,5 @@
-//! Dense `f32` dot products for k-means training.
+//! Dense `f32` dot products for k-means training (only: builds and inserts
+//! assign rows to lists with the caller's [`crate::Space::distance`]).
 //!
 //! The cost of k-means is the assignment step: every sample point against
 //! every centroid. [`assign_block`] computes it as a register-blocked product

@@ -1,6 +1,8 @@
 //! IVFFlat index core for pgvector_rs.
 //!
-//! * [`kmeans`] trains the list centroids from a sample of the table;
+//! * [`Reservoir`] samples the table within a memory budget, [`kmeans`]
+//!   trains the list centroids from the sample and [`train_centroids`]
+//!   encodes them;
 //! * [`IvfBuilder`] writes a new index (meta page, centroid pages, lists);
 //! * [`insert`] adds one tuple, [`Scan`] / [`search`] query the index and
 //!   [`bulk_delete`] vacuums it.
@@ -21,9 +23,12 @@ pub mod format;
 mod insert;
 pub mod kmeans;
 mod lists;
-mod rng;
+pub mod rng;
+mod sample;
 mod search;
 mod space;
+pub mod threads;
+mod train;
 mod vacuum;
 
 pub use build::{BuildStats, IndexParams, IvfBuilder};
@@ -31,8 +36,10 @@ pub use centroids::read_meta;
 pub use error::IvfError;
 pub use insert::insert;
 pub use kmeans::Metric;
+pub use sample::{kmeans_memory, PgvectorMemory, Reservoir, SampleError, Slot};
 pub use search::{search, IterativeScan, Scan, SearchOptions};
 pub use space::{DenseEncoding, Element, Space};
+pub use train::train_centroids;
 pub use vacuum::{bulk_delete, bulk_delete_with_delay, VacuumStats};
 
 #[cfg(test)]

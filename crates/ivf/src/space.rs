@@ -30,10 +30,10 @@ pub trait Space: Sync {
         0.0
     }
 
-    /// Declares the payloads dense float vectors ranked by a k-means metric.
-    /// Builds then assign rows to lists with the blocked f32 kernel of
-    /// k-means instead of one [`Space::distance`] call per row and centroid
-    /// (about ten times faster). `None` (the default) keeps the generic path.
+    /// Declares the payloads dense float vectors ranked by a k-means metric
+    /// (`None`, the default, for any other payload). Informational: builds
+    /// and inserts both assign rows to lists with [`Space::distance`], so a
+    /// row lands in the same list however it arrived.
     fn dense(&self) -> Option<DenseEncoding> {
         None
     }
@@ -64,22 +64,6 @@ impl Element {
         match self {
             Element::F32 => 4,
             Element::F16 => 2,
-        }
-    }
-
-    /// Decodes a payload of `out.len()` elements into `out`.
-    pub(crate) fn decode_into(self, payload: &[u8], out: &mut [f32]) {
-        match self {
-            Element::F32 => {
-                for (x, b) in out.iter_mut().zip(payload.chunks_exact(4)) {
-                    *x = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-                }
-            }
-            Element::F16 => {
-                for (x, b) in out.iter_mut().zip(payload.chunks_exact(2)) {
-                    *x = half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])).to_f32();
-                }
-            }
         }
     }
 }

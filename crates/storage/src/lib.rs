@@ -42,6 +42,7 @@ mod mem;
 mod opaque;
 mod page;
 mod prefetch;
+pub mod rng;
 mod view;
 
 pub use item_pointer::ItemPointer;

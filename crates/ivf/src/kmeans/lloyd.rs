@@ -6,13 +6,14 @@ use rayon::prelude::*;
 use super::{deterministic_sum, KMeansParams, Metric, Points, Progress};
 use crate::dot::{assign_all, metric_bias, Best};
 
-/// Runs Lloyd iterations from the seeds in `centroids`, updating them in place.
+/// Runs Lloyd iterations from the seeds in `centroids`, updating them in
+/// place; false if `progress` asked to stop.
 pub(super) fn iterate(
     points: &Points<'_>,
     centroids: &mut [f32],
     params: &KMeansParams,
-    progress: &mut dyn FnMut(Progress),
-) {
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> bool {
     let n = points.len();
     let mut best = vec![
         Best {
@@ -37,18 +38,21 @@ pub(super) fn iterate(
             .into_par_iter()
             .map(|i| point_cost(points, i, best[i].score))
             .collect();
-        progress(Progress::Iteration {
+        if !progress(Progress::Iteration {
             iteration,
             max_iterations: params.max_iterations,
             changed,
             objective: deterministic_sum(n, |i| costs[i] as f64) / n as f64,
-        });
+        }) {
+            return false;
+        }
         fill_empty_clusters(&mut labels, &costs, centroids.len() / points.dims);
         update(points, &labels, centroids);
         if changed as f64 <= params.tolerance * n as f64 {
             break;
         }
     }
+    true
 }
 
 /// Finds the best centroid of every point.

@@ -121,20 +121,35 @@ pub fn kmeans(
     params: &KMeansParams,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<f32> {
+    kmeans_cancellable(sample, dims, params, &mut |p| {
+        progress(p);
+        true
+    })
+    .expect("never cancelled")
+}
+
+/// [`kmeans`] that stops (returning `None`) as soon as `progress` returns
+/// false. `progress` is called on the thread that runs this function,
+/// between parallel steps.
+pub fn kmeans_cancellable(
+    sample: &[f32],
+    dims: usize,
+    params: &KMeansParams,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Option<Vec<f32>> {
     let lists = params.lists;
     if lists == 0 || dims == 0 {
         assert!(sample.is_empty() || dims != 0, "dims must be positive");
-        return Vec::new();
+        return Some(Vec::new());
     }
     assert_eq!(sample.len() % dims, 0, "sample length must be n × dims");
     let mut rng = SplitMix64::new(params.seed);
     if sample.is_empty() {
-        return random_centroids(lists, dims, params.metric, &mut rng);
+        return Some(random_centroids(lists, dims, params.metric, &mut rng));
     }
     let points = Points::new(sample, dims, params.metric);
-    let mut centroids = seeding::kmeans_plus_plus(&points, lists, &mut rng, progress);
-    lloyd::iterate(&points, &mut centroids, params, progress);
-    centroids
+    let mut centroids = seeding::kmeans_plus_plus(&points, lists, &mut rng, progress)?;
+    lloyd::iterate(&points, &mut centroids, params, progress).then_some(centroids)
 }
 
 /// The sample with the per-point quantities every phase needs.
@@ -206,15 +221,21 @@ pub(crate) fn deterministic_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f6
 }
 
 fn random_centroids(lists: usize, dims: usize, metric: Metric, rng: &mut SplitMix64) -> Vec<f32> {
-    let mut centroids: Vec<f32> = (0..lists * dims)
+    (0..lists)
+        .flat_map(|_| random_centroid(dims, metric, rng))
+        .collect()
+}
+
+/// The next of the seeded random centroids [`kmeans`] gives an empty
+/// sample (the same values, one centroid at a time).
+pub(crate) fn random_centroid(dims: usize, metric: Metric, rng: &mut SplitMix64) -> Vec<f32> {
+    let mut centroid: Vec<f32> = (0..dims)
         .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
         .collect();
     if metric.is_spherical() {
-        centroids.chunks_mut(dims).for_each(|c| {
-            normalize(c);
-        });
+        normalize(&mut centroid);
     }
-    centroids
+    centroid
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@ pub(super) fn kmeans_plus_plus(
     points: &Points<'_>,
     lists: usize,
     rng: &mut SplitMix64,
-    progress: &mut dyn FnMut(Progress),
-) -> Vec<f32> {
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Option<Vec<f32>> {
     let dims = points.dims;
     let candidates = Candidates::gather(points, lists, rng);
     let m = candidates.len();
@@ -41,17 +41,19 @@ pub(super) fn kmeans_plus_plus(
             candidates.squared_norms[pick],
             &mut squared_distance,
         );
-        progress(Progress::Seeding {
+        if !progress(Progress::Seeding {
             chosen,
             total: lists,
-        });
+        }) {
+            return None;
+        }
         pick = draw_proportional(&squared_distance, rng);
     }
     progress(Progress::Seeding {
         chosen: lists,
         total: lists,
-    });
-    centroids
+    })
+    .then_some(centroids)
 }
 
 /// The seeding subsample, copied contiguously (normalised for spherical
