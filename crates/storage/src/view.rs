@@ -96,8 +96,24 @@ fn upper(image: &PageImage) -> usize {
     get_u16(image, PD_UPPER) as usize
 }
 
+/// True if the header's `pd_lower <= pd_upper <= pd_special` bounds are
+/// sane (what `PageIsVerified` checks). A page that fails reads as having
+/// no items and no free space, so a damaged header can never make the page
+/// code index outside the page.
+fn header_ok(image: &PageImage) -> bool {
+    let (lower, upper) = (lower(image), upper(image));
+    let special = get_u16(image, PD_SPECIAL) as usize;
+    PAGE_HEADER_SIZE <= lower
+        && lower <= upper
+        && upper <= special
+        && special == BLCKSZ - SPECIAL_SIZE
+}
+
 fn max_offset(image: &PageImage) -> OffsetNumber {
-    (lower(image).saturating_sub(PAGE_HEADER_SIZE) / ITEM_ID_SIZE) as OffsetNumber
+    if !header_ok(image) {
+        return 0;
+    }
+    ((lower(image) - PAGE_HEADER_SIZE) / ITEM_ID_SIZE) as OffsetNumber
 }
 
 /// Location of an item with storage; `None` for bad offsets and for line
@@ -113,6 +129,9 @@ fn item_range(image: &PageImage, offset: OffsetNumber) -> Option<std::ops::Range
 }
 
 fn free_space(image: &PageImage) -> usize {
+    if !header_ok(image) {
+        return 0;
+    }
     upper(image)
         .saturating_sub(lower(image))
         .saturating_sub(ITEM_ID_SIZE)
@@ -180,6 +199,9 @@ impl PageMut for PageRefMut<'_> {
 
     fn add_item(&mut self, data: &[u8]) -> Option<OffsetNumber> {
         let image = &mut *self.image;
+        if !header_ok(image) {
+            return None;
+        }
         let aligned = maxalign(data.len());
         let (lower, upper) = (lower(image), upper(image));
         if lower + ITEM_ID_SIZE + aligned > upper {
@@ -201,6 +223,10 @@ impl PageMut for PageRefMut<'_> {
             return false;
         };
         let (lower, upper) = (lower(image), upper(image));
+        if old.start < upper || old.start + maxalign(old.len()) > BLCKSZ - SPECIAL_SIZE {
+            // A line pointer into the free space or the special area: damaged.
+            return false;
+        }
         let old_aligned = maxalign(old.len());
         let new_aligned = maxalign(data.len());
         if new_aligned > old_aligned + (upper - lower) {
