@@ -4,7 +4,9 @@
 //!
 //! [`Relation`]: crate::Relation
 
-use crate::layout::{maxalign, BLCKSZ, ITEM_ID_SIZE, PAGE_HEADER_SIZE, SPECIAL_SIZE};
+use crate::layout::{
+    maxalign, BLCKSZ, ITEM_ID_SIZE, MAXIMUM_ALIGNOF, PAGE_HEADER_SIZE, SPECIAL_SIZE,
+};
 use crate::page::{Page, PageMut};
 use crate::{BlockNumber, OffsetNumber, PageOpaque};
 
@@ -117,14 +119,18 @@ fn max_offset(image: &PageImage) -> OffsetNumber {
 }
 
 /// Location of an item with storage; `None` for bad offsets and for line
-/// pointers that would point outside the page (a corrupt page yields no
-/// item rather than a panic or an out-of-bounds read).
+/// pointers that would point outside the page or at a position that is not
+/// MAXALIGNed (Postgres places every item MAXALIGNed): a corrupt page
+/// yields no item rather than a panic, an out-of-bounds or a misaligned read.
 fn item_range(image: &PageImage, offset: OffsetNumber) -> Option<std::ops::Range<usize>> {
     if offset == 0 || offset > max_offset(image) {
         return None;
     }
     let (off, flags, len) = line_pointer(image, offset);
-    (flags == LP_NORMAL && off >= PAGE_HEADER_SIZE && off + len <= BLCKSZ - SPECIAL_SIZE)
+    (flags == LP_NORMAL
+        && off >= PAGE_HEADER_SIZE
+        && off % MAXIMUM_ALIGNOF == 0
+        && off + len <= BLCKSZ - SPECIAL_SIZE)
         .then_some(off..off + len)
 }
 
