@@ -12,13 +12,16 @@
 //! releases buffer pins, content locks and heavyweight locks, and discards
 //! unfinished generic-WAL state, so touching them here could only do harm.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 
 use pagestore::{
-    init_page, prefetch_bytes, prefetch_item, BlockNumber, LockMode, OffsetNumber, Page, PageImage,
-    PageMut, PageOpaque, PageRef, PageRefMut, Relation, BLCKSZ, PAGE_HEADER_SIZE,
+    init_page, prefetch_bytes, prefetch_item, BlockNumber, BlockOutOfRange, Interrupted, LockMode,
+    OffsetNumber, Page, PageImage, PageMut, PageOpaque, PageRef, PageRefMut, Relation, BLCKSZ,
+    PAGE_HEADER_SIZE,
 };
 use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
 
 /// Items whose buffers [`Relation::prefetch_items`] pins at once: within
 /// the backend's fast private pin-count slots (`REFCOUNT_ARRAY_ENTRIES`).
@@ -29,6 +32,10 @@ pub struct PgRelation {
     rel: pg_sys::Relation,
     fork: pg_sys::ForkNumber::Type,
     wal: bool,
+    /// The fork's size when last asked (`smgrnblocks` is a system call);
+    /// index forks only grow, so a block below it exists. Asked again when
+    /// a block is not below it.
+    known_blocks: Cell<BlockNumber>,
 }
 
 impl PgRelation {
@@ -39,6 +46,7 @@ impl PgRelation {
             rel,
             fork: pg_sys::ForkNumber::MAIN_FORKNUM,
             wal: true,
+            known_blocks: Cell::new(0),
         }
     }
 
@@ -49,6 +57,7 @@ impl PgRelation {
             rel,
             fork: pg_sys::ForkNumber::MAIN_FORKNUM,
             wal: false,
+            known_blocks: Cell::new(0),
         }
     }
 
@@ -58,6 +67,7 @@ impl PgRelation {
             rel,
             fork: pg_sys::ForkNumber::INIT_FORKNUM,
             wal: true,
+            known_blocks: Cell::new(0),
         }
     }
 
@@ -79,7 +89,49 @@ impl PgRelation {
         }
     }
 
+    /// Raises `index_corrupted` (XX002) naming the index unless `block`
+    /// exists. Every buffer this type reads goes through here, so no block
+    /// number taken from a damaged page can reach `ReadBuffer` (which would
+    /// extend the relation for `InvalidBlockNumber` and fail with a less
+    /// useful error for other blocks past the end).
+    fn ensure_block(&self, block: BlockNumber) {
+        if let Err(e) = self.check_block_size(block) {
+            // SAFETY: `rel` is an open relation for the lifetime of `self`;
+            // `relname` is a NUL-terminated NameData.
+            let name = unsafe {
+                std::ffi::CStr::from_ptr((*(*self.rel).rd_rel).relname.data.as_ptr())
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            super::error(
+                PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+                &format!(
+                    "index \"{name}\" is corrupted: block {} is past the end of the index \
+                     ({} blocks)",
+                    e.block, e.nblocks
+                ),
+                Some("REINDEX the index."),
+            );
+        }
+    }
+
+    /// `Ok` if `block` exists, asking the storage manager only when the
+    /// cached size does not cover it.
+    fn check_block_size(&self, block: BlockNumber) -> Result<(), BlockOutOfRange> {
+        if block < self.known_blocks.get() {
+            return Ok(());
+        }
+        let nblocks = self.nblocks();
+        self.known_blocks.set(nblocks);
+        if block < nblocks {
+            Ok(())
+        } else {
+            Err(BlockOutOfRange { block, nblocks })
+        }
+    }
+
     unsafe fn read_buffer(&self, block: BlockNumber) -> pg_sys::Buffer {
+        self.ensure_block(block);
         unsafe {
             pg_sys::ReadBufferExtended(
                 self.rel,
@@ -97,7 +149,15 @@ impl PgRelation {
         unsafe {
             // Concurrent extenders must not get the same block.
             pg_sys::LockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
-            let buffer = self.read_buffer(pg_sys::InvalidBlockNumber); // P_NEW
+            // SAFETY: P_NEW (InvalidBlockNumber) extends the relation by one
+            // block, which is what is wanted here, under the extension lock.
+            let buffer = pg_sys::ReadBufferExtended(
+                self.rel,
+                self.fork,
+                pg_sys::InvalidBlockNumber, // P_NEW
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
             pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
             pg_sys::UnlockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
             buffer
@@ -281,6 +341,22 @@ impl Relation for PgRelation {
         unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.rel, self.fork) }
     }
 
+    /// Checked against the cached size; a block past the end raises
+    /// `index_corrupted` naming the index (it never returns `Err`).
+    fn check_block(&self, block: BlockNumber) -> Result<(), BlockOutOfRange> {
+        self.ensure_block(block);
+        Ok(())
+    }
+
+    /// `CHECK_FOR_INTERRUPTS()`: a pending cancel or timeout raises its
+    /// ERROR here, which unwinds through the index code's frames (guards do
+    /// nothing while unwinding; transaction abort releases buffers and
+    /// locks). Only called on the backend's main thread.
+    fn check_interrupts(&self) -> Result<(), Interrupted> {
+        pgrx::check_for_interrupts!();
+        Ok(())
+    }
+
     fn read(&self, block: BlockNumber) -> PgReadGuard<'_> {
         unsafe {
             let buffer = self.read_buffer(block);
@@ -296,9 +372,12 @@ impl Relation for PgRelation {
     /// Pins the buffers of up to [`PREFETCH_BATCH`] items at a time (the
     /// hash lookups' misses overlap), prefetches each page's header and line
     /// pointers, then each item's bytes, and unpins. The `read` that
-    /// follows finds everything cached. (A block past the end raises the
-    /// ERROR that `read` would raise for it next.)
+    /// follows finds everything cached. Blocks past the end are skipped
+    /// (the `read` that follows raises the error).
     fn prefetch_items(&self, items: &[pagestore::ItemPointer]) {
+        if items.iter().any(|i| self.check_block_size(i.block).is_err()) {
+            return;
+        }
         for chunk in items.chunks(PREFETCH_BATCH) {
             let pinned = unsafe { self.pin_and_prefetch(chunk) };
             for &(buffer, _) in &pinned[..chunk.len()] {
@@ -314,7 +393,11 @@ impl Relation for PgRelation {
         &self,
         items: &[pagestore::ItemPointer],
         mut f: impl FnMut(usize, &PgReadGuard<'_>),
-    ) {
+    ) -> Result<(), BlockOutOfRange> {
+        // Every block is checked before any is pinned.
+        for item in items {
+            self.ensure_block(item.block);
+        }
         for (chunk_index, chunk) in items.chunks(PREFETCH_BATCH).enumerate() {
             let pinned = unsafe { self.pin_and_prefetch(chunk) };
             for (k, (&(buffer, page), item)) in pinned.iter().zip(chunk).enumerate() {
@@ -331,6 +414,7 @@ impl Relation for PgRelation {
                 f(chunk_index * PREFETCH_BATCH + k, &guard);
             }
         }
+        Ok(())
     }
 
     /// Pins `block`, prefetches the whole page, unpins. (Pinning while

@@ -64,9 +64,9 @@ pub fn insert<R: Relation, S: Space>(
         rel,
         space,
         m: meta.m,
-        cache: ElementCache::default(),
+        cache: ElementCache::new(meta.payload_size),
     };
-    let found = search_layers(rel, space, &meta, payload, level);
+    let found = search_layers(rel, space, &meta, payload, level)?;
     if let Some(element) = inserter.add_to_duplicate(&found, heap_tid, payload) {
         return Ok(InsertOutcome::Duplicate(element));
     }
@@ -80,9 +80,10 @@ pub fn insert<R: Relation, S: Space>(
     inserter.cache.put(element, level, payload);
     for (layer, list) in lists.iter().enumerate() {
         for neighbor in list {
-            inserter.add_reverse_link(neighbor.id, element, neighbor.dist, layer as u8);
+            inserter.add_reverse_link(neighbor.id, element, neighbor.dist, layer as u8)?;
         }
     }
+    inserter.cache.check()?;
     update_meta(rel, |m| {
         m.element_count += 1;
         if m.entry().is_none() || level as u16 > m.entry_level {
@@ -209,19 +210,25 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
     /// is full, re-selects it with the heuristic. Optimistic: the list is
     /// read, the new one computed without locks, and written only if the
     /// list did not change meanwhile (otherwise retried).
-    fn add_reverse_link(&mut self, target: ItemPointer, new: ItemPointer, dist: f32, layer: u8) {
+    fn add_reverse_link(
+        &mut self,
+        target: ItemPointer,
+        new: ItemPointer,
+        dist: f32,
+        layer: u8,
+    ) -> Result<(), HnswError> {
         let cap = layer_capacity(self.m, layer);
         for _ in 0..MAX_LINK_ATTEMPTS {
             let Some(t) = self.cache.get(self.rel, target) else {
-                return;
+                return Ok(());
             };
             let Some((snapshot, current)) =
-                read_layer(self.rel, self.m, target, t.neighbors, layer)
+                read_layer(self.rel, self.m, target, t.neighbors, layer)?
             else {
-                return;
+                return Ok(());
             };
             if current.contains(&new) {
-                return;
+                return Ok(());
             }
             let list = if current.len() < cap {
                 let mut list = current;
@@ -251,7 +258,7 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
                     true,
                 );
                 if !selected.iter().any(|s| s.id == new) {
-                    return;
+                    return Ok(());
                 }
                 selected.iter().map(|s| s.id).collect()
             };
@@ -263,10 +270,11 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
                 layer,
                 &snapshot,
                 &list,
-            ) {
-                return;
+            )? {
+                return Ok(());
             }
         }
+        Ok(())
     }
 }
 
@@ -514,11 +522,11 @@ fn reuse_remote<R: Relation>(
         }
         e.set_state(STATE_DELETED);
     }
-    let neighbors_written = {
-        let mut page = rel.write(nt.block);
+    // `nt` was read from the page: a damaged link is left alone.
+    let neighbors_written = rel.try_write(nt.block).is_ok_and(|mut page| {
         let fits = overwrite_fits(&page, &[nt.offset], &[t.neighbors_size()]);
         fits && page.overwrite_item(nt.offset, &t.neighbors(element))
-    };
+    });
     let mut page = rel.write(element.block);
     if neighbors_written && overwrite_fits(&page, &[element.offset], &[t.element_size()]) {
         assert!(page.overwrite_item(element.offset, &t.element(nt)));

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use pagestore::{ItemPointer, Page, PageMut, PageOpaque, Relation};
+use pagestore::{BlockOutOfRange, ItemPointer, Page, PageMut, PageOpaque, Relation};
 
 use crate::arena::PayloadArena;
 use crate::format::{
@@ -30,6 +30,18 @@ pub(crate) const META_OPAQUE: PageOpaque = PageOpaque {
 pub(crate) fn is_graph_page(page: &impl Page) -> bool {
     let o = page.opaque();
     o.page_id == PAGE_ID && o.flags == PAGE_FLAG_GRAPH
+}
+
+impl From<BlockOutOfRange> for HnswError {
+    fn from(e: BlockOutOfRange) -> Self {
+        HnswError::Corrupted(e.to_string())
+    }
+}
+
+impl From<pagestore::Interrupted> for HnswError {
+    fn from(_: pagestore::Interrupted) -> Self {
+        HnswError::Cancelled
+    }
 }
 
 /// Reads and validates the meta tuple.
@@ -77,34 +89,35 @@ pub(crate) fn write_meta_page<R: Relation>(rel: &R, meta: &MetaTuple) -> Result<
     Ok(())
 }
 
-/// Runs `f` on the element tuple at `ptr` under a share lock; `None` if the
-/// item is not an element tuple (e.g. a stale link).
+/// Runs `f` on the element tuple at `ptr` under a share lock; `Ok(None)` if
+/// the item is not an element tuple (e.g. a stale link), an error if the
+/// block does not exist (a damaged link).
 pub(crate) fn read_element<R: Relation, T>(
     rel: &R,
     ptr: ItemPointer,
+    payload_size: u32,
     f: impl FnOnce(ElementRef<'_>) -> T,
-) -> Option<T> {
-    read_element_on_page(rel, ptr, |element, _| f(element))
+) -> Result<Option<T>, HnswError> {
+    let page = rel.try_read(ptr.block)?;
+    Ok(element_on_page(&page, ptr, payload_size, |element, _| f(element)))
 }
 
-/// Like [`read_element`], but `f` also gets the locked page, to read the
-/// element's neighbour tuple when it is on the same page.
-pub(crate) fn read_element_on_page<R: Relation, T>(
-    rel: &R,
-    ptr: ItemPointer,
-    f: impl FnOnce(ElementRef<'_>, &R::ReadGuard<'_>) -> T,
-) -> Option<T> {
-    element_on_page(&rel.read(ptr.block), ptr, f)
-}
-
-/// [`read_element_on_page`] on the already locked page of `ptr`.
+/// Runs `f` on the element tuple at `ptr` on its already locked page (and
+/// gives `f` the page, to read the element's neighbour tuple when it is on
+/// the same page); `None` if the item is not an element tuple, or (damaged)
+/// one whose payload does not have the index's fixed `payload_size` (0: any
+/// size), so that a `Space` only ever compares payloads of the right size.
 pub(crate) fn element_on_page<P: Page, T>(
     page: &P,
     ptr: ItemPointer,
+    payload_size: u32,
     f: impl FnOnce(ElementRef<'_>, &P) -> T,
 ) -> Option<T> {
     debug_assert_eq!(page.block(), ptr.block);
     let element = ElementRef::parse(page.item(ptr.offset)?)?;
+    if payload_size != 0 && element.payload().len() != payload_size as usize {
+        return None;
+    }
     Some(f(element, page))
 }
 
@@ -144,14 +157,14 @@ pub(crate) fn read_neighbor_layer<R: Relation>(
     nt: ItemPointer,
     layer: u8,
     out: &mut Vec<ItemPointer>,
-) -> bool {
+) -> Result<bool, HnswError> {
     out.clear();
-    let page = rel.read(nt.block);
+    let page = rel.try_read(nt.block)?;
     let Some(list) = owned_list(page.item(nt.offset), m, owner, layer) else {
-        return false;
+        return Ok(false);
     };
     out.extend(list.layer(layer));
-    true
+    Ok(true)
 }
 
 /// Raw bytes (for change detection) and valid entries of `owner`'s list on
@@ -162,13 +175,15 @@ pub(crate) fn read_layer<R: Relation>(
     owner: ItemPointer,
     nt: ItemPointer,
     layer: u8,
-) -> Option<(Vec<u8>, Vec<ItemPointer>)> {
-    let page = rel.read(nt.block);
-    let list = owned_list(page.item(nt.offset), m, owner, layer)?;
-    Some((
+) -> Result<Option<(Vec<u8>, Vec<ItemPointer>)>, HnswError> {
+    let page = rel.try_read(nt.block)?;
+    let Some(list) = owned_list(page.item(nt.offset), m, owner, layer) else {
+        return Ok(None);
+    };
+    Ok(Some((
         list.layer_bytes(layer).to_vec(),
         list.layer(layer).collect(),
-    ))
+    )))
 }
 
 /// Replaces `owner`'s list on `layer` with `list` if its bytes still equal
@@ -182,23 +197,23 @@ pub(crate) fn write_layer_if_unchanged<R: Relation>(
     layer: u8,
     snapshot: &[u8],
     list: &[ItemPointer],
-) -> bool {
-    let mut page = rel.write(nt.block);
+) -> Result<bool, HnswError> {
+    let mut page = rel.try_write(nt.block)?;
     let Some(mut tuple) = page
         .item_mut(nt.offset)
         .and_then(|i| NeighborsMut::parse(i, m))
     else {
-        return true;
+        return Ok(true);
     };
     let view = tuple.as_ref();
     if view.element() != owner || view.level() < layer {
-        return true;
+        return Ok(true);
     }
     if view.layer_bytes(layer) != snapshot {
-        return false;
+        return Ok(false);
     }
     tuple.set_layer(layer, list);
-    true
+    Ok(true)
 }
 
 /// What insert and vacuum need to know about an element they reason about.
@@ -213,13 +228,30 @@ pub(crate) struct CachedElement {
 /// Elements (and copies of their payloads) loaded during one insert or
 /// repair, so that neighbour selection can compute pairwise distances
 /// without holding page locks.
+///
+/// A pointer to a block that does not exist (a damaged link) is remembered
+/// as "no element" and as the cache's fault, which the operation returns
+/// with [`ElementCache::check`] before it finishes (callers use `get` in
+/// filters and closures, where an error could not be returned).
 #[derive(Default)]
 pub(crate) struct ElementCache {
     index: HashMap<ItemPointer, Option<CachedElement>>,
     payloads: PayloadArena,
+    fault: Option<HnswError>,
+    /// The index's fixed payload size (0: sizes vary); elements with
+    /// another size are damaged and read as "no element".
+    payload_size: u32,
 }
 
 impl ElementCache {
+    /// An empty cache for an index whose meta page says `payload_size`.
+    pub fn new(payload_size: u32) -> Self {
+        ElementCache {
+            payload_size,
+            ..ElementCache::default()
+        }
+    }
+
     /// The element at `ptr`, loading it on first use; `None` if there is no
     /// element tuple there.
     pub fn get<R: Relation>(&mut self, rel: &R, ptr: ItemPointer) -> Option<CachedElement> {
@@ -227,14 +259,26 @@ impl ElementCache {
             return *cached;
         }
         let payloads = &mut self.payloads;
-        let loaded = read_element(rel, ptr, |e| CachedElement {
+        let loaded = read_element(rel, ptr, self.payload_size, |e| CachedElement {
             state: e.state(),
             level: e.level(),
             neighbors: e.neighbors(),
             payload: payloads.push(e.payload()),
+        })
+        .unwrap_or_else(|e| {
+            self.fault.get_or_insert(e);
+            None
         });
         self.index.insert(ptr, loaded);
         loaded
+    }
+
+    /// The first damaged link met by [`ElementCache::get`], as an error.
+    pub fn check(&self) -> Result<(), HnswError> {
+        match &self.fault {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Adds an element that is not on a page yet (the one being inserted).
@@ -263,7 +307,8 @@ impl ElementCache {
         space.distance(self.payload(&pa), self.payload(&pb))
     }
 
-    /// Forgets everything (e.g. after a retry found the graph changed).
+    /// Forgets everything but the fault (e.g. after a retry found the
+    /// graph changed).
     pub fn clear(&mut self) {
         self.index.clear();
         self.payloads.clear();

@@ -5,7 +5,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use pagestore::{ItemPointer, Relation};
+use pagestore::{InterruptTicker, ItemPointer, Relation};
 
 use crate::arena::PayloadArena;
 use crate::format::{MetaTuple, STATE_FREE, STATE_LIVE};
@@ -20,6 +20,8 @@ pub(crate) struct Probe<'a, R, S> {
     pub query: &'a [u8],
     /// The index's `m` (sizes of neighbour tuples).
     pub m: u16,
+    /// The index's fixed payload size, 0 if sizes vary.
+    pub payload_size: u32,
 }
 
 /// An element reached by a search, with what is needed to expand it later.
@@ -106,7 +108,12 @@ pub(crate) struct LayerSearch {
     links: Vec<ItemPointer>,
     /// Elements whose distance was computed.
     pub visits: u64,
+    /// Checks for interrupts every few expansions.
+    ticker: InterruptTicker,
 }
+
+/// Expansions between interrupt checks (each reads up to `2*m` elements).
+const EXPANSIONS_PER_INTERRUPT_CHECK: u32 = 32;
 
 impl LayerSearch {
     /// A search that keeps what `mode` needs.
@@ -122,6 +129,7 @@ impl LayerSearch {
             nearest_any: None,
             links: Vec::new(),
             visits: 0,
+            ticker: InterruptTicker::new(EXPANSIONS_PER_INTERRUPT_CHECK),
         }
     }
 
@@ -148,7 +156,8 @@ impl LayerSearch {
     }
 
     /// Computes the distance to the element at `ptr` unless already visited;
-    /// `None` for visited pointers and non-elements (free or stale slots).
+    /// `None` for visited pointers and non-elements (free or stale slots),
+    /// an error for a block that does not exist.
     ///
     /// While the element's page is locked, copies what later steps would
     /// otherwise lock the page again for, but only for candidates that
@@ -164,11 +173,12 @@ impl LayerSearch {
         ptr: ItemPointer,
         layer: u8,
         ef: usize,
-    ) -> Option<Candidate> {
+    ) -> Result<Option<Candidate>, HnswError> {
         if !self.visited.insert(ptr) {
-            return None;
+            return Ok(None);
         }
-        self.load_from(probe, &probe.rel.read(ptr.block), ptr, layer, ef)
+        let page = probe.rel.try_read(ptr.block)?;
+        Ok(self.load_from(probe, &page, ptr, layer, ef))
     }
 
     /// [`LayerSearch::visit`] of an element already marked visited, from
@@ -183,7 +193,7 @@ impl LayerSearch {
     ) -> Option<Candidate> {
         let mode = self.mode;
         let (tids, link_cache, best) = (&mut self.tids, &mut self.link_cache, &self.best);
-        let candidate = element_on_page(page, ptr, |e, page| {
+        let candidate = element_on_page(page, ptr, probe.payload_size, |e, page| {
             if e.state() == STATE_FREE {
                 return None;
             }
@@ -261,10 +271,11 @@ impl LayerSearch {
         ptr: ItemPointer,
         layer: u8,
         ef: usize,
-    ) {
-        if let Some(c) = self.visit(probe, ptr, layer, ef) {
+    ) -> Result<(), HnswError> {
+        if let Some(c) = self.visit(probe, ptr, layer, ef)? {
             self.admit(c, layer, ef);
         }
+        Ok(())
     }
 
     /// Starts the search from an element reached on a higher layer.
@@ -277,20 +288,22 @@ impl LayerSearch {
     }
 
     /// Expands elements until the beam of `ef` is settled, or until
-    /// `stop()` says a resource limit is reached.
+    /// `stop()` says a resource limit is reached. Checks for interrupts
+    /// every few expansions; fails on a link to a block that does not exist.
     pub fn run<R: Relation, S: Space>(
         &mut self,
         probe: &Probe<'_, R, S>,
         layer: u8,
         ef: usize,
         mut stop: impl FnMut(&Self) -> bool,
-    ) {
+    ) -> Result<(), HnswError> {
         while let Some(&Reverse(c)) = self.frontier.peek() {
             let settled =
                 self.best.len() >= ef && self.best.peek().is_some_and(|w| c.dist > w.dist);
             if settled || stop(self) {
                 break;
             }
+            self.ticker.tick(probe.rel)?;
             self.frontier.pop();
             let mut links = std::mem::take(&mut self.links);
             let found = if c.links_len == NOT_CACHED {
@@ -301,7 +314,7 @@ impl LayerSearch {
                     c.neighbors,
                     layer,
                     &mut links,
-                )
+                )?
             } else {
                 let start = c.links_start as usize;
                 links.clear();
@@ -316,10 +329,11 @@ impl LayerSearch {
                     if let Some(n) = self.load_from(probe, page, links[i], layer, ef) {
                         self.admit(n, layer, ef);
                     }
-                });
+                })?;
             }
             self.links = links;
         }
+        Ok(())
     }
 
     /// Takes the settled results, nearest first.
@@ -369,19 +383,23 @@ pub(crate) fn descend<R: Relation, S: Space>(
     meta: &MetaTuple,
     to_layer: u8,
     search: &mut LayerSearch,
-) -> Option<Candidate> {
-    let entry = meta.entry()?;
+) -> Result<Option<Candidate>, HnswError> {
+    let Some(entry) = meta.entry() else {
+        return Ok(None);
+    };
     search.reset();
-    let top = meta.entry_level as u8;
-    search.seed_pointer(probe, entry, top, 1);
-    let mut nearest = search.nearest_any()?;
+    let top = meta.entry_level.min(u8::MAX as u16) as u8;
+    search.seed_pointer(probe, entry, top, 1)?;
+    let Some(mut nearest) = search.nearest_any() else {
+        return Ok(None);
+    };
     for layer in (to_layer.saturating_add(1)..=top).rev() {
         search.reset();
         search.seed(nearest, layer, 1);
-        search.run(probe, layer, 1, |_| false);
+        search.run(probe, layer, 1, |_| false)?;
         nearest = search.nearest_any().unwrap_or(nearest);
     }
-    Some(nearest)
+    Ok(Some(nearest))
 }
 
 /// Live elements near `query` on layers `0..=min(level, top)` (index =
@@ -393,18 +411,19 @@ pub(crate) fn search_layers<R: Relation, S: Space>(
     meta: &MetaTuple,
     query: &[u8],
     level: u8,
-) -> Vec<Vec<Candidate>> {
+) -> Result<Vec<Vec<Candidate>>, HnswError> {
     let probe = Probe {
         rel,
         space,
         query,
         m: meta.m,
+        payload_size: meta.payload_size,
     };
     let ef = meta.ef_construction as usize;
-    let lowest_common = level.min(meta.entry_level as u8);
+    let lowest_common = level.min(meta.entry_level.min(u8::MAX as u16) as u8);
     let mut search = LayerSearch::new(SearchMode::Insert);
-    let Some(entry) = descend(&probe, meta, lowest_common, &mut search) else {
-        return Vec::new();
+    let Some(entry) = descend(&probe, meta, lowest_common, &mut search)? else {
+        return Ok(Vec::new());
     };
     let mut found = vec![Vec::new(); lowest_common as usize + 1];
     let mut entries = vec![entry];
@@ -413,14 +432,14 @@ pub(crate) fn search_layers<R: Relation, S: Space>(
         for &e in &entries {
             search.seed(e, layer, ef);
         }
-        search.run(&probe, layer, ef, |_| false);
+        search.run(&probe, layer, ef, |_| false)?;
         let nearest_any = search.nearest_any();
         let layer_found = &mut found[layer as usize];
         search.take_best(layer_found);
         entries.clone_from(layer_found);
         entries.extend(nearest_any);
     }
-    found
+    Ok(found)
 }
 
 /// pgvector's `hnsw.iterative_scan` modes.
@@ -491,7 +510,7 @@ pub struct HnswScan {
 
 enum ScanState {
     NotStarted,
-    Running { m: u16 },
+    Running { m: u16, payload_size: u32 },
     Done,
 }
 
@@ -550,27 +569,33 @@ impl HnswScan {
             space,
             query: self.query.get(0),
             m: 0,
+            payload_size: 0,
         };
         match self.state {
             ScanState::Done => return Ok(false),
             ScanState::NotStarted => {
                 let meta = read_meta(rel)?;
                 probe.m = meta.m;
-                let Some(entry) = descend(&probe, &meta, 0, &mut self.search) else {
+                probe.payload_size = meta.payload_size;
+                let Some(entry) = descend(&probe, &meta, 0, &mut self.search)? else {
                     self.state = ScanState::Done;
                     return Ok(false);
                 };
                 // Re-read the entry so its heap TIDs land in the fresh arena.
                 self.search.reset();
-                self.search.seed_pointer(&probe, entry.element, 0, ef);
-                self.state = ScanState::Running { m: meta.m };
+                self.search.seed_pointer(&probe, entry.element, 0, ef)?;
+                self.state = ScanState::Running {
+                    m: meta.m,
+                    payload_size: meta.payload_size,
+                };
             }
-            ScanState::Running { m } => {
+            ScanState::Running { m, payload_size } => {
                 if self.options.iterative == IterativeScan::Off {
                     self.state = ScanState::Done;
                     return Ok(false);
                 }
                 probe.m = m;
+                probe.payload_size = payload_size;
                 self.search.refill(ef);
             }
         }
@@ -578,7 +603,7 @@ impl HnswScan {
         let iterative = self.options.iterative != IterativeScan::Off;
         self.search.run(&probe, 0, ef, |s| {
             iterative && (s.visits >= max_tuples || s.memory_bytes() >= max_bytes)
-        });
+        })?;
         self.search.take_best(&mut self.round);
         self.batch.clear();
         self.batch_pos = 0;

@@ -61,7 +61,8 @@ pub fn vacuum<R: Relation, S: Space>(
     mut is_dead: impl FnMut(ItemPointer) -> bool,
     mut between_pages: impl FnMut(),
 ) -> Result<VacuumStats, HnswError> {
-    let index_m = read_meta(rel)?.m;
+    let first_meta = read_meta(rel)?;
+    let index_m = first_meta.m;
     let mut stats = VacuumStats {
         pages: rel.nblocks(),
         ..VacuumStats::default()
@@ -88,12 +89,13 @@ pub fn vacuum<R: Relation, S: Space>(
             space,
             m: index_m,
             deleted: &scan.deleted,
-            cache: ElementCache::default(),
+            cache: ElementCache::new(first_meta.payload_size),
         };
         for block in 1..stats.pages {
             between_pages();
             stats.lists_repaired += repair.page(block)?;
         }
+        repair.cache.check()?;
         drop(rel.lock_index(LockMode::Exclusive));
     }
     let first_free = free_deleted(rel, &scan.deleted, &mut between_pages, &mut stats);
@@ -244,7 +246,7 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
     ) -> Result<bool, HnswError> {
         let cap = layer_capacity(self.m, layer);
         for _ in 0..MAX_REPAIR_ATTEMPTS {
-            let Some((snapshot, current)) = read_layer(self.rel, self.m, element, nt, layer) else {
+            let Some((snapshot, current)) = read_layer(self.rel, self.m, element, nt, layer)? else {
                 return Ok(false);
             };
             if !current.iter().any(|p| self.deleted.contains(p)) {
@@ -259,7 +261,7 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
                 let Some(d) = self.cache.get(self.rel, p) else {
                     continue;
                 };
-                if let Some((_, theirs)) = read_layer(self.rel, self.m, p, d.neighbors, layer) {
+                if let Some((_, theirs)) = read_layer(self.rel, self.m, p, d.neighbors, layer)? {
                     pool.extend(theirs.into_iter().filter(|q| !self.deleted.contains(q)));
                 }
             }
@@ -294,7 +296,7 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
                 true,
             );
             let list: Vec<ItemPointer> = selected.iter().map(|s| s.id).collect();
-            if write_layer_if_unchanged(self.rel, self.m, element, nt, layer, &snapshot, &list) {
+            if write_layer_if_unchanged(self.rel, self.m, element, nt, layer, &snapshot, &list)? {
                 return Ok(true);
             }
         }
@@ -312,7 +314,7 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
             return Ok(Vec::new());
         };
         let payload = self.cache.payload(&own).to_vec();
-        let found = search_layers(self.rel, self.space, &meta, &payload, layer);
+        let found = search_layers(self.rel, self.space, &meta, &payload, layer)?;
         Ok(found
             .get(layer as usize)
             .map(|l| l.iter().map(|c| c.element).collect())

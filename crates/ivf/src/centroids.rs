@@ -4,7 +4,10 @@
 use pagestore::{BlockNumber, OffsetNumber, Page, PageMut, Relation, FIRST_OFFSET};
 
 use crate::error::IvfError;
-use crate::format::{CentroidHeader, MetaTuple, CENTROID_HEADER_SIZE, META_BLOCK};
+use crate::format::{
+    CentroidHeader, MetaTuple, PageRole, CENTROID_HEADER_SIZE, FLAG_ROLE_MASK, IVF_PAGE_ID,
+    META_BLOCK,
+};
 use crate::lists::ChainGuard;
 
 /// Where a centroid item lives.
@@ -30,6 +33,10 @@ pub fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, IvfError> {
         return Err(IvfError::NotAnIvfIndex);
     }
     let page = rel.read(META_BLOCK);
+    let opaque = page.opaque();
+    if opaque.page_id != IVF_PAGE_ID || opaque.flags & FLAG_ROLE_MASK != PageRole::Meta as u16 {
+        return Err(IvfError::NotAnIvfIndex);
+    }
     let item = page.item(FIRST_OFFSET).ok_or(IvfError::NotAnIvfIndex)?;
     MetaTuple::decode(item)
 }
@@ -59,7 +66,15 @@ pub(crate) fn for_each_centroid<R: Relation>(
     let mut chain = ChainGuard::new(rel, meta.first_centroid_block);
     while let Some(block) = chain.next_block()? {
         let page = rel.read(block);
+        if page.opaque().flags & FLAG_ROLE_MASK != PageRole::Centroids as u16 {
+            return Err(IvfError::Corrupted("centroid chain reaches a page of another kind"));
+        }
         for offset in FIRST_OFFSET..=page.max_offset() {
+            if list == meta.lists {
+                return Err(IvfError::Corrupted(
+                    "centroid count differs from the meta page",
+                ));
+            }
             let item = page
                 .item(offset)
                 .filter(|item| item.len() == CENTROID_HEADER_SIZE + meta.payload_size as usize)

@@ -23,6 +23,17 @@ pub enum IvfError {
     InvalidBuild(String),
     /// The page structure is inconsistent (a cycle in a page chain, a missing item).
     Corrupted(&'static str),
+    /// A loop was interrupted ([`pagestore::Relation::check_interrupts`]; in
+    /// Postgres the pending cancel raises its own ERROR first).
+    Cancelled,
+    /// An allocation the operation needed failed or would pass its memory
+    /// budget (`out of memory`, SQLSTATE 53200).
+    OutOfMemory {
+        /// Bytes asked for.
+        requested: usize,
+        /// The budget, `usize::MAX` if none (the allocator refused).
+        limit: usize,
+    },
 }
 
 impl fmt::Display for IvfError {
@@ -43,6 +54,14 @@ impl fmt::Display for IvfError {
             }
             IvfError::InvalidBuild(why) => write!(f, "invalid ivfflat build: {why}"),
             IvfError::Corrupted(what) => write!(f, "ivfflat index is corrupted: {what}"),
+            IvfError::Cancelled => write!(f, "canceling statement due to user request"),
+            IvfError::OutOfMemory { requested, limit } if *limit == usize::MAX => {
+                write!(f, "out of memory: failed on request of size {requested}")
+            }
+            IvfError::OutOfMemory { requested, limit } => write!(
+                f,
+                "out of memory: {requested} bytes requested with a budget of {limit} bytes"
+            ),
         }
     }
 }

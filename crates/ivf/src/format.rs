@@ -65,8 +65,13 @@ use pagestore::{
 
 use crate::error::IvfError;
 
-/// `opaque.page_id` of every page of an IVF index.
-pub const IVF_PAGE_ID: u16 = 0xFF94;
+/// `opaque.page_id` of every page of an IVF index: distinct from the HNSW
+/// pages' `0xFF94`, so a page of one access method is never taken for the
+/// other's. (Indexes written before the change, when both were `0xFF94`,
+/// read as "not an ivfflat index": REINDEX them.)
+pub const IVF_PAGE_ID: u16 = 0xFF95;
+/// Upper bound of `MetaTuple::lists` (pgvector's `IVFFLAT_MAX_LISTS`).
+pub const MAX_LISTS: u32 = 32_768;
 /// `MetaTuple::magic`: "IVFR" in ASCII.
 pub const META_MAGIC: u32 = 0x4956_4652;
 /// The format version written and read by this code.
@@ -150,6 +155,12 @@ impl MetaTuple {
         if !matches!(meta.quantization, QUANTIZATION_NONE | QUANTIZATION_HALF) {
             return Err(IvfError::UnsupportedQuantization(meta.quantization));
         }
+        if meta.lists == 0 || meta.lists > MAX_LISTS {
+            return Err(IvfError::Corrupted("number of lists out of range"));
+        }
+        if meta.payload_size == 0 || meta.payload_size as usize > max_payload_size() {
+            return Err(IvfError::Corrupted("payload size out of range"));
+        }
         Ok(meta)
     }
 
@@ -231,6 +242,8 @@ pub fn encode_list_tuple(tid: ItemPointer, payload: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Splits a list item into its heap TID and payload; `None` for an empty slot.
+/// (Callers that compare payloads also check their size against the meta
+/// page's, see [`decode_list_tuple_of_size`].)
 pub fn decode_list_tuple(item: &[u8]) -> Option<(ItemPointer, &[u8])> {
     if item.len() <= LIST_TUPLE_HEADER_SIZE {
         return None;
@@ -239,6 +252,12 @@ pub fn decode_list_tuple(item: &[u8]) -> Option<(ItemPointer, &[u8])> {
         ItemPointer::read_from(item),
         &item[LIST_TUPLE_HEADER_SIZE..],
     ))
+}
+
+/// [`decode_list_tuple`] of a tuple whose payload has `payload_size` bytes;
+/// `None` for empty slots and for (damaged) items of another size.
+pub fn decode_list_tuple_of_size(item: &[u8], payload_size: u32) -> Option<(ItemPointer, &[u8])> {
+    decode_list_tuple(item).filter(|(_, payload)| payload.len() == payload_size as usize)
 }
 
 /// True if the item is an empty slot.

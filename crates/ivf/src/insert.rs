@@ -18,7 +18,9 @@ use pagestore::{BlockNumber, ItemPointer, Page, Relation, INVALID_BLOCK};
 use crate::centroids::{for_each_centroid, read_meta, update_centroid, CentroidLocation};
 use crate::error::IvfError;
 use crate::format::{encode_list_tuple, CentroidHeader, MetaTuple};
-use crate::lists::{has_room, link_at_tail, new_list_page, place_tuple, ChainGuard};
+use crate::lists::{
+    check_list_page, has_room, link_at_tail, new_list_page, place_tuple, ChainGuard,
+};
 use crate::space::Space;
 
 /// Adds the heap tuple `tid` with vector `payload` to the index.
@@ -105,6 +107,7 @@ fn place_on_existing_page<R: Relation>(
         // (useless) WAL record for every full page passed.
         let (room, next) = {
             let page = rel.read(block);
+            check_list_page(&page)?;
             (has_room(&page, tuple.len()), page.opaque().next)
         };
         if !room {

@@ -1,25 +1,51 @@
 //! Inverted-list pages: walking a page chain, reading its tuples, and placing
 //! a tuple on a page.
 
-use pagestore::{maxalign, BlockNumber, Page, PageMut, Relation, FIRST_OFFSET, INVALID_BLOCK};
+use pagestore::{
+    maxalign, BlockNumber, InterruptTicker, Page, PageMut, Relation, FIRST_OFFSET, INVALID_BLOCK,
+};
 
 use crate::error::IvfError;
 use crate::format::{
-    decode_list_tuple, is_empty_slot, PageRole, FLAG_HAS_EMPTY_SLOTS, LIST_TUPLE_HEADER_SIZE,
+    decode_list_tuple_of_size, is_empty_slot, PageRole, FLAG_HAS_EMPTY_SLOTS, FLAG_ROLE_MASK,
+    IVF_PAGE_ID, LIST_TUPLE_HEADER_SIZE,
 };
 
+impl From<pagestore::Interrupted> for IvfError {
+    fn from(_: pagestore::Interrupted) -> Self {
+        IvfError::Cancelled
+    }
+}
+
+/// Fails unless `page` is a list page of an IVF index (a damaged link can
+/// lead a list walk to any page, which must then be neither read as tuples
+/// nor written to).
+pub(crate) fn check_list_page<P: Page>(page: &P) -> Result<(), IvfError> {
+    let o = page.opaque();
+    if o.page_id == IVF_PAGE_ID && o.flags & FLAG_ROLE_MASK == PageRole::List as u16 {
+        Ok(())
+    } else {
+        Err(IvfError::Corrupted("a list reaches a page that is not a list page"))
+    }
+}
+
 /// Walks a chain of pages linked by `opaque.next`, refusing links past the end
-/// of the relation and chains longer than the relation (a cycle), so that a
-/// corrupted index cannot crash or hang a backend.
+/// of the relation ([`Relation::check_block`]) and chains longer than the
+/// relation (a cycle), so that a corrupted index cannot crash or hang a
+/// backend; checks for interrupts every few pages.
 pub(crate) struct ChainGuard<'r, R: Relation> {
     rel: &'r R,
     next: BlockNumber,
     visited: u32,
+    ticker: InterruptTicker,
     /// Relation size when last asked (asking costs a system call in
     /// Postgres); it only grows, so it is re-read only when a link or the
     /// walk's length goes past it.
     nblocks: BlockNumber,
 }
+
+/// Pages walked between interrupt checks.
+const PAGES_PER_INTERRUPT_CHECK: u32 = 64;
 
 impl<'r, R: Relation> ChainGuard<'r, R> {
     pub(crate) fn new(rel: &'r R, head: BlockNumber) -> Self {
@@ -28,6 +54,7 @@ impl<'r, R: Relation> ChainGuard<'r, R> {
             next: head,
             visited: 0,
             nblocks: 0,
+            ticker: InterruptTicker::new(PAGES_PER_INTERRUPT_CHECK),
         }
     }
 
@@ -40,11 +67,15 @@ impl<'r, R: Relation> ChainGuard<'r, R> {
         }
         // Re-read when needed: concurrent inserts may extend the relation
         // during the walk.
+        self.ticker.tick(self.rel)?;
         if block >= self.nblocks || self.visited >= self.nblocks {
             self.nblocks = self.rel.nblocks();
         }
         if block >= self.nblocks {
-            return Err(IvfError::Corrupted("page link past the end of the index"));
+            // In Postgres this raises the error itself, naming the index.
+            self.rel
+                .check_block(block)
+                .map_err(|_| IvfError::Corrupted("page link past the end of the index"))?;
         }
         if self.visited >= self.nblocks {
             return Err(IvfError::Corrupted("cycle in a page chain"));
@@ -69,6 +100,7 @@ pub(crate) fn for_each_page<R: Relation>(
     let mut chain = ChainGuard::new(rel, head);
     while let Some(block) = chain.next_block()? {
         let page = rel.read(block);
+        check_list_page(&page)?;
         let next = page.opaque().next;
         if next != INVALID_BLOCK && next < chain.nblocks {
             // Its memory loads while this page's tuples are compared.
@@ -80,13 +112,18 @@ pub(crate) fn for_each_page<R: Relation>(
     Ok(())
 }
 
-/// Calls `visit(tid, payload)` for every live tuple on `page`.
+/// Calls `visit(tid, payload)` for every live tuple on `page` whose payload
+/// has the index's `payload_size` (others are damaged and skipped).
 pub(crate) fn for_each_tuple<P: Page>(
     page: &P,
+    payload_size: u32,
     mut visit: impl FnMut(pagestore::ItemPointer, &[u8]),
 ) {
     for offset in FIRST_OFFSET..=page.max_offset() {
-        if let Some((tid, payload)) = page.item(offset).and_then(decode_list_tuple) {
+        let tuple = page
+            .item(offset)
+            .and_then(|item| decode_list_tuple_of_size(item, payload_size));
+        if let Some((tid, payload)) = tuple {
             visit(tid, payload);
         }
     }
@@ -149,7 +186,11 @@ pub(crate) fn link_at_tail<R: Relation>(
 ) -> Result<(), IvfError> {
     let mut chain = ChainGuard::new(rel, from);
     while let Some(block) = chain.next_block()? {
-        let next = rel.read(block).opaque().next;
+        let next = {
+            let page = rel.read(block);
+            check_list_page(&page)?;
+            page.opaque().next
+        };
         if next != INVALID_BLOCK {
             chain.follow(next);
             continue;

@@ -7,6 +7,14 @@
 //! read so far hold, up to `max_probes` lists; rows are ordered within each
 //! batch of lists but a later batch may return a nearer row than an earlier
 //! one, so the executor re-sorts, as with pgvector.
+//!
+//! Memory is bounded ([`Scan::set_memory_limit`], `work_mem` in Postgres):
+//! a batch keeps at most as many rows as fit the limit, the nearest ones.
+//! When the caller wants more than that, the batch's lists are read again
+//! for the next nearest rows after the last one returned (rows order by
+//! distance, then heap TID, so no row is returned twice or skipped). Where
+//! pgvector's sort would spill to disk, this reads the lists again; the
+//! order returned is the same.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -50,7 +58,23 @@ pub struct Scan {
     probes: usize,
     /// Rows of the lists read so far that were not yet returned.
     candidates: BinaryHeap<Candidate>,
+    /// The index's payload size (rows of another size are damaged).
+    payload_size: u32,
+    /// Most rows held at once (from the memory limit).
+    max_candidates: usize,
+    /// Lists of the current batch, `lists[batch_start..next_list]`.
+    batch_start: usize,
+    /// The current batch held more rows than `max_candidates`: the rows
+    /// after `last_returned` are still to be collected.
+    batch_truncated: bool,
+    /// The last row returned from the current batch.
+    last_returned: Option<Candidate>,
 }
+
+/// Bytes of one row held by a scan.
+const CANDIDATE_BYTES: usize = std::mem::size_of::<Candidate>();
+/// Default memory limit of a scan: Postgres' default `work_mem` (4 MB).
+pub const DEFAULT_SCAN_MEMORY: usize = 4 << 20;
 
 impl Scan {
     /// Ranks the lists for `query` (a payload of the index's encoding).
@@ -94,7 +118,19 @@ impl Scan {
             next_list: 0,
             probes,
             candidates: BinaryHeap::new(),
+            payload_size: meta.payload_size,
+            max_candidates: DEFAULT_SCAN_MEMORY / CANDIDATE_BYTES,
+            batch_start: 0,
+            batch_truncated: false,
+            last_returned: None,
         })
+    }
+
+    /// Bounds the rows held at once to what fits `bytes` (at least 64
+    /// rows); the default is [`DEFAULT_SCAN_MEMORY`]. In Postgres:
+    /// `work_mem` in bytes.
+    pub fn set_memory_limit(&mut self, bytes: usize) {
+        self.max_candidates = (bytes / CANDIDATE_BYTES).max(64);
     }
 
     /// The next row (heap TID and distance), reading the next batch of lists
@@ -106,13 +142,26 @@ impl Scan {
     ) -> Result<Option<(ItemPointer, f32)>, IvfError> {
         loop {
             if let Some(c) = self.candidates.pop() {
+                self.last_returned = Some(c);
                 return Ok(Some((c.tid, c.distance)));
+            }
+            if self.batch_truncated {
+                self.read_batch(rel, space, self.batch_start, self.next_list)?;
+                continue;
             }
             if self.next_list == self.lists.len() {
                 return Ok(None);
             }
-            self.read_next_batch(rel, space)?;
+            let start = self.next_list;
+            let end = (start + self.probes).min(self.lists.len());
+            self.last_returned = None;
+            self.read_batch(rel, space, start, end)?;
         }
+    }
+
+    /// Rows held in memory now (at most what the memory limit allows).
+    pub fn rows_held(&self) -> usize {
+        self.candidates.len()
     }
 
     /// Lists read so far.
@@ -120,23 +169,73 @@ impl Scan {
         self.next_list
     }
 
-    fn read_next_batch<R: Relation, S: Space>(
+    /// Collects the rows of `lists[start..end]` after `last_returned` (all
+    /// of them if `None`), keeping the `max_candidates` nearest.
+    fn read_batch<R: Relation, S: Space>(
         &mut self,
         rel: &R,
         space: &S,
+        start: usize,
+        end: usize,
     ) -> Result<(), IvfError> {
-        let end = (self.next_list + self.probes).min(self.lists.len());
+        let payload_size = self.payload_size;
+        let cap = self.max_candidates;
         let mut batch = std::mem::take(&mut self.candidates).into_vec();
-        for &head in &self.lists[self.next_list..end] {
+        batch.clear();
+        // Below the cap the batch is a plain vector, heapified in O(n) at
+        // the end (most scans only pop a few rows); at the cap it becomes a
+        // max-heap of the nearest rows (reversed order), whose farthest row
+        // is replaced by each nearer one.
+        let mut farthest_first: BinaryHeap<std::cmp::Reverse<Candidate>> = BinaryHeap::new();
+        let mut truncated = false;
+        let after = self.last_returned;
+        let query = &self.query;
+        let mut failed = None;
+        for &head in &self.lists[start..end] {
             for_each_page(rel, head, |page| {
-                for_each_tuple(page, |tid, payload| {
-                    let distance = space.distance(&self.query, payload);
-                    batch.push(Candidate { distance, tid });
+                for_each_tuple(page, payload_size, |tid, payload| {
+                    let c = Candidate {
+                        distance: space.distance(query, payload),
+                        tid,
+                    };
+                    // `Candidate`'s order is reversed: `a > b` means a is nearer.
+                    if after.is_some_and(|last| c >= last) {
+                        return;
+                    }
+                    if farthest_first.is_empty() {
+                        if batch.len() == batch.capacity() {
+                            let more = batch.capacity().max(16).min(cap - batch.len());
+                            if batch.try_reserve_exact(more).is_err() && failed.is_none() {
+                                failed = Some(IvfError::OutOfMemory {
+                                    requested: more * CANDIDATE_BYTES,
+                                    limit: usize::MAX,
+                                });
+                                return;
+                            }
+                        }
+                        batch.push(c);
+                        if batch.len() == cap {
+                            farthest_first = batch.drain(..).map(std::cmp::Reverse).collect();
+                        }
+                    } else {
+                        truncated = true;
+                        let mut farthest = farthest_first.peek_mut().expect("at the cap");
+                        if c > farthest.0 {
+                            *farthest = std::cmp::Reverse(c);
+                        }
+                    }
                 })
             })?;
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+        }
+        if !farthest_first.is_empty() {
+            batch.extend(farthest_first.into_iter().map(|r| r.0));
         }
         self.next_list = end;
-        // Heapify in O(n): most scans only pop a few rows.
+        self.batch_start = start;
+        self.batch_truncated = truncated;
         self.candidates = BinaryHeap::from(batch);
         Ok(())
     }

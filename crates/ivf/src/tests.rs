@@ -576,7 +576,7 @@ fn assert_rows_in_nearest_lists<S: Space>(
     for (list, header) in centroid_headers(&rel).iter().enumerate() {
         let own = &centroids[list * size..(list + 1) * size];
         crate::lists::for_each_page(&rel, header.head, |page| {
-            crate::lists::for_each_tuple(page, |t, payload| {
+            crate::lists::for_each_tuple(page, size as u32, |t, payload| {
                 seen += 1;
                 assert_eq!(
                     payload,

@@ -13,7 +13,7 @@ use pagestore::{BlockNumber, ItemPointer, OffsetNumber, Page, PageMut, Relation,
 use crate::centroids::{for_each_centroid, read_meta, update_centroid, CentroidLocation};
 use crate::error::IvfError;
 use crate::format::{decode_list_tuple, EMPTY_SLOT, FLAG_HAS_EMPTY_SLOTS, LIST_TUPLE_HEADER_SIZE};
-use crate::lists::{has_room, ChainGuard};
+use crate::lists::{check_list_page, has_room, ChainGuard};
 
 /// Outcome of [`bulk_delete`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,6 +92,7 @@ fn vacuum_list<R: Relation>(
         between_pages();
         let (dead, room) = {
             let page = rel.read(block);
+            check_list_page(&page)?;
             chain.follow(page.opaque().next);
             let mut dead: Vec<OffsetNumber> = Vec::new();
             for offset in FIRST_OFFSET..=page.max_offset() {

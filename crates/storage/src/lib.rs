@@ -52,7 +52,7 @@ pub use layout::{
 };
 pub use mem::{IoStats, MemIndexLock, MemPage, MemReadGuard, MemRelation, MemWriteGuard};
 pub use opaque::PageOpaque;
-pub use page::{LockMode, Page, PageMut, Relation};
+pub use page::{BlockOutOfRange, InterruptTicker, Interrupted, LockMode, Page, PageMut, Relation};
 pub use prefetch::{prefetch_bytes, prefetch_item};
 pub use view::{init_page, page_is_new, PageImage, PageRef, PageRefMut};
 

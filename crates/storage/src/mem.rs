@@ -129,6 +129,12 @@ pub struct MemRelation {
     extends: AtomicU64,
     /// Remaining page writes (incl. extends) before a simulated crash.
     write_budget: AtomicU64,
+    /// Remaining `check_interrupts` calls before a simulated cancel.
+    interrupt_budget: AtomicU64,
+    /// `check_interrupts` calls so far.
+    interrupt_checks: AtomicU64,
+    /// Remaining page reads and writes before a simulated runaway stop.
+    access_budget: AtomicU64,
 }
 
 impl Default for MemRelation {
@@ -149,7 +155,44 @@ impl MemRelation {
             writes: AtomicU64::new(0),
             extends: AtomicU64::new(0),
             write_budget: AtomicU64::new(u64::MAX),
+            interrupt_budget: AtomicU64::new(u64::MAX),
+            interrupt_checks: AtomicU64::new(0),
+            access_budget: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Bounds the work of an operation under test: after `accesses` more
+    /// page reads and writes, the next one panics with "page access budget
+    /// exhausted" (a test catches it and fails: an endless loop becomes a
+    /// test failure instead of a hang). `None` removes the bound.
+    pub fn limit_accesses(&self, accesses: Option<u64>) {
+        self.access_budget
+            .store(accesses.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    fn spend_access(&self) {
+        let ok = self
+            .access_budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| match b {
+                u64::MAX => Some(u64::MAX),
+                0 => None,
+                b => Some(b - 1),
+            })
+            .is_ok();
+        assert!(ok, "page access budget exhausted");
+    }
+
+    /// Simulates a query cancel: after `checks` more calls of
+    /// [`Relation::check_interrupts`], every call returns `Err(Interrupted)`.
+    /// `None` disables it.
+    pub fn interrupt_after(&self, checks: Option<u64>) {
+        self.interrupt_budget
+            .store(checks.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// Calls of [`Relation::check_interrupts`] so far.
+    pub fn interrupt_checks(&self) -> u64 {
+        self.interrupt_checks.load(Ordering::Relaxed)
     }
 
     /// I/O counters since creation or the last [`MemRelation::reset_stats`].
@@ -175,6 +218,13 @@ impl MemRelation {
     pub fn crash_after_writes(&self, writes: Option<u64>) {
         self.write_budget
             .store(writes.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// Runs `f` on the raw bytes of `block` under its exclusive lock, for
+    /// tests that simulate damaged pages (no write is counted).
+    pub fn with_raw_page(&self, block: BlockNumber, f: impl FnOnce(&mut PageImage)) {
+        let mut page = self.page(block).write().unwrap_or_else(|e| e.into_inner());
+        f(&mut page.bytes.0);
     }
 
     /// Total bytes of all pages, like `pg_relation_size`.
@@ -286,12 +336,26 @@ impl Relation for MemRelation {
     }
 
     fn read(&self, block: BlockNumber) -> MemReadGuard<'_> {
+        self.spend_access();
         self.reads.fetch_add(1, Ordering::Relaxed);
         let lock = self.page(block);
         MemReadGuard(lock.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    fn check_interrupts(&self) -> Result<(), crate::Interrupted> {
+        self.interrupt_checks.fetch_add(1, Ordering::Relaxed);
+        self.interrupt_budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| match b {
+                u64::MAX => Some(u64::MAX),
+                0 => None,
+                b => Some(b - 1),
+            })
+            .map(|_| ())
+            .map_err(|_| crate::Interrupted)
+    }
+
     fn write(&self, block: BlockNumber) -> MemWriteGuard<'_> {
+        self.spend_access();
         self.spend_write();
         self.writes.fetch_add(1, Ordering::Relaxed);
         let lock = self.page(block);
@@ -299,6 +363,7 @@ impl Relation for MemRelation {
     }
 
     fn extend(&self) -> MemWriteGuard<'_> {
+        self.spend_access();
         self.spend_write();
         self.extends.fetch_add(1, Ordering::Relaxed);
         let _extending = self.extend_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -514,6 +579,42 @@ mod tests {
         let rel = MemRelation::new();
         rel.extend();
         let _ = rel.read(1);
+    }
+
+    #[test]
+    fn checked_reads_refuse_blocks_past_the_end() {
+        let rel = MemRelation::new();
+        rel.extend();
+        rel.extend();
+        assert!(rel.try_read(1).is_ok());
+        for block in [2, 3, u32::MAX] {
+            let want = crate::BlockOutOfRange { block, nblocks: 2 };
+            assert_eq!(rel.try_read(block).err(), Some(want));
+            assert_eq!(rel.try_write(block).err(), Some(want));
+            let items = [ItemPointer::new(0, 1), ItemPointer::new(block, 1)];
+            let mut seen = 0;
+            assert_eq!(rel.read_items(&items, |_, _| seen += 1), Err(want));
+            assert_eq!(seen, 0, "nothing is read when one block is bad");
+        }
+        assert_eq!(rel.nblocks(), 2);
+    }
+
+    #[test]
+    fn simulated_interrupt_trips_after_n_checks() {
+        let rel = MemRelation::new();
+        let mut ticker = crate::InterruptTicker::new(10);
+        for _ in 0..1000 {
+            ticker.tick(&rel).unwrap();
+        }
+        assert_eq!(rel.interrupt_checks(), 100);
+        rel.interrupt_after(Some(3));
+        for _ in 0..3 {
+            rel.check_interrupts().unwrap();
+        }
+        assert_eq!(rel.check_interrupts(), Err(crate::Interrupted));
+        assert_eq!(rel.check_interrupts(), Err(crate::Interrupted));
+        rel.interrupt_after(None);
+        rel.check_interrupts().unwrap();
     }
 
     #[test]

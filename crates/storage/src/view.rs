@@ -4,7 +4,9 @@
 //!
 //! [`Relation`]: crate::Relation
 
-use crate::layout::{maxalign, BLCKSZ, ITEM_ID_SIZE, PAGE_HEADER_SIZE, SPECIAL_SIZE};
+use crate::layout::{
+    maxalign, BLCKSZ, ITEM_ID_SIZE, MAXIMUM_ALIGNOF, PAGE_HEADER_SIZE, SPECIAL_SIZE,
+};
 use crate::page::{Page, PageMut};
 use crate::{BlockNumber, OffsetNumber, PageOpaque};
 
@@ -96,23 +98,46 @@ fn upper(image: &PageImage) -> usize {
     get_u16(image, PD_UPPER) as usize
 }
 
+/// True if the header's `pd_lower <= pd_upper <= pd_special` bounds are
+/// sane (what `PageIsVerified` checks). A page that fails reads as having
+/// no items and no free space, so a damaged header can never make the page
+/// code index outside the page.
+fn header_ok(image: &PageImage) -> bool {
+    let (lower, upper) = (lower(image), upper(image));
+    let special = get_u16(image, PD_SPECIAL) as usize;
+    PAGE_HEADER_SIZE <= lower
+        && lower <= upper
+        && upper <= special
+        && special == BLCKSZ - SPECIAL_SIZE
+}
+
 fn max_offset(image: &PageImage) -> OffsetNumber {
-    (lower(image).saturating_sub(PAGE_HEADER_SIZE) / ITEM_ID_SIZE) as OffsetNumber
+    if !header_ok(image) {
+        return 0;
+    }
+    ((lower(image) - PAGE_HEADER_SIZE) / ITEM_ID_SIZE) as OffsetNumber
 }
 
 /// Location of an item with storage; `None` for bad offsets and for line
-/// pointers that would point outside the page (a corrupt page yields no
-/// item rather than a panic or an out-of-bounds read).
+/// pointers that would point outside the page or at a position that is not
+/// MAXALIGNed (Postgres places every item MAXALIGNed): a corrupt page
+/// yields no item rather than a panic, an out-of-bounds or a misaligned read.
 fn item_range(image: &PageImage, offset: OffsetNumber) -> Option<std::ops::Range<usize>> {
     if offset == 0 || offset > max_offset(image) {
         return None;
     }
     let (off, flags, len) = line_pointer(image, offset);
-    (flags == LP_NORMAL && off >= PAGE_HEADER_SIZE && off + len <= BLCKSZ - SPECIAL_SIZE)
+    (flags == LP_NORMAL
+        && off >= PAGE_HEADER_SIZE
+        && off % MAXIMUM_ALIGNOF == 0
+        && off + len <= BLCKSZ - SPECIAL_SIZE)
         .then_some(off..off + len)
 }
 
 fn free_space(image: &PageImage) -> usize {
+    if !header_ok(image) {
+        return 0;
+    }
     upper(image)
         .saturating_sub(lower(image))
         .saturating_sub(ITEM_ID_SIZE)
@@ -180,6 +205,9 @@ impl PageMut for PageRefMut<'_> {
 
     fn add_item(&mut self, data: &[u8]) -> Option<OffsetNumber> {
         let image = &mut *self.image;
+        if !header_ok(image) {
+            return None;
+        }
         let aligned = maxalign(data.len());
         let (lower, upper) = (lower(image), upper(image));
         if lower + ITEM_ID_SIZE + aligned > upper {
@@ -201,6 +229,10 @@ impl PageMut for PageRefMut<'_> {
             return false;
         };
         let (lower, upper) = (lower(image), upper(image));
+        if old.start < upper || old.start + maxalign(old.len()) > BLCKSZ - SPECIAL_SIZE {
+            // A line pointer into the free space or the special area: damaged.
+            return false;
+        }
         let old_aligned = maxalign(old.len());
         let new_aligned = maxalign(data.len());
         if new_aligned > old_aligned + (upper - lower) {
