@@ -102,6 +102,8 @@ fn raise(e: IvfError) -> ! {
         }
         IvfError::PayloadSize { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         IvfError::InvalidBuild(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        IvfError::Cancelled => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+        IvfError::OutOfMemory { .. } => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
     };
     error(code, &e.to_string(), None)
 }

@@ -127,7 +127,7 @@ mod tests {
         let mut out = HashMap::new();
         for (list, head) in heads {
             crate::lists::for_each_page(rel, head, |page| {
-                crate::lists::for_each_tuple(page, |t, _| {
+                crate::lists::for_each_tuple(page, meta.payload_size, |t, _| {
                     out.insert(t, list);
                 })
             })
