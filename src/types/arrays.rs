@@ -44,7 +44,8 @@ pub unsafe fn typmod_list<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a [i32] {
 }
 
 /// Elements of a numeric array argument as float4, with pgvector's checks in pgvector's
-/// order: shape, nulls, dimension count, typmod, then each element.
+/// order: shape, nulls, dimension count, typmod, element type. NaN and infinity are left
+/// to the caller.
 pub unsafe fn array_to_f32(fcinfo: pg_sys::FunctionCallInfo, kind: Kind, typmod: i32) -> Vec<f32> {
     unsafe {
         let array = array_ptr(fcinfo, 0);
@@ -100,9 +101,7 @@ pub unsafe fn array_to_f32(fcinfo: pg_sys::FunctionCallInfo, kind: Kind, typmod:
             _ => raise(VectorError::data("unsupported array type")),
         };
         pg_sys::pfree(elems as *mut std::ffi::c_void);
-        for &v in &values {
-            limits::check_element(kind, v).or_raise();
-        }
+        // Elements are checked by the caller, at the point pgvector checks them.
         values
     }
 }

@@ -2,12 +2,11 @@
 //! functions of both types are written once, generic over this trait.
 
 use half::f16;
-use vecformat::limits::{self, Kind};
+use vecformat::limits;
 use vecformat::VectorError;
 
-pub trait Element: Copy + PartialEq + 'static {
-    const KIND: Kind;
-    fn to_f32(self) -> f32;
+/// The element kinds, their names and the arithmetic come from `vecmath::Element`.
+pub trait Element: vecmath::aggregate::Average {
     /// Narrow a float4, failing when the value does not fit the element type.
     fn from_f32(value: f32) -> Result<Self, VectorError>;
     fn l2_squared(a: &[Self], b: &[Self]) -> f32;
@@ -20,11 +19,6 @@ pub trait Element: Copy + PartialEq + 'static {
 }
 
 impl Element for f32 {
-    const KIND: Kind = Kind::Vector;
-    #[inline]
-    fn to_f32(self) -> f32 {
-        self
-    }
     #[inline]
     fn from_f32(value: f32) -> Result<Self, VectorError> {
         Ok(value)
@@ -57,11 +51,6 @@ impl Element for f32 {
 }
 
 impl Element for f16 {
-    const KIND: Kind = Kind::Halfvec;
-    #[inline]
-    fn to_f32(self) -> f32 {
-        f16::to_f32(self)
-    }
     #[inline]
     fn from_f32(value: f32) -> Result<Self, VectorError> {
         limits::float_to_half(value)
