@@ -327,6 +327,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--show", type=int, default=40)
     ap.add_argument("--expr", action="append", help="run only these expressions")
+    ap.add_argument("--strict", action="store_true",
+                    help="count float-order differences as mismatches")
     ap.add_argument("--float-rounds", type=int, default=20,
                     help="vectors of 8,000 random float4 values whose output is compared")
     args = ap.parse_args()
@@ -346,7 +348,7 @@ def main():
         r, o = run(ref, expr), run(ours, expr)
         if r == o:
             continue
-        if r[0] == "ok" and o[0] == "ok" and close_floats(r[1], o[1]):
+        if not args.strict and r[0] == "ok" and o[0] == "ok" and close_floats(r[1], o[1]):
             floats += 1
             continue
         mismatches.append((expr, r, o))

@@ -83,17 +83,15 @@ pub unsafe fn convert<S: Element, T: Element>(fcinfo: FunctionCallInfo) -> Datum
 
 pub unsafe fn from_array<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
-        let values = arrays::array_to_f32(fcinfo, T::KIND, arg_i32(fcinfo, 1));
-        let (datum, out) = new_dense::<T>(values.len());
         // pgvector narrows every element first (halfvec's range error comes first), then
         // checks them all for NaN and infinity.
-        for (o, v) in out.iter_mut().zip(values) {
-            *o = T::from_f32(v).or_raise();
-        }
-        for v in out.iter() {
+        let values = arrays::array_to_f32(fcinfo, T::KIND, arg_i32(fcinfo, 1), |v| {
+            T::from_f32(v).or_raise()
+        });
+        for v in &values {
             limits::check_element(T::KIND, v.to_f32()).or_raise();
         }
-        datum
+        dense_datum(&values)
     }
 }
 

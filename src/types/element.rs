@@ -50,6 +50,8 @@ impl Element for f32 {
     }
 }
 
+/// halfvec's SQL distances follow pgvector's own order of operations (see
+/// `vecmath::distance`), so that they print the same digits.
 impl Element for f16 {
     #[inline]
     fn from_f32(value: f32) -> Result<Self, VectorError> {
@@ -57,19 +59,19 @@ impl Element for f16 {
     }
     #[inline]
     fn l2_squared(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l2_squared_f16(a, b)
+        vecmath::distance::half_l2_squared(a, b)
     }
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> f32 {
-        kernels::dot_f16(a, b)
+        vecmath::distance::half_dot(a, b)
     }
     #[inline]
     fn l1(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l1_f16(a, b)
+        vecmath::distance::half_l1(a, b)
     }
     #[inline]
     fn cosine_distance(a: &[Self], b: &[Self]) -> f64 {
-        kernels::cosine_distance_f16(a, b)
+        vecmath::distance::half_cosine_distance(a, b)
     }
     fn format(values: &[Self]) -> String {
         vecformat::text::format_half(values)

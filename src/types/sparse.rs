@@ -27,7 +27,6 @@ fn dot(a: Sparse, b: Sparse) -> f32 {
     kernels::sparse_dot(a.indices, a.values, b.indices, b.values)
 }
 
-
 crate::pg_function!(sparsevec_in, |fcinfo| {
     let parsed = vecformat::text::parse_sparse(arg_cstr(fcinfo, 0), arg_i32(fcinfo, 2)).or_raise();
     sparse_datum(parsed.dim, &parsed.indices, &parsed.values)
@@ -176,7 +175,7 @@ crate::pg_function!(sparsevec_to_vector, |fcinfo| { to_dense::<f32>(fcinfo) });
 crate::pg_function!(sparsevec_to_halfvec, |fcinfo| { to_dense::<f16>(fcinfo) });
 
 crate::pg_function!(sparsevec_from_array, |fcinfo| {
-    let values = arrays::array_to_f32(fcinfo, Kind::Sparsevec, arg_i32(fcinfo, 1));
+    let values = arrays::array_to_f32(fcinfo, Kind::Sparsevec, arg_i32(fcinfo, 1), |v| v);
     // pgvector counts the non-zero elements (NaN included) before checking any of them.
     if values.iter().filter(|&&v| v != 0.0).count() > limits::SPARSEVEC_MAX_NNZ as usize {
         raise(limits::too_many_nnz());

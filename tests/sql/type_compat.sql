@@ -88,3 +88,21 @@ SELECT ARRAY[1, NULL]::real[]::vector;
 SELECT ARRAY[[1, 2], [3, 4]]::real[]::halfvec;
 SELECT ARRAY[1, 2]::text[]::vector;
 SELECT '{}'::text[]::vector;
+-- numeric elements are converted one at a time: the first bad element decides
+SELECT ARRAY[-70000, 1e300]::numeric[]::halfvec;
+SELECT ARRAY[1e300, -70000]::numeric[]::halfvec;
+SELECT ARRAY[3e38, 1e39]::numeric[]::halfvec(2);
+-- float4 output: never a digit string on the rounding boundary, ties to even
+SELECT '[87931936,-44566528,288145984,-1009084032,104270624]'::vector;
+SELECT '[7.09765625,5.05078125,0.455078125,-4.26953125,8.8359375]'::vector;
+SELECT '[7.098,5.049,0.455,-4.27,3.536,-7.524]'::halfvec;
+-- halfvec distances in pgvector's order of operations
+SELECT '[0.786,65504,100,65504,3.354,0,65504,-8.644,-65504]'::halfvec <#> '[65504,65504,65504,-65504,1e-7,0.293,-4.14,-7.689,3.16]';
+SELECT '[-3,3.791,-0,-2.349,-9.514,100,7.723,-1.277,-8.033]'::halfvec <-> '[-1,65504,8.849,2.493,0.0001,-9.523,2,-0,0.0001]';
+SELECT '[100,-6.38,65504,2.13,-9.808,0.5,65504,9.749,-7.592]'::halfvec <+> '[1,-0,-7.905,-5.116,4.031,1e-30,-1.92,-6.452,-7.072]';
+SELECT '[-5.628,-9.46,-2.617,65504]'::halfvec <=> '[-8.987,-1,0.5,-1]';
+SELECT '[-7.534,0.774,7.757]'::halfvec <-> '[-1.615,-2.296,2.238]';
+-- hex literals round once, like strtof
+SELECT '[0x1.000001p0,0x1.0000010000000000000001p0,0x1p-149,0x1.8p-150]'::vector;
+-- binary_quantize and l2_normalize of zeros
+SELECT binary_quantize('[0,-0,1,-1,0.5,0,0,0,2]'::vector), binary_quantize('[0,-0,1]'::halfvec);

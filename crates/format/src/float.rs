@@ -122,7 +122,9 @@ fn postgres_digits(value: f32, digits: &mut [u8; 16], n: usize, exponent: i32) -
 
 /// The integer value of ASCII digits.
 fn digits_value(digits: &[u8]) -> u128 {
-    digits.iter().fold(0u128, |v, &d| v * 10 + (d - b'0') as u128)
+    digits
+        .iter()
+        .fold(0u128, |v, &d| v * 10 + (d - b'0') as u128)
 }
 
 /// `(mantissa, exponent)` with value = mantissa * 2^exponent, for a finite positive float.

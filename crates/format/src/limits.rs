@@ -284,7 +284,10 @@ mod tests {
         assert_eq!(msg(&[-1]), "sparsevec index out of bounds");
         assert_eq!(msg(&[i32::MIN]), "sparsevec index out of bounds");
         assert_eq!(msg(&[2, 1]), "sparsevec indices must be in ascending order");
-        assert_eq!(msg(&[1, 1]), "sparsevec indices must not contain duplicates");
+        assert_eq!(
+            msg(&[1, 1]),
+            "sparsevec indices must not contain duplicates"
+        );
         // Bounds are checked before duplicates, element by element.
         assert_eq!(msg(&[7, 7]), "sparsevec index out of bounds");
     }

@@ -479,8 +479,12 @@ mod tests {
             prop_assert_eq!(ours.len, len, "length for {:?}", s);
             if len > 0 {
                 prop_assert!(
-                    ours.value.to_bits() == value.to_bits() || (ours.value.is_nan() && value.is_nan()),
-                    "{:?}: ours {:e} libc {:e}", s, ours.value, value
+                    ours.value.to_bits() == value.to_bits()
+                        || (ours.value.is_nan() && value.is_nan()),
+                    "{:?}: ours {:e} libc {:e}",
+                    s,
+                    ours.value,
+                    value
                 );
             }
             Ok(())
@@ -489,12 +493,36 @@ mod tests {
         #[test]
         fn hex_and_edge_cases() {
             for s in [
-                "0x1p-149", "0x1p-150", "0x1.8p-150", "0x1.0000010000000000000001p0",
-                "0x1.000001p0", "0x1.0000030p0", "0xffffffp104", "0xffffff8p100",
-                "0x1.fffffep127", "0x1.ffffffp127", "0x123456789abcdef0123p-70", "0x.00001p-130",
-                "0x1p-126", "0x0.fffffep-126", "0x0.ffffffp-126", "1e-46", "7e-46", "1e-45",
-                "3.4028235e38", "3.4028236e38", "1.0000000596046447753906250000000001",
-                "nan(abc_1)", "nan(", "infinit", "0x", "0x.", "0xp3", "-0x1P+3", "1.e5", ".e5",
+                "0x1p-149",
+                "0x1p-150",
+                "0x1.8p-150",
+                "0x1.0000010000000000000001p0",
+                "0x1.000001p0",
+                "0x1.0000030p0",
+                "0xffffffp104",
+                "0xffffff8p100",
+                "0x1.fffffep127",
+                "0x1.ffffffp127",
+                "0x123456789abcdef0123p-70",
+                "0x.00001p-130",
+                "0x1p-126",
+                "0x0.fffffep-126",
+                "0x0.ffffffp-126",
+                "1e-46",
+                "7e-46",
+                "1e-45",
+                "3.4028235e38",
+                "3.4028236e38",
+                "1.0000000596046447753906250000000001",
+                "nan(abc_1)",
+                "nan(",
+                "infinit",
+                "0x",
+                "0x.",
+                "0xp3",
+                "-0x1P+3",
+                "1.e5",
+                ".e5",
             ] {
                 same(s).unwrap();
             }

@@ -384,8 +384,17 @@ mod tests {
             Some("Unexpected end of input.")
         );
         assert_eq!(e("{1:1}/2x").detail.as_deref(), Some("Junk after closing."));
-        for literal in ["{0:1}/2", "{3:1}/2", "{-1:1}/2", "{99999999999999999999:1}/2"] {
-            assert_eq!(e(literal).message, "sparsevec index out of bounds", "{literal}");
+        for literal in [
+            "{0:1}/2",
+            "{3:1}/2",
+            "{-1:1}/2",
+            "{99999999999999999999:1}/2",
+        ] {
+            assert_eq!(
+                e(literal).message,
+                "sparsevec index out of bounds",
+                "{literal}"
+            );
         }
         assert_eq!(
             e("{1:1,1:2}/2").message,
@@ -393,10 +402,16 @@ mod tests {
         );
         // The whole literal is parsed before any index is checked.
         assert_eq!(e("{0:1,x}/2").state, SqlState::InvalidTextRepresentation);
-        assert_eq!(e("{0:1}/0").message, "sparsevec must have at least 1 dimension");
+        assert_eq!(
+            e("{0:1}/0").message,
+            "sparsevec must have at least 1 dimension"
+        );
         assert_eq!(e("{0:nan}/2").message, "NaN not allowed in sparsevec");
         // Zero elements are dropped before the index checks.
-        assert_eq!(parse_sparse("{0:0}/3", -1).unwrap().indices, Vec::<i32>::new());
+        assert_eq!(
+            parse_sparse("{0:0}/3", -1).unwrap().indices,
+            Vec::<i32>::new()
+        );
         assert_eq!(
             e("{}/99999999999").message,
             "sparsevec cannot have more than 1000000000 dimensions"

@@ -129,7 +129,9 @@ mod tests {
             "expected 2 dimensions, not 1"
         );
         assert_eq!(
-            accumulate(&[1.0, f64::INFINITY], &[1.0f32]).unwrap_err().message,
+            accumulate(&[1.0, f64::INFINITY], &[1.0f32])
+                .unwrap_err()
+                .message,
             "value out of range: overflow"
         );
     }
@@ -190,7 +192,9 @@ mod tests {
             "vector cannot have more than 16000 dimensions"
         );
         assert_eq!(
-            combine(&[1.0, f64::MAX], &[1.0, f64::MAX]).unwrap_err().message,
+            combine(&[1.0, f64::MAX], &[1.0, f64::MAX])
+                .unwrap_err()
+                .message,
             "value out of range: overflow"
         );
     }

@@ -209,8 +209,10 @@ mod tests {
         assert_eq!(subvector(&x, 3, 2).unwrap(), [3.0, 4.0]);
         assert_eq!(subvector(&x, -1, 3).unwrap(), [1.0]);
         assert_eq!(subvector(&x, 3, i32::MAX).unwrap(), [3.0, 4.0, 5.0]);
-        assert_eq!(subvector(&x, i32::MIN, i32::MAX).unwrap_err().message,
-            "vector must have at least 1 dimension");
+        assert_eq!(
+            subvector(&x, i32::MIN, i32::MAX).unwrap_err().message,
+            "vector must have at least 1 dimension"
+        );
         for (start, count) in [(1, 0), (6, 1), (-3, 3), (0, -1), (i32::MAX, 1)] {
             assert_eq!(
                 subvector(&h(&x), start, count).unwrap_err().message,
@@ -226,10 +228,7 @@ mod tests {
         assert!(l2_norm(&[0.0f32, -0.0]).is_sign_positive());
         assert_eq!(l2_normalize(&[3.0f32, 4.0]).unwrap(), [0.6, 0.8]);
         assert_eq!(l2_normalize(&[0.0f32, -0.0]).unwrap(), [0.0, 0.0]);
-        assert_eq!(
-            l2_normalize(&h(&[3.0, 4.0])).unwrap(),
-            h(&[0.6, 0.8])
-        );
+        assert_eq!(l2_normalize(&h(&[3.0, 4.0])).unwrap(), h(&[0.6, 0.8]));
         // A norm that underflows in float8 makes an element overflow.
         assert!(l2_normalize(&[1e-45f32]).is_ok());
     }

@@ -11,6 +11,7 @@
 
 pub mod aggregate;
 pub mod dense;
+pub mod distance;
 pub mod element;
 pub mod sparse;
 

@@ -84,7 +84,10 @@ mod tests {
     fn norm_of_nothing_is_positive_zero() {
         assert!(l2_norm(&[]).is_sign_positive());
         assert_eq!(l2_norm(&[3.0, 4.0]), 5.0);
-        assert_eq!(l2_normalize(&[1, 3], &[3.0, 4.0]).unwrap(), (vec![1, 3], vec![0.6, 0.8]));
+        assert_eq!(
+            l2_normalize(&[1, 3], &[3.0, 4.0]).unwrap(),
+            (vec![1, 3], vec![0.6, 0.8])
+        );
     }
 
     #[test]
@@ -94,10 +97,19 @@ mod tests {
             indices,
             values,
         };
-        assert_eq!(compare(s(3, &[0, 1], &[1.0, 1.0]), s(3, &[0, 2], &[1.0, 1.0])), Ordering::Greater);
+        assert_eq!(
+            compare(s(3, &[0, 1], &[1.0, 1.0]), s(3, &[0, 2], &[1.0, 1.0])),
+            Ordering::Greater
+        );
         assert_eq!(compare(s(3, &[], &[]), s(2, &[], &[])), Ordering::Greater);
-        assert_eq!(compare(s(3, &[2], &[1.0]), s(2, &[1], &[1.0])), Ordering::Less);
+        assert_eq!(
+            compare(s(3, &[2], &[1.0]), s(2, &[1], &[1.0])),
+            Ordering::Less
+        );
         assert_eq!(compare(s(3, &[1], &[-1.0]), s(3, &[], &[])), Ordering::Less);
-        assert_eq!(compare(s(3, &[1], &[2.0]), s(3, &[1], &[2.0])), Ordering::Equal);
+        assert_eq!(
+            compare(s(3, &[1], &[2.0]), s(3, &[1], &[2.0])),
+            Ordering::Equal
+        );
     }
 }

@@ -9,8 +9,9 @@ fn vectors(dim: usize, n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<V
 }
 
 fn accumulate_all(rows: &[Vec<f32>]) -> Vec<f64> {
-    rows.iter()
-        .fold(vec![0.0], |state, row| aggregate::accumulate(&state, row).unwrap())
+    rows.iter().fold(vec![0.0], |state, row| {
+        aggregate::accumulate(&state, row).unwrap()
+    })
 }
 
 proptest! {
