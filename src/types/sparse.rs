@@ -19,12 +19,22 @@ unsafe fn pair<'a>(fcinfo: FunctionCallInfo) -> (Sparse<'a>, Sparse<'a>) {
     }
 }
 
+/// The SQL distance functions follow pgvector's order of operations (see
+/// `vecmath::sparse`), so that they print the same digits.
+fn view(x: Sparse) -> vecmath::sparse::SparseRef {
+    vecmath::sparse::SparseRef {
+        dim: x.dim,
+        indices: x.indices,
+        values: x.values,
+    }
+}
+
 fn l2_squared(a: Sparse, b: Sparse) -> f32 {
-    kernels::sparse_l2_squared(a.indices, a.values, b.indices, b.values)
+    vecmath::sparse::l2_squared(view(a), view(b))
 }
 
 fn dot(a: Sparse, b: Sparse) -> f32 {
-    kernels::sparse_dot(a.indices, a.values, b.indices, b.values)
+    vecmath::sparse::dot(view(a), view(b))
 }
 
 crate::pg_function!(sparsevec_in, |fcinfo| {
@@ -83,22 +93,12 @@ crate::pg_function!(sparsevec_negative_inner_product, |fcinfo| {
 
 crate::pg_function!(sparsevec_cosine_distance, |fcinfo| {
     let (a, b) = pair(fcinfo);
-    let norm_a: f32 = a.values.iter().map(|v| v * v).sum();
-    let norm_b: f32 = b.values.iter().map(|v| v * v).sum();
-    let similarity = dot(a, b) as f64 / (norm_a as f64 * norm_b as f64).sqrt();
-    // NaN (a zero vector) passes through; anything else is clamped against rounding.
-    f64_datum(
-        1.0 - if similarity.is_nan() {
-            similarity
-        } else {
-            similarity.clamp(-1.0, 1.0)
-        },
-    )
+    f64_datum(vecmath::sparse::cosine_distance(view(a), view(b)))
 });
 
 crate::pg_function!(sparsevec_l1_distance, |fcinfo| {
     let (a, b) = pair(fcinfo);
-    f64_datum(kernels::sparse_l1(a.indices, a.values, b.indices, b.values) as f64)
+    f64_datum(vecmath::sparse::l1(view(a), view(b)) as f64)
 });
 
 crate::pg_function!(sparsevec_l2_norm, |fcinfo| {
@@ -114,18 +114,7 @@ crate::pg_function!(sparsevec_l2_normalize, |fcinfo| {
 unsafe fn cmp(fcinfo: FunctionCallInfo) -> Ordering {
     unsafe {
         let (a, b) = (sparse_arg(fcinfo, 0), sparse_arg(fcinfo, 1));
-        vecmath::sparse::compare(
-            vecmath::sparse::SparseRef {
-                dim: a.dim,
-                indices: a.indices,
-                values: a.values,
-            },
-            vecmath::sparse::SparseRef {
-                dim: b.dim,
-                indices: b.indices,
-                values: b.values,
-            },
-        )
+        vecmath::sparse::compare(view(a), view(b))
     }
 }
 

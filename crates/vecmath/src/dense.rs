@@ -95,14 +95,52 @@ pub fn subvector<T: Element>(x: &[T], start: i32, count: i32) -> Result<Vec<T>> 
     Ok(x[subvector_range(x, start, count)?].to_vec())
 }
 
-/// The Euclidean norm, accumulated in float8 in element order (`+0` for the zero vector).
+/// The Euclidean norm in float8 (`+0` for the zero vector), summed in pgvector's order:
+/// one by one for halfvec, [`f32_sum_of_squares`] for vector.
 pub fn l2_norm<T: Element>(x: &[T]) -> f64 {
+    if T::KIND == vecformat::limits::Kind::Vector {
+        let values: &[f32] = bytemuck_f32(x);
+        return f32_sum_of_squares(values).sqrt();
+    }
     x.iter()
         .fold(0.0f64, |sum, &v| {
             let v = v.to_f32() as f64;
             sum + v * v
         })
         .sqrt()
+}
+
+/// A `vector`'s elements as `f32` (the identity: `T` is `f32` when its kind is Vector).
+fn bytemuck_f32<T: Element>(x: &[T]) -> &[f32] {
+    assert_eq!(std::mem::size_of::<T>(), 4);
+    // SAFETY: only called for T = f32 (the only 4-byte element type, asserted above), so
+    // the pointer, length and alignment are those of a valid `[f32]`.
+    unsafe { std::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) }
+}
+
+/// The float8 sum of squares of float4 values as pgvector's compiled loop computes it:
+/// fewer than four values one by one; otherwise two float8 lanes over blocks of four,
+/// lane 0 adding `x0² + x2²` and lane 1 `x1² + x3²` per block (the squares are exact),
+/// `lane1 + lane0`, then the remaining values one by one.
+pub fn f32_sum_of_squares(x: &[f32]) -> f64 {
+    let sq = |v: f32| v as f64 * v as f64;
+    let mut sum = 0.0f64;
+    let rest = if x.len() >= 4 {
+        let blocks = x.len() / 4 * 4;
+        let (mut lane0, mut lane1) = (0.0f64, 0.0f64);
+        for c in x[..blocks].chunks_exact(4) {
+            lane0 += sq(c[0]) + sq(c[2]);
+            lane1 += sq(c[1]) + sq(c[3]);
+        }
+        sum = lane1 + lane0;
+        &x[blocks..]
+    } else {
+        x
+    };
+    for &v in rest {
+        sum += sq(v);
+    }
+    sum
 }
 
 /// Unit-length copy; the zero vector stays all zeros. An element that overflows (a norm
