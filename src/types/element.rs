@@ -25,19 +25,19 @@ impl Element for f32 {
     }
     #[inline]
     fn l2_squared(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l2_squared_f32(a, b)
+        vecmath::distance::vector_l2_squared(a, b)
     }
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> f32 {
-        kernels::dot_f32(a, b)
+        vecmath::distance::vector_dot(a, b)
     }
     #[inline]
     fn l1(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l1_f32(a, b)
+        vecmath::distance::vector_l1(a, b)
     }
     #[inline]
     fn cosine_distance(a: &[Self], b: &[Self]) -> f64 {
-        kernels::cosine_distance_f32(a, b)
+        vecmath::distance::vector_cosine_distance(a, b)
     }
     fn format(values: &[Self]) -> String {
         vecformat::text::format_dense(values)
@@ -50,7 +50,7 @@ impl Element for f32 {
     }
 }
 
-/// halfvec's SQL distances follow pgvector's own order of operations (see
+/// vector's and halfvec's SQL distances follow pgvector's own order of operations (see
 /// `vecmath::distance`), so that they print the same digits.
 impl Element for f16 {
     #[inline]
