@@ -118,7 +118,9 @@ SMALL = ["0", "-0", "1", "-1", "2", "0.5", "-3", "1e-30", "1e30", "3e38", "-3e38
 
 
 def dense_value(rng, t, dim=None):
-    dim = dim if dim is not None else rng.choice([1, 2, 3, 3, 4, 9])
+    if dim is None:
+        dim = rng.choice([1, 2, 3, 3, 4, 9]) if rng.random() < 0.7 else rng.choice(
+            list(range(1, 41)) + [64, 127, 384, 1000, 1536])
     vals = [rng.choice(SMALL) if rng.random() < 0.5 else repr(round(rng.uniform(-10, 10), 3))
             for _ in range(dim)]
     if t == "halfvec":
@@ -127,7 +129,9 @@ def dense_value(rng, t, dim=None):
 
 
 def sparse_value(rng, dim=None):
-    dim = dim if dim is not None else rng.choice([1, 2, 3, 5, 9])
+    if dim is None:
+        dim = rng.choice([1, 2, 3, 5, 9]) if rng.random() < 0.7 else rng.choice(
+            list(range(1, 41)) + [64, 127, 384])
     idx = sorted(rng.sample(range(1, dim + 1), rng.randint(0, dim)))
     vals = []
     for _ in idx:
