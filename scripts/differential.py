@@ -368,6 +368,8 @@ def run_binary(conn, typ, field):
 # ---------------------------------------------------------------------------- running
 
 def run(conn, expr):
+    if conn.closed:
+        return ("error", "connection lost", None, None)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT (%s)::text" % expr.replace("%", "%%"))
