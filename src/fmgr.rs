@@ -50,6 +50,8 @@ pub fn raise(error: VectorError) -> ! {
         SqlState::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         SqlState::NullValueNotAllowed => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
         SqlState::ProgramLimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        SqlState::ProtocolViolation => PgSqlErrorCode::ERRCODE_PROTOCOL_VIOLATION,
+        SqlState::InternalError => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
     };
     let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, error.message, "pgvector_rs");
     if let Some(detail) = error.detail {

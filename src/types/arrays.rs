@@ -44,8 +44,14 @@ pub unsafe fn typmod_list<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a [i32] {
 }
 
 /// Elements of a numeric array argument as float4, with pgvector's checks in pgvector's
-/// order: shape, nulls, dimension count, typmod, then each element.
-pub unsafe fn array_to_f32(fcinfo: pg_sys::FunctionCallInfo, kind: Kind, typmod: i32) -> Vec<f32> {
+/// order: shape, nulls, dimension count, typmod, element type. NaN and infinity are left
+/// to the caller.
+pub unsafe fn array_to_f32<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    kind: Kind,
+    typmod: i32,
+    mut each: impl FnMut(f32) -> T,
+) -> Vec<T> {
     unsafe {
         let array = array_ptr(fcinfo, 0);
         if ndim(array) > 1 {
@@ -75,34 +81,28 @@ pub unsafe fn array_to_f32(fcinfo: pg_sys::FunctionCallInfo, kind: Kind, typmod:
         limits::check_dim(kind, count as i64).or_raise();
         limits::check_expected_dim(typmod, count as i64).or_raise();
         let datums = std::slice::from_raw_parts(elems, count as usize);
-        let values: Vec<f32> = match elemtype {
-            pg_sys::INT4OID => datums.iter().map(|d| d.value() as i32 as f32).collect(),
-            pg_sys::FLOAT8OID => datums
-                .iter()
-                .map(|d| f64::from_bits(d.value() as u64) as f32)
-                .collect(),
-            pg_sys::FLOAT4OID => datums
-                .iter()
-                .map(|d| f32::from_bits(d.value() as u32))
-                .collect(),
-            pg_sys::NUMERICOID => datums
-                .iter()
-                .map(|&d| {
-                    // float4(numeric): raises numeric's own out-of-range error when needed.
-                    let f = pg_sys::OidFunctionCall1Coll(
-                        pg_sys::Oid::from(pg_sys::F_FLOAT4_NUMERIC),
-                        pg_sys::InvalidOid,
-                        d,
-                    );
-                    f32::from_bits(f.value() as u32)
-                })
-                .collect(),
+        let element: unsafe fn(pg_sys::Datum) -> f32 = match elemtype {
+            pg_sys::INT4OID => |d| d.value() as i32 as f32,
+            pg_sys::FLOAT8OID => |d| f64::from_bits(d.value() as u64) as f32,
+            pg_sys::FLOAT4OID => |d| f32::from_bits(d.value() as u32),
+            pg_sys::NUMERICOID => |d| {
+                // float4(numeric): raises numeric's own out-of-range error when needed.
+                // (sound: `d` is a numeric datum of the deconstructed array)
+                let f = pg_sys::OidFunctionCall1Coll(
+                    pg_sys::Oid::from(pg_sys::F_FLOAT4_NUMERIC),
+                    pg_sys::InvalidOid,
+                    d,
+                );
+                f32::from_bits(f.value() as u32)
+            },
             _ => raise(VectorError::data("unsupported array type")),
         };
+        // Each element is converted and handed to `each` before the next one is read, so
+        // errors come in pgvector's order (a numeric's range error after an earlier
+        // element's halfvec range error).
+        let values: Vec<T> = datums.iter().map(|&d| each(element(d))).collect();
         pg_sys::pfree(elems as *mut std::ffi::c_void);
-        for &v in &values {
-            limits::check_element(kind, v).or_raise();
-        }
+        // Elements are checked by the caller, at the point pgvector checks them.
         values
     }
 }

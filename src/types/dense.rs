@@ -1,6 +1,8 @@
 //! SQL functions of the dense types, written once for `vector` (f32) and `halfvec` (f16).
 //! Semantics follow pgvector 0.8 exactly: float4 accumulation in the distance kernels,
-//! float8 for norms, pgvector's overflow/underflow checks and error messages.
+//! float8 for norms, pgvector's overflow/underflow checks and error messages. The
+//! arithmetic and the aggregate state live in the pure `vecmath` crate; this file only maps
+//! datums onto it.
 
 use super::arrays;
 use super::datum::{dense_arg, dense_datum, new_bits, new_dense};
@@ -9,7 +11,7 @@ use crate::fmgr::*;
 use pgrx::pg_sys::{Datum, FunctionCallInfo};
 use std::cmp::Ordering;
 use vecformat::limits;
-use vecformat::VectorError;
+use vecmath::{aggregate, dense};
 
 unsafe fn pair<'a, T: Element>(fcinfo: FunctionCallInfo) -> (&'a [T], &'a [T]) {
     unsafe {
@@ -81,12 +83,15 @@ pub unsafe fn convert<S: Element, T: Element>(fcinfo: FunctionCallInfo) -> Datum
 
 pub unsafe fn from_array<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
-        let values = arrays::array_to_f32(fcinfo, T::KIND, arg_i32(fcinfo, 1));
-        let (datum, out) = new_dense::<T>(values.len());
-        for (o, v) in out.iter_mut().zip(values) {
-            *o = T::from_f32(v).or_raise();
+        // pgvector narrows every element first (halfvec's range error comes first), then
+        // checks them all for NaN and infinity.
+        let values = arrays::array_to_f32(fcinfo, T::KIND, arg_i32(fcinfo, 1), |v| {
+            T::from_f32(v).or_raise()
+        });
+        for v in &values {
+            limits::check_element(T::KIND, v.to_f32()).or_raise();
         }
-        datum
+        dense_datum(&values)
     }
 }
 
@@ -149,36 +154,13 @@ pub unsafe fn dims<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe { i32_datum(dense_arg::<T>(fcinfo, 0).len() as i32) }
 }
 
-fn norm<T: Element>(x: &[T]) -> f64 {
-    x.iter()
-        .map(|v| (v.to_f32() as f64) * (v.to_f32() as f64))
-        .sum::<f64>()
-        .sqrt()
-}
-
 pub unsafe fn l2_norm<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
-    unsafe { f64_datum(norm(dense_arg::<T>(fcinfo, 0))) }
+    unsafe { f64_datum(dense::l2_norm(dense_arg::<T>(fcinfo, 0))) }
 }
 
-/// Unit-length copy; the zero vector stays zero (pgvector's behaviour).
+/// Unit-length copy; the zero vector gives zeros (pgvector's behaviour).
 pub unsafe fn l2_normalize<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
-    unsafe {
-        let x = dense_arg::<T>(fcinfo, 0);
-        let n = norm(x);
-        let (datum, out) = new_dense::<T>(x.len());
-        if n > 0.0 {
-            for (o, &v) in out.iter_mut().zip(x) {
-                let scaled = (v.to_f32() as f64 / n) as f32;
-                if scaled.is_infinite() {
-                    raise(limits::overflow_error());
-                }
-                *o = T::from_f32(scaled).or_raise();
-            }
-        } else {
-            out.copy_from_slice(x);
-        }
-        datum
-    }
+    unsafe { dense_datum(&dense::l2_normalize(dense_arg::<T>(fcinfo, 0)).or_raise()) }
 }
 
 /// One bit per element, set when the element is positive (most significant bit first).
@@ -186,11 +168,7 @@ pub unsafe fn binary_quantize<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
         let x = dense_arg::<T>(fcinfo, 0);
         let (datum, bytes) = new_bits(x.len());
-        for (i, v) in x.iter().enumerate() {
-            if v.to_f32() > 0.0 {
-                bytes[i / 8] |= 0x80 >> (i % 8);
-            }
-        }
+        bytes.copy_from_slice(&dense::binary_quantize(x));
         datum
     }
 }
@@ -199,110 +177,48 @@ pub unsafe fn binary_quantize<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
 pub unsafe fn subvector<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
         let x = dense_arg::<T>(fcinfo, 0);
-        let start = arg_i32(fcinfo, 1) as i64;
-        let count = arg_i32(fcinfo, 2) as i64;
-        let dim = x.len() as i64;
-        let too_small = || VectorError::data("vector must have at least 1 dimension");
-        if count < 1 || start > dim {
-            raise(too_small());
-        }
-        let end = (start + count).min(dim + 1);
-        let start = start.max(1);
-        limits::check_dim(T::KIND, end - start).or_raise();
-        dense_datum(&x[(start - 1) as usize..(end - 1) as usize])
+        let range = dense::subvector_range(x, arg_i32(fcinfo, 1), arg_i32(fcinfo, 2)).or_raise();
+        dense_datum(&x[range])
     }
 }
 
-/// Element-wise arithmetic with pgvector's overflow (and, for `*`, underflow) errors.
-unsafe fn elementwise<T: Element>(
+unsafe fn binary_op<T: Element>(
     fcinfo: FunctionCallInfo,
-    op: fn(f32, f32) -> f32,
-    check_underflow: bool,
+    op: fn(&[T], &[T]) -> vecmath::Result<Vec<T>>,
 ) -> Datum {
     unsafe {
-        let (a, b) = pair::<T>(fcinfo);
-        let (datum, out) = new_dense::<T>(a.len());
-        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-            let (x, y) = (x.to_f32(), y.to_f32());
-            let r = op(x, y);
-            let narrowed = T::from_f32(r)
-                .map_err(|_| limits::overflow_error())
-                .or_raise();
-            if r.is_infinite() {
-                raise(limits::overflow_error());
-            }
-            if check_underflow && narrowed.to_f32() == 0.0 && x != 0.0 && y != 0.0 {
-                raise(limits::underflow_error());
-            }
-            *o = narrowed;
-        }
-        datum
+        let a = dense_arg::<T>(fcinfo, 0);
+        let b = dense_arg::<T>(fcinfo, 1);
+        dense_datum(&op(a, b).or_raise())
     }
 }
 
 pub unsafe fn add<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
-    unsafe { elementwise::<T>(fcinfo, |x, y| x + y, false) }
+    unsafe { binary_op::<T>(fcinfo, dense::add) }
 }
 
 pub unsafe fn sub<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
-    unsafe { elementwise::<T>(fcinfo, |x, y| x - y, false) }
+    unsafe { binary_op::<T>(fcinfo, dense::sub) }
 }
 
 pub unsafe fn mul<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
-    unsafe { elementwise::<T>(fcinfo, |x, y| x * y, true) }
+    unsafe { binary_op::<T>(fcinfo, dense::mul) }
 }
 
 pub unsafe fn concat<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
-    unsafe {
-        let a = dense_arg::<T>(fcinfo, 0);
-        let b = dense_arg::<T>(fcinfo, 1);
-        limits::check_dim(T::KIND, (a.len() + b.len()) as i64).or_raise();
-        let (datum, out) = new_dense::<T>(a.len() + b.len());
-        out[..a.len()].copy_from_slice(a);
-        out[a.len()..].copy_from_slice(b);
-        datum
-    }
-}
-
-/// Lexicographic by element, then by dimension count (consistent with Postgres arrays).
-fn compare<T: Element>(a: &[T], b: &[T]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x.to_f32(), y.to_f32());
-        if x < y {
-            return Ordering::Less;
-        }
-        if x > y {
-            return Ordering::Greater;
-        }
-    }
-    a.len().cmp(&b.len())
+    unsafe { binary_op::<T>(fcinfo, dense::concat) }
 }
 
 pub unsafe fn cmp<T: Element>(fcinfo: FunctionCallInfo) -> Ordering {
-    unsafe { compare(dense_arg::<T>(fcinfo, 0), dense_arg::<T>(fcinfo, 1)) }
+    unsafe { dense::compare(dense_arg::<T>(fcinfo, 0), dense_arg::<T>(fcinfo, 1)) }
 }
 
-/// `avg` transition: state is {count, sum_1, ..., sum_dim} in float8.
+/// `avg` / `sum` transition: state is {count, sum_1, ..., sum_dim} in float8.
 pub unsafe fn accum<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
         let state = arrays::state_array(fcinfo, 0, &format!("{}_accum", T::KIND.name()));
         let x = dense_arg::<T>(fcinfo, 1);
-        let dims = state.len() - 1;
-        let mut next = Vec::with_capacity(x.len() + 1);
-        next.push(state[0] + 1.0);
-        if dims == 0 {
-            next.extend(x.iter().map(|v| v.to_f32() as f64));
-        } else {
-            limits::check_expected_dim(dims as i32, x.len() as i64).or_raise();
-            for (s, v) in state[1..].iter().zip(x) {
-                let sum = s + v.to_f32() as f64;
-                if sum.is_infinite() {
-                    raise(limits::overflow_error());
-                }
-                next.push(sum);
-            }
-        }
-        arrays::float8_array(&next)
+        arrays::float8_array(&aggregate::accumulate(state, x).or_raise())
     }
 }
 
@@ -310,18 +226,10 @@ pub unsafe fn accum<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
 pub unsafe fn avg<T: Element>(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
         let state = arrays::state_array(fcinfo, 0, &format!("{}_avg", T::KIND.name()));
-        let n = state[0];
-        if n == 0.0 {
-            return return_null(fcinfo);
+        match aggregate::average::<T>(state).or_raise() {
+            Some(values) => dense_datum(&values),
+            None => return_null(fcinfo),
         }
-        limits::check_dim(T::KIND, state.len() as i64 - 1).or_raise();
-        let (datum, out) = new_dense::<T>(state.len() - 1);
-        for (o, s) in out.iter_mut().zip(&state[1..]) {
-            let v = (s / n) as f32;
-            limits::check_element(T::KIND, v).or_raise();
-            *o = T::from_f32(v).or_raise();
-        }
-        datum
     }
 }
 
@@ -330,23 +238,7 @@ pub unsafe fn combine(fcinfo: FunctionCallInfo) -> Datum {
     unsafe {
         let a = arrays::state_array(fcinfo, 0, "vector_combine");
         let b = arrays::state_array(fcinfo, 1, "vector_combine");
-        if a[0] == 0.0 {
-            return arrays::float8_array(b);
-        }
-        if b[0] == 0.0 {
-            return arrays::float8_array(a);
-        }
-        limits::check_expected_dim(a.len() as i32 - 1, b.len() as i64 - 1).or_raise();
-        let mut sum = Vec::with_capacity(a.len());
-        sum.push(a[0] + b[0]);
-        for (x, y) in a[1..].iter().zip(&b[1..]) {
-            let s = x + y;
-            if s.is_infinite() {
-                raise(limits::overflow_error());
-            }
-            sum.push(s);
-        }
-        arrays::float8_array(&sum)
+        arrays::float8_array(&aggregate::combine(a, b).or_raise())
     }
 }
 

@@ -2,12 +2,11 @@
 //! functions of both types are written once, generic over this trait.
 
 use half::f16;
-use vecformat::limits::{self, Kind};
+use vecformat::limits;
 use vecformat::VectorError;
 
-pub trait Element: Copy + PartialEq + 'static {
-    const KIND: Kind;
-    fn to_f32(self) -> f32;
+/// The element kinds, their names and the arithmetic come from `vecmath::Element`.
+pub trait Element: vecmath::aggregate::Average {
     /// Narrow a float4, failing when the value does not fit the element type.
     fn from_f32(value: f32) -> Result<Self, VectorError>;
     fn l2_squared(a: &[Self], b: &[Self]) -> f32;
@@ -20,30 +19,25 @@ pub trait Element: Copy + PartialEq + 'static {
 }
 
 impl Element for f32 {
-    const KIND: Kind = Kind::Vector;
-    #[inline]
-    fn to_f32(self) -> f32 {
-        self
-    }
     #[inline]
     fn from_f32(value: f32) -> Result<Self, VectorError> {
         Ok(value)
     }
     #[inline]
     fn l2_squared(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l2_squared_f32(a, b)
+        vecmath::distance::vector_l2_squared(a, b)
     }
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> f32 {
-        kernels::dot_f32(a, b)
+        vecmath::distance::vector_dot(a, b)
     }
     #[inline]
     fn l1(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l1_f32(a, b)
+        vecmath::distance::vector_l1(a, b)
     }
     #[inline]
     fn cosine_distance(a: &[Self], b: &[Self]) -> f64 {
-        kernels::cosine_distance_f32(a, b)
+        vecmath::distance::vector_cosine_distance(a, b)
     }
     fn format(values: &[Self]) -> String {
         vecformat::text::format_dense(values)
@@ -56,31 +50,28 @@ impl Element for f32 {
     }
 }
 
+/// vector's and halfvec's SQL distances follow pgvector's own order of operations (see
+/// `vecmath::distance`), so that they print the same digits.
 impl Element for f16 {
-    const KIND: Kind = Kind::Halfvec;
-    #[inline]
-    fn to_f32(self) -> f32 {
-        f16::to_f32(self)
-    }
     #[inline]
     fn from_f32(value: f32) -> Result<Self, VectorError> {
         limits::float_to_half(value)
     }
     #[inline]
     fn l2_squared(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l2_squared_f16(a, b)
+        vecmath::distance::half_l2_squared(a, b)
     }
     #[inline]
     fn dot(a: &[Self], b: &[Self]) -> f32 {
-        kernels::dot_f16(a, b)
+        vecmath::distance::half_dot(a, b)
     }
     #[inline]
     fn l1(a: &[Self], b: &[Self]) -> f32 {
-        kernels::l1_f16(a, b)
+        vecmath::distance::half_l1(a, b)
     }
     #[inline]
     fn cosine_distance(a: &[Self], b: &[Self]) -> f64 {
-        kernels::cosine_distance_f16(a, b)
+        vecmath::distance::half_cosine_distance(a, b)
     }
     fn format(values: &[Self]) -> String {
         vecformat::text::format_half(values)

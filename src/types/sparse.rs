@@ -19,20 +19,22 @@ unsafe fn pair<'a>(fcinfo: FunctionCallInfo) -> (Sparse<'a>, Sparse<'a>) {
     }
 }
 
+/// The SQL distance functions follow pgvector's order of operations (see
+/// `vecmath::sparse`), so that they print the same digits.
+fn view(x: Sparse) -> vecmath::sparse::SparseRef {
+    vecmath::sparse::SparseRef {
+        dim: x.dim,
+        indices: x.indices,
+        values: x.values,
+    }
+}
+
 fn l2_squared(a: Sparse, b: Sparse) -> f32 {
-    kernels::sparse_l2_squared(a.indices, a.values, b.indices, b.values)
+    vecmath::sparse::l2_squared(view(a), view(b))
 }
 
 fn dot(a: Sparse, b: Sparse) -> f32 {
-    kernels::sparse_dot(a.indices, a.values, b.indices, b.values)
-}
-
-fn norm(x: Sparse) -> f64 {
-    x.values
-        .iter()
-        .map(|&v| v as f64 * v as f64)
-        .sum::<f64>()
-        .sqrt()
+    vecmath::sparse::dot(view(a), view(b))
 }
 
 crate::pg_function!(sparsevec_in, |fcinfo| {
@@ -91,84 +93,29 @@ crate::pg_function!(sparsevec_negative_inner_product, |fcinfo| {
 
 crate::pg_function!(sparsevec_cosine_distance, |fcinfo| {
     let (a, b) = pair(fcinfo);
-    let norm_a: f32 = a.values.iter().map(|v| v * v).sum();
-    let norm_b: f32 = b.values.iter().map(|v| v * v).sum();
-    let similarity = dot(a, b) as f64 / (norm_a as f64 * norm_b as f64).sqrt();
-    // NaN (a zero vector) passes through; anything else is clamped against rounding.
-    f64_datum(
-        1.0 - if similarity.is_nan() {
-            similarity
-        } else {
-            similarity.clamp(-1.0, 1.0)
-        },
-    )
+    f64_datum(vecmath::sparse::cosine_distance(view(a), view(b)))
 });
 
 crate::pg_function!(sparsevec_l1_distance, |fcinfo| {
     let (a, b) = pair(fcinfo);
-    f64_datum(kernels::sparse_l1(a.indices, a.values, b.indices, b.values) as f64)
+    f64_datum(vecmath::sparse::l1(view(a), view(b)) as f64)
 });
 
 crate::pg_function!(sparsevec_l2_norm, |fcinfo| {
-    f64_datum(norm(sparse_arg(fcinfo, 0)))
+    f64_datum(vecmath::sparse::l2_norm(sparse_arg(fcinfo, 0).values))
 });
 
 crate::pg_function!(sparsevec_l2_normalize, |fcinfo| {
     let x = sparse_arg(fcinfo, 0);
-    let n = norm(x);
-    if n == 0.0 {
-        return sparse_datum(x.dim, x.indices, x.values);
-    }
-    // Elements that underflow to zero are dropped: a sparsevec never stores zeros.
-    let mut indices = Vec::with_capacity(x.indices.len());
-    let mut values = Vec::with_capacity(x.values.len());
-    for (&i, &v) in x.indices.iter().zip(x.values) {
-        let scaled = (v as f64 / n) as f32;
-        if scaled.is_infinite() {
-            raise(limits::overflow_error());
-        }
-        if scaled != 0.0 {
-            indices.push(i);
-            values.push(scaled);
-        }
-    }
+    let (indices, values) = vecmath::sparse::l2_normalize(x.indices, x.values).or_raise();
     sparse_datum(x.dim, &indices, &values)
 });
 
-/// Dense lexicographic order over the common dimensions, then by dimension count: the same
-/// order the dense types use, computed without densifying.
-fn compare(a: Sparse, b: Sparse) -> Ordering {
-    let common = a.dim.min(b.dim);
-    let (mut i, mut j) = (0, 0);
-    loop {
-        let ai = a.indices.get(i).copied().filter(|&x| x < common);
-        let bj = b.indices.get(j).copied().filter(|&x| x < common);
-        let (x, y) = match (ai, bj) {
-            (None, None) => break,
-            (Some(p), Some(q)) if p == q => {
-                i += 1;
-                j += 1;
-                (a.values[i - 1], b.values[j - 1])
-            }
-            (Some(p), q) if q.is_none_or(|q| p < q) => {
-                i += 1;
-                (a.values[i - 1], 0.0)
-            }
-            _ => {
-                j += 1;
-                (0.0, b.values[j - 1])
-            }
-        };
-        match x.partial_cmp(&y) {
-            Some(Ordering::Equal) | None => {}
-            Some(order) => return order,
-        }
-    }
-    a.dim.cmp(&b.dim)
-}
-
 unsafe fn cmp(fcinfo: FunctionCallInfo) -> Ordering {
-    unsafe { compare(sparse_arg(fcinfo, 0), sparse_arg(fcinfo, 1)) }
+    unsafe {
+        let (a, b) = (sparse_arg(fcinfo, 0), sparse_arg(fcinfo, 1));
+        vecmath::sparse::compare(view(a), view(b))
+    }
 }
 
 crate::pg_function!(sparsevec_lt, |fcinfo| { bool_datum(cmp(fcinfo).is_lt()) });
@@ -217,9 +164,13 @@ crate::pg_function!(sparsevec_to_vector, |fcinfo| { to_dense::<f32>(fcinfo) });
 crate::pg_function!(sparsevec_to_halfvec, |fcinfo| { to_dense::<f16>(fcinfo) });
 
 crate::pg_function!(sparsevec_from_array, |fcinfo| {
-    let values = arrays::array_to_f32(fcinfo, Kind::Sparsevec, arg_i32(fcinfo, 1));
+    let values = arrays::array_to_f32(fcinfo, Kind::Sparsevec, arg_i32(fcinfo, 1), |v| v);
+    // pgvector counts the non-zero elements (NaN included) before checking any of them.
     if values.iter().filter(|&&v| v != 0.0).count() > limits::SPARSEVEC_MAX_NNZ as usize {
         raise(limits::too_many_nnz());
+    }
+    for &v in values.iter().filter(|&&v| v != 0.0) {
+        limits::check_element(Kind::Sparsevec, v).or_raise();
     }
     let (indices, nonzero): (Vec<i32>, Vec<f32>) = values
         .iter()

@@ -41,18 +41,12 @@ impl<'a> Reader<'a> {
     fn f32(&mut self) -> Result<f32> {
         Ok(f32::from_be_bytes(self.take()?))
     }
-    /// Fail early (before allocating) when the message cannot hold `n` more bytes.
-    fn require(&self, n: usize) -> Result<()> {
-        if self.bytes.len() - self.pos < n {
-            return Err(insufficient_data());
-        }
-        Ok(())
-    }
 }
 
+/// Postgres's pq_getmsg* error when a message runs short (08P01).
 fn insufficient_data() -> VectorError {
     VectorError::new(
-        SqlState::InvalidBinaryRepresentation,
+        SqlState::ProtocolViolation,
         "insufficient data left in message",
     )
 }
@@ -74,7 +68,8 @@ pub fn decode_vector(bytes: &[u8], typmod: i32) -> Result<(Vec<f32>, usize)> {
     limits::check_dim(Kind::Vector, dim as i64)?;
     limits::check_expected_dim(typmod, dim as i64)?;
     check_unused(unused as i32)?;
-    r.require(dim as usize * 4)?;
+    // Elements are read and checked one at a time, as pgvector does: a bad element is
+    // reported before a short message. dim <= 16000 bounds the allocation.
     let mut values = Vec::with_capacity(dim as usize);
     for _ in 0..dim {
         let v = r.f32()?;
@@ -92,7 +87,6 @@ pub fn decode_halfvec(bytes: &[u8], typmod: i32) -> Result<(Vec<f16>, usize)> {
     limits::check_dim(Kind::Halfvec, dim as i64)?;
     limits::check_expected_dim(typmod, dim as i64)?;
     check_unused(unused as i32)?;
-    r.require(dim as usize * 2)?;
     let mut values = Vec::with_capacity(dim as usize);
     for _ in 0..dim {
         let v = f16::from_bits(r.u16()?);
@@ -120,13 +114,14 @@ pub fn decode_sparsevec(bytes: &[u8], typmod: i32) -> Result<(SparseParts, usize
     limits::check_nnz(nnz as i64, dim as i64)?;
     limits::check_expected_dim(typmod, dim as i64)?;
     check_unused(unused)?;
+    // nnz <= 16000 bounds the allocations; each index is checked as soon as it is read.
     let nnz = nnz as usize;
-    r.require(nnz * 8)?;
     let mut indices = Vec::with_capacity(nnz);
     for _ in 0..nnz {
         indices.push(r.i32()?);
+        let n = indices.len();
+        limits::check_sparse_indices(&indices[n.saturating_sub(2)..], dim as i64)?;
     }
-    limits::check_sparse_indices(&indices, dim as i64)?;
     let mut values = Vec::with_capacity(nnz);
     for _ in 0..nnz {
         let v = r.f32()?;
@@ -231,7 +226,20 @@ mod tests {
     fn bad_input() {
         assert_eq!(
             decode_vector(&[0, 3, 0, 0, 0x3f], -1).unwrap_err().state,
-            SqlState::InvalidBinaryRepresentation
+            SqlState::ProtocolViolation
+        );
+        // A bad element is reported before the message runs short, as pgvector reads them.
+        assert_eq!(
+            decode_vector(&[0, 3, 0, 0, 0x7f, 0xc0, 0, 0], -1)
+                .unwrap_err()
+                .message,
+            "NaN not allowed in vector"
+        );
+        let mut short = encode_sparsevec(5, &[7, 1], &[1.0, 1.0]);
+        short.truncate(16);
+        assert_eq!(
+            decode_sparsevec(&short, -1).unwrap_err().message,
+            "sparsevec index out of bounds"
         );
         assert_eq!(
             decode_vector(&[0, 0, 0, 0], -1).unwrap_err().message,
@@ -265,7 +273,7 @@ mod tests {
         let unsorted = encode_sparsevec(5, &[2, 1], &[1.0, 1.0]);
         assert_eq!(
             decode_sparsevec(&unsorted, -1).unwrap_err().message,
-            "indexes must be in ascending order"
+            "sparsevec indices must be in ascending order"
         );
         let too_many = encode_sparsevec(2, &[0, 1, 1], &[1.0, 1.0, 1.0]);
         assert_eq!(

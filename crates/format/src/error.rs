@@ -20,6 +20,10 @@ pub enum SqlState {
     NullValueNotAllowed,
     /// 54000
     ProgramLimitExceeded,
+    /// 08P01 (a binary message that runs short)
+    ProtocolViolation,
+    /// XX000 (pgvector's elog(ERROR) internal checks)
+    InternalError,
 }
 
 impl SqlState {
@@ -33,6 +37,8 @@ impl SqlState {
             SqlState::InvalidParameterValue => "22023",
             SqlState::NullValueNotAllowed => "22004",
             SqlState::ProgramLimitExceeded => "54000",
+            SqlState::ProtocolViolation => "08P01",
+            SqlState::InternalError => "XX000",
         }
     }
 }

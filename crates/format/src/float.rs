@@ -61,6 +61,7 @@ pub fn push_f32(out: &mut String, value: f32) {
             ndigits += 1;
         }
     }
+    let (ndigits, exponent) = postgres_digits(value.abs(), &mut digits, ndigits, exponent);
     let digits = &digits[..ndigits];
     // SAFETY-free: all pushed bytes are ASCII digits, '.', '-', '+', 'e'.
     if negative {
@@ -71,6 +72,140 @@ pub fn push_f32(out: &mut String, value: f32) {
     } else {
         push_scientific(out, digits, exponent);
     }
+}
+
+/// Postgres's Ryu differs from Rust's shortest formatting in two ways, both only when the
+/// float sits exactly on a decimal tie:
+/// - it never prints a number that lies exactly on the boundary of the float's rounding
+///   interval (it is built without `STRICTLY_SHORTEST`), so `87931936` prints as
+///   `8.7931936e+07`, not `8.793194e+07`, which Rust accepts since it reads back as the same
+///   float when ties round to even;
+/// - of two equally short candidates exactly halfway from the float, it picks the one with
+///   an even last digit (`7.09765625` prints as `7.0976562`, Rust prints `7.0976563`).
+///
+/// Takes Rust's shortest digits of `value.abs()` and returns Postgres's (digit count and
+/// decimal exponent).
+fn postgres_digits(value: f32, digits: &mut [u8; 16], n: usize, exponent: i32) -> (usize, i32) {
+    let (mut n, mut exponent) = (n, exponent);
+    if value == 0.0 {
+        return (n, exponent);
+    }
+    // No other candidate of this length is inside the open interval (Rust would have
+    // picked the closer one): add digits, correctly rounded, until one is strictly inside.
+    let mut precision = n;
+    while on_bound(value, &digits[..n], exponent) && precision < 12 {
+        let mut buf = SciBuf {
+            bytes: [0; 32],
+            len: 0,
+        };
+        write!(buf, "{:.*e}", precision, value).expect("fits 32 bytes");
+        precision += 1;
+        let text = &buf.bytes[..buf.len];
+        let e_pos = text.iter().position(|&b| b == b'e').expect("has exponent");
+        exponent = std::str::from_utf8(&text[e_pos + 1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .expect("integer exponent");
+        n = 0;
+        for &b in &text[..e_pos] {
+            if b != b'.' {
+                digits[n] = b;
+                n += 1;
+            }
+        }
+        while n > 1 && digits[n - 1] == b'0' {
+            n -= 1;
+        }
+    }
+    (round_tie_to_even(value, digits, n, exponent), exponent)
+}
+
+/// The integer value of ASCII digits.
+fn digits_value(digits: &[u8]) -> u128 {
+    digits
+        .iter()
+        .fold(0u128, |v, &d| v * 10 + (d - b'0') as u128)
+}
+
+/// `(mantissa, exponent)` with value = mantissa * 2^exponent, for a finite positive float.
+fn decompose(value: f32) -> (u128, i32, bool) {
+    let bits = value.to_bits();
+    let biased = (bits >> 23) & 0xff;
+    if biased == 0 {
+        ((bits & 0x7f_ffff) as u128, -149, false)
+    } else {
+        let fraction = bits & 0x7f_ffff;
+        // At a power of two (and above the subnormals) the interval below is half as wide.
+        (
+            (fraction | 0x80_0000) as u128,
+            biased as i32 - 150,
+            fraction == 0 && biased > 1,
+        )
+    }
+}
+
+/// Whether the decimal `digits * 10^(exponent - len + 1)` is exactly on a boundary of the
+/// rounding interval of `value` (halfway to a neighbouring float).
+fn on_bound(value: f32, digits: &[u8], exponent: i32) -> bool {
+    let (m, e, narrow_below) = decompose(value);
+    let d = digits_value(digits);
+    let scale = exponent - digits.len() as i32 + 1;
+    let upper = equal(2 * m + 1, e - 1, d, scale);
+    let lower = if narrow_below {
+        equal(4 * m - 1, e - 2, d, scale)
+    } else {
+        equal(2 * m - 1, e - 1, d, scale)
+    };
+    upper || lower
+}
+
+/// Of two equally short candidates exactly halfway from `value`, keep the even one.
+fn round_tie_to_even(value: f32, digits: &mut [u8; 16], n: usize, exponent: i32) -> usize {
+    if n < 2 || (digits[n - 1] - b'0') % 2 == 0 {
+        return n;
+    }
+    // The midpoint below: the digits with the last one lowered, then a 5.
+    let mid = (digits_value(&digits[..n]) - 1) * 10 + 5;
+    let (m, e, _) = decompose(value);
+    if !equal(m, e, mid, exponent - n as i32) {
+        return n;
+    }
+    let mut lowered = *digits;
+    lowered[n - 1] -= 1;
+    let text: String = lowered[..n].iter().map(|&b| b as char).collect();
+    let candidate: f32 = match format!("{}e{}", text, exponent - n as i32 + 1).parse() {
+        Ok(v) => v,
+        Err(_) => return n,
+    };
+    if candidate != value || on_bound(value, &lowered[..n], exponent) {
+        return n;
+    }
+    *digits = lowered;
+    let mut n = n;
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    n
+}
+
+/// Whether `m * 2^e == d * 10^scale` exactly (false when the numbers are too large to be
+/// equal ones of this size).
+fn equal(m: u128, e: i32, d: u128, scale: i32) -> bool {
+    let pow = |base: u128, exp: i32| base.checked_pow(exp as u32);
+    let mul = |x: Option<u128>, p: Option<u128>| x.zip(p).and_then(|(x, p)| x.checked_mul(p));
+    let (mut left, mut right) = (Some(m), Some(d));
+    let shift2 = e - scale;
+    if shift2 >= 0 {
+        left = mul(left, pow(2, shift2));
+    } else {
+        right = mul(right, pow(2, -shift2));
+    }
+    if scale >= 0 {
+        right = mul(right, pow(5, scale));
+    } else {
+        left = mul(left, pow(5, -scale));
+    }
+    matches!((left, right), (Some(l), Some(r)) if l == r)
 }
 
 fn push_fixed(out: &mut String, digits: &[u8], exponent: i32) {
@@ -155,6 +290,19 @@ mod tests {
             (f32::NAN, "NaN"),
             (f32::INFINITY, "Infinity"),
             (f32::NEG_INFINITY, "-Infinity"),
+            // Exactly halfway between two shortest candidates: the even one.
+            (7.097_656_25, "7.0976562"),
+            (5.050_781_25, "5.0507812"),
+            (0.455_078_125, "0.45507812"),
+            (-4.269_531_25, "-4.2695312"),
+            (8.835_937_5, "8.8359375"),
+            // The shortest candidate lies exactly on the rounding boundary: one more digit.
+            (87_931_936.0, "8.7931936e+07"),
+            (-44_566_528.0, "-4.4566528e+07"),
+            (1_042_706_24.0, "1.04270624e+08"),
+            (-4_420_832_300.0, "-4.4208323e+09"),
+            (288_145_984.0, "2.8814598e+08"),
+            (-1_009_084_032.0, "-1.00908403e+09"),
         ];
         for &(value, expected) in cases {
             assert_eq!(f32_to_string(value), expected, "{value:?}");

@@ -34,14 +34,6 @@ impl Kind {
             Kind::Sparsevec => SPARSEVEC_MAX_DIM,
         }
     }
-
-    /// Dense types name themselves "vector" in dimension messages, as pgvector does.
-    fn dim_noun(self) -> &'static str {
-        match self {
-            Kind::Sparsevec => "sparsevec",
-            _ => "vector",
-        }
-    }
 }
 
 pub fn too_many_dims(kind: Kind) -> VectorError {
@@ -49,7 +41,7 @@ pub fn too_many_dims(kind: Kind) -> VectorError {
         SqlState::ProgramLimitExceeded,
         format!(
             "{} cannot have more than {} dimensions",
-            kind.dim_noun(),
+            kind.name(),
             kind.max_dim()
         ),
     )
@@ -60,7 +52,7 @@ pub fn check_dim(kind: Kind, dim: i64) -> Result<()> {
     if dim < 1 {
         return Err(VectorError::data(format!(
             "{} must have at least 1 dimension",
-            kind.dim_noun()
+            kind.name()
         )));
     }
     if dim > kind.max_dim() as i64 {
@@ -84,7 +76,7 @@ pub fn check_same_dims(kind: Kind, a: i64, b: i64) -> Result<()> {
     if a != b {
         return Err(VectorError::data(format!(
             "different {} dimensions {a} and {b}",
-            kind.dim_noun()
+            kind.name()
         )));
     }
     Ok(())
@@ -107,18 +99,24 @@ pub fn check_element(kind: Kind, value: f32) -> Result<()> {
     Ok(())
 }
 
-/// float4 -> half with pgvector's overflow error (finite values beyond ±65504 do not fit).
+/// float4 -> half with pgvector's overflow error (finite values beyond ±65504 do not fit);
+/// the message shows the float4 in its shortest form.
 pub fn float_to_half(value: f32) -> Result<f16> {
     let half = f16::from_f32(value);
     if half.is_infinite() && !value.is_infinite() {
         let mut shown = String::new();
         crate::float::push_f32(&mut shown, value);
-        return Err(VectorError::new(
-            SqlState::NumericValueOutOfRange,
-            format!("\"{shown}\" is out of range for type halfvec"),
-        ));
+        return Err(half_out_of_range(&shown));
     }
     Ok(half)
+}
+
+/// `"<text>" is out of range for type halfvec`.
+pub fn half_out_of_range(shown: &str) -> VectorError {
+    VectorError::new(
+        SqlState::NumericValueOutOfRange,
+        format!("\"{shown}\" is out of range for type halfvec"),
+    )
 }
 
 /// The typmod input rules: exactly one integer within the type's range.
@@ -191,24 +189,24 @@ pub fn too_many_nnz() -> VectorError {
     )
 }
 
-/// Sparse indices (0-based here) must be in range, strictly ascending.
+/// Sparse indices (0-based here) must be in range, strictly ascending: checked element by
+/// element in pgvector's order (bounds first, then order, then duplicates).
 pub fn check_sparse_indices(indices: &[i32], dim: i64) -> Result<()> {
     for (i, &index) in indices.iter().enumerate() {
-        if index < 0 {
-            return Err(VectorError::data("index must be greater than zero"));
-        }
-        if index as i64 >= dim {
-            return Err(VectorError::data(
-                "index must be less than or equal to dimensions",
-            ));
+        if index < 0 || index as i64 >= dim {
+            return Err(VectorError::data("sparsevec index out of bounds"));
         }
         if i > 0 {
             let prev = indices[i - 1];
             if index < prev {
-                return Err(VectorError::data("indexes must be in ascending order"));
+                return Err(VectorError::data(
+                    "sparsevec indices must be in ascending order",
+                ));
             }
             if index == prev {
-                return Err(VectorError::data("indexes must not contain duplicates"));
+                return Err(VectorError::data(
+                    "sparsevec indices must not contain duplicates",
+                ));
             }
         }
     }
@@ -228,7 +226,15 @@ mod tests {
         );
         let e = check_dim(Kind::Halfvec, 16_001).unwrap_err();
         assert_eq!(e.state, SqlState::ProgramLimitExceeded);
-        assert_eq!(e.message, "vector cannot have more than 16000 dimensions");
+        assert_eq!(e.message, "halfvec cannot have more than 16000 dimensions");
+        assert_eq!(
+            check_dim(Kind::Halfvec, 0).unwrap_err().message,
+            "halfvec must have at least 1 dimension"
+        );
+        assert_eq!(
+            check_same_dims(Kind::Halfvec, 2, 1).unwrap_err().message,
+            "different halfvec dimensions 2 and 1"
+        );
         assert_eq!(
             check_dim(Kind::Sparsevec, 1_000_000_001)
                 .unwrap_err()
@@ -273,21 +279,16 @@ mod tests {
     #[test]
     fn sparse_indices() {
         assert!(check_sparse_indices(&[0, 2, 4], 5).is_ok());
+        let msg = |indices: &[i32]| check_sparse_indices(indices, 5).unwrap_err().message;
+        assert_eq!(msg(&[0, 5]), "sparsevec index out of bounds");
+        assert_eq!(msg(&[-1]), "sparsevec index out of bounds");
+        assert_eq!(msg(&[i32::MIN]), "sparsevec index out of bounds");
+        assert_eq!(msg(&[2, 1]), "sparsevec indices must be in ascending order");
         assert_eq!(
-            check_sparse_indices(&[0, 5], 5).unwrap_err().message,
-            "index must be less than or equal to dimensions"
+            msg(&[1, 1]),
+            "sparsevec indices must not contain duplicates"
         );
-        assert_eq!(
-            check_sparse_indices(&[2, 1], 5).unwrap_err().message,
-            "indexes must be in ascending order"
-        );
-        assert_eq!(
-            check_sparse_indices(&[1, 1], 5).unwrap_err().message,
-            "indexes must not contain duplicates"
-        );
-        assert_eq!(
-            check_sparse_indices(&[-1], 5).unwrap_err().message,
-            "index must be greater than zero"
-        );
+        // Bounds are checked before duplicates, element by element.
+        assert_eq!(msg(&[7, 7]), "sparsevec index out of bounds");
     }
 }

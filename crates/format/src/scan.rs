@@ -209,27 +209,30 @@ fn scan_decimal(s: &[u8]) -> Option<(usize, bool)> {
 }
 
 /// Hexadecimal float after the `0x`: hex digits, optional fraction, optional binary exponent.
-/// Returns (magnitude, length after the prefix, any non-zero digit).
+/// Returns (magnitude, length after the prefix, any non-zero digit). Rounded once, to
+/// nearest even, straight to float4 (subnormals included), as strtof does.
 fn scan_hex(s: &[u8]) -> Option<(f32, usize, bool)> {
     let mut pos = 0;
     let mut mantissa: u64 = 0;
+    // Non-zero digits that did not fit in the mantissa (they only break rounding ties).
+    let mut sticky = false;
     let mut exponent: i64 = 0;
     let mut digits = 0;
-    let mut nonzero = false;
-    let take_digit = |d: u64, fractional: bool, mantissa: &mut u64, exponent: &mut i64| {
-        if *mantissa >> 56 == 0 {
+    let mut take_digit = |d: u64, fractional: bool, mantissa: &mut u64, exponent: &mut i64| {
+        if *mantissa >> 60 == 0 {
             *mantissa = (*mantissa << 4) | d;
             if fractional {
                 *exponent -= 4;
             }
-        } else if !fractional {
-            // Too many digits to keep: the dropped ones only scale the value.
-            *exponent += 4;
+        } else {
+            sticky |= d != 0;
+            if !fractional {
+                *exponent += 4;
+            }
         }
     };
     while pos < s.len() && s[pos].is_ascii_hexdigit() {
         let d = (s[pos] as char).to_digit(16).expect("hex digit") as u64;
-        nonzero |= d != 0;
         take_digit(d, false, &mut mantissa, &mut exponent);
         pos += 1;
         digits += 1;
@@ -238,7 +241,6 @@ fn scan_hex(s: &[u8]) -> Option<(f32, usize, bool)> {
         pos += 1;
         while pos < s.len() && s[pos].is_ascii_hexdigit() {
             let d = (s[pos] as char).to_digit(16).expect("hex digit") as u64;
-            nonzero |= d != 0;
             take_digit(d, true, &mut mantissa, &mut exponent);
             pos += 1;
             digits += 1;
@@ -264,8 +266,39 @@ fn scan_hex(s: &[u8]) -> Option<(f32, usize, bool)> {
             pos = e;
         }
     }
-    let magnitude = (mantissa as f64) * 2f64.powi(exponent.clamp(-2000, 2000) as i32);
-    Some((magnitude as f32, pos, nonzero))
+    let nonzero = mantissa != 0 || sticky;
+    Some((round_binary(mantissa, exponent, sticky), pos, nonzero))
+}
+
+/// `mantissa * 2^exponent` (plus a little more when `sticky`) rounded to the nearest float4,
+/// ties to even; infinity beyond the largest float4.
+fn round_binary(mantissa: u64, exponent: i64, sticky: bool) -> f32 {
+    if mantissa == 0 {
+        return 0.0;
+    }
+    let bits = 64 - mantissa.leading_zeros() as i64;
+    let top = exponent + bits - 1;
+    if top > 127 {
+        return f32::INFINITY;
+    }
+    // The weight of the last bit kept: 24 significant bits, or fewer below 2^-126.
+    let ulp = (top - 23).max(-149);
+    let shift = ulp - exponent;
+    if shift <= 0 {
+        // Exact: at most 24 significant bits.
+        return (mantissa as f64 * 2f64.powi(exponent as i32)) as f32;
+    }
+    let m = mantissa as u128;
+    let (kept, rest, half) = if shift >= 100 {
+        (0u128, m, u128::MAX)
+    } else {
+        let shift = shift as u32;
+        (m >> shift, m & ((1u128 << shift) - 1), 1u128 << (shift - 1))
+    };
+    let round_up = rest > half || (rest == half && (sticky || kept & 1 == 1));
+    let kept = kept + round_up as u128;
+    // kept <= 2^24: exact in f64, and the narrowing is exact or overflows to infinity.
+    (kept as f64 * 2f64.powi(ulp as i32)) as f32
 }
 
 /// The result of scanning an integer like `strtol`: value saturated to i64, and length.
@@ -419,5 +452,92 @@ mod tests {
         let big = scan_i64(b"99999999999999999999999");
         assert!(big.overflow);
         assert_eq!(big.value, i64::MAX);
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    mod against_libc {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        extern "C" {
+            fn strtof(s: *const std::ffi::c_char, end: *mut *mut std::ffi::c_char) -> f32;
+        }
+
+        /// The C library's strtof in the "C" locale (a test process never calls setlocale).
+        fn libc_strtof(s: &str) -> (f32, usize) {
+            let c = std::ffi::CString::new(s).unwrap();
+            let mut end = std::ptr::null_mut();
+            // SAFETY: `c` is a NUL-terminated string that outlives the call; strtof only
+            // reads it and stores a pointer into it in `end`.
+            let value = unsafe { strtof(c.as_ptr(), &mut end) };
+            (value, end as usize - c.as_ptr() as usize)
+        }
+
+        fn same(s: &str) -> Result<(), TestCaseError> {
+            let ours = scan_f32(s.as_bytes());
+            let (value, len) = libc_strtof(s);
+            prop_assert_eq!(ours.len, len, "length for {:?}", s);
+            if len > 0 {
+                prop_assert!(
+                    ours.value.to_bits() == value.to_bits()
+                        || (ours.value.is_nan() && value.is_nan()),
+                    "{:?}: ours {:e} libc {:e}",
+                    s,
+                    ours.value,
+                    value
+                );
+            }
+            Ok(())
+        }
+
+        #[test]
+        fn hex_and_edge_cases() {
+            for s in [
+                "0x1p-149",
+                "0x1p-150",
+                "0x1.8p-150",
+                "0x1.0000010000000000000001p0",
+                "0x1.000001p0",
+                "0x1.0000030p0",
+                "0xffffffp104",
+                "0xffffff8p100",
+                "0x1.fffffep127",
+                "0x1.ffffffp127",
+                "0x123456789abcdef0123p-70",
+                "0x.00001p-130",
+                "0x1p-126",
+                "0x0.fffffep-126",
+                "0x0.ffffffp-126",
+                "1e-46",
+                "7e-46",
+                "1e-45",
+                "3.4028235e38",
+                "3.4028236e38",
+                "1.0000000596046447753906250000000001",
+                "nan(abc_1)",
+                "nan(",
+                "infinit",
+                "0x",
+                "0x.",
+                "0xp3",
+                "-0x1P+3",
+                "1.e5",
+                ".e5",
+            ] {
+                same(s).unwrap();
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn hex_matches_strtof(s in "[+-]?0[xX][0-9a-fA-F]{0,20}(\\.[0-9a-fA-F]{0,20})?([pP][+-]?[0-9]{1,3})?") {
+                same(&s)?;
+            }
+
+            #[test]
+            fn decimal_matches_strtof(s in "[+-]?[0-9]{0,25}(\\.[0-9]{0,25})?([eE][+-]?[0-9]{1,3})?") {
+                same(&s)?;
+            }
+        }
     }
 }

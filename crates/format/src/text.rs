@@ -49,7 +49,10 @@ pub fn parse_dense(literal: &str, kind: Kind, typmod: i32) -> Result<Vec<f32>> {
     }
     pos = skip_space(s, pos + 1);
     if s.get(pos) == Some(&b']') {
-        return Err(VectorError::data("vector must have at least 1 dimension"));
+        return Err(VectorError::data(format!(
+            "{} must have at least 1 dimension",
+            kind.name()
+        )));
     }
     // A literal of n bytes holds at most n/2 + 1 elements; do not over-reserve for huge input.
     let mut values = Vec::with_capacity((s.len() / 2 + 1).min(kind.max_dim() as usize));
@@ -65,14 +68,23 @@ pub fn parse_dense(literal: &str, kind: Kind, typmod: i32) -> Result<Vec<f32>> {
         if scanned.len == 0 {
             return Err(syntax_error(kind, literal));
         }
-        if scanned.overflow {
-            return Err(out_of_range(kind, &s[pos..pos + scanned.len]));
-        }
-        limits::check_element(kind, scanned.value)?;
+        // Out of range for the element type: the message quotes the text as written.
         let value = match kind {
-            Kind::Halfvec => limits::float_to_half(scanned.value)?.to_f32(),
-            _ => scanned.value,
+            Kind::Halfvec => {
+                let half = f16::from_f32(scanned.value);
+                if scanned.overflow || (half.is_infinite() && !scanned.value.is_infinite()) {
+                    return Err(out_of_range(kind, &s[pos..pos + scanned.len]));
+                }
+                half.to_f32()
+            }
+            _ => {
+                if scanned.overflow {
+                    return Err(out_of_range(kind, &s[pos..pos + scanned.len]));
+                }
+                scanned.value
+            }
         };
+        limits::check_element(kind, value)?;
         values.push(value);
         pos = skip_space(s, pos + scanned.len);
         match s.get(pos) {
@@ -101,7 +113,10 @@ pub struct SparseLiteral {
     pub values: Vec<f32>,
 }
 
-/// Parse a `sparsevec` literal, then apply the typmod.
+/// Parse a `sparsevec` literal, then apply the typmod, in pgvector's order: the whole
+/// literal's syntax first (with each value's range, NaN and infinity as it is read), then the
+/// dimensions, then the indices of the non-zero elements (zero elements are dropped first,
+/// whatever their index).
 pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
     let kind = Kind::Sparsevec;
     let s = literal.as_bytes();
@@ -110,7 +125,7 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
     if max_nnz > limits::SPARSEVEC_MAX_NNZ as usize {
         return Err(limits::too_many_nnz());
     }
-    let mut elements: Vec<(i64, f32)> = Vec::with_capacity(max_nnz);
+    let mut elements: Vec<(i32, f32)> = Vec::with_capacity(max_nnz);
     let mut pos = skip_space(s, 0);
     if s.get(pos) != Some(&b'{') {
         return Err(
@@ -130,16 +145,10 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
             if index.len == 0 {
                 return Err(syntax_error(kind, literal));
             }
-            if index.overflow || index.value < 1 || index.value > i32::MAX as i64 {
-                return Err(VectorError::new(
-                    SqlState::NumericValueOutOfRange,
-                    format!(
-                        "index \"{}\" is out of range for type sparsevec",
-                        index.value
-                    ),
-                ));
-            }
-            pos = skip_space(s, pos + index.len);
+            // Saturate into int32 (as pgvector does) so that a huge index is reported as out
+            // of bounds later, not here.
+            let index = index.value.clamp(i32::MIN as i64 + 1, i32::MAX as i64);
+            pos = skip_space(s, pos + scan_i64(&s[pos..]).len);
             if s.get(pos) != Some(&b':') {
                 return Err(syntax_error(kind, literal));
             }
@@ -153,7 +162,8 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
             }
             limits::check_element(kind, scanned.value)?;
             if scanned.value != 0.0 {
-                elements.push((index.value, scanned.value));
+                // 1-based in SQL, 0-based stored.
+                elements.push(((index - 1) as i32, scanned.value));
             }
             pos = skip_space(s, pos + scanned.len);
             match s.get(pos) {
@@ -179,17 +189,14 @@ pub fn parse_sparse(literal: &str, typmod: i32) -> Result<SparseLiteral> {
     if pos != s.len() {
         return Err(syntax_error(kind, literal).with_detail("Junk after closing."));
     }
-    limits::check_dim(kind, dim.value)?;
-    limits::check_expected_dim(typmod, dim.value)?;
-    // Stable sort keeps the first of duplicate indices first; duplicates are then rejected.
+    let dim = dim.value.clamp(i32::MIN as i64, i32::MAX as i64);
+    limits::check_dim(kind, dim)?;
+    limits::check_expected_dim(typmod, dim)?;
     elements.sort_by_key(|&(index, _)| index);
-    let indices: Vec<i32> = elements
-        .iter()
-        .map(|&(index, _)| (index - 1) as i32)
-        .collect();
-    limits::check_sparse_indices(&indices, dim.value)?;
+    let indices: Vec<i32> = elements.iter().map(|&(index, _)| index).collect();
+    limits::check_sparse_indices(&indices, dim)?;
     Ok(SparseLiteral {
-        dim: dim.value as i32,
+        dim: dim as i32,
         indices,
         values: elements.into_iter().map(|(_, value)| value).collect(),
     })
@@ -313,6 +320,19 @@ mod tests {
             err("[65520]", Kind::Halfvec).message,
             "\"65520\" is out of range for type halfvec"
         );
+        // The text as written, not the float it parsed to.
+        assert_eq!(
+            err("[1e38]", Kind::Halfvec).message,
+            "\"1e38\" is out of range for type halfvec"
+        );
+        assert_eq!(
+            err("[1, -1e5]", Kind::Halfvec).message,
+            "\"-1e5\" is out of range for type halfvec"
+        );
+        assert_eq!(
+            err("[]", Kind::Halfvec).message,
+            "halfvec must have at least 1 dimension"
+        );
         assert_eq!(
             parse_dense("[1,2]", Kind::Vector, 3).unwrap_err().message,
             "expected 3 dimensions, not 2"
@@ -321,6 +341,11 @@ mod tests {
         let e = err(&long, Kind::Vector);
         assert_eq!(e.state, SqlState::ProgramLimitExceeded);
         assert_eq!(e.message, "vector cannot have more than 16000 dimensions");
+        let long = format!("[{}]", vec!["1"; 16_001].join(","));
+        assert_eq!(
+            err(&long, Kind::Halfvec).message,
+            "halfvec cannot have more than 16000 dimensions"
+        );
         assert!(parse_dense(
             &format!("[{}]", vec!["1"; 16_000].join(",")),
             Kind::Vector,
@@ -359,17 +384,41 @@ mod tests {
             Some("Unexpected end of input.")
         );
         assert_eq!(e("{1:1}/2x").detail.as_deref(), Some("Junk after closing."));
-        assert_eq!(
-            e("{0:1}/2").message,
-            "index \"0\" is out of range for type sparsevec"
-        );
-        assert_eq!(
-            e("{3:1}/2").message,
-            "index must be less than or equal to dimensions"
-        );
+        for literal in [
+            "{0:1}/2",
+            "{3:1}/2",
+            "{-1:1}/2",
+            "{99999999999999999999:1}/2",
+        ] {
+            assert_eq!(
+                e(literal).message,
+                "sparsevec index out of bounds",
+                "{literal}"
+            );
+        }
         assert_eq!(
             e("{1:1,1:2}/2").message,
-            "indexes must not contain duplicates"
+            "sparsevec indices must not contain duplicates"
+        );
+        // The whole literal is parsed before any index is checked.
+        assert_eq!(e("{0:1,x}/2").state, SqlState::InvalidTextRepresentation);
+        assert_eq!(
+            e("{0:1}/0").message,
+            "sparsevec must have at least 1 dimension"
+        );
+        assert_eq!(e("{0:nan}/2").message, "NaN not allowed in sparsevec");
+        // Zero elements are dropped before the index checks.
+        assert_eq!(
+            parse_sparse("{0:0}/3", -1).unwrap().indices,
+            Vec::<i32>::new()
+        );
+        assert_eq!(
+            e("{}/99999999999").message,
+            "sparsevec cannot have more than 1000000000 dimensions"
+        );
+        assert_eq!(
+            e("{}/-99999999999").message,
+            "sparsevec must have at least 1 dimension"
         );
         assert_eq!(e("{1:nan}/2").message, "NaN not allowed in sparsevec");
         assert_eq!(
