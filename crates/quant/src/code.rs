@@ -228,21 +228,25 @@ pub(crate) fn residual(metric: Metric, o: &[f32], centroid: Option<&[f32]>) -> (
     (r, degenerate)
 }
 
-/// An event of the scale sweep: at scale `t`, coordinate `i` reaches level
-/// `level`.
+/// The next event of one level's list in the scale sweep: at scale `t`, the
+/// coordinate at position `pos` of the magnitude order reaches `level`.
 #[derive(PartialEq)]
 struct Event {
     t: f64,
-    i: usize,
-    level: u8,
+    level: u32,
+    pos: usize,
 }
 
 impl Eq for Event {}
 
 impl Ord for Event {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Min-heap on t (BinaryHeap is a max-heap), ties by coordinate.
-        other.t.total_cmp(&self.t).then(other.i.cmp(&self.i))
+        // Min-heap on t (BinaryHeap is a max-heap), ties by level then position.
+        other
+            .t
+            .total_cmp(&self.t)
+            .then(other.level.cmp(&self.level))
+            .then(other.pos.cmp(&self.pos))
     }
 }
 
@@ -257,9 +261,11 @@ impl PartialOrd for Event {
 ///
 /// For a scale `t`, `m_i(t) = min(floor(t |u_i|), M)`; the best grid point is
 /// one of these, and the cosine only changes where some `t |u_i|` crosses an
-/// integer, so sweeping those critical scales in order (a heap of each
-/// coordinate's next one) and keeping the best visits every candidate:
-/// `O(n 2^bits log n)`.
+/// integer `k`, at `t = k / |u_i|`. For each level `k` those scales are
+/// increasing along the coordinates sorted by decreasing magnitude, so the
+/// sweep merges `M` sorted lists with a heap of `M` entries, keeps the step
+/// of best cosine, and a second identical merge replays it:
+/// `O(n M log M + n log n)`.
 fn best_levels(u: &[f64], bits: u32) -> Vec<u8> {
     let n = u.len();
     let max = (1u32 << (bits - 1)) - 1;
@@ -267,44 +273,55 @@ fn best_levels(u: &[f64], bits: u32) -> Vec<u8> {
     if max == 0 {
         return m;
     }
-    let a: Vec<f64> = u.iter().map(|v| v.abs()).collect();
-    // Cosine numerator sum (m_i + 1/2) a_i and denominator sum (m_i + 1/2)^2.
-    let mut num: f64 = a.iter().sum::<f64>() * 0.5;
+    // Coordinates with a non-zero magnitude, largest first.
+    let mut order: Vec<usize> = (0..n).filter(|&i| u[i] != 0.0).collect();
+    order.sort_by(|&x, &y| u[y].abs().total_cmp(&u[x].abs()).then(x.cmp(&y)));
+    if order.is_empty() {
+        return m;
+    }
+    let a = |pos: usize| u[order[pos]].abs();
+    let start = |level: u32| Event {
+        t: level as f64 / a(0),
+        level,
+        pos: 0,
+    };
+    // Cosine numerator sum (m_i + 1/2) |u_i| and denominator sum (m_i + 1/2)^2.
+    let mut num: f64 = u.iter().map(|v| v.abs()).sum::<f64>() * 0.5;
     let mut den = n as f64 * 0.25;
     let mut best = num / den.sqrt();
-    let mut heap: BinaryHeap<Event> = a
-        .iter()
-        .enumerate()
-        .filter(|(_, &ai)| ai > 0.0)
-        .map(|(i, &ai)| Event {
-            t: 1.0 / ai,
-            i,
-            level: 1,
-        })
-        .collect();
-    // The sweep, then a replay up to the best step.
-    let mut steps: Vec<usize> = Vec::with_capacity(n * max as usize);
-    let mut best_steps = 0;
-    while let Some(Event { i, level, .. }) = heap.pop() {
-        let prev = (level - 1) as f64 + 0.5;
-        num += a[i];
-        den += 2.0 * prev + 1.0;
-        steps.push(i);
+    let mut best_steps = 0usize;
+    let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
+    let mut step = 0usize;
+    while let Some(e) = heap.pop() {
+        // Level lists advance in order, so the coordinate is at level - 1.
+        num += a(e.pos);
+        den += 2.0 * e.level as f64;
+        step += 1;
         let cos = num / den.sqrt();
         if cos > best {
             best = cos;
-            best_steps = steps.len();
+            best_steps = step;
         }
-        if (level as u32) < max {
+        if e.pos + 1 < order.len() {
             heap.push(Event {
-                t: (level as f64 + 1.0) / a[i],
-                i,
-                level: level + 1,
+                t: e.level as f64 / a(e.pos + 1),
+                level: e.level,
+                pos: e.pos + 1,
             });
         }
     }
-    for &i in &steps[..best_steps] {
-        m[i] += 1;
+    // Replay the merge up to the best step.
+    let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
+    for _ in 0..best_steps {
+        let e = heap.pop().expect("replay is shorter than the sweep");
+        m[order[e.pos]] += 1;
+        if e.pos + 1 < order.len() {
+            heap.push(Event {
+                t: e.level as f64 / a(e.pos + 1),
+                level: e.level,
+                pos: e.pos + 1,
+            });
+        }
     }
     m
 }

@@ -2,6 +2,8 @@
 //! values Postgres's operators compute (with the project's kernels).
 #![allow(dead_code)]
 
+pub mod npy;
+
 use quant::rng::SplitMix64;
 use quant::Metric;
 
