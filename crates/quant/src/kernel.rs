@@ -15,35 +15,49 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Word `w` of plane `l` of a code body (little-endian `u64`s).
+/// One plane of the code against all `QB` query planes:
+/// `sum_j 2^j sum_w popcount(x_w & q_{w,j})`.
 #[inline(always)]
-fn word(code: &[u8], words: usize, l: usize, w: usize) -> u64 {
-    let at = (l * words + w) * 8;
-    u64::from_le_bytes(code[at..at + 8].try_into().expect("8 bytes"))
+fn plane<const QB: usize>(plane: &[u8], query: &[u64]) -> u64 {
+    let mut acc = [0u64; QB];
+    for (x, q) in plane.chunks_exact(8).zip(query.chunks_exact(QB)) {
+        let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+        for j in 0..QB {
+            acc[j] += (x & q[j]).count_ones() as u64;
+        }
+    }
+    let mut sum = 0;
+    for (j, a) in acc.iter().enumerate() {
+        sum += a << j;
+    }
+    sum
+}
+
+#[inline(always)]
+fn planes<const QB: usize>(code: &[u8], bits: usize, query: &[u64], words: usize) -> u64 {
+    let mut total = 0u64;
+    for l in 0..bits {
+        total += plane::<QB>(&code[l * words * 8..(l + 1) * words * 8], query) << l;
+    }
+    total
 }
 
 /// The reference implementation of [`plane_dot`].
 #[inline(always)]
 pub fn scalar(code: &[u8], bits: usize, query: &[u64], qbits: usize, words: usize) -> u64 {
     assert!(code.len() >= bits * words * 8 && query.len() >= qbits * words);
-    let mut total = 0u64;
-    for l in 0..bits {
-        // Per query plane j: sum over words of popcount(X_l & Q_j).
-        let mut acc = [0u64; 8];
-        for w in 0..words {
-            let x = word(code, words, l, w);
-            let q = &query[w * qbits..(w + 1) * qbits];
-            for j in 0..qbits {
-                acc[j] += (x & q[j]).count_ones() as u64;
-            }
-        }
-        let mut plane = 0u64;
-        for (j, a) in acc.iter().enumerate().take(qbits) {
-            plane += a << j;
-        }
-        total += plane << l;
+    let query = &query[..qbits * words];
+    match qbits {
+        1 => planes::<1>(code, bits, query, words),
+        2 => planes::<2>(code, bits, query, words),
+        3 => planes::<3>(code, bits, query, words),
+        4 => planes::<4>(code, bits, query, words),
+        5 => planes::<5>(code, bits, query, words),
+        6 => planes::<6>(code, bits, query, words),
+        7 => planes::<7>(code, bits, query, words),
+        8 => planes::<8>(code, bits, query, words),
+        _ => panic!("at most 8 query bits"),
     }
-    total
 }
 
 /// `scalar` with the `popcnt` instruction.
