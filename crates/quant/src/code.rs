@@ -1,0 +1,363 @@
+//! Encoding vectors into RaBitQ codes.
+//!
+//! A code of a vector `o` relative to a centroid `c` (the zero vector when
+//! there is none) describes the rotated unit residual `u = Q (o - c) / |o - c|`
+//! by the nearest point `x̄ = y / |y|` of a grid: `y_i = ±(m_i + 1/2)` with
+//! `m_i` in `0 .. 2^(B-1)`, for `B` bits per dimension. One bit (`B = 1`) is
+//! the sign of each coordinate, as in RaBitQ; more bits pick the grid point
+//! of largest cosine with `u`, as in extended RaBitQ, by sweeping the scale
+//! `t` of `round(t |u_i|)` over its critical values.
+//!
+//! Byte layout (little-endian), [`HEADER_BYTES`] then the planes:
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 0..4 | `f32` norm `|o - c|` (NaN: a cosine code of a vector with no usable direction) |
+//! | 4..8 | `f32` `alpha = <x̄, u>` |
+//! | 8..12 | `u32` `4 |y|^2 = sum (2 m_i + 1)^2` |
+//! | 12..16 | `u32` `sum_i x_i`, where `x_i = y_i + (2^B - 1)/2` in `0 .. 2^B` |
+//! | 16.. | `B` bit planes of the `x_i`, plane `l` holds bit `l`, each `ceil(n/64)` `u64` words |
+
+use crate::rotation::{Error, Rotation};
+use crate::Metric;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Bytes before the bit planes of a code.
+pub const HEADER_BYTES: usize = 16;
+
+/// Cosine codes and queries of vectors whose norm lies outside
+/// `[MIN_COSINE_NORM, MAX_COSINE_NORM]` carry no bound (0): there the f32
+/// norms Postgres's cosine operator computes underflow or overflow.
+pub const MIN_COSINE_NORM: f64 = 1.0 / (1u64 << 30) as f64;
+/// See [`MIN_COSINE_NORM`].
+pub const MAX_COSINE_NORM: f64 = (1u64 << 60) as f64;
+
+/// Encodes vectors of one dimension into codes of `bits` bits per dimension
+/// and prepares queries against them ([`Quantizer::query`]).
+#[derive(Clone, Debug)]
+pub struct Quantizer {
+    rotation: Rotation,
+    bits: u8,
+    metric: Metric,
+}
+
+/// A parsed code: what [`Quantizer::encode`] stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeView {
+    /// `|o - c|` as stored (NaN for a degenerate cosine code).
+    pub norm: f32,
+    /// `<x̄, u>`, the cosine of the residual with its grid point.
+    pub alpha: f32,
+    /// The unsigned level `x_i` in `0 .. 2^bits` of every dimension.
+    pub levels: Vec<u8>,
+}
+
+impl Quantizer {
+    /// A quantizer of `bits` (1 to 8) bits per dimension for `metric`,
+    /// rotating with `rotation`.
+    pub fn new(rotation: Rotation, bits: u8, metric: Metric) -> Result<Self, Error> {
+        if !(1..=8).contains(&bits) {
+            return Err(Error::Bits(bits));
+        }
+        Ok(Quantizer {
+            rotation,
+            bits,
+            metric,
+        })
+    }
+
+    /// Dimensions of the vectors.
+    pub fn dims(&self) -> usize {
+        self.rotation.dims()
+    }
+
+    /// Bits per dimension.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// The distance the codes estimate.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The rotation (store its [`Rotation::to_bytes`] with the index).
+    pub fn rotation(&self) -> &Rotation {
+        &self.rotation
+    }
+
+    /// 64-bit words per bit plane.
+    pub fn words(&self) -> usize {
+        self.dims().div_ceil(64)
+    }
+
+    /// Bytes of one code.
+    pub fn code_len(&self) -> usize {
+        HEADER_BYTES + self.bits as usize * self.words() * 8
+    }
+
+    /// The code of `vector` relative to `centroid` (none: the origin).
+    /// Panics if a length differs from [`dims`](Self::dims).
+    pub fn encode(&self, vector: &[f32], centroid: Option<&[f32]>) -> Vec<u8> {
+        let mut out = vec![0u8; self.code_len()];
+        self.encode_into(vector, centroid, &mut out);
+        out
+    }
+
+    /// [`encode`](Self::encode) into `out`, which must be
+    /// [`code_len`](Self::code_len) bytes long.
+    pub fn encode_into(&self, vector: &[f32], centroid: Option<&[f32]>, out: &mut [u8]) {
+        let n = self.dims();
+        assert_eq!(vector.len(), n, "vector dimension mismatch");
+        assert_eq!(out.len(), self.code_len(), "code buffer length");
+        out.fill(0);
+        let (residual, degenerate) = residual(self.metric, vector, centroid);
+        let norm = norm(&residual);
+        let mut u = residual;
+        self.rotation.apply(&mut u);
+        let bits = self.bits as u32;
+        let m = if norm > 0.0 && !degenerate {
+            for v in u.iter_mut() {
+                *v /= norm;
+            }
+            best_levels(&u, bits)
+        } else {
+            // No direction: any grid point will do, the norm (0) or the
+            // flag makes the code's direction irrelevant.
+            u.fill(0.0);
+            vec![0u8; n]
+        };
+        let half = 1u32 << (bits - 1);
+        let (mut ysq4, mut xsum, mut dot) = (0u64, 0u64, 0.0f64);
+        let words = self.words();
+        for i in 0..n {
+            let mi = m[i] as u32;
+            let x = if u[i] >= 0.0 { half + mi } else { half - 1 - mi };
+            ysq4 += ((2 * mi + 1) as u64).pow(2);
+            xsum += x as u64;
+            dot += (mi as f64 + 0.5) * u[i].abs();
+            for l in 0..bits as usize {
+                if x >> l & 1 == 1 {
+                    out[HEADER_BYTES + (l * words + i / 64) * 8 + (i % 64) / 8] |= 1 << (i % 8);
+                }
+            }
+        }
+        let alpha = if norm > 0.0 && !degenerate {
+            (dot / (ysq4 as f64 / 4.0).sqrt()).min(1.0)
+        } else {
+            1.0
+        };
+        let stored_norm = if degenerate { f32::NAN } else { norm as f32 };
+        out[0..4].copy_from_slice(&stored_norm.to_le_bytes());
+        out[4..8].copy_from_slice(&(alpha as f32).to_le_bytes());
+        out[8..12].copy_from_slice(&(ysq4 as u32).to_le_bytes());
+        out[12..16].copy_from_slice(&(xsum as u32).to_le_bytes());
+    }
+
+    /// Parses a code; `None` if its length is wrong.
+    pub fn decode(&self, code: &[u8]) -> Option<CodeView> {
+        if code.len() != self.code_len() {
+            return None;
+        }
+        let words = self.words();
+        let levels = (0..self.dims())
+            .map(|i| {
+                (0..self.bits as usize).fold(0u8, |x, l| {
+                    let byte = code[HEADER_BYTES + (l * words + i / 64) * 8 + (i % 64) / 8];
+                    x | ((byte >> (i % 8)) & 1) << l
+                })
+            })
+            .collect();
+        Some(CodeView {
+            norm: f32::from_le_bytes(code[0..4].try_into().ok()?),
+            alpha: f32::from_le_bytes(code[4..8].try_into().ok()?),
+            levels,
+        })
+    }
+
+    /// The vector a code stands for: `c + |o - c| Q^T x̄` (for cosine, of the
+    /// normalized vector). Its distance to the encoded vector is
+    /// `|o - c| sqrt(2 - 2 alpha)`.
+    pub fn reconstruct(&self, code: &[u8], centroid: Option<&[f32]>) -> Option<Vec<f64>> {
+        let view = self.decode(code)?;
+        let center = ((1u32 << self.bits) - 1) as f64 / 2.0;
+        let mut y: Vec<f64> = view.levels.iter().map(|&x| x as f64 - center).collect();
+        let ny = norm(&y);
+        let scale = view.norm as f64 / ny;
+        for v in y.iter_mut() {
+            *v *= scale;
+        }
+        self.rotation.apply_inverse(&mut y);
+        if let Some(c) = centroid {
+            for (v, &ci) in y.iter_mut().zip(c) {
+                *v += ci as f64;
+            }
+        }
+        Some(y)
+    }
+}
+
+/// `|x|` in f64.
+pub(crate) fn norm(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// The residual a code or a query describes, in f64, and whether it is a
+/// cosine vector without usable direction. L2 and inner product: `o - c`;
+/// cosine: `o / |o| - c`.
+pub(crate) fn residual(metric: Metric, o: &[f32], centroid: Option<&[f32]>) -> (Vec<f64>, bool) {
+    let mut r: Vec<f64> = o.iter().map(|&v| v as f64).collect();
+    let mut degenerate = false;
+    if metric == Metric::Cosine {
+        let n = norm(&r);
+        if (MIN_COSINE_NORM..=MAX_COSINE_NORM).contains(&n) {
+            for v in r.iter_mut() {
+                *v /= n;
+            }
+        } else {
+            degenerate = true;
+        }
+    }
+    if let Some(c) = centroid {
+        assert_eq!(c.len(), o.len(), "centroid dimension mismatch");
+        for (v, &ci) in r.iter_mut().zip(c) {
+            *v -= ci as f64;
+        }
+    }
+    (r, degenerate)
+}
+
+/// The next event of one level's list in the scale sweep: at scale `t`, the
+/// coordinate at position `pos` of the magnitude order reaches `level`.
+#[derive(PartialEq)]
+struct Event {
+    t: f64,
+    level: u32,
+    pos: usize,
+}
+
+impl Eq for Event {}
+
+impl Ord for Event {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Min-heap on t (BinaryHeap is a max-heap), ties by level then position.
+        other
+            .t
+            .total_cmp(&self.t)
+            .then(other.level.cmp(&self.level))
+            .then(other.pos.cmp(&self.pos))
+    }
+}
+
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The magnitudes `m_i` of the grid point `y_i = sign(u_i) (m_i + 1/2)`,
+/// `m_i < 2^(bits-1)`, of largest cosine with the unit vector `u`.
+///
+/// For a scale `t`, `m_i(t) = min(floor(t |u_i|), M)`; the best grid point is
+/// one of these, and the cosine only changes where some `t |u_i|` crosses an
+/// integer `k`, at `t = k / |u_i|`. For each level `k` those scales are
+/// increasing along the coordinates sorted by decreasing magnitude, so the
+/// sweep merges `M` sorted lists with a heap of `M` entries, keeps the step
+/// of best cosine, and a second identical merge replays it:
+/// `O(n M log M + n log n)`.
+fn best_levels(u: &[f64], bits: u32) -> Vec<u8> {
+    let n = u.len();
+    let max = (1u32 << (bits - 1)) - 1;
+    let mut m = vec![0u8; n];
+    if max == 0 {
+        return m;
+    }
+    // Coordinates with a non-zero magnitude, largest first.
+    let mut order: Vec<usize> = (0..n).filter(|&i| u[i] != 0.0).collect();
+    order.sort_by(|&x, &y| u[y].abs().total_cmp(&u[x].abs()).then(x.cmp(&y)));
+    if order.is_empty() {
+        return m;
+    }
+    let a = |pos: usize| u[order[pos]].abs();
+    let start = |level: u32| Event {
+        t: level as f64 / a(0),
+        level,
+        pos: 0,
+    };
+    // Cosine numerator sum (m_i + 1/2) |u_i| and denominator sum (m_i + 1/2)^2.
+    let mut num: f64 = u.iter().map(|v| v.abs()).sum::<f64>() * 0.5;
+    let mut den = n as f64 * 0.25;
+    let mut best = num / den.sqrt();
+    let mut best_steps = 0usize;
+    let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
+    let mut step = 0usize;
+    while let Some(e) = heap.pop() {
+        // Level lists advance in order, so the coordinate is at level - 1.
+        num += a(e.pos);
+        den += 2.0 * e.level as f64;
+        step += 1;
+        let cos = num / den.sqrt();
+        if cos > best {
+            best = cos;
+            best_steps = step;
+        }
+        if e.pos + 1 < order.len() {
+            heap.push(Event {
+                t: e.level as f64 / a(e.pos + 1),
+                level: e.level,
+                pos: e.pos + 1,
+            });
+        }
+    }
+    // Replay the merge up to the best step.
+    let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
+    for _ in 0..best_steps {
+        let e = heap.pop().expect("replay is shorter than the sweep");
+        m[order[e.pos]] += 1;
+        if e.pos + 1 < order.len() {
+            heap.push(Event {
+                t: e.level as f64 / a(e.pos + 1),
+                level: e.level,
+                pos: e.pos + 1,
+            });
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn cosine(u: &[f64], m: &[u8]) -> f64 {
+        let num: f64 = u.iter().zip(m).map(|(v, &k)| v.abs() * (k as f64 + 0.5)).sum();
+        let den: f64 = m.iter().map(|&k| (k as f64 + 0.5).powi(2)).sum();
+        num / den.sqrt() / norm(u)
+    }
+
+    #[test]
+    fn sweep_finds_the_best_grid_point() {
+        // Against brute force over every grid point, in 3 dimensions.
+        let mut rng = SplitMix64::new(9);
+        for bits in 1..=4u32 {
+            let max = (1u8 << (bits - 1)) - 1;
+            for _ in 0..50 {
+                let u: Vec<f64> = (0..3)
+                    .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+                    .collect();
+                let got = cosine(&u, &best_levels(&u, bits));
+                let mut best = 0.0f64;
+                for a in 0..=max {
+                    for b in 0..=max {
+                        for c in 0..=max {
+                            best = best.max(cosine(&u, &[a, b, c]));
+                        }
+                    }
+                }
+                assert!((got - best).abs() < 1e-12, "bits {bits}: {got} vs {best}");
+            }
+        }
+    }
+}
