@@ -13,6 +13,8 @@
 pgrx::pg_module_magic!();
 
 pub mod am;
+#[cfg(feature = "pg15")]
+mod distributed;
 pub mod fmgr;
 mod info;
 pub mod types;
@@ -37,6 +39,8 @@ pgrx::extension_sql_file!(
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     am::init();
+    #[cfg(feature = "pg15")]
+    distributed::init();
 }
 
 /// In-database tests run by `cargo pgrx test`: they go through the real SQL definitions,
