@@ -38,9 +38,11 @@ pgrx::extension_sql_file!(
 /// Registers the index options and configuration parameters when the library is loaded.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    am::init();
+    // Before am::init, which reserves the "pgvector_rs" prefix: a setting defined after
+    // the reservation would lose a value SET before the library was loaded.
     #[cfg(feature = "pg15")]
     distributed::init();
+    am::init();
 }
 
 /// In-database tests run by `cargo pgrx test`: they go through the real SQL definitions,
