@@ -192,6 +192,41 @@ unsafe fn pseudo_constant(node: *mut pg_sys::Node) -> bool {
     }
 }
 
+/// The Vars an output expression needs, not counting those inside the distance
+/// expression itself (the remote server computes it).
+struct VarWalk {
+    dist: *mut pg_sys::Node,
+    vars: Vec<*mut pg_sys::Var>,
+}
+
+/// expression_tree_walker callback: true = something we do not handle (stop).
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn var_walker(node: *mut pg_sys::Node, ctx: *mut c_void) -> bool {
+    // SAFETY: ctx is the VarWalk passed by try_add_path; node is part of a valid tree.
+    unsafe {
+        if node.is_null() {
+            return false;
+        }
+        let walk = &mut *(ctx as *mut VarWalk);
+        if pg_sys::equal(node as *const c_void, walk.dist as *const c_void) {
+            return false;
+        }
+        if pgrx::is_a(node, pg_sys::NodeTag::T_Var) {
+            walk.vars.push(node as *mut pg_sys::Var);
+            return false;
+        }
+        if pgrx::is_a(node, pg_sys::NodeTag::T_Aggref)
+            || pgrx::is_a(node, pg_sys::NodeTag::T_WindowFunc)
+            || pgrx::is_a(node, pg_sys::NodeTag::T_SubPlan)
+            || pgrx::is_a(node, pg_sys::NodeTag::T_SubLink)
+            || pgrx::is_a(node, pg_sys::NodeTag::T_PlaceHolderVar)
+        {
+            return true;
+        }
+        pg_sys::expression_tree_walker(node, Some(var_walker), ctx)
+    }
+}
+
 /// Leaf partitions (foreign tables) under `parent`, recursing into sub-partitioned ones.
 unsafe fn collect_leaves(root: *mut pg_sys::PlannerInfo, parent: usize, out: &mut Vec<usize>) -> Option<()> {
     // SAFETY: root's arrays are valid for indexes below simple_rel_array_size.
@@ -392,25 +427,20 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
         if target.is_null() {
             return None;
         }
-        let mut vars: Vec<*mut pg_sys::Var> = Vec::new();
+        let mut walk = VarWalk { dist, vars: Vec::new() };
         for i in 0..list_len((*target).exprs) {
             let e = list_nth::<pg_sys::Node>((*target).exprs, i);
-            if pg_sys::equal(e as *const c_void, dist as *const c_void) {
-                continue;
+            if var_walker(e, &mut walk as *mut VarWalk as *mut c_void) {
+                return None;
             }
-            let found = pg_sys::pull_var_clause(e, pg_sys::PVC_RECURSE_PLACEHOLDERS as i32);
-            for j in 0..list_len(found) {
-                let v = list_nth::<pg_sys::Node>(found, j);
-                if !pgrx::is_a(v, pg_sys::NodeTag::T_Var) {
-                    return None;
-                }
-                let v = v as *mut pg_sys::Var;
-                if (*v).varno as usize != rti || (*v).varlevelsup != 0 || (*v).varattno <= 0 {
-                    return None; // whole-row, system column or another relation
-                }
-                if !vars.iter().any(|w| (**w).varattno == (*v).varattno) {
-                    vars.push(v);
-                }
+        }
+        let mut vars: Vec<*mut pg_sys::Var> = Vec::new();
+        for v in walk.vars {
+            if (*v).varno as usize != rti || (*v).varlevelsup != 0 || (*v).varattno <= 0 {
+                return None; // whole-row, system column or another relation
+            }
+            if !vars.iter().any(|w| (**w).varattno == (*v).varattno) {
+                vars.push(v);
             }
         }
 

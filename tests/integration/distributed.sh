@@ -6,7 +6,7 @@
 # an error on one shard) give clean errors and leave the session usable.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-H=28851 N1=28852 N2=28853 N3=28854 DOWN=28859
+H=28851 N1=28852 N2=28853 N3=28854 DOWN=28859 HANG=28858
 # fresh_tcp NAME PORT: like fresh_cluster, listening on localhost too (postgres_fdw).
 fresh_tcp() {
     local name=$1 port=$2 root
@@ -46,6 +46,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER n1 OPTIONS (user 'postgres');
 CREATE USER MAPPING FOR CURRENT_USER SERVER n2 OPTIONS (user 'postgres');
 CREATE USER MAPPING FOR CURRENT_USER SERVER n3 OPTIONS (user 'postgres');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ndown OPTIONS (user 'postgres');
+CREATE SERVER nhang FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$HANG', dbname 'postgres', connect_timeout '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER nhang OPTIONS (user 'postgres');
 CREATE TABLE items (id int, cat int, emb vector(3), bits bit(12), note text) PARTITION BY HASH (id);
 CREATE FOREIGN TABLE items_p0 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
 CREATE FOREIGN TABLE items_p1 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'items');
@@ -188,6 +190,9 @@ hq <<SQL
 CREATE TABLE f_down (LIKE items) PARTITION BY HASH (id);
 CREATE FOREIGN TABLE f_down_0 PARTITION OF f_down FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
 CREATE FOREIGN TABLE f_down_1 PARTITION OF f_down FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER ndown OPTIONS (table_name 'items');
+CREATE TABLE f_hang (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE f_hang_0 PARTITION OF f_hang FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE f_hang_1 PARTITION OF f_hang FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER nhang OPTIONS (table_name 'items');
 CREATE TABLE f_noext (LIKE items) PARTITION BY HASH (id);
 CREATE FOREIGN TABLE f_noext_0 PARTITION OF f_noext FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
 CREATE FOREIGN TABLE f_noext_1 PARTITION OF f_noext FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n3 OPTIONS (table_name 'items');
@@ -203,6 +208,17 @@ out=$(hq -c "SELECT id FROM f_down ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
 echo "# node down: $out" | head -2
 check "a node that is down: ERROR naming the server" t "$(echo "$out" | grep -q 'could not connect to server "ndown"' && echo t || echo f)"
 check "a node that is down: within connect_timeout" t "$([ $(( $(date +%s) - start )) -le 10 ] && echo t || echo f)"
+# A server that accepts TCP connections but never answers: connect_timeout applies.
+python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $HANG)); s.listen(8); time.sleep(30)" &
+hang_pid=$!
+sleep 0.5
+start=$(date +%s)
+out=$(hq -c "SELECT id FROM f_hang ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
+elapsed=$(( $(date +%s) - start ))
+kill "$hang_pid" 2>/dev/null; wait "$hang_pid" 2>/dev/null
+echo "# unresponsive node (${elapsed}s): $(echo "$out" | tr '\n' ' ')"
+check "an unresponsive node: ERROR naming the server" t "$(echo "$out" | grep -q 'could not connect to server "nhang"' && echo t || echo f)"
+check "an unresponsive node: within connect_timeout (2 s), not a hang" t "$([ "$elapsed" -le 6 ] && echo t || echo f)"
 out=$(hq -c "SELECT id FROM f_noext ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
 echo "# no extension: $out" | head -3
 check "a node without the extension: ERROR naming the server" t \
