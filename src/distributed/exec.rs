@@ -85,7 +85,8 @@ struct State {
 }
 
 fn raise(code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String>) -> ! {
-    let mut r = pgrx::pg_sys::panic::ErrorReport::new(code, message, "pgvector_rs distributed search");
+    let mut r =
+        pgrx::pg_sys::panic::ErrorReport::new(code, message, "pgvector_rs distributed search");
     if let Some(d) = detail {
         r = r.set_detail(d);
     }
@@ -102,7 +103,9 @@ fn sqlstate(code: &str) -> i32 {
     if b.len() != 5 {
         return 0;
     }
-    (0..5).map(|i| (((b[i] as i32) - ('0' as i32)) & 0x3F) << (6 * i)).sum()
+    (0..5)
+        .map(|i| (((b[i] as i32) - ('0' as i32)) & 0x3F) << (6 * i))
+        .sum()
 }
 
 #[pgrx::pg_guard]
@@ -154,19 +157,26 @@ unsafe fn plan_info(cscan: *mut pg_sys::CustomScan) -> PlanInfo {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn begin_scan(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, _eflags: c_int) {
+unsafe extern "C-unwind" fn begin_scan(
+    node: *mut pg_sys::CustomScanState,
+    estate: *mut pg_sys::EState,
+    _eflags: c_int,
+) {
     // SAFETY: called by ExecInitCustomScan with its node and executor state.
     unsafe {
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let info = plan_info(cscan);
         let exprs_list = pg_sys::ExecInitExprList((*cscan).custom_exprs, &mut (*node).ss.ps);
-        let exprs = (0..list_len(exprs_list)).map(|i| list_nth::<pg_sys::ExprState>(exprs_list, i)).collect();
+        let exprs = (0..list_len(exprs_list))
+            .map(|i| list_nth::<pg_sys::ExprState>(exprs_list, i))
+            .collect();
 
         // Input functions of the scan tuple's columns.
         let slot = (*node).ss.ss_ScanTupleSlot;
         let desc = (*slot).tts_tupleDescriptor;
         let natts = (*desc).natts as usize;
-        let mut inputs: Box<[pg_sys::FmgrInfo]> = (0..natts).map(|_| pg_sys::FmgrInfo::default()).collect();
+        let mut inputs: Box<[pg_sys::FmgrInfo]> =
+            (0..natts).map(|_| pg_sys::FmgrInfo::default()).collect();
         let mut ioparams = Vec::with_capacity(natts);
         let mut typmods = Vec::with_capacity(natts);
         for i in 0..natts {
@@ -227,13 +237,18 @@ unsafe extern "C-unwind" fn begin_scan(node: *mut pg_sys::CustomScanState, estat
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn exec_scan(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
+unsafe extern "C-unwind" fn exec_scan(
+    node: *mut pg_sys::CustomScanState,
+) -> *mut pg_sys::TupleTableSlot {
     // SAFETY: ExecScan drives the access method below and projects.
     unsafe { pg_sys::ExecScan(&mut (*node).ss, Some(next_row), Some(recheck)) }
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn recheck(_node: *mut pg_sys::ScanState, _slot: *mut pg_sys::TupleTableSlot) -> bool {
+unsafe extern "C-unwind" fn recheck(
+    _node: *mut pg_sys::ScanState,
+    _slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
     true
 }
 
@@ -264,7 +279,10 @@ unsafe extern "C-unwind" fn next_row(ss: *mut pg_sys::ScanState) -> *mut pg_sys:
         let (leaf, row) = st.order[st.next];
         st.next += 1;
         let pq = ffi::libpq().unwrap_or_else(|| pgrx::error!("pgvector_rs: libpq is not loaded"));
-        let res = st.results[leaf].as_ref().map(|r| r.0).unwrap_or(core::ptr::null_mut());
+        let res = st.results[leaf]
+            .as_ref()
+            .map(|r| r.0)
+            .unwrap_or(core::ptr::null_mut());
         pg_sys::MemoryContextReset(st.row_cxt);
         let old = pg_sys::CurrentMemoryContext;
         pg_sys::CurrentMemoryContext = st.row_cxt;
@@ -275,8 +293,12 @@ unsafe extern "C-unwind" fn next_row(ss: *mut pg_sys::ScanState) -> *mut pg_sys:
                 *(*slot).tts_isnull.add(i) = true;
             } else {
                 let text = (pq.PQgetvalue)(res, row, i as c_int) as *mut c_char;
-                *(*slot).tts_values.add(i) =
-                    pg_sys::InputFunctionCall(&mut st.inputs[i], text, st.ioparams[i], st.typmods[i]);
+                *(*slot).tts_values.add(i) = pg_sys::InputFunctionCall(
+                    &mut st.inputs[i],
+                    text,
+                    st.ioparams[i],
+                    st.typmods[i],
+                );
                 *(*slot).tts_isnull.add(i) = false;
             }
         }
@@ -286,7 +308,11 @@ unsafe extern "C-unwind" fn next_row(ss: *mut pg_sys::ScanState) -> *mut pg_sys:
 }
 
 /// Evaluate custom_exprs[i]: None for NULL.
-unsafe fn eval(node: *mut pg_sys::CustomScanState, st: &State, i: usize) -> Option<(pg_sys::Datum, pg_sys::Oid)> {
+unsafe fn eval(
+    node: *mut pg_sys::CustomScanState,
+    st: &State,
+    i: usize,
+) -> Option<(pg_sys::Datum, pg_sys::Oid)> {
     // SAFETY: the expression states were initialised for this node; evaluation runs in
     // the per-tuple memory of its expression context.
     unsafe {
@@ -295,12 +321,18 @@ unsafe fn eval(node: *mut pg_sys::CustomScanState, st: &State, i: usize) -> Opti
         let old = pg_sys::CurrentMemoryContext;
         pg_sys::CurrentMemoryContext = (*econtext).ecxt_per_tuple_memory;
         let mut isnull = false;
-        let f = (*es).evalfunc.unwrap_or_else(|| pgrx::error!("pgvector_rs: expression without evaluator"));
+        let f = (*es)
+            .evalfunc
+            .unwrap_or_else(|| pgrx::error!("pgvector_rs: expression without evaluator"));
         let value = f(es, econtext, &mut isnull);
         pg_sys::CurrentMemoryContext = old;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let expr = list_nth::<pg_sys::Node>((*cscan).custom_exprs, i);
-        if isnull { None } else { Some((value, pg_sys::exprType(expr))) }
+        if isnull {
+            None
+        } else {
+            Some((value, pg_sys::exprType(expr)))
+        }
     }
 }
 
@@ -379,12 +411,15 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
     // SAFETY: backend thread; libpq calls on postgres_fdw's connections, which are ours
     // for the duration of this call (nothing else runs on them until we return).
     unsafe {
-        let fdw = ffi::fdw().unwrap_or_else(|| pgrx::error!("pgvector_rs: postgres_fdw is not available"));
+        let fdw = ffi::fdw()
+            .unwrap_or_else(|| pgrx::error!("pgvector_rs: postgres_fdw is not available"));
         let pq = ffi::libpq().unwrap_or_else(|| pgrx::error!("pgvector_rs: libpq is not loaded"));
 
         // Parameters: the query vector, k = LIMIT + OFFSET, the WHERE clauses' values.
         let limit = eval(node, st, EXPR_LIMIT).map(|(d, _)| d.value() as i64);
-        let offset = eval(node, st, EXPR_OFFSET).map(|(d, _)| d.value() as i64).unwrap_or(0);
+        let offset = eval(node, st, EXPR_OFFSET)
+            .map(|(d, _)| d.value() as i64)
+            .unwrap_or(0);
         if offset < 0 {
             raise(
                 PgSqlErrorCode::ERRCODE_INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
@@ -431,7 +466,13 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         for (l, leaf) in st.info.leaves.iter().enumerate() {
             let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
             let mut connstate: *mut c_void = core::ptr::null_mut();
-            let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.GetConnection)(user, false, &mut connstate as *mut *mut c_void as *mut *mut *mut c_void));
+            let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                (fdw.GetConnection)(
+                    user,
+                    false,
+                    &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
+                )
+            });
             if !connstate.is_null() {
                 // PgFdwConnState { AsyncRequest *pendingAreq; }: finish postgres_fdw's own
                 // asynchronous fetch on this connection first, as its scans do.
@@ -448,7 +489,14 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                     queue.push_back(Cmd::Settings);
                 }
                 queue.push_back(Cmd::Query(l));
-                conns.push(Conn { conn, server: leaf.server_name.clone(), queue, busy: None, got_result: false, failed: None });
+                conns.push(Conn {
+                    conn,
+                    server: leaf.server_name.clone(),
+                    queue,
+                    busy: None,
+                    got_result: false,
+                    failed: None,
+                });
             }
         }
 
@@ -467,10 +515,20 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                                     let sql = CString::new(leaf.sql.as_str()).unwrap();
                                     let mut values: Vec<*const c_char> = Vec::new();
                                     for i in leaf.param_start..leaf.param_start + leaf.param_count {
-                                        values.push(where_values[i].as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
+                                        values.push(
+                                            where_values[i]
+                                                .as_ref()
+                                                .map_or(core::ptr::null(), |s| s.as_ptr()),
+                                        );
                                     }
-                                    values.push(query_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
-                                    values.push(k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
+                                    values.push(
+                                        query_text
+                                            .as_ref()
+                                            .map_or(core::ptr::null(), |s| s.as_ptr()),
+                                    );
+                                    values.push(
+                                        k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()),
+                                    );
                                     (pq.PQsendQueryParams)(
                                         c.conn,
                                         sql.as_ptr(),
@@ -508,7 +566,10 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                             if c.failed.is_none() && !c.got_result {
                                 raise(
                                     PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                                    format!("server \"{}\" returned no result for partition \"{}\"", c.server, st.info.leaves[l].rel_name),
+                                    format!(
+                                        "server \"{}\" returned no result for partition \"{}\"",
+                                        c.server, st.info.leaves[l].rel_name
+                                    ),
                                     None,
                                     None,
                                 );
@@ -529,13 +590,23 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                     if status != expected {
                         let field = |f| {
                             let p = (pq.PQresultErrorField)(r, f);
-                            if p.is_null() { None } else { Some(cstr(p)) }
+                            if p.is_null() {
+                                None
+                            } else {
+                                Some(cstr(p))
+                            }
                         };
-                        let leaf = match cmd { Cmd::Query(l) => l, Cmd::Settings => usize::MAX };
+                        let leaf = match cmd {
+                            Cmd::Query(l) => l,
+                            Cmd::Settings => usize::MAX,
+                        };
                         c.failed = Some((
-                            field(ffi::PG_DIAG_SQLSTATE).map(|s| sqlstate(&s)).unwrap_or(0),
-                            field(ffi::PG_DIAG_MESSAGE_PRIMARY)
-                                .unwrap_or_else(|| cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()),
+                            field(ffi::PG_DIAG_SQLSTATE)
+                                .map(|s| sqlstate(&s))
+                                .unwrap_or(0),
+                            field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
+                                cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
+                            }),
                             field(ffi::PG_DIAG_MESSAGE_DETAIL),
                             field(ffi::PG_DIAG_MESSAGE_HINT),
                             leaf,
@@ -548,7 +619,10 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                         if (pq.PQnfields)(r) != ncols || k.is_some_and(|k| rows as i64 > k) {
                             raise(
                                 PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                                format!("unexpected result from server \"{}\" for partition \"{}\"", c.server, st.info.leaves[l].rel_name),
+                                format!(
+                                    "unexpected result from server \"{}\" for partition \"{}\"",
+                                    c.server, st.info.leaves[l].rel_name
+                                ),
                                 None,
                                 None,
                             );
@@ -559,9 +633,16 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
             }
             // A failed connection has finished its command: report it now (the others
             // are cancelled by postgres_fdw when the transaction aborts).
-            if let Some(c) = conns.iter().find(|c| c.failed.is_some() && c.busy.is_none()) {
+            if let Some(c) = conns
+                .iter()
+                .find(|c| c.failed.is_some() && c.busy.is_none())
+            {
                 let (code, msg, detail, hint, leaf) = c.failed.clone().unwrap();
-                let code = if code == 0 { PgSqlErrorCode::ERRCODE_FDW_ERROR } else { PgSqlErrorCode::from(code) };
+                let code = if code == 0 {
+                    PgSqlErrorCode::ERRCODE_FDW_ERROR
+                } else {
+                    PgSqlErrorCode::from(code)
+                };
                 let hint = hint.or_else(|| {
                     matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
                         .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
@@ -571,9 +652,16 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 } else {
                     format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
                 };
-                raise(code, format!("error from server \"{}\" {}: {}", c.server, what, msg), detail, hint);
+                raise(
+                    code,
+                    format!("error from server \"{}\" {}: {}", c.server, what, msg),
+                    detail,
+                    hint,
+                );
             }
-            let waiting: Vec<usize> = (0..conns.len()).filter(|&i| conns[i].busy.is_some()).collect();
+            let waiting: Vec<usize> = (0..conns.len())
+                .filter(|&i| conns[i].busy.is_some())
+                .collect();
             if waiting.is_empty() {
                 if conns.iter().all(|c| c.queue.is_empty()) {
                     break;
@@ -618,14 +706,39 @@ unsafe fn wait(pq: &ffi::Libpq, conns: &[Conn], waiting: &[usize]) {
     unsafe {
         let n = waiting.len() + 2;
         let set = pg_sys::CreateWaitEventSet(pg_sys::CurrentMemoryContext, n as c_int);
-        pg_sys::AddWaitEventToSet(set, pg_sys::WL_LATCH_SET, -1, pg_sys::MyLatch, core::ptr::null_mut());
-        pg_sys::AddWaitEventToSet(set, pg_sys::WL_EXIT_ON_PM_DEATH, -1, core::ptr::null_mut(), core::ptr::null_mut());
+        pg_sys::AddWaitEventToSet(
+            set,
+            pg_sys::WL_LATCH_SET,
+            -1,
+            pg_sys::MyLatch,
+            core::ptr::null_mut(),
+        );
+        pg_sys::AddWaitEventToSet(
+            set,
+            pg_sys::WL_EXIT_ON_PM_DEATH,
+            -1,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        );
         for &i in waiting {
             let sock = (pq.PQsocket)(conns[i].conn);
-            pg_sys::AddWaitEventToSet(set, pg_sys::WL_SOCKET_READABLE, sock, core::ptr::null_mut(), i as *mut c_void);
+            pg_sys::AddWaitEventToSet(
+                set,
+                pg_sys::WL_SOCKET_READABLE,
+                sock,
+                core::ptr::null_mut(),
+                i as *mut c_void,
+            );
         }
-        let mut events: Vec<pg_sys::WaitEvent> = (0..n).map(|_| pg_sys::WaitEvent::default()).collect();
-        let got = pg_sys::WaitEventSetWait(set, -1, events.as_mut_ptr(), n as c_int, pg_sys::PG_WAIT_EXTENSION);
+        let mut events: Vec<pg_sys::WaitEvent> =
+            (0..n).map(|_| pg_sys::WaitEvent::default()).collect();
+        let got = pg_sys::WaitEventSetWait(
+            set,
+            -1,
+            events.as_mut_ptr(),
+            n as c_int,
+            pg_sys::PG_WAIT_EXTENSION,
+        );
         pg_sys::FreeWaitEventSet(set);
         let mut latch = false;
         let mut readable = Vec::new();
@@ -646,7 +759,11 @@ unsafe fn wait(pq: &ffi::Libpq, conns: &[Conn], waiting: &[usize]) {
                 raise(
                     PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
                     format!("lost connection to server \"{}\"", conns[i].server),
-                    Some(cstr((pq.PQerrorMessage)(conns[i].conn)).trim_end().to_string()),
+                    Some(
+                        cstr((pq.PQerrorMessage)(conns[i].conn))
+                            .trim_end()
+                            .to_string(),
+                    ),
                     None,
                 );
             }
@@ -674,7 +791,11 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn explain_scan(node: *mut pg_sys::CustomScanState, _ancestors: *mut pg_sys::List, es: *mut pg_sys::ExplainState) {
+unsafe extern "C-unwind" fn explain_scan(
+    node: *mut pg_sys::CustomScanState,
+    _ancestors: *mut pg_sys::List,
+    es: *mut pg_sys::ExplainState,
+) {
     // SAFETY: EXPLAIN calls this with our node and its ExplainState.
     unsafe {
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
@@ -693,11 +814,18 @@ unsafe extern "C-unwind" fn explain_scan(node: *mut pg_sys::CustomScanState, _an
         prop("Partitions", &partitions);
         prop("Per-Partition Limit", "LIMIT + OFFSET");
         let (_, pairs) = settings_sql();
-        let s = pairs.iter().map(|(n, v)| format!("{n} = '{v}'")).collect::<Vec<_>>().join(", ");
+        let s = pairs
+            .iter()
+            .map(|(n, v)| format!("{n} = '{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         prop("Forwarded Settings", &s);
         if (*es).verbose {
             for l in &info.leaves {
-                prop(&format!("Remote SQL ({} on {})", l.rel_name, l.server_name), &l.sql);
+                prop(
+                    &format!("Remote SQL ({} on {})", l.rel_name, l.server_name),
+                    &l.sql,
+                );
             }
         }
     }
@@ -709,9 +837,20 @@ mod tests {
 
     #[test]
     fn distance_order_is_float8_asc_nulls_last() {
-        let mut v = vec![None, Some(f64::NAN), Some(2.0), Some(-1.0), Some(f64::INFINITY), None, Some(0.5)];
+        let mut v = vec![
+            None,
+            Some(f64::NAN),
+            Some(2.0),
+            Some(-1.0),
+            Some(f64::INFINITY),
+            None,
+            Some(0.5),
+        ];
         v.sort_by(|a, b| cmp_distance(*a, *b));
-        assert_eq!(format!("{:?}", v), "[Some(-1.0), Some(0.5), Some(2.0), Some(inf), Some(NaN), None, None]");
+        assert_eq!(
+            format!("{:?}", v),
+            "[Some(-1.0), Some(0.5), Some(2.0), Some(inf), Some(NaN), None, None]"
+        );
         assert!(parse_distance("NaN").is_nan());
         assert_eq!(parse_distance("-Infinity"), f64::NEG_INFINITY);
         assert_eq!(parse_distance("0.12345678901234568"), 0.12345678901234568);

@@ -113,7 +113,11 @@ unsafe fn fdw_symbol(name: &core::ffi::CStr) -> Option<*mut c_void> {
             core::ptr::null_mut(),
         )
     };
-    if f.is_null() { None } else { Some(f as *mut c_void) }
+    if f.is_null() {
+        None
+    } else {
+        Some(f as *mut c_void)
+    }
 }
 
 /// postgres_fdw's helpers, loading them on first use.

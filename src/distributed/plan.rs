@@ -228,7 +228,11 @@ unsafe extern "C-unwind" fn var_walker(node: *mut pg_sys::Node, ctx: *mut c_void
 }
 
 /// Leaf partitions (foreign tables) under `parent`, recursing into sub-partitioned ones.
-unsafe fn collect_leaves(root: *mut pg_sys::PlannerInfo, parent: usize, out: &mut Vec<usize>) -> Option<()> {
+unsafe fn collect_leaves(
+    root: *mut pg_sys::PlannerInfo,
+    parent: usize,
+    out: &mut Vec<usize>,
+) -> Option<()> {
     // SAFETY: root's arrays are valid for indexes below simple_rel_array_size.
     unsafe {
         let appinfos = (*root).append_rel_list;
@@ -281,7 +285,8 @@ unsafe fn deparse_where(
                 return None;
             }
             let clause = (*ri).clause;
-            let ok = pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.is_foreign_expr)(root, rel, clause));
+            let ok =
+                pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.is_foreign_expr)(root, rel, clause));
             if !ok {
                 return None;
             }
@@ -340,7 +345,10 @@ unsafe fn quote_ident(s: &str) -> String {
 }
 
 /// Everything about the query's shape; None = not ours, plan normally.
-unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::RelOptInfo) -> Option<()> {
+unsafe fn try_add_path(
+    root: *mut pg_sys::PlannerInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+) -> Option<()> {
     // SAFETY: all pointers come from the planner for the query being planned; each is
     // checked for NULL or for its node tag before it is dereferenced as that type.
     unsafe {
@@ -410,13 +418,14 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
         let (op_schema, op_name) = our_distance_operator(op)?;
         let a0 = list_nth::<pg_sys::Node>((*op).args, 0);
         let a1 = list_nth::<pg_sys::Node>((*op).args, 1);
-        let (var, query, var_left) = if pgrx::is_a(a0, pg_sys::NodeTag::T_Var) && pseudo_constant(a1) {
-            (a0 as *mut pg_sys::Var, a1, true)
-        } else if pgrx::is_a(a1, pg_sys::NodeTag::T_Var) && pseudo_constant(a0) {
-            (a1 as *mut pg_sys::Var, a0, false)
-        } else {
-            return None;
-        };
+        let (var, query, var_left) =
+            if pgrx::is_a(a0, pg_sys::NodeTag::T_Var) && pseudo_constant(a1) {
+                (a0 as *mut pg_sys::Var, a1, true)
+            } else if pgrx::is_a(a1, pg_sys::NodeTag::T_Var) && pseudo_constant(a0) {
+                (a1 as *mut pg_sys::Var, a0, false)
+            } else {
+                return None;
+            };
         if (*var).varno as usize != rti || (*var).varlevelsup != 0 || (*var).varattno <= 0 {
             return None;
         }
@@ -427,7 +436,10 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
         if target.is_null() {
             return None;
         }
-        let mut walk = VarWalk { dist, vars: Vec::new() };
+        let mut walk = VarWalk {
+            dist,
+            vars: Vec::new(),
+        };
         for i in 0..list_len((*target).exprs) {
             let e = list_nth::<pg_sys::Node>((*target).exprs, i);
             if var_walker(e, &mut walk as *mut VarWalk as *mut c_void) {
@@ -477,11 +489,16 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
             -1,
             (pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN | pg_sys::FORMAT_TYPE_FORCE_QUALIFY) as u16,
         ));
-        let attname = |attno: i16| -> String { cstr(pg_sys::get_attname(parent_oid, attno, false)) };
+        let attname =
+            |attno: i16| -> String { cstr(pg_sys::get_attname(parent_oid, attno, false)) };
 
         let mut custom_exprs: *mut pg_sys::List = core::ptr::null_mut();
-        custom_exprs = pg_sys::lappend(custom_exprs, pg_sys::copyObjectImpl(query as *const c_void));
-        custom_exprs = pg_sys::lappend(custom_exprs, pg_sys::copyObjectImpl(q.limitCount as *const c_void));
+        custom_exprs =
+            pg_sys::lappend(custom_exprs, pg_sys::copyObjectImpl(query as *const c_void));
+        custom_exprs = pg_sys::lappend(
+            custom_exprs,
+            pg_sys::copyObjectImpl(q.limitCount as *const c_void),
+        );
         let offset = if q.limitOffset.is_null() {
             pg_sys::makeConst(
                 pg_sys::Oid::from(INT8OID),
@@ -506,8 +523,9 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
             let nparams = list_len(params);
             let ft = pg_sys::GetForeignTable(relid);
             let server = pg_sys::GetForeignServer((*ft).serverid);
-            let schema = option((*ft).options, "schema_name")
-                .unwrap_or_else(|| cstr(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid))));
+            let schema = option((*ft).options, "schema_name").unwrap_or_else(|| {
+                cstr(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid)))
+            });
             let table = option((*ft).options, "table_name")
                 .unwrap_or_else(|| cstr(pg_sys::get_rel_name(relid)));
             let remote_col = |attno: i16| -> Option<String> {
@@ -569,14 +587,18 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
             let vc = pg_sys::copyObjectImpl(*v as *const c_void) as *mut pg_sys::Expr;
             scan_tlist = pg_sys::lappend(
                 scan_tlist,
-                pg_sys::makeTargetEntry(vc, (i + 2) as i16, core::ptr::null_mut(), false) as *mut c_void,
+                pg_sys::makeTargetEntry(vc, (i + 2) as i16, core::ptr::null_mut(), false)
+                    as *mut c_void,
             );
         }
 
         let info = PlanInfo { leaves }.encode();
         let info_c = CString::new(info).ok()?;
         let mut private: *mut pg_sys::List = core::ptr::null_mut();
-        private = pg_sys::lappend(private, pg_sys::makeString(pg_sys::pstrdup(info_c.as_ptr())) as *mut c_void);
+        private = pg_sys::lappend(
+            private,
+            pg_sys::makeString(pg_sys::pstrdup(info_c.as_ptr())) as *mut c_void,
+        );
         private = pg_sys::lappend(private, custom_exprs as *mut c_void);
         private = pg_sys::lappend(private, scan_tlist as *mut c_void);
 
@@ -587,7 +609,8 @@ unsafe fn try_add_path(root: *mut pg_sys::PlannerInfo, output_rel: *mut pg_sys::
         } else {
             10.0
         };
-        let path = pg_sys::palloc0(core::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+        let path =
+            pg_sys::palloc0(core::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
         (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
         (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
         (*path).path.parent = output_rel;
@@ -626,7 +649,8 @@ unsafe extern "C-unwind" fn plan_custom_path(
             pgrx::error!("pgvector_rs: unexpected quals on a distributed top-k path");
         }
         let private = (*best_path).custom_private;
-        let cs = pg_sys::palloc0(core::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
+        let cs =
+            pg_sys::palloc0(core::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
         (*cs).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
         (*cs).scan.plan.targetlist = tlist;
         (*cs).scan.plan.qual = core::ptr::null_mut();
@@ -634,7 +658,8 @@ unsafe extern "C-unwind" fn plan_custom_path(
         (*cs).flags = 0;
         (*cs).custom_plans = core::ptr::null_mut();
         (*cs).custom_exprs = list_nth::<pg_sys::List>(private, 1);
-        (*cs).custom_private = pg_sys::lappend(core::ptr::null_mut(), list_nth::<c_void>(private, 0));
+        (*cs).custom_private =
+            pg_sys::lappend(core::ptr::null_mut(), list_nth::<c_void>(private, 0));
         (*cs).custom_scan_tlist = list_nth::<pg_sys::List>(private, 2);
         (*cs).methods = &raw const super::exec::SCAN_METHODS;
         cs as *mut pg_sys::Plan

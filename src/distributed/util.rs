@@ -6,7 +6,13 @@ use pgrx::pg_sys;
 /// Length of a (possibly NIL) List.
 pub(super) unsafe fn list_len(l: *mut pg_sys::List) -> usize {
     // SAFETY: l is NULL (NIL) or a valid List.
-    unsafe { if l.is_null() { 0 } else { (*l).length as usize } }
+    unsafe {
+        if l.is_null() {
+            0
+        } else {
+            (*l).length as usize
+        }
+    }
 }
 
 /// The i-th pointer of a List (i < list_len).
