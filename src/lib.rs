@@ -13,6 +13,8 @@
 pgrx::pg_module_magic!();
 
 pub mod am;
+#[cfg(feature = "pg15")]
+mod distributed;
 pub mod fmgr;
 mod info;
 pub mod types;
@@ -36,6 +38,10 @@ pgrx::extension_sql_file!(
 /// Registers the index options and configuration parameters when the library is loaded.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Before am::init, which reserves the "pgvector_rs" prefix: a setting defined after
+    // the reservation would lose a value SET before the library was loaded.
+    #[cfg(feature = "pg15")]
+    distributed::init();
     am::init();
 }
 

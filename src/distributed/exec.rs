@@ -1,0 +1,865 @@
+//! Execution: one remote top-k query per partition, all in flight at once on
+//! postgres_fdw's connections (inside its remote transactions), then a merge by
+//! distance and OFFSET/LIMIT.
+//!
+//! No query is ever left running on a connection between two calls of this node: the
+//! first call sends everything, waits for every result and only then returns rows. On an
+//! error (remote error, cancel, statement_timeout) postgres_fdw's transaction-abort
+//! callback cancels whatever is still running and rolls the remote transactions back,
+//! the same path its own asynchronous scans use.
+
+use super::ffi::{self, PGconn, PGresult};
+use super::plan::{PlanInfo, EXPR_FIRST_PARAM, EXPR_LIMIT, EXPR_OFFSET, EXPR_QUERY};
+use super::util::*;
+use core::ffi::{c_char, c_int, c_void};
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+use std::collections::VecDeque;
+use std::ffi::CString;
+
+/// The session's search settings sent with `SET LOCAL` before each remote search.
+pub(super) const FORWARDED_SETTINGS: [&str; 7] = [
+    "hnsw.ef_search",
+    "hnsw.iterative_scan",
+    "hnsw.max_scan_tuples",
+    "hnsw.scan_mem_multiplier",
+    "ivfflat.probes",
+    "ivfflat.iterative_scan",
+    "ivfflat.max_probes",
+];
+
+pub(super) static mut SCAN_METHODS: pg_sys::CustomScanMethods = pg_sys::CustomScanMethods {
+    CustomName: super::CUSTOM_NAME.as_ptr(),
+    CreateCustomScanState: Some(create_scan_state),
+};
+
+static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMethods {
+    CustomName: super::CUSTOM_NAME.as_ptr(),
+    BeginCustomScan: Some(begin_scan),
+    ExecCustomScan: Some(exec_scan),
+    EndCustomScan: Some(end_scan),
+    ReScanCustomScan: Some(rescan),
+    MarkPosCustomScan: None,
+    RestrPosCustomScan: None,
+    EstimateDSMCustomScan: None,
+    InitializeDSMCustomScan: None,
+    ReInitializeDSMCustomScan: None,
+    InitializeWorkerCustomScan: None,
+    ShutdownCustomScan: None,
+    ExplainCustomScan: Some(explain_scan),
+};
+
+/// The executor node: Postgres's CustomScanState followed by our state.
+#[repr(C)]
+struct Node {
+    css: pg_sys::CustomScanState,
+    state: *mut State,
+}
+
+/// An owned PGresult, cleared on drop (also when an error unwinds the query).
+struct Res(*mut PGresult);
+impl Drop for Res {
+    fn drop(&mut self) {
+        // SAFETY: we own the result; libpq is loaded whenever a result exists.
+        unsafe {
+            if let Some(pq) = ffi::libpq() {
+                (pq.PQclear)(self.0);
+            }
+        }
+    }
+}
+
+struct State {
+    info: PlanInfo,
+    exprs: Vec<*mut pg_sys::ExprState>,
+    inputs: Box<[pg_sys::FmgrInfo]>,
+    ioparams: Vec<pg_sys::Oid>,
+    typmods: Vec<i32>,
+    userid: pg_sys::Oid,
+    row_cxt: pg_sys::MemoryContext,
+    results: Vec<Option<Res>>,
+    /// (partition, row) of the rows to return, in order.
+    order: Vec<(usize, c_int)>,
+    next: usize,
+    executed: bool,
+}
+
+fn raise(code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String>) -> ! {
+    let mut r =
+        pgrx::pg_sys::panic::ErrorReport::new(code, message, "pgvector_rs distributed search");
+    if let Some(d) = detail {
+        r = r.set_detail(d);
+    }
+    if let Some(h) = hint {
+        r = r.set_hint(h);
+    }
+    r.report(pgrx::PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
+/// MAKE_SQLSTATE of a five-character code.
+fn sqlstate(code: &str) -> i32 {
+    let b = code.as_bytes();
+    if b.len() != 5 {
+        return 0;
+    }
+    (0..5)
+        .map(|i| (((b[i] as i32) - ('0' as i32)) & 0x3F) << (6 * i))
+        .sum()
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn create_scan_state(cscan: *mut pg_sys::CustomScan) -> *mut pg_sys::Node {
+    // SAFETY: palloc0 gives zeroed memory in the executor's context; Postgres fills the
+    // CustomScanState part in ExecInitCustomScan.
+    unsafe {
+        let node = pg_sys::palloc0(core::mem::size_of::<Node>()) as *mut Node;
+        (*node).css.ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
+        (*node).css.flags = (*cscan).flags;
+        (*node).css.methods = &raw const EXEC_METHODS;
+        (*node).state = core::ptr::null_mut();
+        node as *mut pg_sys::Node
+    }
+}
+
+/// Frees our Rust state with the executor's memory (also after an error).
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn free_state(arg: *mut c_void) {
+    // SAFETY: arg is our Node, still allocated (reset callbacks run before the memory is
+    // released); the state pointer is ours from Box::into_raw or NULL.
+    unsafe {
+        let node = arg as *mut Node;
+        if !(*node).state.is_null() {
+            drop(Box::from_raw((*node).state));
+            (*node).state = core::ptr::null_mut();
+        }
+    }
+}
+
+unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut State {
+    // SAFETY: begin_scan set it; it lives until the executor's memory is freed.
+    unsafe {
+        let p = (*(node as *mut Node)).state;
+        if p.is_null() {
+            pgrx::error!("pgvector_rs: distributed scan used before it was initialised");
+        }
+        &mut *p
+    }
+}
+
+unsafe fn plan_info(cscan: *mut pg_sys::CustomScan) -> PlanInfo {
+    // SAFETY: custom_private is the one String node written at planning.
+    unsafe {
+        let s = list_nth::<pg_sys::String>((*cscan).custom_private, 0);
+        PlanInfo::decode(&cstr((*s).sval))
+            .unwrap_or_else(|| pgrx::error!("pgvector_rs: corrupt distributed scan plan"))
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn begin_scan(
+    node: *mut pg_sys::CustomScanState,
+    estate: *mut pg_sys::EState,
+    _eflags: c_int,
+) {
+    // SAFETY: called by ExecInitCustomScan with its node and executor state.
+    unsafe {
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let info = plan_info(cscan);
+        let exprs_list = pg_sys::ExecInitExprList((*cscan).custom_exprs, &mut (*node).ss.ps);
+        let exprs = (0..list_len(exprs_list))
+            .map(|i| list_nth::<pg_sys::ExprState>(exprs_list, i))
+            .collect();
+
+        // Input functions of the scan tuple's columns.
+        let slot = (*node).ss.ss_ScanTupleSlot;
+        let desc = (*slot).tts_tupleDescriptor;
+        let natts = (*desc).natts as usize;
+        let mut inputs: Box<[pg_sys::FmgrInfo]> =
+            (0..natts).map(|_| pg_sys::FmgrInfo::default()).collect();
+        let mut ioparams = Vec::with_capacity(natts);
+        let mut typmods = Vec::with_capacity(natts);
+        for i in 0..natts {
+            let att = (*desc).attrs.as_ptr().add(i);
+            let mut func = pg_sys::InvalidOid;
+            let mut ioparam = pg_sys::InvalidOid;
+            pg_sys::getTypeInputInfo((*att).atttypid, &mut func, &mut ioparam);
+            pg_sys::fmgr_info(func, &mut inputs[i]);
+            ioparams.push(ioparam);
+            typmods.push((*att).atttypmod);
+        }
+
+        // The user whose mappings apply: the partitioned table's checkAsUser, as
+        // postgres_fdw does for its scans. Its range-table index is that of the Var in
+        // the distance expression (setrefs adjusted it with the rest of the plan).
+        let first = list_nth::<pg_sys::TargetEntry>((*cscan).custom_scan_tlist, 0);
+        let vars = pg_sys::pull_var_clause((*first).expr as *mut pg_sys::Node, 0);
+        let mut userid = pg_sys::GetUserId();
+        if list_len(vars) > 0 {
+            let v = list_nth::<pg_sys::Var>(vars, 0);
+            let rti = (*v).varno as usize;
+            if rti >= 1 && rti <= list_len((*estate).es_range_table) {
+                let rte = list_nth::<pg_sys::RangeTblEntry>((*estate).es_range_table, rti - 1);
+                if (*rte).checkAsUser != pg_sys::InvalidOid {
+                    userid = (*rte).checkAsUser;
+                }
+            }
+        }
+
+        let row_cxt = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"pgvector_rs distributed rows".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        );
+        let nleaves = info.leaves.len();
+        let st = Box::new(State {
+            info,
+            exprs,
+            inputs,
+            ioparams,
+            typmods,
+            userid,
+            row_cxt,
+            results: (0..nleaves).map(|_| None).collect(),
+            order: Vec::new(),
+            next: 0,
+            executed: false,
+        });
+        (*(node as *mut Node)).state = Box::into_raw(st);
+        let cb = pg_sys::palloc0(core::mem::size_of::<pg_sys::MemoryContextCallback>())
+            as *mut pg_sys::MemoryContextCallback;
+        (*cb).func = Some(free_state);
+        (*cb).arg = node as *mut c_void;
+        pg_sys::MemoryContextRegisterResetCallback(pg_sys::CurrentMemoryContext, cb);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn exec_scan(
+    node: *mut pg_sys::CustomScanState,
+) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: ExecScan drives the access method below and projects.
+    unsafe { pg_sys::ExecScan(&mut (*node).ss, Some(next_row), Some(recheck)) }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn recheck(
+    _node: *mut pg_sys::ScanState,
+    _slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    true
+}
+
+unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
+    // SAFETY: ExecClearTuple: the slot's own clear callback.
+    unsafe {
+        if let Some(clear) = (*(*slot).tts_ops).clear {
+            clear(slot);
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn next_row(ss: *mut pg_sys::ScanState) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: ss is our node (ScanState is the first member of CustomScanState).
+    unsafe {
+        let node = ss as *mut pg_sys::CustomScanState;
+        let st = state(node);
+        if !st.executed {
+            run(node, st);
+            st.executed = true;
+        }
+        let slot = (*ss).ss_ScanTupleSlot;
+        clear_slot(slot);
+        if st.next >= st.order.len() {
+            return slot;
+        }
+        let (leaf, row) = st.order[st.next];
+        st.next += 1;
+        let pq = ffi::libpq().unwrap_or_else(|| pgrx::error!("pgvector_rs: libpq is not loaded"));
+        let res = st.results[leaf]
+            .as_ref()
+            .map(|r| r.0)
+            .unwrap_or(core::ptr::null_mut());
+        pg_sys::MemoryContextReset(st.row_cxt);
+        let old = pg_sys::CurrentMemoryContext;
+        pg_sys::CurrentMemoryContext = st.row_cxt;
+        let natts = st.inputs.len();
+        for i in 0..natts {
+            if (pq.PQgetisnull)(res, row, i as c_int) != 0 {
+                *(*slot).tts_values.add(i) = pg_sys::Datum::from(0usize);
+                *(*slot).tts_isnull.add(i) = true;
+            } else {
+                let text = (pq.PQgetvalue)(res, row, i as c_int) as *mut c_char;
+                *(*slot).tts_values.add(i) = pg_sys::InputFunctionCall(
+                    &mut st.inputs[i],
+                    text,
+                    st.ioparams[i],
+                    st.typmods[i],
+                );
+                *(*slot).tts_isnull.add(i) = false;
+            }
+        }
+        pg_sys::CurrentMemoryContext = old;
+        pg_sys::ExecStoreVirtualTuple(slot)
+    }
+}
+
+/// Evaluate custom_exprs[i]: None for NULL.
+unsafe fn eval(
+    node: *mut pg_sys::CustomScanState,
+    st: &State,
+    i: usize,
+) -> Option<(pg_sys::Datum, pg_sys::Oid)> {
+    // SAFETY: the expression states were initialised for this node; evaluation runs in
+    // the per-tuple memory of its expression context.
+    unsafe {
+        let econtext = (*node).ss.ps.ps_ExprContext;
+        let es = st.exprs[i];
+        let old = pg_sys::CurrentMemoryContext;
+        pg_sys::CurrentMemoryContext = (*econtext).ecxt_per_tuple_memory;
+        let mut isnull = false;
+        let f = (*es)
+            .evalfunc
+            .unwrap_or_else(|| pgrx::error!("pgvector_rs: expression without evaluator"));
+        let value = f(es, econtext, &mut isnull);
+        pg_sys::CurrentMemoryContext = old;
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let expr = list_nth::<pg_sys::Node>((*cscan).custom_exprs, i);
+        if isnull {
+            None
+        } else {
+            Some((value, pg_sys::exprType(expr)))
+        }
+    }
+}
+
+/// The text form of a value, as postgres_fdw sends parameters.
+unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
+    // SAFETY: typ is the value's type; its output function returns a palloc'd C string.
+    unsafe {
+        let mut func = pg_sys::InvalidOid;
+        let mut varlena = false;
+        pg_sys::getTypeOutputInfo(typ, &mut func, &mut varlena);
+        let s = pg_sys::OidOutputFunctionCall(func, value);
+        CString::from(core::ffi::CStr::from_ptr(s))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Cmd {
+    Settings,
+    Query(usize),
+}
+
+struct Conn {
+    conn: *mut PGconn,
+    server: String,
+    queue: VecDeque<Cmd>,
+    busy: Option<Cmd>,
+    got_result: bool,
+    failed: Option<(i32, String, Option<String>, Option<String>, usize)>,
+}
+
+/// `SET LOCAL` of the forwarded settings, as one simple-protocol message.
+pub(super) unsafe fn settings_sql() -> (String, Vec<(String, String)>) {
+    let mut pairs = Vec::new();
+    for name in FORWARDED_SETTINGS {
+        let c = CString::new(name).unwrap();
+        // SAFETY: GetConfigOption returns NULL for an unknown name with missing_ok.
+        let v = unsafe { pg_sys::GetConfigOption(c.as_ptr(), true, false) };
+        if !v.is_null() {
+            pairs.push((name.to_string(), unsafe { cstr(v) }));
+        }
+    }
+    let sql = pairs
+        .iter()
+        .map(|(n, v)| format!("SET LOCAL {} = '{}'", n, v.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (sql, pairs)
+}
+
+fn parse_distance(s: &str) -> f64 {
+    match s {
+        "NaN" => f64::NAN,
+        "Infinity" => f64::INFINITY,
+        "-Infinity" => f64::NEG_INFINITY,
+        _ => s.parse().unwrap_or(f64::NAN),
+    }
+}
+
+/// float8 ordering (NaN after every number), then NULLs: ORDER BY ... ASC NULLS LAST.
+pub(super) fn cmp_distance(a: Option<f64>, b: Option<f64>) -> core::cmp::Ordering {
+    use core::cmp::Ordering::*;
+    match (a, b) {
+        (None, None) => Equal,
+        (None, Some(_)) => Greater,
+        (Some(_), None) => Less,
+        (Some(x), Some(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => Equal,
+            (true, false) => Greater,
+            (false, true) => Less,
+            _ => x.partial_cmp(&y).unwrap_or(Equal),
+        },
+    }
+}
+
+unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
+    // SAFETY: backend thread; libpq calls on postgres_fdw's connections, which are ours
+    // for the duration of this call (nothing else runs on them until we return).
+    unsafe {
+        let fdw = ffi::fdw()
+            .unwrap_or_else(|| pgrx::error!("pgvector_rs: postgres_fdw is not available"));
+        let pq = ffi::libpq().unwrap_or_else(|| pgrx::error!("pgvector_rs: libpq is not loaded"));
+
+        // Parameters: the query vector, k = LIMIT + OFFSET, the WHERE clauses' values.
+        let limit = eval(node, st, EXPR_LIMIT).map(|(d, _)| d.value() as i64);
+        let offset = eval(node, st, EXPR_OFFSET)
+            .map(|(d, _)| d.value() as i64)
+            .unwrap_or(0);
+        if offset < 0 {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
+                "OFFSET must not be negative".into(),
+                None,
+                None,
+            );
+        }
+        if let Some(l) = limit {
+            if l < 0 {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+                    "LIMIT must not be negative".into(),
+                    None,
+                    None,
+                );
+            }
+        }
+        let k = limit.map(|l| l.saturating_add(offset));
+        // Text forms are built in per-tuple memory (reset by ExecScan for every row), so
+        // rescans with new parameters do not accumulate memory.
+        let saved_cxt = pg_sys::CurrentMemoryContext;
+        pg_sys::CurrentMemoryContext = (*(*node).ss.ps.ps_ExprContext).ecxt_per_tuple_memory;
+        let nest = pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.set_transmission_modes)());
+        let query_text = eval(node, st, EXPR_QUERY).map(|(d, t)| to_text(d, t));
+        let k_text = k.map(|k| CString::new(k.to_string()).unwrap());
+        let nexprs = st.exprs.len();
+        let mut where_values: Vec<Option<CString>> = Vec::with_capacity(nexprs);
+        for i in 0..nexprs {
+            if i < EXPR_FIRST_PARAM {
+                where_values.push(None);
+            } else {
+                where_values.push(eval(node, st, i).map(|(d, t)| to_text(d, t)));
+            }
+        }
+        pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.reset_transmission_modes)(nest));
+        pg_sys::CurrentMemoryContext = saved_cxt;
+        let (set_sql, _) = settings_sql();
+        let set_sql = CString::new(set_sql).unwrap();
+
+        // Connections: postgres_fdw's, one per user mapping; partitions on the same
+        // server take turns on it, servers run in parallel.
+        let mut conns: Vec<Conn> = Vec::new();
+        for (l, leaf) in st.info.leaves.iter().enumerate() {
+            let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
+            let mut connstate: *mut c_void = core::ptr::null_mut();
+            let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                (fdw.GetConnection)(
+                    user,
+                    false,
+                    &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
+                )
+            });
+            if !connstate.is_null() {
+                // PgFdwConnState { AsyncRequest *pendingAreq; }: finish postgres_fdw's own
+                // asynchronous fetch on this connection first, as its scans do.
+                let pending = *(connstate as *mut *mut c_void);
+                if !pending.is_null() {
+                    pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.process_pending_request)(pending));
+                }
+            }
+            if let Some(c) = conns.iter_mut().find(|c| c.conn == conn) {
+                c.queue.push_back(Cmd::Query(l));
+            } else {
+                let mut queue = VecDeque::new();
+                if !set_sql.as_bytes().is_empty() {
+                    queue.push_back(Cmd::Settings);
+                }
+                queue.push_back(Cmd::Query(l));
+                conns.push(Conn {
+                    conn,
+                    server: leaf.server_name.clone(),
+                    queue,
+                    busy: None,
+                    got_result: false,
+                    failed: None,
+                });
+            }
+        }
+
+        let ncols = st.inputs.len() as c_int;
+        loop {
+            let mut progressed = true;
+            while progressed {
+                progressed = false;
+                for c in conns.iter_mut() {
+                    if c.busy.is_none() && c.failed.is_none() {
+                        if let Some(cmd) = c.queue.pop_front() {
+                            let ok = match cmd {
+                                Cmd::Settings => (pq.PQsendQuery)(c.conn, set_sql.as_ptr()),
+                                Cmd::Query(l) => {
+                                    let leaf = &st.info.leaves[l];
+                                    let sql = CString::new(leaf.sql.as_str()).unwrap();
+                                    let mut values: Vec<*const c_char> = Vec::new();
+                                    for i in leaf.param_start..leaf.param_start + leaf.param_count {
+                                        values.push(
+                                            where_values[i]
+                                                .as_ref()
+                                                .map_or(core::ptr::null(), |s| s.as_ptr()),
+                                        );
+                                    }
+                                    values.push(
+                                        query_text
+                                            .as_ref()
+                                            .map_or(core::ptr::null(), |s| s.as_ptr()),
+                                    );
+                                    values.push(
+                                        k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()),
+                                    );
+                                    (pq.PQsendQueryParams)(
+                                        c.conn,
+                                        sql.as_ptr(),
+                                        values.len() as c_int,
+                                        core::ptr::null(),
+                                        values.as_ptr(),
+                                        core::ptr::null(),
+                                        core::ptr::null(),
+                                        0,
+                                    )
+                                }
+                            };
+                            if ok == 0 {
+                                raise(
+                                    PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+                                    format!("could not send query to server \"{}\"", c.server),
+                                    Some(cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()),
+                                    None,
+                                );
+                            }
+                            c.busy = Some(cmd);
+                            c.got_result = false;
+                            progressed = true;
+                        }
+                    }
+                    let Some(cmd) = c.busy else { continue };
+                    if (pq.PQisBusy)(c.conn) != 0 {
+                        continue;
+                    }
+                    progressed = true;
+                    let r = (pq.PQgetResult)(c.conn);
+                    if r.is_null() {
+                        c.busy = None;
+                        if let Cmd::Query(l) = cmd {
+                            if c.failed.is_none() && !c.got_result {
+                                raise(
+                                    PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                                    format!(
+                                        "server \"{}\" returned no result for partition \"{}\"",
+                                        c.server, st.info.leaves[l].rel_name
+                                    ),
+                                    None,
+                                    None,
+                                );
+                            }
+                        }
+                        continue;
+                    }
+                    let res = Res(r);
+                    let status = (pq.PQresultStatus)(r);
+                    c.got_result = true;
+                    let expected = match cmd {
+                        Cmd::Settings => ffi::PGRES_COMMAND_OK,
+                        Cmd::Query(_) => ffi::PGRES_TUPLES_OK,
+                    };
+                    if c.failed.is_some() {
+                        continue;
+                    }
+                    if status != expected {
+                        let field = |f| {
+                            let p = (pq.PQresultErrorField)(r, f);
+                            if p.is_null() {
+                                None
+                            } else {
+                                Some(cstr(p))
+                            }
+                        };
+                        let leaf = match cmd {
+                            Cmd::Query(l) => l,
+                            Cmd::Settings => usize::MAX,
+                        };
+                        c.failed = Some((
+                            field(ffi::PG_DIAG_SQLSTATE)
+                                .map(|s| sqlstate(&s))
+                                .unwrap_or(0),
+                            field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
+                                cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
+                            }),
+                            field(ffi::PG_DIAG_MESSAGE_DETAIL),
+                            field(ffi::PG_DIAG_MESSAGE_HINT),
+                            leaf,
+                        ));
+                        c.queue.clear();
+                        continue;
+                    }
+                    if let Cmd::Query(l) = cmd {
+                        let rows = (pq.PQntuples)(r);
+                        if (pq.PQnfields)(r) != ncols || k.is_some_and(|k| rows as i64 > k) {
+                            raise(
+                                PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                                format!(
+                                    "unexpected result from server \"{}\" for partition \"{}\"",
+                                    c.server, st.info.leaves[l].rel_name
+                                ),
+                                None,
+                                None,
+                            );
+                        }
+                        st.results[l] = Some(res);
+                    }
+                }
+            }
+            // A failed connection has finished its command: report it now (the others
+            // are cancelled by postgres_fdw when the transaction aborts).
+            if let Some(c) = conns
+                .iter()
+                .find(|c| c.failed.is_some() && c.busy.is_none())
+            {
+                let (code, msg, detail, hint, leaf) = c.failed.clone().unwrap();
+                let code = if code == 0 {
+                    PgSqlErrorCode::ERRCODE_FDW_ERROR
+                } else {
+                    PgSqlErrorCode::from(code)
+                };
+                let hint = hint.or_else(|| {
+                    matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
+                        .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
+                });
+                let what = if leaf == usize::MAX {
+                    "while applying search settings".to_string()
+                } else {
+                    format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
+                };
+                raise(
+                    code,
+                    format!("error from server \"{}\" {}: {}", c.server, what, msg),
+                    detail,
+                    hint,
+                );
+            }
+            let waiting: Vec<usize> = (0..conns.len())
+                .filter(|&i| conns[i].busy.is_some())
+                .collect();
+            if waiting.is_empty() {
+                if conns.iter().all(|c| c.queue.is_empty()) {
+                    break;
+                }
+                continue;
+            }
+            wait(pq, &conns, &waiting);
+        }
+        for c in &conns {
+            pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.ReleaseConnection)(c.conn));
+        }
+
+        // Merge: every partition's rows in distance order, then OFFSET and LIMIT.
+        let mut all: Vec<(Option<f64>, usize, c_int)> = Vec::new();
+        for (l, r) in st.results.iter().enumerate() {
+            let Some(r) = r else { continue };
+            for row in 0..(pq.PQntuples)(r.0) {
+                let d = if (pq.PQgetisnull)(r.0, row, 0) != 0 {
+                    None
+                } else {
+                    Some(parse_distance(&cstr((pq.PQgetvalue)(r.0, row, 0))))
+                };
+                all.push((d, l, row));
+            }
+        }
+        all.sort_by(|a, b| cmp_distance(a.0, b.0));
+        let start = (offset as usize).min(all.len());
+        let end = match limit {
+            Some(l) => start.saturating_add(l as usize).min(all.len()),
+            None => all.len(),
+        };
+        st.order = all[start..end].iter().map(|&(_, l, r)| (l, r)).collect();
+        st.next = 0;
+    }
+}
+
+/// Sleep until a socket of a busy connection is readable or the latch is set; then
+/// read what arrived and serve interrupts (cancel, statement_timeout).
+unsafe fn wait(pq: &ffi::Libpq, conns: &[Conn], waiting: &[usize]) {
+    // SAFETY: the wait event set lives only inside this function and is freed before
+    // anything here can raise an error (so its kernel descriptor never leaks).
+    unsafe {
+        let n = waiting.len() + 2;
+        let set = pg_sys::CreateWaitEventSet(pg_sys::CurrentMemoryContext, n as c_int);
+        pg_sys::AddWaitEventToSet(
+            set,
+            pg_sys::WL_LATCH_SET,
+            -1,
+            pg_sys::MyLatch,
+            core::ptr::null_mut(),
+        );
+        pg_sys::AddWaitEventToSet(
+            set,
+            pg_sys::WL_EXIT_ON_PM_DEATH,
+            -1,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        );
+        for &i in waiting {
+            let sock = (pq.PQsocket)(conns[i].conn);
+            pg_sys::AddWaitEventToSet(
+                set,
+                pg_sys::WL_SOCKET_READABLE,
+                sock,
+                core::ptr::null_mut(),
+                i as *mut c_void,
+            );
+        }
+        let mut events: Vec<pg_sys::WaitEvent> =
+            (0..n).map(|_| pg_sys::WaitEvent::default()).collect();
+        let got = pg_sys::WaitEventSetWait(
+            set,
+            -1,
+            events.as_mut_ptr(),
+            n as c_int,
+            pg_sys::PG_WAIT_EXTENSION,
+        );
+        pg_sys::FreeWaitEventSet(set);
+        let mut latch = false;
+        let mut readable = Vec::new();
+        for e in &events[..got.max(0) as usize] {
+            if e.events & pg_sys::WL_LATCH_SET != 0 {
+                latch = true;
+            }
+            if e.events & pg_sys::WL_SOCKET_READABLE != 0 {
+                readable.push(e.user_data as usize);
+            }
+        }
+        if latch {
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+            pgrx::check_for_interrupts!();
+        }
+        for i in readable {
+            if (pq.PQconsumeInput)(conns[i].conn) == 0 {
+                raise(
+                    PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+                    format!("lost connection to server \"{}\"", conns[i].server),
+                    Some(
+                        cstr((pq.PQerrorMessage)(conns[i].conn))
+                            .trim_end()
+                            .to_string(),
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn end_scan(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: the same release the memory-context callback does, done early.
+    unsafe { free_state(node as *mut c_void) }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: our node; parameters may have changed, so the remote searches run again.
+    unsafe {
+        let st = state(node);
+        st.results.iter_mut().for_each(|r| *r = None);
+        st.order.clear();
+        st.next = 0;
+        st.executed = false;
+        pg_sys::ExecScanReScan(&mut (*node).ss);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn explain_scan(
+    node: *mut pg_sys::CustomScanState,
+    _ancestors: *mut pg_sys::List,
+    es: *mut pg_sys::ExplainState,
+) {
+    // SAFETY: EXPLAIN calls this with our node and its ExplainState.
+    unsafe {
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let info = plan_info(cscan);
+        let prop = |label: &str, value: &str| {
+            let l = CString::new(label).unwrap();
+            let v = CString::new(value).unwrap_or_default();
+            pg_sys::ExplainPropertyText(l.as_ptr(), v.as_ptr(), es);
+        };
+        let partitions = info
+            .leaves
+            .iter()
+            .map(|l| format!("{} on server {}", l.rel_name, l.server_name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        prop("Partitions", &partitions);
+        prop("Per-Partition Limit", "LIMIT + OFFSET");
+        let (_, pairs) = settings_sql();
+        let s = pairs
+            .iter()
+            .map(|(n, v)| format!("{n} = '{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        prop("Forwarded Settings", &s);
+        if (*es).verbose {
+            for l in &info.leaves {
+                prop(
+                    &format!("Remote SQL ({} on {})", l.rel_name, l.server_name),
+                    &l.sql,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_order_is_float8_asc_nulls_last() {
+        let mut v = vec![
+            None,
+            Some(f64::NAN),
+            Some(2.0),
+            Some(-1.0),
+            Some(f64::INFINITY),
+            None,
+            Some(0.5),
+        ];
+        v.sort_by(|a, b| cmp_distance(*a, *b));
+        assert_eq!(
+            format!("{:?}", v),
+            "[Some(-1.0), Some(0.5), Some(2.0), Some(inf), Some(NaN), None, None]"
+        );
+        assert!(parse_distance("NaN").is_nan());
+        assert_eq!(parse_distance("-Infinity"), f64::NEG_INFINITY);
+        assert_eq!(parse_distance("0.12345678901234568"), 0.12345678901234568);
+    }
+
+    #[test]
+    fn sqlstate_matches_make_sqlstate() {
+        // ERRCODE_QUERY_CANCELED = MAKE_SQLSTATE('5','7','0','1','4')
+        let expect = 5 | (7 << 6) | (0 << 12) | (1 << 18) | (4 << 24);
+        assert_eq!(sqlstate("57014"), expect);
+    }
+}

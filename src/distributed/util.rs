@@ -1,0 +1,40 @@
+//! Small helpers over Postgres 15 data structures.
+
+use core::ffi::c_char;
+use pgrx::pg_sys;
+
+/// Length of a (possibly NIL) List.
+pub(super) unsafe fn list_len(l: *mut pg_sys::List) -> usize {
+    // SAFETY: l is NULL (NIL) or a valid List.
+    unsafe {
+        if l.is_null() {
+            0
+        } else {
+            (*l).length as usize
+        }
+    }
+}
+
+/// The i-th pointer of a List (i < list_len).
+pub(super) unsafe fn list_nth<T>(l: *mut pg_sys::List, i: usize) -> *mut T {
+    // SAFETY: the caller checked i < length; PG 13+ Lists are arrays of cells.
+    unsafe { (*(*l).elements.add(i)).ptr_value as *mut T }
+}
+
+/// A C string as an owned Rust string ("" for NULL).
+pub(super) unsafe fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: p is a NUL-terminated C string.
+    unsafe { core::ffi::CStr::from_ptr(p).to_string_lossy().into_owned() }
+}
+
+/// GETSTRUCT(tuple).
+pub(super) unsafe fn heap_tuple_struct<T>(tup: pg_sys::HeapTuple) -> *mut T {
+    // SAFETY: tup is a valid catalog tuple whose data starts with T at t_hoff.
+    unsafe {
+        let header = (*tup).t_data;
+        (header as *mut u8).add((*header).t_hoff as usize) as *mut T
+    }
+}

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Distributed top-k over postgres_fdw partitions: a head and three data nodes on
+# loopback TCP. Results equal exact search, EXPLAIN shows the custom scan with the
+# per-partition LIMIT and the forwarded settings, hnsw.ef_search on the head reaches the
+# shards, and the faults (node down, node without the extension, statement_timeout,
+# an error on one shard) give clean errors and leave the session usable.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+H=28851 N1=28852 N2=28853 N3=28854 DOWN=28859 HANG=28858
+# fresh_tcp NAME PORT: like fresh_cluster, listening on localhost too (postgres_fdw).
+fresh_tcp() {
+    local name=$1 port=$2 root
+    root=$(cluster_dir "$name")
+    "$PROJECT_DIR/scripts/cluster.sh" stop "$name" >/dev/null 2>&1 || true
+    as_root rm -rf "$root" 2>/dev/null || rm -rf "$root"
+    "$PROJECT_DIR/scripts/cluster.sh" start "$name" "$port" tcp >/dev/null
+    CLUSTERS+=("$name")
+}
+fresh_tcp dhead "$H"
+fresh_tcp dnode1 "$N1"
+fresh_tcp dnode2 "$N2"
+fresh_tcp dnode3 "$N3"
+hq() { sql dhead "$H" "$@"; }
+
+for n in "dnode1 $N1" "dnode2 $N2"; do
+    # shellcheck disable=SC2086
+    sql $n <<'SQL'
+CREATE EXTENSION pgvector_rs;
+CREATE TABLE items (id int PRIMARY KEY, cat int, emb vector(3), bits bit(12), note text);
+-- a shard that sleeps, and one that fails, for the fault checks
+CREATE VIEW slow_items AS SELECT i.* FROM items i, (SELECT pg_sleep(30) AS s) s;
+CREATE VIEW bad_items AS SELECT * FROM items WHERE 1 / (id - id) = 0;
+SQL
+done
+# A node without the extension: same table name, no vector type.
+sql dnode3 "$N3" -c "CREATE TABLE items (id int PRIMARY KEY, cat int, emb real[], bits bit(12), note text)"
+
+hq <<SQL
+CREATE EXTENSION pgvector_rs;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER n1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$N1', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2');
+CREATE SERVER n2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$N2', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2');
+CREATE SERVER n3 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$N3', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2');
+CREATE SERVER ndown FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$DOWN', dbname 'postgres', connect_timeout '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER n1 OPTIONS (user 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER n2 OPTIONS (user 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER n3 OPTIONS (user 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ndown OPTIONS (user 'postgres');
+CREATE SERVER nhang FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$HANG', dbname 'postgres', connect_timeout '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER nhang OPTIONS (user 'postgres');
+CREATE TABLE items (id int, cat int, emb vector(3), bits bit(12), note text) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE items_p0 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE items_p1 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'items');
+SELECT setseed(0.42);
+CREATE TABLE ref AS
+SELECT i AS id, i % 7 AS cat,
+       ARRAY[round(random()::numeric, 6), round(random()::numeric, 6), round(random()::numeric, 6)]::real[]::vector(3) AS emb,
+       (floor(random() * 4096)::int)::bit(12) AS bits, md5(i::text) AS note
+FROM generate_series(1, 2000) i;
+UPDATE ref SET emb = NULL WHERE id % 97 = 0;
+INSERT INTO items SELECT * FROM ref;
+CREATE TABLE queries AS SELECT i AS qid, ARRAY[random(), random(), random()]::real[]::vector(3) AS q FROM generate_series(1, 8) i;
+ANALYZE ref; ANALYZE queries;
+SQL
+check "rows were routed to both data nodes" "2000" \
+    "$(( $(sql dnode1 "$N1" -c 'SELECT count(*) FROM items') + $(sql dnode2 "$N2" -c 'SELECT count(*) FROM items') ))"
+check "both data nodes hold rows" "tt" "$(sql dnode1 "$N1" -c 'SELECT count(*) > 500 FROM items')$(sql dnode2 "$N2" -c 'SELECT count(*) > 500 FROM items')"
+
+Q1="[0.5,0.25,0.75]"
+plan=$(hq -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10")
+echo "$plan" | sed 's/^/# /'
+check "EXPLAIN shows the distributed scan" t "$(echo "$plan" | grep -q 'Custom Scan (VectorDistributedTopK)' && echo t || echo f)"
+check "EXPLAIN shows both partitions and servers" t \
+    "$(echo "$plan" | grep -q 'Partitions: items_p0 on server n1, items_p1 on server n2' && echo t || echo f)"
+check "EXPLAIN shows the per-partition LIMIT in the remote SQL" t \
+    "$(echo "$plan" | grep -q 'Remote SQL (items_p0 on n1): SELECT (emb OPERATOR(public.<->) \$1::public.vector), id FROM public.items ORDER BY (emb OPERATOR(public.<->) \$1::public.vector) LIMIT \$2::pg_catalog.int8' && echo t || echo f)"
+check "EXPLAIN shows the forwarded settings" t \
+    "$(hq -c "SET hnsw.ef_search = 123" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep -q "Forwarded Settings: hnsw.ef_search = '123', hnsw.iterative_scan = 'off'" && echo t || echo f)"
+check "EXPLAIN without the switch is the ordinary plan" f \
+    "$(hq -c "SET pgvector_rs.distributed_search = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep -q 'VectorDistributedTopK' && echo t || echo f)"
+
+# same DESCRIPTION QUERY_ON_items: the distributed query and the same query on the
+# local copy `ref` (exact, no index) print the same rows.
+same() {
+    local desc=$1 query=$2 dist local
+    dist=$(hq "${@:3}" -c "$query" 2>&1)
+    local=$(hq -c "${query//FROM items/FROM ref}" 2>&1)
+    if [ "$dist" = "$local" ] && ! echo "$dist" | grep -q ERROR; then
+        echo "ok - $desc"
+    else
+        echo "not ok - $desc"
+        echo "#   distributed: $(echo "$dist" | tr '\n' ' ' | cut -c1-400)"
+        echo "#   exact:       $(echo "$local" | tr '\n' ' ' | cut -c1-400)"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+uses_scan() { hq "${@:2}" -c "EXPLAIN (COSTS OFF) $1" | grep -q 'VectorDistributedTopK' && echo t || echo f; }
+
+for op in '<->' '<#>' '<=>' '<+>'; do
+    same "top 10 by $op equals exact search" \
+        "SELECT id, round((emb $op '$Q1')::numeric, 5) FROM items ORDER BY emb $op '$Q1' LIMIT 10"
+done
+check "the $op query used the distributed scan" t "$(uses_scan "SELECT id FROM items ORDER BY emb <+> '$Q1' LIMIT 10")"
+# Hamming and Jaccard have ties: compare the distances (the set of top-k distances is unique).
+same "top 15 distances by <~> equal exact search" \
+    "SELECT bits <~> B'101010101010' AS d FROM items ORDER BY bits <~> B'101010101010' LIMIT 15" -c "LOAD 'pgvector_rs'"
+same "top 15 distances by <%> equal exact search" \
+    "SELECT round((bits <%> B'101010101010')::numeric, 6) FROM items ORDER BY bits <%> B'101010101010' LIMIT 15" -c "LOAD 'pgvector_rs'"
+check "the bit query used the distributed scan (library loaded)" t "$(uses_scan "SELECT id FROM items ORDER BY bits <~> B'101010101010' LIMIT 15" -c "LOAD 'pgvector_rs'")"
+check "a session that never loaded the library plans as usual" f "$(uses_scan "SELECT id FROM items ORDER BY bits <~> B'101010101010' LIMIT 15")"
+same "commuted operands" "SELECT id FROM items ORDER BY '$Q1' <=> emb LIMIT 7"
+same "LIMIT with OFFSET" "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 5 OFFSET 7"
+same "OFFSET beyond the rows" "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 5 OFFSET 5000"
+same "LIMIT 0" "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 0"
+same "LIMIT larger than the table (NULL distances last)" \
+    "SELECT count(*), count(d), max(d) FROM (SELECT emb <-> '$Q1' AS d FROM items ORDER BY emb <-> '$Q1' LIMIT 5000) s"
+same "WHERE clause shipped" "SELECT id, cat FROM items WHERE cat = 3 AND note > '4' ORDER BY emb <=> '$Q1' LIMIT 10"
+check "the WHERE query used the distributed scan" t "$(uses_scan "SELECT id FROM items WHERE cat = 3 AND note > '4' ORDER BY emb <=> '$Q1' LIMIT 10")"
+same "WHERE on the partition key (pruned to one partition)" "SELECT id FROM items WHERE id = 42 ORDER BY emb <=> '$Q1' LIMIT 10"
+same "all columns and expressions in the output" \
+    "SELECT id, emb, note, upper(note), (emb <-> '$Q1') * 2 AS d2, emb <-> '$Q1' AS d FROM items ORDER BY emb <-> '$Q1' LIMIT 5"
+same "a WHERE clause that cannot be shipped falls back" \
+    "SELECT id FROM items WHERE note::text || '' ~ '^[0-7]' AND random() < 2 ORDER BY emb <-> '$Q1' LIMIT 6"
+check "the non-shippable WHERE did not use the distributed scan" f "$(uses_scan "SELECT id FROM items WHERE random() < 2 ORDER BY emb <-> '$Q1' LIMIT 6")"
+same "a subquery per outer row (correlated parameter, rescans)" \
+    "SELECT qid, (SELECT id FROM items ORDER BY emb <-> q LIMIT 1) FROM queries ORDER BY qid"
+same "LATERAL top-k per query" \
+    "SELECT qid, id FROM queries, LATERAL (SELECT id FROM items ORDER BY emb <=> q LIMIT 3) s ORDER BY qid, id"
+
+# Prepared statements: custom plans, then the generic plan with $1 and $2 as parameters.
+prep_dist=$(hq <<SQL
+PREPARE p(vector, int, bigint) AS SELECT id FROM items WHERE cat = \$2 ORDER BY emb <-> \$1 LIMIT \$3;
+EXECUTE p('[0.1,0.2,0.3]', 1, 4); EXECUTE p('[0.9,0.2,0.3]', 2, 4); EXECUTE p('[0.1,0.8,0.3]', 3, 4);
+EXECUTE p('[0.1,0.2,0.7]', 4, 4); EXECUTE p('[0.5,0.5,0.5]', 5, 4); EXECUTE p('[0.3,0.2,0.1]', 6, 4);
+EXECUTE p('[0.7,0.1,0.9]', 0, 4); EXECUTE p('[0.2,0.6,0.4]', 1, 6);
+SET plan_cache_mode = force_generic_plan;
+EXECUTE p('[0.4,0.4,0.1]', 2, 5);
+EXPLAIN (COSTS OFF, VERBOSE) EXECUTE p('[0.4,0.4,0.1]', 2, 5);
+SQL
+)
+prep_ref=$(hq <<SQL
+PREPARE p(vector, int, bigint) AS SELECT id FROM ref WHERE cat = \$2 ORDER BY emb <-> \$1 LIMIT \$3;
+EXECUTE p('[0.1,0.2,0.3]', 1, 4); EXECUTE p('[0.9,0.2,0.3]', 2, 4); EXECUTE p('[0.1,0.8,0.3]', 3, 4);
+EXECUTE p('[0.1,0.2,0.7]', 4, 4); EXECUTE p('[0.5,0.5,0.5]', 5, 4); EXECUTE p('[0.3,0.2,0.1]', 6, 4);
+EXECUTE p('[0.7,0.1,0.9]', 0, 4); EXECUTE p('[0.2,0.6,0.4]', 1, 6);
+SET plan_cache_mode = force_generic_plan;
+EXECUTE p('[0.4,0.4,0.1]', 2, 5);
+SQL
+)
+check "prepared statement, 9 executions incl. the generic plan, equal exact search" \
+    "$prep_ref" "$(echo "$prep_dist" | grep -v -e '^Custom Scan' -e '^  ' -e '^Output' | grep -v '^$')"
+check "the generic plan is the distributed scan with parameters" t \
+    "$(echo "$prep_dist" | grep -q 'WHERE ((cat = \$1::integer)) ORDER BY (emb OPERATOR(public.<->) \$2::public.vector) LIMIT \$3::pg_catalog.int8' && echo t || echo f)"
+out=$(hq -v ON_ERROR_STOP=0 -c "PREPARE n(bigint, bigint) AS SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT \$1 OFFSET \$2" -c "EXECUTE n(-1, 0)" -c "EXECUTE n(1, -1)" 2>&1)
+check "negative LIMIT and OFFSET are errors, as in Postgres" t \
+    "$(echo "$out" | tr '\n' ' ' | grep -q 'LIMIT must not be negative.*OFFSET must not be negative' && echo t || echo f)"
+
+# Mixed local and foreign partitions: planned as usual, correct.
+hq <<'SQL'
+CREATE TABLE mixed (id int, cat int, emb vector(3), bits bit(12), note text) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE mixed_p0 PARTITION OF mixed FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE TABLE mixed_p1 PARTITION OF mixed FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO mixed_p1 SELECT * FROM ref WHERE satisfies_hash_partition('mixed'::regclass, 2, 1, id);
+SQL
+check "a local partition: ordinary plan" f "$(uses_scan "SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 5")"
+check "a local partition: correct result" "$(hq -c "SELECT id FROM ref ORDER BY emb <-> '$Q1' LIMIT 5")" \
+    "$(hq -c "SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 5")"
+
+# Search settings reach the shards: HNSW indexes, the data nodes forced to use them;
+# with ef_search = 1 and no iterative scan each shard returns 1 row, at 40 all 10.
+for n in "dnode1 $N1" "dnode2 $N2"; do
+    # shellcheck disable=SC2086
+    sql $n -c "CREATE INDEX ON items USING hnsw (emb vector_l2_ops)" -c "ALTER DATABASE postgres SET enable_seqscan = off"
+done
+check "hnsw.ef_search = 1 on the head: one row per shard" 2 \
+    "$(hq -c "SET hnsw.ef_search = 1" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "hnsw.ef_search = 40 on the head: all 10 rows" 10 \
+    "$(hq -c "SET hnsw.ef_search = 40" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "hnsw.iterative_scan is forwarded too" 10 \
+    "$(hq -c "SET hnsw.ef_search = 1" -c "SET hnsw.iterative_scan = relaxed_order" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "ordinary plan: the settings do not reach the shards" 10 \
+    "$(hq -c "SET pgvector_rs.distributed_search = off" -c "SET hnsw.ef_search = 1" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+hq -c "ALTER DATABASE postgres SET hnsw.ef_search = 1000"
+same "with indexes and a large ef_search on the head: exact" \
+    "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10"
+hq -c "ALTER DATABASE postgres RESET hnsw.ef_search"
+
+# Faults.
+hq <<SQL
+CREATE TABLE f_down (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE f_down_0 PARTITION OF f_down FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE f_down_1 PARTITION OF f_down FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER ndown OPTIONS (table_name 'items');
+CREATE TABLE f_hang (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE f_hang_0 PARTITION OF f_hang FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE f_hang_1 PARTITION OF f_hang FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER nhang OPTIONS (table_name 'items');
+CREATE TABLE f_noext (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE f_noext_0 PARTITION OF f_noext FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE f_noext_1 PARTITION OF f_noext FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n3 OPTIONS (table_name 'items');
+CREATE TABLE f_slow (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE f_slow_0 PARTITION OF f_slow FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE f_slow_1 PARTITION OF f_slow FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'slow_items');
+CREATE TABLE f_bad (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE f_bad_0 PARTITION OF f_bad FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE f_bad_1 PARTITION OF f_bad FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'bad_items');
+SQL
+start=$(date +%s)
+out=$(hq -c "SELECT id FROM f_down ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
+echo "# node down: $out" | head -2
+check "a node that is down: ERROR naming the server" t "$(echo "$out" | grep -q 'could not connect to server "ndown"' && echo t || echo f)"
+check "a node that is down: within connect_timeout" t "$([ $(( $(date +%s) - start )) -le 10 ] && echo t || echo f)"
+# A server that accepts TCP connections but never answers: connect_timeout applies.
+python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $HANG)); s.listen(8); time.sleep(30)" &
+hang_pid=$!
+sleep 0.5
+start=$(date +%s)
+out=$(hq -c "SELECT id FROM f_hang ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
+elapsed=$(( $(date +%s) - start ))
+kill "$hang_pid" 2>/dev/null; wait "$hang_pid" 2>/dev/null
+echo "# unresponsive node (${elapsed}s): $(echo "$out" | tr '\n' ' ')"
+check "an unresponsive node: ERROR naming the server" t "$(echo "$out" | grep -q 'could not connect to server "nhang"' && echo t || echo f)"
+check "an unresponsive node: within connect_timeout (2 s), not a hang" t "$([ "$elapsed" -le 6 ] && echo t || echo f)"
+out=$(hq -c "SELECT id FROM f_noext ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
+echo "# no extension: $out" | head -3
+check "a node without the extension: ERROR naming the server" t \
+    "$(echo "$out" | grep -q 'ERROR:  error from server "n3" for partition "f_noext_1": type "public.vector" does not exist' && echo t || echo f)"
+check "a node without the extension: a hint" t "$(echo "$out" | grep -q 'HINT:.*pgvector_rs' && echo t || echo f)"
+start=$(date +%s)
+out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
+SET statement_timeout = '1s';
+SELECT id FROM f_slow ORDER BY emb <-> '$Q1' LIMIT 3;
+SELECT 'after:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s;
+SQL
+)
+elapsed=$(( $(date +%s) - start ))
+echo "# statement_timeout (${elapsed}s): $(echo "$out" | tr '\n' ' ')"
+check "statement_timeout cancels the distributed query" t "$(echo "$out" | grep -q 'canceling statement due to statement timeout' && echo t || echo f)"
+check "statement_timeout: promptly" t "$([ "$elapsed" -le 10 ] && echo t || echo f)"
+check "statement_timeout: the remote query was cancelled" 0 \
+    "$(sql dnode2 "$N2" -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_items%' AND state = 'active' AND pid <> pg_backend_pid()")"
+check "statement_timeout: the session's connections work afterwards" t "$(echo "$out" | grep -q 'after:3' && echo t || echo f)"
+out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
+SELECT id FROM f_bad ORDER BY emb <-> '$Q1' LIMIT 3;
+SELECT 'after:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s;
+BEGIN;
+SELECT 'in-xact:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 4) s;
+SAVEPOINT a;
+SELECT id FROM f_bad ORDER BY emb <-> '$Q1' LIMIT 3;
+ROLLBACK TO a;
+SELECT 'after-savepoint:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 5) s;
+COMMIT;
+SQL
+)
+echo "# shard error: $(echo "$out" | tr '\n' ' ' | cut -c1-300)"
+check "an error on one shard: ERROR with the remote message and server" t \
+    "$(echo "$out" | grep -q 'ERROR:  error from server "n2" for partition "f_bad_1": division by zero' && echo t || echo f)"
+check "an error on one shard: the next query works" t "$(echo "$out" | grep -q 'after:3' && echo t || echo f)"
+check "an error on one shard inside a savepoint: the transaction goes on" t "$(echo "$out" | grep -q 'after-savepoint:5' && echo t || echo f)"
+
+# Ordinary queries are untouched: a plain table, a partitioned local table.
+hq -c "CREATE TABLE plain AS SELECT * FROM ref" >/dev/null
+check "a plain table: ordinary plan" f "$(uses_scan "SELECT id FROM plain ORDER BY emb <-> '$Q1' LIMIT 5")"
+for name in dhead dnode1 dnode2; do
+    check "no crash in $name's log" 0 "$(grep -c -e 'terminated by signal' -e PANIC "$(cluster_dir $name)/server.log")"
+done
+finish
