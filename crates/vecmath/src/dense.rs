@@ -147,7 +147,7 @@ pub fn f32_sum_of_squares(x: &[f32]) -> f64 {
 /// that underflowed) is `value out of range: overflow`.
 pub fn l2_normalize<T: Element>(x: &[T]) -> Result<Vec<T>> {
     let norm = l2_norm(x);
-    if !(norm > 0.0) {
+    if norm.is_nan() || norm <= 0.0 {
         return Ok(vec![T::ZERO; x.len()]);
     }
     let out: Vec<T> = x

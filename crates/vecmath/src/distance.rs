@@ -130,14 +130,8 @@ dispatch!(half_l1, l1_impl, f32, "Taxicab distance.");
 /// Cosine distance with pgvector's clamping of the similarity to [-1, 1] (NaN passes).
 pub fn half_cosine_distance(a: &[f16], b: &[f16]) -> f64 {
     let similarity = half_cosine_similarity(a, b);
-    let similarity = if similarity > 1.0 {
-        1.0
-    } else if similarity < -1.0 {
-        -1.0
-    } else {
-        similarity
-    };
-    1.0 - similarity
+    // clamp keeps NaN (a zero vector) as it is, like pgvector's comparisons.
+    1.0 - similarity.clamp(-1.0, 1.0)
 }
 
 // ---------------------------------------------------------------------------- vector
@@ -292,14 +286,8 @@ dispatch_f32!(vector_l1, f32_l1_impl, f32, "Taxicab distance.");
 /// Cosine distance with pgvector's clamping (NaN for a zero vector passes).
 pub fn vector_cosine_distance(a: &[f32], b: &[f32]) -> f64 {
     let similarity = vector_cosine_similarity(a, b);
-    let similarity = if similarity > 1.0 {
-        1.0
-    } else if similarity < -1.0 {
-        -1.0
-    } else {
-        similarity
-    };
-    1.0 - similarity
+    // clamp keeps NaN (a zero vector) as it is, like pgvector's comparisons.
+    1.0 - similarity.clamp(-1.0, 1.0)
 }
 
 #[cfg(test)]

@@ -9,6 +9,12 @@
 //!
 //! [`sparse`] has the few sparsevec operations that are plain arithmetic as well.
 
+// Lane loops index several arrays by lane on purpose: they spell out pgvector's order.
+#![allow(clippy::needless_range_loop)]
+// The sparse merges update the next start inside the loop, as pgvector does; the running
+// loop keeps its range.
+#![allow(clippy::mut_range_bound)]
+
 pub mod aggregate;
 pub mod dense;
 pub mod distance;

@@ -95,14 +95,8 @@ pub fn cosine_distance(a: SparseRef, b: SparseRef) -> f64 {
     let norm_a = f32_lanes_sum(a.values, |x| x * x);
     let norm_b = f32_lanes_sum(b.values, |x| x * x);
     let similarity = similarity / (norm_a as f64 * norm_b as f64).sqrt();
-    let similarity = if similarity > 1.0 {
-        1.0
-    } else if similarity < -1.0 {
-        -1.0
-    } else {
-        similarity
-    };
-    1.0 - similarity
+    // clamp keeps NaN (a zero vector) as it is, like pgvector's comparisons.
+    1.0 - similarity.clamp(-1.0, 1.0)
 }
 
 /// `f(x)` summed as pgvector's compiled loops sum float4 terms: fewer than four terms one by
@@ -155,7 +149,7 @@ fn lanes4(x: &[f32], f: impl Fn(f32) -> f32, start: f32) -> f32 {
 /// Unit-length copy; elements that round to zero are dropped (a sparsevec stores no zeros).
 pub fn l2_normalize(indices: &[i32], values: &[f32]) -> crate::Result<(Vec<i32>, Vec<f32>)> {
     let norm = l2_norm(values);
-    if !(norm > 0.0) {
+    if norm.is_nan() || norm <= 0.0 {
         return Ok((indices.to_vec(), values.to_vec()));
     }
     let mut out_indices = Vec::with_capacity(indices.len());
