@@ -224,11 +224,11 @@ pub fn routine<A: AccessMethod>() -> pg_sys::Datum {
     am.ambuildempty = Some(ambuildempty::<A>);
     am.aminsert = Some(aminsert::<A>);
     am.ambulkdelete = Some(ambulkdelete::<A>);
-    am.amvacuumcleanup = Some(amvacuumcleanup::<A>);
+    am.amvacuumcleanup = Some(amvacuumcleanup);
     am.amcostestimate = Some(amcostestimate::<A>);
     am.amoptions = Some(amoptions::<A>);
     am.ambuildphasename = Some(ambuildphasename::<A>);
-    am.amvalidate = Some(amvalidate::<A>);
+    am.amvalidate = Some(amvalidate);
     am.ambeginscan = Some(ambeginscan::<A>);
     am.amrescan = Some(amrescan::<A>);
     am.amgettuple = Some(amgettuple::<A>);
@@ -355,7 +355,7 @@ unsafe extern "C-unwind" fn ambulkdelete<A: AccessMethod>(
     }
 }
 
-unsafe extern "C-unwind" fn amvacuumcleanup<A: AccessMethod>(
+unsafe extern "C-unwind" fn amvacuumcleanup(
     vacuum_info: *mut pg_sys::IndexVacuumInfo,
     stats: *mut pg_sys::IndexBulkDeleteResult,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
@@ -426,7 +426,7 @@ unsafe extern "C-unwind" fn ambuildphasename<A: AccessMethod>(
     }
 }
 
-unsafe extern "C-unwind" fn amvalidate<A: AccessMethod>(_opclass: pg_sys::Oid) -> bool {
+unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
     true
 }
 

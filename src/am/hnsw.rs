@@ -465,7 +465,9 @@ crate::pg_function!(hnsw_check, |fcinfo| {
     unsafe {
         // The table first, as amcheck locks it: SHARE UPDATE EXCLUSIVE keeps
         // VACUUM (which removes and relinks elements) out while the walk
-        // runs, but lets INSERT, UPDATE, DELETE and SELECT proceed.
+        // runs, but lets INSERT, UPDATE, DELETE and SELECT proceed. A hot
+        // standby runs no VACUUM and allows no stronger lock than ACCESS
+        // SHARE.
         let heap_oid = pg_sys::IndexGetRelation(oid, true);
         if heap_oid == pg_sys::InvalidOid {
             let name = pg_sys::get_rel_name(oid);
@@ -480,7 +482,11 @@ crate::pg_function!(hnsw_check, |fcinfo| {
                 None,
             );
         }
-        let heap_lock = pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE;
+        let heap_lock = if pg_sys::RecoveryInProgress() {
+            pg_sys::AccessShareLock as pg_sys::LOCKMODE
+        } else {
+            pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE
+        };
         pg_sys::LockRelationOid(heap_oid, heap_lock);
         let index = pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let name = relation_name(index);

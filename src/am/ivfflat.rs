@@ -344,6 +344,8 @@ impl AccessMethod for Ivfflat {
             SAMPLE_SEED,
         );
         let (mut payload, mut row) = (Vec::new(), Vec::new());
+        // Rows pgvector's sampling would see: not NULL, and not zero under
+        // cosine (counted as such where decoded: all of a small table).
         let mut offered = 0usize;
         // SAFETY: the relations and IndexInfo Postgres passed to `ambuild`.
         unsafe {
@@ -356,24 +358,26 @@ impl AccessMethod for Ivfflat {
                     return;
                 };
                 if !encode_ptr(&info.space, detoast(datum), &mut payload) {
+                    offered -= 1;
                     return;
                 }
                 info.space.decode_dense(&payload, &mut row);
                 reservoir.put(slot, &row).unwrap_or_else(|e| raise_sample(e));
             })
         };
-        if offered > 0 {
-            // pgvector runs k-means (and checks its memory) on a non-empty sample.
-            let sampled = offered.min(model.sample_rows());
-            PgvectorMemory::check(model.at_kmeans(sampled), budget)
-                .unwrap_or_else(|e| raise_sample(e));
-        }
-        if reservoir.len() < lists {
+        // What pgvector would have sampled (ours may be smaller for bits).
+        let sampled = offered.min(model.sample_rows());
+        if sampled < lists {
             notice(
                 "ivfflat index created with little data",
                 "This will cause low recall.",
                 "Drop the index until the table has more data.",
             );
+        }
+        if sampled > 0 {
+            // pgvector runs k-means (and checks its memory) on a non-empty sample.
+            PgvectorMemory::check(model.at_kmeans(sampled), budget)
+                .unwrap_or_else(|e| raise_sample(e));
         }
         // The sampling scan counted tuples; k-means does not.
         report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);

@@ -277,6 +277,49 @@ RESET client_min_messages;
 DROP INDEX t_threads, t_threads1;
 ALTER TABLE t RESET (parallel_workers);
 
+-- bit(64000) at the default maintenance_work_mem builds, as in pgvector;
+-- the memory errors are pgvector's, with its figures.
+CREATE TABLE wide_bits (val bit(64000));
+SET maintenance_work_mem = '1MB';
+CREATE INDEX ON wide_bits USING ivfflat (val bit_hamming_ops);
+DROP INDEX wide_bits_val_idx;
+INSERT INTO wide_bits (val) VALUES (B'0'::bit(64000));
+SET maintenance_work_mem = '29MB';
+CREATE INDEX ON wide_bits USING ivfflat (val bit_hamming_ops);
+DROP INDEX wide_bits_val_idx;
+SET maintenance_work_mem = '28MB';
+CREATE INDEX ON wide_bits USING ivfflat (val bit_hamming_ops);
+RESET maintenance_work_mem;
+INSERT INTO wide_bits SELECT (SELECT string_agg(((i * j) % 3 = 0)::int::text, '') FROM generate_series(1, 64000) j)::bit(64000) FROM generate_series(1, 199) i;
+CREATE INDEX ON wide_bits USING ivfflat (val bit_hamming_ops);
+SET ivfflat.probes = 100;
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT val FROM wide_bits ORDER BY val <~> (SELECT val FROM wide_bits LIMIT 1) LIMIT 1000) s;
+RESET enable_seqscan;
+RESET ivfflat.probes;
+DROP TABLE wide_bits;
+
+-- pgvector's cost estimate: with 5,000 rows of 384 dimensions and 5 lists
+-- the planner picks the index, as it does with pgvector.
+SELECT setseed(0.7);
+CREATE TABLE tst (i int4, v vector(384));
+INSERT INTO tst SELECT i, ARRAY(SELECT random() FROM generate_series(1, 384) WHERE i > 0) FROM generate_series(1, 5000) i;
+CREATE INDEX ON tst USING ivfflat (v vector_l2_ops) WITH (lists = 5);
+ANALYZE tst;
+CREATE FUNCTION plan_uses(query text, idx text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF position(idx IN line) > 0 THEN RETURN true; END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+SELECT v AS qv FROM tst WHERE i = 7 \gset
+SELECT plan_uses(format('SELECT i FROM tst ORDER BY v <-> %L LIMIT 10', :'qv'), 'tst_v_idx');
+SELECT plan_uses(format('SELECT i FROM tst WHERE v <-> %L < 1 ORDER BY v <-> %L LIMIT 10', :'qv', :'qv'), 'tst_v_idx');
+DROP FUNCTION plan_uses(text, text);
+DROP TABLE tst;
+
 DROP TABLE t, queries;
 RESET search_path;
 DROP SCHEMA ivfflat_test;

@@ -378,7 +378,7 @@ mod tests {
                 r.put(slot, &row).unwrap();
             }
         }
-        assert!(r.len() > 0);
+        assert!(!r.is_empty());
         assert!(kmeans_memory(r.len(), 64000, 100, 2) <= model.at_kmeans(1000));
         assert!(PgvectorMemory::check(model.at_kmeans(1000), budget).is_ok());
     }
