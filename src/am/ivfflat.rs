@@ -141,6 +141,8 @@ fn raise(e: IvfError) -> ! {
         }
         IvfError::PayloadSize { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         IvfError::InvalidBuild(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        IvfError::Cancelled => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+        IvfError::OutOfMemory { .. } => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
     };
     error(code, &e.to_string(), None)
 }
@@ -715,8 +717,9 @@ unsafe extern "C-unwind" fn amgettuple(
                 probes: guc::IVFFLAT_PROBES.get() as usize,
                 iterative,
             };
-            let ivf_scan =
+            let mut ivf_scan =
                 Scan::new(&rel, &query.space, &payload, &options).unwrap_or_else(|e| raise(e));
+            ivf_scan.set_memory_limit(guc::work_mem_bytes());
             state.scan = Some((ivf_scan, query));
         }
         let (ivf_scan, query) = state.scan.as_mut().expect("scan started above");
