@@ -510,17 +510,17 @@ crate::pg_function!(hnsw_check, |fcinfo| {
                 .take(CHECK_MAX_REPORTED)
                 .map(|i| format!("{:?} at {:?}: {}", i.kind, i.location, i.detail))
                 .collect();
-            if report.errors.len() > CHECK_MAX_REPORTED {
+            if report.error_count > CHECK_MAX_REPORTED as u64 {
                 details.push(format!(
                     "... and {} more",
-                    report.errors.len() - CHECK_MAX_REPORTED
+                    report.error_count - CHECK_MAX_REPORTED as u64
                 ));
             }
             pgrx::pg_sys::panic::ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
                 format!(
                     "index \"{name}\" has {} inconsistencies",
-                    report.errors.len()
+                    report.error_count
                 ),
                 "pgvector_rs",
             )

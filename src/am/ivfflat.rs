@@ -514,7 +514,10 @@ impl AccessMethod for Ivfflat {
         };
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e))
+        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e));
+        // An ivfflat scan holds at most work_mem of candidate rows.
+        search.set_memory_limit(guc::work_mem_bytes());
+        search
     }
 
     unsafe fn next(

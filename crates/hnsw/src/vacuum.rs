@@ -70,6 +70,7 @@ pub fn vacuum<R: Relation, S: Space>(
     let mut scan = DeadScan::default();
     for block in 1..stats.pages {
         between_pages();
+        rel.check_interrupts()?;
         scan.page(rel, block, &mut is_dead, &mut stats);
     }
     if !scan.deleted.is_empty() {
@@ -93,12 +94,13 @@ pub fn vacuum<R: Relation, S: Space>(
         };
         for block in 1..stats.pages {
             between_pages();
+            rel.check_interrupts()?;
             stats.lists_repaired += repair.page(block)?;
         }
         repair.cache.check()?;
         drop(rel.lock_index(LockMode::Exclusive));
     }
-    let first_free = free_deleted(rel, &scan.deleted, &mut between_pages, &mut stats);
+    let first_free = free_deleted(rel, &scan.deleted, &mut between_pages, &mut stats)?;
     let live = stats.live_elements;
     let current = read_meta(rel)?;
     let hint_lowers = first_free.is_some_and(|block| block < current.insert_page);
@@ -329,7 +331,7 @@ fn free_deleted<R: Relation>(
     deleted: &HashSet<ItemPointer>,
     between_pages: &mut impl FnMut(),
     stats: &mut VacuumStats,
-) -> Option<u32> {
+) -> Result<Option<u32>, HnswError> {
     let mut by_block: BTreeMap<u32, Vec<u16>> = BTreeMap::new();
     for p in deleted {
         by_block.entry(p.block).or_default().push(p.offset);
@@ -337,6 +339,7 @@ fn free_deleted<R: Relation>(
     let mut first_free = None;
     for (block, offsets) in by_block {
         between_pages();
+        rel.check_interrupts()?;
         let mut page = rel.write(block);
         for off in offsets {
             let Some(mut e) = page.item_mut(off).and_then(ElementMut::parse) else {
@@ -349,5 +352,5 @@ fn free_deleted<R: Relation>(
             }
         }
     }
-    first_free
+    Ok(first_free)
 }

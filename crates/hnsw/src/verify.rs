@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pagestore::{ItemPointer, Page, Relation};
+use pagestore::{InterruptTicker, Interrupted, ItemPointer, Page, Relation};
 
 use crate::format::{
     ElementRef, MetaTuple, NeighborsRef, STATE_FREE, STATE_LIVE, TUPLE_ELEMENT, TUPLE_NEIGHBORS,
@@ -37,7 +37,15 @@ pub enum IssueKind {
     Unreachable,
     /// A payload whose size differs from the index's.
     PayloadSize,
+    /// The check was interrupted before it finished (in Postgres a cancel
+    /// raises its ERROR instead).
+    Interrupted,
 }
+
+/// Findings of each kind (errors, warnings) kept in a report; the rest
+/// are only counted, so a badly damaged index cannot make the report grow
+/// without bound.
+pub const MAX_ISSUES: usize = 1000;
 
 /// One finding.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,10 +71,15 @@ pub struct VerifyReport {
     pub free_elements: u64,
     /// Heap TIDs in live elements.
     pub heap_tids: u64,
-    /// Corruption: states no crash can produce.
+    /// Corruption: states no crash can produce (the first [`MAX_ISSUES`]).
     pub errors: Vec<Issue>,
-    /// Crash or concurrency leftovers that are harmless.
+    /// Crash or concurrency leftovers that are harmless (the first
+    /// [`MAX_ISSUES`]).
     pub warnings: Vec<Issue>,
+    /// Errors found, including those not kept in `errors`.
+    pub error_count: u64,
+    /// Warnings found, including those not kept in `warnings`.
+    pub warning_count: u64,
 }
 
 impl VerifyReport {
@@ -76,19 +89,37 @@ impl VerifyReport {
     }
 
     fn error(&mut self, kind: IssueKind, location: ItemPointer, detail: String) {
-        self.errors.push(Issue {
-            kind,
-            location,
-            detail,
-        });
+        self.error_count += 1;
+        if self.errors.len() < MAX_ISSUES {
+            self.errors.push(Issue {
+                kind,
+                location,
+                detail,
+            });
+        }
     }
 
     fn warn(&mut self, kind: IssueKind, location: ItemPointer, detail: String) {
-        self.warnings.push(Issue {
-            kind,
-            location,
-            detail,
-        });
+        self.warning_count += 1;
+        if self.warnings.len() < MAX_ISSUES {
+            self.warnings.push(Issue {
+                kind,
+                location,
+                detail,
+            });
+        }
+    }
+}
+
+/// Interrupt checks of a walk over pages or in-memory tuples.
+struct Ticks<'r, R> {
+    rel: &'r R,
+    ticker: InterruptTicker,
+}
+
+impl<R: Relation> Ticks<'_, R> {
+    fn tick(&mut self) -> Result<(), Interrupted> {
+        self.ticker.tick(self.rel)
     }
 }
 
@@ -118,11 +149,24 @@ pub fn verify<R: Relation>(rel: &R) -> VerifyReport {
             return report;
         }
     };
-    let (elements, lists) = collect(rel, &meta, &mut report);
-    check_pairs(&elements, &lists, &mut report);
-    check_links(&elements, &lists, &mut report);
-    check_entry(&meta, &elements, &mut report);
-    check_reachability(&meta, &elements, &lists, &mut report);
+    let mut ticks = Ticks {
+        rel,
+        ticker: InterruptTicker::new(256),
+    };
+    let checked = collect(rel, &meta, &mut report, &mut ticks).and_then(|(elements, lists)| {
+        check_pairs(&elements, &lists, &mut report, &mut ticks)?;
+        check_links(&elements, &lists, &mut report, &mut ticks)?;
+        check_entry(&meta, &elements, &mut report);
+        check_reachability(&meta, &elements, &lists, &mut report, &mut ticks)
+    });
+    if checked.is_err() {
+        report.error(
+            IssueKind::Interrupted,
+            ItemPointer::INVALID,
+            "check interrupted".into(),
+        );
+        return report;
+    }
     if meta.element_count != report.live_elements {
         report.warn(
             IssueKind::Count,
@@ -137,17 +181,23 @@ pub fn verify<R: Relation>(rel: &R) -> VerifyReport {
 }
 
 /// Reads every tuple of every graph page.
+#[allow(clippy::type_complexity)]
 fn collect<R: Relation>(
     rel: &R,
     meta: &MetaTuple,
     report: &mut VerifyReport,
-) -> (
-    HashMap<ItemPointer, ElementInfo>,
-    HashMap<ItemPointer, NeighborInfo>,
-) {
+    ticks: &mut Ticks<'_, R>,
+) -> Result<
+    (
+        HashMap<ItemPointer, ElementInfo>,
+        HashMap<ItemPointer, NeighborInfo>,
+    ),
+    Interrupted,
+> {
     let mut elements = HashMap::new();
     let mut lists = HashMap::new();
     for block in 1..report.pages {
+        ticks.tick()?;
         let page = rel.read(block);
         if !is_graph_page(&page) {
             let o = page.opaque();
@@ -228,17 +278,19 @@ fn collect<R: Relation>(
             }
         }
     }
-    (elements, lists)
+    Ok((elements, lists))
 }
 
 /// Each element's neighbour tuple must exist and point back at it.
-fn check_pairs(
+fn check_pairs<R: Relation>(
     elements: &HashMap<ItemPointer, ElementInfo>,
     lists: &HashMap<ItemPointer, NeighborInfo>,
     report: &mut VerifyReport,
-) {
+    ticks: &mut Ticks<'_, R>,
+) -> Result<(), Interrupted> {
     let mut owned = HashSet::new();
     for (&at, e) in elements {
+        ticks.tick()?;
         match lists.get(&e.neighbors) {
             Some(n) if n.owner == at && n.level == e.level => {
                 owned.insert(e.neighbors);
@@ -267,18 +319,21 @@ fn check_pairs(
             "orphaned neighbour tuple (leaked space)".into(),
         );
     }
+    Ok(())
 }
 
 /// Every link of a live element must reach a non-free element present on
 /// that layer, without self-links or repeats. Deleted elements' lists are
 /// not repaired (the elements are about to be freed), so their links only
 /// need to reach element tuples.
-fn check_links(
+fn check_links<R: Relation>(
     elements: &HashMap<ItemPointer, ElementInfo>,
     lists: &HashMap<ItemPointer, NeighborInfo>,
     report: &mut VerifyReport,
-) {
+    ticks: &mut Ticks<'_, R>,
+) -> Result<(), Interrupted> {
     for (&at, e) in elements.iter().filter(|(_, e)| e.state != STATE_FREE) {
+        ticks.tick()?;
         let Some(n) = lists.get(&e.neighbors).filter(|n| n.owner == at) else {
             continue;
         };
@@ -315,6 +370,7 @@ fn check_links(
             }
         }
     }
+    Ok(())
 }
 
 /// The entry point must be a non-free element with the highest level.
@@ -362,18 +418,20 @@ fn check_entry(
 }
 
 /// Live elements should be reachable on layer 0 from the entry point.
-fn check_reachability(
+fn check_reachability<R: Relation>(
     meta: &MetaTuple,
     elements: &HashMap<ItemPointer, ElementInfo>,
     lists: &HashMap<ItemPointer, NeighborInfo>,
     report: &mut VerifyReport,
-) {
+    ticks: &mut Ticks<'_, R>,
+) -> Result<(), Interrupted> {
     let Some(entry) = meta.entry() else {
-        return;
+        return Ok(());
     };
     let mut seen = HashSet::from([entry]);
     let mut stack = vec![entry];
     while let Some(at) = stack.pop() {
+        ticks.tick()?;
         let Some(e) = elements.get(&at).filter(|e| e.state != STATE_FREE) else {
             continue;
         };
@@ -401,4 +459,5 @@ fn check_reachability(
             ),
         );
     }
+    Ok(())
 }

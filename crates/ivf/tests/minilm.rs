@@ -1,5 +1,10 @@
-//! Timing and recall on the real pypi-minilm-100k embeddings, when present.
-//! Ignored by default (needs the dataset and a release build):
+//! Recall on the real pypi-minilm-100k embeddings, when present (skipped
+//! without the dataset, and in debug builds, which would take minutes):
+//! `cargo test --release -p pgvector_rs-ivf --test minilm -- --nocapture`.
+//! The recall floors are what this code measured (1,000 queries: 0.762,
+//! 0.840, 0.901, 0.946 at 5, 10, 20, 40 probes) less a margin for the
+//! query subset; a regression in list assignment or scans fails them.
+//! The k-means timing on the full base is a benchmark, ignored by default:
 //! `cargo test --release -p pgvector_rs-ivf --test minilm -- --ignored --nocapture`
 
 mod common;
@@ -94,9 +99,17 @@ fn row_of(tid: pagestore::ItemPointer) -> usize {
     tid.block as usize * 100 + tid.offset as usize - 1
 }
 
+/// Recall@10 floors per probes (see the module comment).
+const RECALL_FLOORS: [(usize, f64); 4] = [(5, 0.72), (10, 0.80), (20, 0.86), (40, 0.91)];
+/// Queries used (of 1,000), to keep the test under a minute.
+const QUERIES: usize = 300;
+
 #[test]
-#[ignore = "needs the pypi-minilm-100k dataset; run in release"]
 fn build_and_recall_like_pgvector() {
+    if cfg!(debug_assertions) {
+        eprintln!("debug build: skipping (run with --release)");
+        return;
+    }
     let (Some(base), Some(queries), Some(neighbors)) = (
         dataset_file("base.npy"),
         dataset_file("query.npy"),
@@ -147,10 +160,12 @@ fn build_and_recall_like_pgvector() {
     );
 
     let k = 10;
-    for probes in [5, 10, 20, 40] {
+    let nqueries = queries.shape.0.min(QUERIES);
+    let mut previous = 0.0;
+    for (probes, floor) in RECALL_FLOORS {
         let start = Instant::now();
         let mut hits = 0;
-        for q in 0..queries.shape.0 {
+        for q in 0..nqueries {
             let query = bytemuck::cast_slice(queries.row(q));
             let rows = ivf::search(&rel, &CosineF32, query, k, probes).unwrap();
             let truth: std::collections::HashSet<i32> =
@@ -161,10 +176,19 @@ fn build_and_recall_like_pgvector() {
                 .count();
         }
         let elapsed = start.elapsed();
+        let recall = hits as f64 / (nqueries * k) as f64;
         eprintln!(
-            "probes {probes}: recall@{k} {:.3}, {:.0} queries/s (one thread)",
-            hits as f64 / (queries.shape.0 * k) as f64,
-            queries.shape.0 as f64 / elapsed.as_secs_f64()
+            "probes {probes}: recall@{k} {recall:.3}, {:.0} queries/s (one thread)",
+            nqueries as f64 / elapsed.as_secs_f64()
         );
+        assert!(
+            recall >= floor,
+            "recall@{k} {recall:.3} at {probes} probes is below {floor}"
+        );
+        assert!(
+            recall >= previous,
+            "recall fell from {previous:.3} to {recall:.3} with more probes"
+        );
+        previous = recall;
     }
 }
