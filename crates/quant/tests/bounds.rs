@@ -32,9 +32,13 @@ fn check_case(
         ),
         _ => Some(vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0)),
     };
-    let quantizer = Quantizer::new(Rotation::new(dims, seed ^ 0x5EED).unwrap(), bits, metric).unwrap();
+    let quantizer =
+        Quantizer::new(Rotation::new(dims, seed ^ 0x5EED).unwrap(), bits, metric).unwrap();
     let mut checked = 0;
-    let codes: Vec<Vec<u8>> = rows.iter().map(|o| quantizer.encode(o, centroid.as_deref())).collect();
+    let codes: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|o| quantizer.encode(o, centroid.as_deref()))
+        .collect();
     for q in &queries {
         let est = quantizer.query(q, centroid.as_deref(), query_bits);
         for (o, code) in rows.iter().zip(&codes) {
@@ -91,7 +95,8 @@ fn lower_bound_at_and_near_zero_distance() {
     for &dims in &[1usize, 2, 3, 7, 64, 100, 384, 1536] {
         for metric in METRICS {
             for bits in [1u8, 2, 4, 8] {
-                let quantizer = Quantizer::new(Rotation::new(dims, 5).unwrap(), bits, metric).unwrap();
+                let quantizer =
+                    Quantizer::new(Rotation::new(dims, 5).unwrap(), bits, metric).unwrap();
                 let q = vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0);
                 let c = vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0);
                 let mut rows = vec![q.clone(), c.clone(), vec![0.0; dims]];
@@ -106,7 +111,10 @@ fn lower_bound_at_and_near_zero_distance() {
                         let lb = est.lower_bound(&code);
                         for sql in sql_values(metric, o, &q) {
                             if !sql.is_nan() {
-                                assert!(lb <= sql, "{metric:?} dims {dims} bits {bits}: {lb} > {sql}");
+                                assert!(
+                                    lb <= sql,
+                                    "{metric:?} dims {dims} bits {bits}: {lb} > {sql}"
+                                );
                             }
                         }
                     }
@@ -135,7 +143,10 @@ fn coverage(eps0: f64) -> f64 {
                 .map(|i| rows.iter().map(|r| r[i]).sum::<f32>() / rows.len() as f32)
                 .collect()
         });
-        let codes: Vec<Vec<u8>> = rows.iter().map(|o| quantizer.encode(o, centroid.as_deref())).collect();
+        let codes: Vec<Vec<u8>> = rows
+            .iter()
+            .map(|o| quantizer.encode(o, centroid.as_deref()))
+            .collect();
         for q in &queries {
             let est = quantizer.query(q, centroid.as_deref(), 8);
             for (o, code) in rows.iter().zip(&codes) {
