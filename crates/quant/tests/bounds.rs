@@ -175,3 +175,59 @@ fn confidence_interval_coverage() {
     assert!(coverage(quant::EPS0) >= 0.93);
     assert!(coverage(3.0) >= 0.995);
 }
+
+/// The tight regime: rows that are exactly representable by their 8-bit
+/// code (reconstructions, so `alpha` is 1 up to f32 rounding). There the
+/// Cauchy–Schwarz slack vanishes and only the rounding margins keep the
+/// bound below the operator; the bound must also be close to it.
+#[test]
+fn lower_bound_when_codes_are_exact() {
+    let mut rng = SplitMix64::new(31);
+    for &dims in &[2usize, 17, 128, 384] {
+        for metric in METRICS {
+            let quantizer = Quantizer::new(Rotation::new(dims, 13).unwrap(), 8, metric).unwrap();
+            let mut centroid = vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0);
+            if metric == Metric::Cosine {
+                // Cosine lists have unit centroids (spherical k-means).
+                let n = centroid.iter().map(|&v| v * v).sum::<f32>().sqrt();
+                centroid.iter_mut().for_each(|v| *v /= n);
+            }
+            for centroid in [None, Some(&centroid[..])] {
+                let rows: Vec<Vec<f32>> = vectors(Kind::Gaussian, dims, 20, &mut rng)
+                    .iter()
+                    .map(|o| {
+                        let code = quantizer.encode(o, centroid);
+                        let r = quantizer.reconstruct(&code, centroid).unwrap();
+                        r.iter().map(|&v| v as f32).collect()
+                    })
+                    .collect();
+                let mut worst = 0.0f64;
+                for q in vectors(Kind::Gaussian, dims, 3, &mut rng) {
+                    let est = quantizer.query(&q, centroid, 8);
+                    for o in &rows {
+                        let code = quantizer.encode(o, centroid);
+                        let lb = est.lower_bound(&code);
+                        let [sql, scalar] = sql_values(metric, o, &q);
+                        assert!(
+                            lb <= sql && lb <= scalar,
+                            "{metric:?} dims {dims}: {lb} > {sql}"
+                        );
+                        let norm =
+                            |x: &[f32]| x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
+                        let scale = match metric {
+                            Metric::Cosine => 1.0,
+                            Metric::L2 => norm(o) + norm(&q),
+                            Metric::InnerProduct => norm(o) * norm(&q),
+                        };
+                        worst = worst.max((sql - lb) / scale);
+                    }
+                }
+                println!("{metric:?} dims {dims} centroid {}: worst (operator - bound) / scale {worst:.4}", centroid.is_some());
+                assert!(
+                    worst < 0.1,
+                    "{metric:?} dims {dims}: bound too loose ({worst})"
+                );
+            }
+        }
+    }
+}
