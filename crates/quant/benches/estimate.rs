@@ -55,19 +55,25 @@ fn bench(c: &mut Criterion) {
             let codes: Vec<u8> = rows.iter().flat_map(|r| q.encode(r, None)).collect();
             for qbits in [4u8, 8] {
                 let est = q.query(&query, None, qbits);
-                g.bench_function(BenchmarkId::new(format!("rabitq-{bits}bit-q{qbits}"), "estimate"), |b| {
-                    b.iter(|| {
-                        i = (i + 1) % ROWS;
-                        est.estimate(black_box(&codes[i * len..(i + 1) * len]))
-                    })
-                });
-                if qbits == 8 {
-                    g.bench_function(BenchmarkId::new(format!("rabitq-{bits}bit-q{qbits}"), "lower_bound"), |b| {
+                g.bench_function(
+                    BenchmarkId::new(format!("rabitq-{bits}bit-q{qbits}"), "estimate"),
+                    |b| {
                         b.iter(|| {
                             i = (i + 1) % ROWS;
-                            est.lower_bound(black_box(&codes[i * len..(i + 1) * len]))
+                            est.estimate(black_box(&codes[i * len..(i + 1) * len]))
                         })
-                    });
+                    },
+                );
+                if qbits == 8 {
+                    g.bench_function(
+                        BenchmarkId::new(format!("rabitq-{bits}bit-q{qbits}"), "lower_bound"),
+                        |b| {
+                            b.iter(|| {
+                                i = (i + 1) % ROWS;
+                                est.lower_bound(black_box(&codes[i * len..(i + 1) * len]))
+                            })
+                        },
+                    );
                 }
             }
         }
@@ -87,7 +93,9 @@ fn bench(c: &mut Criterion) {
             });
         }
         let q = Quantizer::new(Rotation::new(dims, 7).unwrap(), 1, Metric::L2).unwrap();
-        g.bench_function("prepare_query", |b| b.iter(|| q.query(black_box(&query), None, 8)));
+        g.bench_function("prepare_query", |b| {
+            b.iter(|| q.query(black_box(&query), None, 8))
+        });
         g.finish();
     }
 }

@@ -133,7 +133,11 @@ impl Quantizer {
         let words = self.words();
         for i in 0..n {
             let mi = m[i] as u32;
-            let x = if u[i] >= 0.0 { half + mi } else { half - 1 - mi };
+            let x = if u[i] >= 0.0 {
+                half + mi
+            } else {
+                half - 1 - mi
+            };
             ysq4 += ((2 * mi + 1) as u64).pow(2);
             xsum += x as u64;
             dot += (mi as f64 + 0.5) * u[i].abs();
@@ -332,7 +336,11 @@ mod tests {
     use crate::rng::SplitMix64;
 
     fn cosine(u: &[f64], m: &[u8]) -> f64 {
-        let num: f64 = u.iter().zip(m).map(|(v, &k)| v.abs() * (k as f64 + 0.5)).sum();
+        let num: f64 = u
+            .iter()
+            .zip(m)
+            .map(|(v, &k)| v.abs() * (k as f64 + 0.5))
+            .sum();
         let den: f64 = m.iter().map(|&k| (k as f64 + 0.5).powi(2)).sum();
         num / den.sqrt() / norm(u)
     }

@@ -123,7 +123,11 @@ impl Quantizer {
                 let (cq, cn) = match centroid {
                     Some(c) => {
                         assert_eq!(c.len(), n, "centroid dimension mismatch");
-                        let cq = c.iter().zip(query).map(|(&x, &y)| x as f64 * y as f64).sum();
+                        let cq = c
+                            .iter()
+                            .zip(query)
+                            .map(|(&x, &y)| x as f64 * y as f64)
+                            .sum();
                         let cn = c.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
                         (cq, cn)
                     }
@@ -235,7 +239,9 @@ impl Estimator {
         let b = self.qnorm;
         let t = t.clamp(-1.0, 1.0);
         match self.metric {
-            Metric::L2 => ((a - b) * (a - b) + 2.0 * a * b * (1.0 - t)).max(0.0).sqrt(),
+            Metric::L2 => ((a - b) * (a - b) + 2.0 * a * b * (1.0 - t))
+                .max(0.0)
+                .sqrt(),
             Metric::InnerProduct => -(self.cq + a * b * t),
             Metric::Cosine => ((a - b) * (a - b) + 2.0 * a * b * (1.0 - t)).max(0.0) / 2.0,
         }
@@ -350,7 +356,10 @@ impl Estimator {
 fn max_similarity(alpha: f64, beta: f64, dbeta: f64) -> f64 {
     let dalpha = alpha.abs() * 2.0 * F32_UNIT + SLACK64;
     let (a_lo, a_hi) = ((alpha - dalpha).max(-1.0), (alpha + dalpha).min(1.0));
-    let (b_lo, b_hi) = ((beta - dbeta - SLACK64).max(-1.0), (beta + dbeta + SLACK64).min(1.0));
+    let (b_lo, b_hi) = (
+        (beta - dbeta - SLACK64).max(-1.0),
+        (beta + dbeta + SLACK64).min(1.0),
+    );
     if !(a_lo <= a_hi && b_lo <= b_hi) {
         return 1.0; // NaN: no information
     }

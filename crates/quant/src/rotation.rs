@@ -84,7 +84,7 @@ impl Rotation {
         let mut rng = SplitMix64::new(seed);
         let mut signs: Vec<u64> = (0..2 * ROUNDS * words).map(|_| rng.next_u64()).collect();
         // Bits past `dims` are never read; keep them zero for tidiness.
-        if dims % 64 != 0 {
+        if !dims.is_multiple_of(64) {
             let keep = (1u64 << (dims % 64)) - 1;
             for m in signs.chunks_mut(words) {
                 *m.last_mut().expect("words >= 1") &= keep;

@@ -32,9 +32,13 @@ fn check_case(
         ),
         _ => Some(vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0)),
     };
-    let quantizer = Quantizer::new(Rotation::new(dims, seed ^ 0x5EED).unwrap(), bits, metric).unwrap();
+    let quantizer =
+        Quantizer::new(Rotation::new(dims, seed ^ 0x5EED).unwrap(), bits, metric).unwrap();
     let mut checked = 0;
-    let codes: Vec<Vec<u8>> = rows.iter().map(|o| quantizer.encode(o, centroid.as_deref())).collect();
+    let codes: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|o| quantizer.encode(o, centroid.as_deref()))
+        .collect();
     for q in &queries {
         let est = quantizer.query(q, centroid.as_deref(), query_bits);
         for (o, code) in rows.iter().zip(&codes) {
@@ -91,7 +95,8 @@ fn lower_bound_at_and_near_zero_distance() {
     for &dims in &[1usize, 2, 3, 7, 64, 100, 384, 1536] {
         for metric in METRICS {
             for bits in [1u8, 2, 4, 8] {
-                let quantizer = Quantizer::new(Rotation::new(dims, 5).unwrap(), bits, metric).unwrap();
+                let quantizer =
+                    Quantizer::new(Rotation::new(dims, 5).unwrap(), bits, metric).unwrap();
                 let q = vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0);
                 let c = vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0);
                 let mut rows = vec![q.clone(), c.clone(), vec![0.0; dims]];
@@ -106,7 +111,10 @@ fn lower_bound_at_and_near_zero_distance() {
                         let lb = est.lower_bound(&code);
                         for sql in sql_values(metric, o, &q) {
                             if !sql.is_nan() {
-                                assert!(lb <= sql, "{metric:?} dims {dims} bits {bits}: {lb} > {sql}");
+                                assert!(
+                                    lb <= sql,
+                                    "{metric:?} dims {dims} bits {bits}: {lb} > {sql}"
+                                );
                             }
                         }
                     }
@@ -135,7 +143,10 @@ fn coverage(eps0: f64) -> f64 {
                 .map(|i| rows.iter().map(|r| r[i]).sum::<f32>() / rows.len() as f32)
                 .collect()
         });
-        let codes: Vec<Vec<u8>> = rows.iter().map(|o| quantizer.encode(o, centroid.as_deref())).collect();
+        let codes: Vec<Vec<u8>> = rows
+            .iter()
+            .map(|o| quantizer.encode(o, centroid.as_deref()))
+            .collect();
         for q in &queries {
             let est = quantizer.query(q, centroid.as_deref(), 8);
             for (o, code) in rows.iter().zip(&codes) {
@@ -163,4 +174,60 @@ fn coverage(eps0: f64) -> f64 {
 fn confidence_interval_coverage() {
     assert!(coverage(quant::EPS0) >= 0.93);
     assert!(coverage(3.0) >= 0.995);
+}
+
+/// The tight regime: rows that are exactly representable by their 8-bit
+/// code (reconstructions, so `alpha` is 1 up to f32 rounding). There the
+/// Cauchy–Schwarz slack vanishes and only the rounding margins keep the
+/// bound below the operator; the bound must also be close to it.
+#[test]
+fn lower_bound_when_codes_are_exact() {
+    let mut rng = SplitMix64::new(31);
+    for &dims in &[2usize, 17, 128, 384] {
+        for metric in METRICS {
+            let quantizer = Quantizer::new(Rotation::new(dims, 13).unwrap(), 8, metric).unwrap();
+            let mut centroid = vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0);
+            if metric == Metric::Cosine {
+                // Cosine lists have unit centroids (spherical k-means).
+                let n = centroid.iter().map(|&v| v * v).sum::<f32>().sqrt();
+                centroid.iter_mut().for_each(|v| *v /= n);
+            }
+            for centroid in [None, Some(&centroid[..])] {
+                let rows: Vec<Vec<f32>> = vectors(Kind::Gaussian, dims, 20, &mut rng)
+                    .iter()
+                    .map(|o| {
+                        let code = quantizer.encode(o, centroid);
+                        let r = quantizer.reconstruct(&code, centroid).unwrap();
+                        r.iter().map(|&v| v as f32).collect()
+                    })
+                    .collect();
+                let mut worst = 0.0f64;
+                for q in vectors(Kind::Gaussian, dims, 3, &mut rng) {
+                    let est = quantizer.query(&q, centroid, 8);
+                    for o in &rows {
+                        let code = quantizer.encode(o, centroid);
+                        let lb = est.lower_bound(&code);
+                        let [sql, scalar] = sql_values(metric, o, &q);
+                        assert!(
+                            lb <= sql && lb <= scalar,
+                            "{metric:?} dims {dims}: {lb} > {sql}"
+                        );
+                        let norm =
+                            |x: &[f32]| x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
+                        let scale = match metric {
+                            Metric::Cosine => 1.0,
+                            Metric::L2 => norm(o) + norm(&q),
+                            Metric::InnerProduct => norm(o) * norm(&q),
+                        };
+                        worst = worst.max((sql - lb) / scale);
+                    }
+                }
+                println!("{metric:?} dims {dims} centroid {}: worst (operator - bound) / scale {worst:.4}", centroid.is_some());
+                assert!(
+                    worst < 0.1,
+                    "{metric:?} dims {dims}: bound too loose ({worst})"
+                );
+            }
+        }
+    }
 }

@@ -46,7 +46,12 @@ fn run(
         let query = queries.row(qi);
         let est = q.query(query, centroid, 8);
         scored.clear();
-        scored.extend(codes.chunks_exact(len).enumerate().map(|(i, c)| (est.estimate(c), i as u32)));
+        scored.extend(
+            codes
+                .chunks_exact(len)
+                .enumerate()
+                .map(|(i, c)| (est.estimate(c), i as u32)),
+        );
         let r_max = *RERANK.last().unwrap();
         scored.select_nth_unstable_by(r_max, |a, b| a.0.total_cmp(&b.0));
         scored[..r_max].sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -57,7 +62,11 @@ fn run(
                 .map(|&(_, i)| (kernels::cosine_distance_f32(base.row(i as usize), query), i))
                 .collect();
             exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-            hits[slot] += exact.iter().take(10).filter(|(_, i)| gt.contains(i)).count();
+            hits[slot] += exact
+                .iter()
+                .take(10)
+                .filter(|(_, i)| gt.contains(i))
+                .count();
         }
         // Bound tightness on every 20th query (every row).
         if qi % 20 == 0 {
@@ -79,7 +88,10 @@ fn run(
         }
     }
     Figures {
-        recall: hits.iter().map(|&h| h as f64 / (10 * QUERIES) as f64).collect(),
+        recall: hits
+            .iter()
+            .map(|&h| h as f64 / (10 * QUERIES) as f64)
+            .collect(),
         gap_all: gap_all / n_all as f64,
         gap_top10: gap_top / n_top as f64,
         pruned_bound: pruned_b as f64 / n_pruned as f64,

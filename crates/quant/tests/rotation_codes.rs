@@ -52,7 +52,10 @@ fn rotation_spreads_basis_vectors() {
             let mut e = vec![0.0f32; dims];
             e[i] = 1.0;
             let alpha = q.decode(&q.encode(&e, None)).unwrap().alpha;
-            assert!((0.65..=0.95).contains(&alpha), "dims {dims} e_{i}: alpha {alpha}");
+            assert!(
+                (0.65..=0.95).contains(&alpha),
+                "dims {dims} e_{i}: alpha {alpha}"
+            );
         }
     }
 }
@@ -65,19 +68,29 @@ fn rotation_spreads_basis_vectors() {
 fn estimator_error_matches_a_random_rotation() {
     let mut rng = SplitMix64::new(1);
     for &dims in &[64usize, 100, 384, 1000] {
-        let q = Quantizer::new(Rotation::new(dims, dims as u64).unwrap(), 1, Metric::InnerProduct).unwrap();
+        let q = Quantizer::new(
+            Rotation::new(dims, dims as u64).unwrap(),
+            1,
+            Metric::InnerProduct,
+        )
+        .unwrap();
         let rows = vectors(Kind::Gaussian, dims, 100, &mut rng);
         let codes: Vec<Vec<u8>> = rows.iter().map(|o| q.encode(o, None)).collect();
         let (mut s2, mut n) = (0.0, 0);
         for query in vectors(Kind::Gaussian, dims, 10, &mut rng) {
-            let nq = dot(&query.iter().map(|&v| v as f64).collect::<Vec<_>>(), &query.iter().map(|&v| v as f64).collect::<Vec<_>>()).sqrt();
+            let nq = dot(
+                &query.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                &query.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            )
+            .sqrt();
             let est = q.query(&query, None, 8);
             for (o, code) in rows.iter().zip(&codes) {
                 let view = q.decode(code).unwrap();
                 let (a, alpha) = (view.norm as f64, view.alpha as f64);
                 let t_est = -est.estimate(code) / (a * nq);
                 let t = -exact_value(Metric::InnerProduct, o, &query) / (a * nq);
-                let z = (t_est - t) * alpha * ((dims - 1) as f64).sqrt() / (1.0 - alpha * alpha).sqrt();
+                let z =
+                    (t_est - t) * alpha * ((dims - 1) as f64).sqrt() / (1.0 - alpha * alpha).sqrt();
                 s2 += z * z;
                 n += 1;
             }
@@ -100,22 +113,44 @@ fn encode_decode_round_trip() {
         for bits in 1..=8u8 {
             let q = Quantizer::new(Rotation::new(dims, 3).unwrap(), bits, Metric::L2).unwrap();
             let code = q.encode(&o, Some(&c));
-            assert_eq!(code.len(), HEADER_BYTES + bits as usize * dims.div_ceil(64) * 8);
+            assert_eq!(
+                code.len(),
+                HEADER_BYTES + bits as usize * dims.div_ceil(64) * 8
+            );
             let view = q.decode(&code).unwrap();
             assert_eq!(view.levels.len(), dims);
             assert!(view.levels.iter().all(|&x| (x as u32) < (1 << bits)));
-            let norm: f64 = o.iter().zip(&c).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>().sqrt();
+            let norm: f64 = o
+                .iter()
+                .zip(&c)
+                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
             assert!((view.norm as f64 - norm).abs() <= 1e-6 * norm);
             // Re-encoding the reconstruction gives the same levels.
             let recon = q.reconstruct(&code, Some(&c)).unwrap();
-            let err: f64 = o.iter().zip(&recon).map(|(&a, &b)| (a as f64 - b).powi(2)).sum::<f64>().sqrt();
+            let err: f64 = o
+                .iter()
+                .zip(&recon)
+                .map(|(&a, &b)| (a as f64 - b).powi(2))
+                .sum::<f64>()
+                .sqrt();
             let want = norm * (2.0 - 2.0 * view.alpha as f64).max(0.0).sqrt();
-            assert!((err - want).abs() <= 1e-3 * norm + 1e-9, "dims {dims} bits {bits}: {err} vs {want}");
+            assert!(
+                (err - want).abs() <= 1e-3 * norm + 1e-9,
+                "dims {dims} bits {bits}: {err} vs {want}"
+            );
             let recon32: Vec<f32> = recon.iter().map(|&v| v as f32).collect();
             if dims > 1 {
-                assert_eq!(q.decode(&q.encode(&recon32, Some(&c))).unwrap().levels, view.levels);
+                assert_eq!(
+                    q.decode(&q.encode(&recon32, Some(&c))).unwrap().levels,
+                    view.levels
+                );
             }
-            assert!(view.alpha >= last_alpha - 1e-6, "alpha must not drop with more bits");
+            assert!(
+                view.alpha >= last_alpha - 1e-6,
+                "alpha must not drop with more bits"
+            );
             last_alpha = view.alpha;
             assert!(q.decode(&code[1..]).is_none());
         }
@@ -143,7 +178,10 @@ fn sixteen_thousand_dimensions() {
             let [sql, _] = sql_values(Metric::L2, o, &query);
             assert!(est.lower_bound(&code) <= sql);
             let e = est.estimate(&code);
-            assert!((e - exact).abs() <= 0.05 * exact, "bits {bits}: {e} vs {exact}");
+            assert!(
+                (e - exact).abs() <= 0.05 * exact,
+                "bits {bits}: {e} vs {exact}"
+            );
         }
     }
 }
