@@ -76,7 +76,7 @@ pub fn insert<R: Relation, S: Space>(
         .map(|l| l.iter().map(|s| s.id).collect())
         .collect();
     let new_tuples = NewTuples::new(meta.m, level, heap_tid, payload, &pointers);
-    let element = place(rel, &meta, &new_tuples)?;
+    let (element, hint) = place(rel, &meta, &new_tuples)?;
     inserter.cache.put(element, level, payload);
     for (layer, list) in lists.iter().enumerate() {
         for neighbor in list {
@@ -89,8 +89,12 @@ pub fn insert<R: Relation, S: Space>(
         if m.entry().is_none() || level as u16 > m.entry_level {
             m.set_entry(Some((element, level)));
         }
-        if element.block > m.insert_page {
-            m.insert_page = element.block;
+        // The hint moves to the first page that still had room, unless
+        // someone (vacuum, another insert) moved it meanwhile. Moving it to
+        // the page used instead would skip the free slots before it that
+        // were too small for this element but fit the next one.
+        if m.insert_page == meta.insert_page {
+            m.insert_page = hint;
         }
     })?;
     Ok(InsertOutcome::Inserted(element))
@@ -125,7 +129,7 @@ fn insert_first<R: Relation>(
     if meta.entry().is_some() {
         return Ok(None);
     }
-    let element = place(
+    let (element, _) = place(
         rel,
         &meta,
         &NewTuples::new(meta.m, level, heap_tid, payload, &[]),
@@ -317,6 +321,14 @@ impl<'a> NewTuples<'a> {
         maxalign(self.element_size()) + maxalign(self.neighbors_size()) + pagestore::ITEM_ID_SIZE
     }
 
+    /// Free space a page needs to take a level-0 element as new items: a
+    /// page with less (and no free slot) has no room for any element.
+    fn min_pair_space(&self) -> usize {
+        maxalign(self.element_size())
+            + maxalign(neighbors_tuple_size(self.m, 0))
+            + pagestore::ITEM_ID_SIZE
+    }
+
     /// True if both tuples fit one empty page.
     fn pair_fits_a_page(&self) -> bool {
         self.pair_space()
@@ -373,8 +385,15 @@ fn overwrite_fits(page: &impl Page, olds: &[u16], news: &[usize]) -> bool {
 }
 
 /// Looks for room for `t` on a page, preferring free slots (to keep the
-/// index from growing under update churn).
-fn find_room(page: &impl Page, t: &NewTuples<'_>) -> Option<Room> {
+/// index from growing under update churn). Also says whether the page may
+/// have room for some element (a free slot, or space for a level-0 pair).
+fn find_room(page: &impl Page, t: &NewTuples<'_>) -> (Option<Room>, bool) {
+    let mut any_free = false;
+    let room = find_room_inner(page, t, &mut any_free);
+    (room, any_free || page.free_space() >= t.min_pair_space())
+}
+
+fn find_room_inner(page: &impl Page, t: &NewTuples<'_>, any_free: &mut bool) -> Option<Room> {
     for off in 1..=page.max_offset() {
         let Some(e) = page.item(off).and_then(ElementRef::parse) else {
             continue;
@@ -382,6 +401,7 @@ fn find_room(page: &impl Page, t: &NewTuples<'_>) -> Option<Room> {
         if e.state() != STATE_FREE {
             continue;
         }
+        *any_free = true;
         let nt = e.neighbors();
         if nt.block != page.block() {
             let fits = overwrite_fits(page, &[off], &[t.element_size()]);
@@ -425,20 +445,27 @@ fn overwrite_two(page: &mut impl PageMut, a: (u16, &[u8]), b: (u16, &[u8])) -> b
 }
 
 /// Writes the new element somewhere: a free slot or free space at or after
-/// the meta page's insert hint, else new pages. Returns the element pointer.
+/// the meta page's insert hint, else new pages. Returns the element pointer
+/// and the next insert hint: the first page seen that had room for some
+/// element (a free slot, or space for a level-0 element), else the page used.
 fn place<R: Relation>(
     rel: &R,
     meta: &MetaTuple,
     t: &NewTuples<'_>,
-) -> Result<ItemPointer, HnswError> {
+) -> Result<(ItemPointer, u32), HnswError> {
     let nblocks = rel.nblocks();
+    let mut hint = None;
     for block in meta.insert_page.max(1)..nblocks {
         let room = {
             let page = rel.read(block);
             if !is_graph_page(&page) {
                 continue;
             }
-            find_room(&page, t)
+            let (room, some_room) = find_room(&page, t);
+            if some_room {
+                hint.get_or_insert(block);
+            }
+            room
         };
         let placed = match room {
             None => None,
@@ -452,10 +479,10 @@ fn place<R: Relation>(
             Some(Room::NeighborsOnly) => Some(place_split(rel, Some(block), t)),
         };
         if let Some(element) = placed {
-            return Ok(element);
+            return Ok((element, hint.unwrap_or(block)));
         }
     }
-    if t.pair_fits_a_page() {
+    let element = if t.pair_fits_a_page() {
         let mut page = rel.extend();
         *page.opaque_mut() = GRAPH_OPAQUE;
         let block = page.block();
@@ -463,10 +490,11 @@ fn place<R: Relation>(
         let neighbors = ItemPointer::new(block, 2);
         assert_eq!(page.add_item(&t.element(neighbors)), Some(1));
         assert_eq!(page.add_item(&t.neighbors(element)), Some(2));
-        Ok(element)
+        element
     } else {
-        Ok(place_split(rel, None, t))
-    }
+        place_split(rel, None, t)
+    };
+    Ok((element, hint.unwrap_or(element.block)))
 }
 
 /// Appends both tuples to `block` if it still has room.

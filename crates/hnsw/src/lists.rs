@@ -21,6 +21,11 @@ use crate::heuristic::Scored;
 /// Marks an unused slot.
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// Flag bit of a stored id: the neighbour passed the selection heuristic's
+/// diversity test when the list was last selected (see `MemGraph::add_link`).
+/// Ids stay below it (graphs in memory hold fewer than 2^31 elements).
+pub(crate) const CLOSER: u32 = 1 << 31;
+
 /// A neighbour: element id with its distance to the list's owner.
 pub(crate) type Link = Scored<u32>;
 
@@ -94,14 +99,16 @@ impl Lists {
         pagestore::prefetch_bytes(slots.as_ptr().cast(), slots.len() * 8);
     }
 
-    /// Copies the ids of `id`'s neighbours on `layer` into `out` (no lock).
+    /// Copies the ids of `id`'s neighbours on `layer` into `out` (no lock),
+    /// without their [`CLOSER`] flags.
     pub fn read_ids(&self, id: u32, layer: u8, out: &mut Vec<u32>) {
         out.clear();
         out.extend(
             self.slots(id, layer)
                 .iter()
                 .map(|s| s.load(Ordering::Relaxed) as u32)
-                .take_while(|&i| i != NONE),
+                .take_while(|&i| i != NONE)
+                .map(|i| i & !CLOSER),
         );
     }
 
@@ -125,7 +132,8 @@ pub(crate) struct ListsGuard<'a> {
 }
 
 impl ListsGuard<'_> {
-    /// The links of `layer`, including unused slots (id [`NONE`]).
+    /// The links of `layer`, including unused slots (id [`NONE`]), with
+    /// their [`CLOSER`] flags.
     pub fn links(&self, layer: u8, out: &mut Vec<Link>) {
         out.clear();
         out.extend(
