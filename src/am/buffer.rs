@@ -41,6 +41,10 @@ pub struct PgRelation {
 impl PgRelation {
     /// The main fork; every page write is WAL-logged (when the relation
     /// needs WAL at all: generic WAL skips unlogged and temporary ones).
+    ///
+    /// # Safety
+    /// `rel` must be an open index relation that stays open (and locked as
+    /// the caller's operation requires) while the returned value is used.
     pub unsafe fn logged(rel: pg_sys::Relation) -> Self {
         PgRelation {
             rel,
@@ -52,6 +56,10 @@ impl PgRelation {
 
     /// The main fork of an index being built: no WAL per write; the caller
     /// must call [`PgRelation::log_build`] when the build is complete.
+    ///
+    /// # Safety
+    /// `rel` must be an open index relation that stays open (and locked as
+    /// the caller's operation requires) while the returned value is used.
     pub unsafe fn for_build(rel: pg_sys::Relation) -> Self {
         PgRelation {
             rel,
@@ -62,6 +70,10 @@ impl PgRelation {
     }
 
     /// The init fork of an unlogged index (`ambuildempty`), WAL-logged.
+    ///
+    /// # Safety
+    /// `rel` must be an open index relation that stays open (and locked as
+    /// the caller's operation requires) while the returned value is used.
     pub unsafe fn init_fork(rel: pg_sys::Relation) -> Self {
         PgRelation {
             rel,
@@ -78,6 +90,9 @@ impl PgRelation {
 
     /// Logs every page of a freshly built permanent index as full images.
     pub fn log_build(&self) {
+        // SAFETY: `rel` is the open, exclusively locked index being built;
+        // `rd_rel` is valid while it is open, and `log_newpage_range` reads
+        // blocks 0..nblocks that exist.
         unsafe {
             let persistence = (*(*self.rel).rd_rel).relpersistence as u8;
             if persistence == pg_sys::RELPERSISTENCE_PERMANENT {
@@ -132,6 +147,8 @@ impl PgRelation {
 
     unsafe fn read_buffer(&self, block: BlockNumber) -> pg_sys::Buffer {
         self.ensure_block(block);
+        // SAFETY: `rel` is open and `block` exists (checked just above), so
+        // this reads an existing block and never extends the relation.
         unsafe {
             pg_sys::ReadBufferExtended(
                 self.rel,
@@ -146,6 +163,8 @@ impl PgRelation {
     /// Appends a block and returns its buffer exclusively locked.
     #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
     unsafe fn new_buffer(&self) -> pg_sys::Buffer {
+        // SAFETY: `rel` is open; the extension lock serialises extenders and
+        // the new buffer is locked before the lock is released.
         unsafe {
             // Concurrent extenders must not get the same block.
             pg_sys::LockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
@@ -167,6 +186,8 @@ impl PgRelation {
     /// Appends a block and returns its buffer exclusively locked.
     #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
     unsafe fn new_buffer(&self) -> pg_sys::Buffer {
+        // SAFETY: `rel` is open; `ExtendBufferedRel` takes the extension lock
+        // itself and returns the new buffer locked (EB_LOCK_FIRST).
         unsafe {
             let bmr = pg_sys::BufferManagerRelation {
                 rel: self.rel,
@@ -193,6 +214,9 @@ impl PgRelation {
         debug_assert!(chunk.len() <= PREFETCH_BATCH);
         let mut pinned = [(0 as pg_sys::Buffer, std::ptr::null::<u8>()); PREFETCH_BATCH];
         for (slot, item) in pinned.iter_mut().zip(chunk) {
+            // SAFETY: `read_buffer` checks the block and returns a pinned
+            // buffer, whose page stays in place while pinned; the prefetch is
+            // a hint within that page.
             unsafe {
                 let buffer = self.read_buffer(item.block);
                 let page = pg_sys::BufferGetPage(buffer) as *const u8;
@@ -209,6 +233,9 @@ impl PgRelation {
 
     /// Wraps an exclusively locked buffer in a write guard.
     unsafe fn write_guard(&self, buffer: pg_sys::Buffer, new_page: bool) -> PgWriteGuard<'_> {
+        // SAFETY: the caller holds `buffer` pinned and exclusively locked, so
+        // the page (or generic WAL's copy of it) is ours to change until the
+        // guard releases it; a page is BLCKSZ bytes, the size of PageImage.
         unsafe {
             let block = pg_sys::BufferGetBlockNumber(buffer);
             let (state, page) = if self.wal {
@@ -248,6 +275,7 @@ pub struct PgReadGuard<'a> {
 impl Drop for PgReadGuard<'_> {
     fn drop(&mut self) {
         if !std::thread::panicking() {
+            // SAFETY: the guard owns one pin and the share lock of `buffer`.
             unsafe { pg_sys::UnlockReleaseBuffer(self.buffer) }
         }
     }
@@ -267,6 +295,8 @@ impl Drop for PgWriteGuard<'_> {
         if std::thread::panicking() {
             return;
         }
+        // SAFETY: the guard owns the pin and exclusive lock of `buffer` and,
+        // when WAL-logged, the generic-WAL state registered for it.
         unsafe {
             if self.state.is_null() {
                 pg_sys::MarkBufferDirty(self.buffer);
@@ -327,6 +357,7 @@ pub struct PgIndexLock<'a> {
 impl Drop for PgIndexLock<'_> {
     fn drop(&mut self) {
         if !std::thread::panicking() {
+            // SAFETY: this guard took the lock in `lock_index` with `mode`.
             unsafe { pg_sys::UnlockPage(self.rel.rel, 0, self.mode) }
         }
     }
@@ -338,6 +369,7 @@ impl Relation for PgRelation {
     type IndexLock<'a> = PgIndexLock<'a>;
 
     fn nblocks(&self) -> BlockNumber {
+        // SAFETY: `rel` is an open relation for the lifetime of `self`.
         unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.rel, self.fork) }
     }
 
@@ -358,6 +390,8 @@ impl Relation for PgRelation {
     }
 
     fn read(&self, block: BlockNumber) -> PgReadGuard<'_> {
+        // SAFETY: `read_buffer` checks the block and pins it; the share lock
+        // keeps the page stable while the guard lives; a page is BLCKSZ bytes.
         unsafe {
             let buffer = self.read_buffer(block);
             pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
@@ -379,8 +413,11 @@ impl Relation for PgRelation {
             return;
         }
         for chunk in items.chunks(PREFETCH_BATCH) {
+            // SAFETY: every block was checked above; each pin taken is
+            // released right after.
             let pinned = unsafe { self.pin_and_prefetch(chunk) };
             for &(buffer, _) in &pinned[..chunk.len()] {
+                // SAFETY: one pin taken by `pin_and_prefetch`.
                 unsafe { pg_sys::ReleaseBuffer(buffer) };
             }
         }
@@ -399,11 +436,15 @@ impl Relation for PgRelation {
             self.ensure_block(item.block);
         }
         for (chunk_index, chunk) in items.chunks(PREFETCH_BATCH).enumerate() {
+            // SAFETY: every block was checked above; each pin is handed to a
+            // guard below.
             let pinned = unsafe { self.pin_and_prefetch(chunk) };
             for (k, (&(buffer, page), item)) in pinned.iter().zip(chunk).enumerate() {
                 // The guard takes over the pin and releases it with the lock.
                 // (If `f` raises an ERROR, transaction abort releases the
                 // pins not yet handed to a guard.)
+                // SAFETY: `buffer` is pinned (by `pin_and_prefetch`); the
+                // share lock keeps its page stable while the guard lives.
                 let guard = unsafe {
                     pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
                     PgReadGuard {
@@ -421,6 +462,8 @@ impl Relation for PgRelation {
     /// another page is share-locked is what index scans that step right do
     /// too.)
     fn prefetch_block(&self, block: BlockNumber) {
+        // SAFETY: `read_buffer` checks the block and pins it; the page is
+        // only prefetched (a hint), then the pin is released.
         unsafe {
             let buffer = self.read_buffer(block);
             prefetch_bytes(pg_sys::BufferGetPage(buffer) as *const u8, BLCKSZ);
@@ -429,6 +472,8 @@ impl Relation for PgRelation {
     }
 
     fn write(&self, block: BlockNumber) -> PgWriteGuard<'_> {
+        // SAFETY: `read_buffer` checks the block and pins it; the exclusive
+        // lock is what `write_guard` requires.
         unsafe {
             let buffer = self.read_buffer(block);
             pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
@@ -437,6 +482,8 @@ impl Relation for PgRelation {
     }
 
     fn extend(&self) -> PgWriteGuard<'_> {
+        // SAFETY: `new_buffer` returns a new block pinned and exclusively
+        // locked, as `write_guard` requires.
         unsafe {
             let buffer = self.new_buffer();
             self.write_guard(buffer, true)
@@ -448,6 +495,7 @@ impl Relation for PgRelation {
             LockMode::Shared => pg_sys::ShareLock,
             LockMode::Exclusive => pg_sys::ExclusiveLock,
         } as i32;
+        // SAFETY: `rel` is open; the returned guard releases the lock.
         unsafe { pg_sys::LockPage(self.rel, 0, mode) };
         PgIndexLock { rel: self, mode }
     }
