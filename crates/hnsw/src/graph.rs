@@ -23,6 +23,7 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::RwLock;
 
+use pagestore::threads::WorkerPool;
 use rayon::prelude::*;
 
 use crate::arena::PayloadArena;
@@ -152,10 +153,14 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         }
         // Element 0 is the initial entry point (set in `new`).
         done.fetch_add(1, Ordering::Relaxed);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("rayon thread pool");
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        // Workers block asynchronous signals and are all gone when the pool
+        // is dropped at the end of this function: none outlives the build.
+        let pool = WorkerPool::new(threads).expect("build worker threads");
         // Workers take the next element from a shared counter, so elements
         // go in nearly in their original order, as in a sequential build
         // (and as hnswlib and pgvector's parallel builds do). Splitting the
@@ -163,21 +168,23 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         // halves of the graph at once and, on clustered data, sometimes
         // leaves the clusters poorly connected: recall then fell at random.
         let next = AtomicU32::new(1);
-        let workers = pool.current_num_threads();
-        pool.scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|_| {
-                    let mut scratch = Scratch::new(n);
-                    while !cancel.load(Ordering::Relaxed) {
-                        let q = next.fetch_add(1, Ordering::Relaxed);
-                        if q as usize >= n {
-                            break;
+        let workers = pool.threads();
+        pool.install(|| {
+            rayon::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(|_| {
+                        let mut scratch = Scratch::new(n);
+                        while !cancel.load(Ordering::Relaxed) {
+                            let q = next.fetch_add(1, Ordering::Relaxed);
+                            if q as usize >= n {
+                                break;
+                            }
+                            self.insert(q, &mut scratch);
+                            done.fetch_add(1, Ordering::Relaxed);
                         }
-                        self.insert(q, &mut scratch);
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                });
-            }
+                    });
+                }
+            })
         });
         if !cancel.load(Ordering::Relaxed) {
             pool.install(|| self.fill_lists());

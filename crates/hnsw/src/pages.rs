@@ -99,7 +99,9 @@ pub(crate) fn read_element<R: Relation, T>(
     f: impl FnOnce(ElementRef<'_>) -> T,
 ) -> Result<Option<T>, HnswError> {
     let page = rel.try_read(ptr.block)?;
-    Ok(element_on_page(&page, ptr, payload_size, |element, _| f(element)))
+    Ok(element_on_page(&page, ptr, payload_size, |element, _| {
+        f(element)
+    }))
 }
 
 /// Runs `f` on the element tuple at `ptr` on its already locked page (and

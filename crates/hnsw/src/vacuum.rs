@@ -248,7 +248,8 @@ impl<R: Relation, S: Space> Repair<'_, R, S> {
     ) -> Result<bool, HnswError> {
         let cap = layer_capacity(self.m, layer);
         for _ in 0..MAX_REPAIR_ATTEMPTS {
-            let Some((snapshot, current)) = read_layer(self.rel, self.m, element, nt, layer)? else {
+            let Some((snapshot, current)) = read_layer(self.rel, self.m, element, nt, layer)?
+            else {
                 return Ok(false);
             };
             if !current.iter().any(|p| self.deleted.contains(p)) {

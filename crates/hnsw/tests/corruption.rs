@@ -15,9 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::*;
 use hnsw::format::{ElementRef, NeighborsRef, TUPLE_ELEMENT, TUPLE_NEIGHBORS};
-use hnsw::{
-    insert, search, vacuum, verify, HnswError, HnswScan, IterativeScan, ScanOptions,
-};
+use hnsw::{insert, search, vacuum, verify, HnswError, HnswScan, IterativeScan, ScanOptions};
 use pagestore::{ItemPointer, MemRelation, Page, PageImage, Relation, BLCKSZ};
 
 const DIM: usize = 8;
@@ -124,7 +122,9 @@ fn damage(rel: &MemRelation, rng: &mut Rng) -> String {
             // Header bounds.
             let field = 12 + 2 * rng.below(3);
             let value = rng.next_u64() as u16;
-            rel.with_raw_page(block, |p| p[field..field + 2].copy_from_slice(&value.to_ne_bytes()));
+            rel.with_raw_page(block, |p| {
+                p[field..field + 2].copy_from_slice(&value.to_ne_bytes())
+            });
             format!("header field at {field} of block {block} set to {value}")
         }
         6 => {
@@ -204,7 +204,9 @@ fn damaged_pages_give_results_or_corruption_errors() {
         let ctx = |op: &str| format!("case {case} ({how}): {op}");
         let query = to_bytes(&data[rng.below(data.len())]);
 
-        let r = bounded(&rel, budget, &ctx("search"), || search(&rel, &L2, &query, 20));
+        let r = bounded(&rel, budget, &ctx("search"), || {
+            search(&rel, &L2, &query, 20)
+        });
         assert!(acceptable(&r), "{}: {r:?}", ctx("search"));
         outcomes[r.is_ok() as usize] += 1;
 
@@ -253,7 +255,12 @@ fn damaged_pages_give_results_or_corruption_errors() {
             vacuum(&rel, &L2, |t| row(t) % 3 == 0, || {})
         });
         assert!(acceptable(&r), "{}: {r:?}", ctx("vacuum"));
-        assert_eq!(rel.nblocks(), after_inserts, "{}", ctx("vacuum grew the index"));
+        assert_eq!(
+            rel.nblocks(),
+            after_inserts,
+            "{}",
+            ctx("vacuum grew the index")
+        );
         let r = bounded(&rel, budget, &ctx("search after vacuum"), || {
             search(&rel, &L2, &query, 20)
         });

@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
-use hnsw::{insert, search, vacuum, verify, HnswError, HnswScan, IssueKind, IterativeScan, ScanOptions};
+use hnsw::{
+    insert, search, vacuum, verify, HnswError, HnswScan, IssueKind, IterativeScan, ScanOptions,
+};
 use pagestore::MemRelation;
 
 const DIM: usize = 8;
@@ -71,14 +73,20 @@ fn inserts_vacuum_and_verify_stop() {
     rel.interrupt_after(None);
     let checks = {
         let (rel2, _) = index();
-        checks_of(&rel2, || vacuum(&rel2, &L2, |t| row(t) % 2 == 0, || {}).unwrap())
+        checks_of(&rel2, || {
+            vacuum(&rel2, &L2, |t| row(t) % 2 == 0, || {}).unwrap()
+        })
     };
     assert!(checks > 10, "{checks}");
     for after in [0, checks / 3, 2 * checks / 3, checks - 1] {
         let (rel2, _) = index();
         rel2.interrupt_after(Some(after));
         let r = vacuum(&rel2, &L2, |t| row(t) % 2 == 0, || {});
-        assert_eq!(r.unwrap_err(), HnswError::Cancelled, "after {after} of {checks}");
+        assert_eq!(
+            r.unwrap_err(),
+            HnswError::Cancelled,
+            "after {after} of {checks}"
+        );
         // What was done is consistent: a later vacuum finishes the work.
         rel2.interrupt_after(None);
         vacuum(&rel2, &L2, |t| row(t) % 2 == 0, || {}).unwrap();

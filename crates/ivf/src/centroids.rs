@@ -67,7 +67,9 @@ pub(crate) fn for_each_centroid<R: Relation>(
     while let Some(block) = chain.next_block()? {
         let page = rel.read(block);
         if page.opaque().flags & FLAG_ROLE_MASK != PageRole::Centroids as u16 {
-            return Err(IvfError::Corrupted("centroid chain reaches a page of another kind"));
+            return Err(IvfError::Corrupted(
+                "centroid chain reaches a page of another kind",
+            ));
         }
         for offset in FIRST_OFFSET..=page.max_offset() {
             if list == meta.lists {

@@ -27,7 +27,7 @@ pub mod rng;
 mod sample;
 mod search;
 mod space;
-pub mod threads;
+pub use pagestore::threads;
 mod train;
 mod vacuum;
 

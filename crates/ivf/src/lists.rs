@@ -25,7 +25,9 @@ pub(crate) fn check_list_page<P: Page>(page: &P) -> Result<(), IvfError> {
     if o.page_id == IVF_PAGE_ID && o.flags & FLAG_ROLE_MASK == PageRole::List as u16 {
         Ok(())
     } else {
-        Err(IvfError::Corrupted("a list reaches a page that is not a list page"))
+        Err(IvfError::Corrupted(
+            "a list reaches a page that is not a list page",
+        ))
     }
 }
 

@@ -105,7 +105,11 @@ impl PgvectorMemory {
     /// Bytes while k-means runs on `sampled` rows.
     pub fn at_kmeans(&self, sampled: usize) -> usize {
         let (k, n) = (self.lists, sampled);
-        self.before_sampling() + self.array(k) + 4 * k * self.dims + 4 * k + 4 * n
+        self.before_sampling()
+            + self.array(k)
+            + 4 * k * self.dims
+            + 4 * k
+            + 4 * n
             + 4 * n * k
             + 4 * n
             + 4 * k
@@ -222,9 +226,7 @@ impl Reservoir {
                     }
                 }
             }
-            Slot::Replace(j) => {
-                self.rows[j * self.dims..(j + 1) * self.dims].copy_from_slice(row)
-            }
+            Slot::Replace(j) => self.rows[j * self.dims..(j + 1) * self.dims].copy_from_slice(row),
         }
         Ok(())
     }
@@ -354,8 +356,14 @@ mod tests {
             })
         );
         // Large tables sample 50 rows per list, at least 10,000.
-        assert_eq!(PgvectorMemory::new(1000, 3, 20, 1 << 20).sample_rows(), 50_000);
-        assert_eq!(PgvectorMemory::new(10, 3, 20, 1 << 20).sample_rows(), 10_000);
+        assert_eq!(
+            PgvectorMemory::new(1000, 3, 20, 1 << 20).sample_rows(),
+            50_000
+        );
+        assert_eq!(
+            PgvectorMemory::new(10, 3, 20, 1 << 20).sample_rows(),
+            10_000
+        );
     }
 
     #[test]

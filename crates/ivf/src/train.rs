@@ -80,21 +80,38 @@ mod tests {
 
     #[test]
     fn encodes_every_list() {
-        let sample: Vec<f32> = (0..200).flat_map(|i| [i as f32, 1.0, -(i as f32)]).collect();
+        let sample: Vec<f32> = (0..200)
+            .flat_map(|i| [i as f32, 1.0, -(i as f32)])
+            .collect();
         let pool = WorkerPool::new(2).unwrap();
         let mut raw = |c: &[f32], out: &mut Vec<u8>| {
             out.clear();
             out.extend(c.iter().flat_map(|x| x.to_ne_bytes()));
             true
         };
-        let bytes =
-            train_centroids(&sample, 3, 4, Metric::L2, Some(&pool), &mut |_| true, &mut raw);
+        let bytes = train_centroids(
+            &sample,
+            3,
+            4,
+            Metric::L2,
+            Some(&pool),
+            &mut |_| true,
+            &mut raw,
+        );
         assert_eq!(bytes.as_ref().map(Vec::len), Some(4 * 3 * 4));
         // The same centroids whatever the threads.
         let serial = train_centroids(&sample, 3, 4, Metric::L2, None, &mut |_| true, &mut raw);
         assert_eq!(bytes, serial);
         // An empty sample gives random, encodable centroids.
-        let bytes = train_centroids(&[], 3, 5, Metric::Cosine, None, &mut |_| true, &mut encode_unit);
+        let bytes = train_centroids(
+            &[],
+            3,
+            5,
+            Metric::Cosine,
+            None,
+            &mut |_| true,
+            &mut encode_unit,
+        );
         assert_eq!(bytes.map(|b| b.len()), Some(5 * 3 * 4));
     }
 

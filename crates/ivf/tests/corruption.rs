@@ -46,7 +46,9 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
     fn vector(&mut self) -> Vec<u8> {
-        let v: Vec<f32> = (0..DIM).map(|_| (self.below(1000) as f32) / 100.0).collect();
+        let v: Vec<f32> = (0..DIM)
+            .map(|_| (self.below(1000) as f32) / 100.0)
+            .collect();
         bytemuck::cast_slice(&v).to_vec()
     }
 }
@@ -108,7 +110,7 @@ fn bad_block(rng: &mut Rng, nblocks: u32) -> u32 {
         0 => nblocks,
         1 => u32::MAX - 1, // u32::MAX itself ends a chain
         2 => nblocks + 1 + rng.below(100) as u32,
-        3 => 0, // the meta page: a page of another kind
+        3 => 0,                                  // the meta page: a page of another kind
         _ => rng.below(nblocks as usize) as u32, // maybe a cycle
     }
 }
@@ -173,7 +175,9 @@ fn damage(rel: &MemRelation, rng: &mut Rng) -> String {
         5 => {
             let field = 12 + 2 * rng.below(3);
             let value = rng.next() as u16;
-            rel.with_raw_page(block, |p| p[field..field + 2].copy_from_slice(&value.to_ne_bytes()));
+            rel.with_raw_page(block, |p| {
+                p[field..field + 2].copy_from_slice(&value.to_ne_bytes())
+            });
             format!("header field at {field} of block {block} set to {value}")
         }
         _ => {
@@ -222,9 +226,7 @@ fn acceptable<T>(r: &Result<T, IvfError>) -> bool {
 fn scan_all(rel: &MemRelation, query: &[u8], memory: usize) -> Result<usize, IvfError> {
     let options = SearchOptions {
         probes: 2,
-        iterative: IterativeScan::RelaxedOrder {
-            max_probes: LISTS,
-        },
+        iterative: IterativeScan::RelaxedOrder { max_probes: LISTS },
     };
     let mut scan = Scan::new(rel, &L2, query, &options)?;
     scan.set_memory_limit(memory);
@@ -250,10 +252,14 @@ fn damaged_pages_give_results_or_corruption_errors() {
         let ctx = |op: &str| format!("case {case} ({how}): {op}");
         let query = rng.vector();
 
-        let r = bounded(&rel, budget, &ctx("search"), || ivf::search(&rel, &L2, &query, 10, 3));
+        let r = bounded(&rel, budget, &ctx("search"), || {
+            ivf::search(&rel, &L2, &query, 10, 3)
+        });
         assert!(acceptable(&r), "{}: {r:?}", ctx("search"));
         outcomes[r.is_ok() as usize] += 1;
-        let r = bounded(&rel, budget, &ctx("full scan"), || scan_all(&rel, &query, 1 << 20));
+        let r = bounded(&rel, budget, &ctx("full scan"), || {
+            scan_all(&rel, &query, 1 << 20)
+        });
         assert!(acceptable(&r), "{}: {r:?}", ctx("full scan"));
         assert_eq!(rel.nblocks(), nblocks, "{}", ctx("scans grew the index"));
 
@@ -264,14 +270,23 @@ fn damaged_pages_give_results_or_corruption_errors() {
             });
             assert!(acceptable(&r), "{}: {r:?}", ctx("insert"));
         }
-        assert!(rel.nblocks() <= nblocks + 3, "{}", ctx("insert grew too much"));
+        assert!(
+            rel.nblocks() <= nblocks + 3,
+            "{}",
+            ctx("insert grew too much")
+        );
         let after_inserts = rel.nblocks();
 
         let r = bounded(&rel, budget, &ctx("vacuum"), || {
             bulk_delete(&rel, &mut |t: ItemPointer| t.offset % 3 == 0)
         });
         assert!(acceptable(&r), "{}: {r:?}", ctx("vacuum"));
-        assert_eq!(rel.nblocks(), after_inserts, "{}", ctx("vacuum grew the index"));
+        assert_eq!(
+            rel.nblocks(),
+            after_inserts,
+            "{}",
+            ctx("vacuum grew the index")
+        );
     }
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
 }
@@ -290,13 +305,18 @@ fn chain_damage_is_reported() {
         let rel = copy(&base);
         // Every list page links to `bad` (a cycle when it is a list page).
         for &b in &list_pages {
-            rel.with_raw_page(b, |p| p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&bad.to_ne_bytes()));
+            rel.with_raw_page(b, |p| {
+                p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&bad.to_ne_bytes())
+            });
         }
         let query = vec![0u8; DIM * 4];
         let r = scan_all(&rel, &query, 1 << 20);
         assert!(matches!(r, Err(IvfError::Corrupted(_))), "{bad}: {r:?}");
         let r = insert(&rel, &L2, tid(9999), &query);
-        assert!(matches!(r, Ok(()) | Err(IvfError::Corrupted(_))), "{bad}: {r:?}");
+        assert!(
+            matches!(r, Ok(()) | Err(IvfError::Corrupted(_))),
+            "{bad}: {r:?}"
+        );
         let r = bulk_delete(&rel, &mut |_| false);
         assert!(matches!(r, Err(IvfError::Corrupted(_))), "{bad}: {r:?}");
         assert!(rel.nblocks() <= n + 1);
@@ -310,10 +330,7 @@ fn foreign_page_id_is_not_an_ivfflat_index() {
     rel.with_raw_page(0, |p| {
         p[BLCKSZ - 10..BLCKSZ - 8].copy_from_slice(&0xFF94u16.to_ne_bytes())
     });
-    assert_eq!(
-        ivf::read_meta(&rel).unwrap_err(),
-        IvfError::NotAnIvfIndex
-    );
+    assert_eq!(ivf::read_meta(&rel).unwrap_err(), IvfError::NotAnIvfIndex);
 }
 
 fn quiet_expected_panics() {

@@ -113,7 +113,10 @@ fn interrupts_stop_scans_inserts_and_vacuum() {
         assert_eq!(r, Err(IvfError::Cancelled), "cancel after {after} checks");
     }
     rel.interrupt_after(Some(0));
-    assert_eq!(insert(&rel, &L2, tid(9000), &query), Err(IvfError::Cancelled));
+    assert_eq!(
+        insert(&rel, &L2, tid(9000), &query),
+        Err(IvfError::Cancelled)
+    );
     for after in [0, 1, 5] {
         rel.interrupt_after(Some(after));
         let r = bulk_delete(&rel, &mut |_| true);

@@ -43,6 +43,7 @@ mod opaque;
 mod page;
 mod prefetch;
 pub mod rng;
+pub mod threads;
 mod view;
 
 pub use item_pointer::ItemPointer;

@@ -238,7 +238,10 @@ impl InterruptTicker {
 
     /// A ticker that checks on the first step and every `every` steps after.
     pub fn new(every: u32) -> Self {
-        InterruptTicker { left: 0, every: every.max(1) }
+        InterruptTicker {
+            left: 0,
+            every: every.max(1),
+        }
     }
 
     /// One step: checks for interrupts every `every` calls.
