@@ -151,7 +151,6 @@ RESET hnsw.iterative_scan;
 RESET enable_seqscan;
 DROP INDEX idx;
 SELECT check_iterative('vector_l2_ops', '<->');
-SELECT check_iterative('vector_cosine_ops', '<=>');
 SELECT check_name, passed FROM results ORDER BY check_name;
 SELECT check_name, recall FROM results WHERE NOT passed ORDER BY check_name;
 
