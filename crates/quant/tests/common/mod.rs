@@ -2,6 +2,8 @@
 //! values Postgres's operators compute (with the project's kernels).
 #![allow(dead_code)]
 
+/// The `.npy` reader of the ivf crate's tests (one copy for both crates).
+#[path = "../../../ivf/tests/common/npy.rs"]
 pub mod npy;
 
 use quant::rng::SplitMix64;
