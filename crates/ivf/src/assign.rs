@@ -81,6 +81,7 @@ mod tests {
 
     use crate::rng::SplitMix64;
     use crate::space::{DenseEncoding, Element};
+    use crate::testdata::{bytes, floats};
     use crate::{insert, IndexParams, IvfBuilder, Metric, Space};
 
     /// f32 squared L2 by a plain loop, declaring its payloads dense (which
@@ -101,17 +102,6 @@ mod tests {
                 metric: Metric::L2,
             })
         }
-    }
-
-    fn floats(bytes: &[u8]) -> Vec<f32> {
-        bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_ne_bytes(b.try_into().unwrap()))
-            .collect()
-    }
-
-    fn bytes(values: &[f32]) -> Vec<u8> {
-        values.iter().flat_map(|v| v.to_ne_bytes()).collect()
     }
 
     fn tid(i: usize) -> ItemPointer {

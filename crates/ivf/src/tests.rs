@@ -6,7 +6,7 @@ use pagestore::{ItemPointer, MemRelation, Page, Relation};
 
 use crate::format::{PageRole, FLAG_ROLE_MASK, META_BLOCK};
 use crate::kmeans::{kmeans, KMeansParams, Metric};
-use crate::testdata::{gaussian_clusters, squared_l2};
+use crate::testdata::{bytes, floats, gaussian_clusters, squared_l2};
 use crate::*;
 
 /// f32 payloads compared by squared Euclidean distance.
@@ -31,16 +31,6 @@ impl Space for CosineSpace {
     }
 }
 
-fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_ne_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
-fn bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_ne_bytes()).collect()
-}
 
 /// Heap TID of point `i` (several per block, like a heap).
 fn tid(i: usize) -> ItemPointer {

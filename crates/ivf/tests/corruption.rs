@@ -24,14 +24,8 @@ const LISTS: usize = 6;
 const ROWS: usize = 600;
 const CASES: u64 = 400;
 
-struct L2;
-
-impl ivf::Space for L2 {
-    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
-        let (a, b): (&[f32], &[f32]) = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
-        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-    }
-}
+mod common;
+use common::L2;
 
 struct Rng(u64);
 

@@ -8,14 +8,8 @@ use pagestore::{ItemPointer, MemRelation};
 
 const DIM: usize = 4;
 
-struct L2;
-
-impl ivf::Space for L2 {
-    fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
-        let (a, b): (&[f32], &[f32]) = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
-        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-    }
-}
+mod common;
+use common::L2;
 
 fn vector(i: usize) -> Vec<u8> {
     // Few distinct values: many equal distances, so ties must resume exactly.
