@@ -107,7 +107,7 @@ fn vacuum_list<R: Relation>(
             (dead, has_room(&page, tuple_len))
         };
         if !dead.is_empty() {
-            remove_tuples(rel, block, &dead);
+            remove_tuples(rel, block, &dead)?;
             outcome.removed += dead.len() as u64;
         }
         if room || !dead.is_empty() {
@@ -119,13 +119,19 @@ fn vacuum_list<R: Relation>(
 
 /// Shrinks the items at `offsets` to empty slots. Only vacuum removes tuples
 /// and inserts never touch live items, so the offsets found under the shared
-/// lock still hold the same tuples.
-fn remove_tuples<R: Relation>(rel: &R, block: BlockNumber, offsets: &[OffsetNumber]) {
+/// lock still hold the same tuples. Shrinking never needs space: an item
+/// that cannot be rewritten is a damaged page.
+fn remove_tuples<R: Relation>(
+    rel: &R,
+    block: BlockNumber,
+    offsets: &[OffsetNumber],
+) -> Result<(), IvfError> {
     let mut page = rel.write(block);
     for &offset in offsets {
-        // Shrinking never needs space, so this cannot fail.
-        let shrunk = page.overwrite_item(offset, &EMPTY_SLOT);
-        debug_assert!(shrunk);
+        if !page.overwrite_item(offset, &EMPTY_SLOT) {
+            return Err(IvfError::Corrupted("a list tuple cannot be rewritten"));
+        }
     }
     page.opaque_mut().flags |= FLAG_HAS_EMPTY_SLOTS;
+    Ok(())
 }
