@@ -20,16 +20,19 @@ CREATE FUNCTION hnsw_sparsevec_support(internal) RETURNS internal
 CREATE OPERATOR CLASS vector_l2_ops
 	DEFAULT FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<->> (vector, sphere_vector),
 	FUNCTION 1 vector_l2_squared_distance(vector, vector);
 
 CREATE OPERATOR CLASS vector_ip_ops
 	FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<#>> (vector, sphere_vector),
 	FUNCTION 1 vector_negative_inner_product(vector, vector);
 
 CREATE OPERATOR CLASS vector_cosine_ops
 	FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<=>> (vector, sphere_vector),
 	FUNCTION 1 vector_negative_inner_product(vector, vector),
 	FUNCTION 2 vector_norm(vector);
 
@@ -41,18 +44,21 @@ CREATE OPERATOR CLASS vector_l1_ops
 CREATE OPERATOR CLASS halfvec_l2_ops
 	FOR TYPE halfvec USING hnsw AS
 	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<->> (halfvec, sphere_halfvec),
 	FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec),
 	FUNCTION 3 hnsw_halfvec_support(internal);
 
 CREATE OPERATOR CLASS halfvec_ip_ops
 	FOR TYPE halfvec USING hnsw AS
 	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<#>> (halfvec, sphere_halfvec),
 	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
 	FUNCTION 3 hnsw_halfvec_support(internal);
 
 CREATE OPERATOR CLASS halfvec_cosine_ops
 	FOR TYPE halfvec USING hnsw AS
 	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<=>> (halfvec, sphere_halfvec),
 	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
 	FUNCTION 2 l2_norm(halfvec),
 	FUNCTION 3 hnsw_halfvec_support(internal);

@@ -20,12 +20,14 @@ CREATE FUNCTION ivfflat_bit_support(internal) RETURNS internal
 CREATE OPERATOR CLASS vector_l2_ops
 	DEFAULT FOR TYPE vector USING ivfflat AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<->> (vector, sphere_vector),
 	FUNCTION 1 vector_l2_squared_distance(vector, vector),
 	FUNCTION 3 l2_distance(vector, vector);
 
 CREATE OPERATOR CLASS vector_ip_ops
 	FOR TYPE vector USING ivfflat AS
 	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<#>> (vector, sphere_vector),
 	FUNCTION 1 vector_negative_inner_product(vector, vector),
 	FUNCTION 3 vector_spherical_distance(vector, vector),
 	FUNCTION 4 vector_norm(vector);
@@ -33,6 +35,7 @@ CREATE OPERATOR CLASS vector_ip_ops
 CREATE OPERATOR CLASS vector_cosine_ops
 	FOR TYPE vector USING ivfflat AS
 	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	OPERATOR 2 <<=>> (vector, sphere_vector),
 	FUNCTION 1 vector_negative_inner_product(vector, vector),
 	FUNCTION 2 vector_norm(vector),
 	FUNCTION 3 vector_spherical_distance(vector, vector),
@@ -41,6 +44,7 @@ CREATE OPERATOR CLASS vector_cosine_ops
 CREATE OPERATOR CLASS halfvec_l2_ops
 	FOR TYPE halfvec USING ivfflat AS
 	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<->> (halfvec, sphere_halfvec),
 	FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec),
 	FUNCTION 3 l2_distance(halfvec, halfvec),
 	FUNCTION 5 ivfflat_halfvec_support(internal);
@@ -48,6 +52,7 @@ CREATE OPERATOR CLASS halfvec_l2_ops
 CREATE OPERATOR CLASS halfvec_ip_ops
 	FOR TYPE halfvec USING ivfflat AS
 	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<#>> (halfvec, sphere_halfvec),
 	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
 	FUNCTION 3 halfvec_spherical_distance(halfvec, halfvec),
 	FUNCTION 4 l2_norm(halfvec),
@@ -56,6 +61,7 @@ CREATE OPERATOR CLASS halfvec_ip_ops
 CREATE OPERATOR CLASS halfvec_cosine_ops
 	FOR TYPE halfvec USING ivfflat AS
 	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	OPERATOR 2 <<=>> (halfvec, sphere_halfvec),
 	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
 	FUNCTION 2 l2_norm(halfvec),
 	FUNCTION 3 halfvec_spherical_distance(halfvec, halfvec),

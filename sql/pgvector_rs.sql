@@ -604,3 +604,54 @@ COMMENT ON FUNCTION pgvector_rs_simd_paths() IS 'SIMD paths this CPU supports';
 CREATE FUNCTION pgvector_rs_force_simd(text) RETURNS text
 	AS 'MODULE_PATHNAME', 'pgvr_force_simd_path' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pgvector_rs_force_simd(text) IS 'use the named SIMD path in this backend (for testing)';
+
+-- pgvector_rs additions: radius search, VectorChord's spelling. `emb <<->> sphere(q, r)` is
+-- true when `emb <-> q <= r` (`<<=>>`: `<=>`, `<<#>>`: `<#>`); hnsw and ivfflat indexes of
+-- the matching operator class answer it, stopping once the search has passed the radius.
+
+CREATE TYPE sphere_vector AS (center vector, radius real);
+CREATE TYPE sphere_halfvec AS (center halfvec, radius real);
+
+CREATE FUNCTION sphere(vector, real) RETURNS sphere_vector
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT ROW($1, $2)::sphere_vector';
+CREATE FUNCTION sphere(halfvec, real) RETURNS sphere_halfvec
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT ROW($1, $2)::sphere_halfvec';
+
+CREATE FUNCTION vector_sphere_l2_within(vector, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'pgvr_vector_sphere_l2' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_sphere_cosine_within(vector, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'pgvr_vector_sphere_cosine' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_sphere_ip_within(vector, sphere_vector) RETURNS bool
+	AS 'MODULE_PATHNAME', 'pgvr_vector_sphere_ip' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_sphere_l2_within(halfvec, sphere_halfvec) RETURNS bool
+	AS 'MODULE_PATHNAME', 'pgvr_halfvec_sphere_l2' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_sphere_cosine_within(halfvec, sphere_halfvec) RETURNS bool
+	AS 'MODULE_PATHNAME', 'pgvr_halfvec_sphere_cosine' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION halfvec_sphere_ip_within(halfvec, sphere_halfvec) RETURNS bool
+	AS 'MODULE_PATHNAME', 'pgvr_halfvec_sphere_ip' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Containment estimators: a sphere holds few rows.
+CREATE OPERATOR <<->> (
+	LEFTARG = vector, RIGHTARG = sphere_vector, PROCEDURE = vector_sphere_l2_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR <<=>> (
+	LEFTARG = vector, RIGHTARG = sphere_vector, PROCEDURE = vector_sphere_cosine_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR <<#>> (
+	LEFTARG = vector, RIGHTARG = sphere_vector, PROCEDURE = vector_sphere_ip_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR <<->> (
+	LEFTARG = halfvec, RIGHTARG = sphere_halfvec, PROCEDURE = halfvec_sphere_l2_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR <<=>> (
+	LEFTARG = halfvec, RIGHTARG = sphere_halfvec, PROCEDURE = halfvec_sphere_cosine_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);
+CREATE OPERATOR <<#>> (
+	LEFTARG = halfvec, RIGHTARG = sphere_halfvec, PROCEDURE = halfvec_sphere_ip_within,
+	RESTRICT = contsel, JOIN = contjoinsel
+);

@@ -28,8 +28,8 @@ use super::buffer::PgRelation;
 use super::build::{item_pointer, item_pointer_data};
 use super::opclass::{checked_dimensions, encode_ptr, index_space, relation_name};
 use super::scan::{begin_scan, check_scan, copy_keys, count_index_scan, start_query};
-use super::scan::{QuerySpace, ScanQuery};
-use super::{cost, error, parse_options, quantization};
+use super::scan::{radius_threshold, sphere_key, QuerySpace, ScanQuery, SphereKey};
+use super::{cost, error, parse_options, quantization, scan};
 use crate::fmgr::detoast;
 
 /// The operator classes whose `vector` payloads may be stored in half
@@ -130,6 +130,16 @@ pub trait AccessMethod: Sized + 'static {
         info: &IndexInfo,
         query: &[u8],
         space: &QuerySpace,
+    ) -> Self::Search;
+    /// Starts a radius search for `query` (a payload of the query space): an
+    /// iterative search that ends once it has passed `threshold` (an index
+    /// distance, see [`super::scan::radius_threshold`]).
+    unsafe fn start_radius_search(
+        index: pg_sys::Relation,
+        info: &IndexInfo,
+        query: &[u8],
+        space: &QuerySpace,
+        threshold: f32,
     ) -> Self::Search;
     /// The next row of a search and its index distance; `None` at the end.
     unsafe fn next(
@@ -435,6 +445,8 @@ struct ScanState<A: AccessMethod> {
     info: Option<IndexInfo>,
     /// The search and its query, from the first `amgettuple` after a rescan.
     search: Option<(A::Search, ScanQuery)>,
+    /// The scan's radius clause admits no row (a NULL sphere): nothing to search.
+    empty: bool,
 }
 
 unsafe extern "C-unwind" fn ambeginscan<A: AccessMethod>(
@@ -449,6 +461,7 @@ unsafe extern "C-unwind" fn ambeginscan<A: AccessMethod>(
             let state = ScanState::<A> {
                 info: None,
                 search: None,
+                empty: false,
             };
             begin_scan(index, nkeys, norderbys, state)
         })
@@ -478,7 +491,9 @@ unsafe extern "C-unwind" fn amrescan<A: AccessMethod>(
     unsafe {
         pgrx_extern_c_guard(|| {
             copy_keys(scan, keys, nkeys, orderbys, norderbys);
-            scan_state::<A>(scan).search = None;
+            let state = scan_state::<A>(scan);
+            state.search = None;
+            state.empty = false;
         })
     }
 }
@@ -494,13 +509,45 @@ unsafe extern "C-unwind" fn amgettuple<A: AccessMethod>(
             let state = scan_state::<A>(scan);
             let index = (*scan).indexRelation;
             let info = *state.info.get_or_insert_with(|| index_info::<A>(index));
+            if state.empty {
+                return false;
+            }
             if state.search.is_none() {
                 check_scan(scan, A::NAME);
                 count_index_scan(index);
-                let (payload, query) = start_query(scan, info.space, info.dims, || {
-                    A::max_payload_norm(index)
+                let ordered = (*scan).numberOfOrderBys > 0;
+                let (center, radius) = match sphere_key(scan) {
+                    SphereKey::Empty => {
+                        state.empty = true;
+                        return false;
+                    }
+                    SphereKey::Absent => (None, None),
+                    SphereKey::Sphere { center, radius } => (Some(center), Some(radius)),
+                };
+                // A radius scan without ORDER BY searches from the sphere's center.
+                let query_center = if ordered { None } else { center };
+                let (payload, query) =
+                    start_query(scan, info.space, info.dims, query_center, || {
+                        A::max_payload_norm(index)
+                    });
+                // It stops at the radius if it searches from the center (the ORDER BY
+                // query is the center, or there is no ORDER BY); else the index only
+                // orders and the executor's recheck applies the radius.
+                let radius = radius.filter(|_| {
+                    !query.space.is_null_query()
+                        && (!ordered
+                            || center.is_some_and(|c| {
+                                scan::payload_of(c, &info.space.query_space(), info.dims)
+                                    == payload
+                            }))
                 });
-                let search = A::start_search(index, &info, &payload, &query.space);
+                let search = match radius {
+                    Some(r) => {
+                        let threshold = radius_threshold(&info.space, query.bound.as_ref(), r);
+                        A::start_radius_search(index, &info, &payload, &query.space, threshold)
+                    }
+                    None => A::start_search(index, &info, &payload, &query.space),
+                };
                 state.search = Some((search, query));
             }
             let (search, query) = state.search.as_mut().expect("search started above");
@@ -508,6 +555,12 @@ unsafe extern "C-unwind" fn amgettuple<A: AccessMethod>(
                 Some((tid, distance)) => {
                     (*scan).xs_heaptid = item_pointer_data(tid);
                     query.report_row(scan, distance);
+                    // Radius clauses are rechecked on the heap row: the index's
+                    // distances may be of half-precision copies, and a scan returns
+                    // rows past the radius before it stops.
+                    if (*scan).numberOfKeys > 0 {
+                        (*scan).xs_recheck = true;
+                    }
                     true
                 }
                 None => false,

@@ -384,15 +384,19 @@ impl AccessMethod for Hnsw {
             let index_info = (*path).indexinfo;
             let m = meta_m((*index_info).indexoid).unwrap_or(DEFAULT_M as u16) as f64;
             let tuples = (*index_info).tuples;
-            let ef_search = guc::HNSW_EF_SEARCH.get() as f64;
-            // pgvector's estimate of the fraction of the index a scan visits:
-            // the descent through the upper layers plus the layer-0 search.
+            // pgvector's estimate of the fraction of the index a scan visits (the
+            // descent through the upper layers plus the layer-0 search), at the beam
+            // the scan needs to return LIMIT rows past the other quals.
+            let scan = cost::model::GraphScan {
+                m,
+                ef_search: guc::HNSW_EF_SEARCH.get() as f64,
+                iterative: guc::HNSW_ITERATIVE_SCAN.get() != IterativeScanMode::Off
+                    || !(*path).indexclauses.is_null(),
+                max_scan_tuples: guc::HNSW_MAX_SCAN_TUPLES.get() as f64,
+            };
             let ratio = if tuples > 0.0 {
-                let ml = 1.0 / m.ln();
-                let entry_level = (tuples.ln() * ml).floor();
-                let layer0_max = 2.0 * m * ef_search;
-                let layer0_selectivity = 0.55 * tuples.ln() / (m.ln() * (1.0 + ef_search.ln()));
-                ((entry_level * m + layer0_max * layer0_selectivity) / tuples).min(1.0)
+                let demand = cost::demand(root, path, costs.indexSelectivity);
+                cost::model::hnsw_ratio(&scan, &demand)
             } else {
                 1.0
             };
@@ -406,6 +410,7 @@ impl AccessMethod for Hnsw {
                     startup_pages * (costs.spc_random_page_cost - seq_page_cost);
                 costs.indexStartupCost -= (startup_pages - heap_pages) * seq_page_cost;
             }
+            costs.indexTotalCost = costs.indexTotalCost.max(costs.indexStartupCost);
             cost::Costs {
                 startup: costs.indexStartupCost,
                 total: costs.indexTotalCost,
@@ -435,6 +440,21 @@ impl AccessMethod for Hnsw {
                 as usize,
         };
         HnswScan::new(query, options)
+    }
+
+    unsafe fn start_radius_search(
+        index: pg_sys::Relation,
+        info: &IndexInfo,
+        query: &[u8],
+        space: &QuerySpace,
+        threshold: f32,
+    ) -> HnswScan {
+        // SAFETY: as for `start_search`: the scan's open index.
+        let mut search = unsafe { Self::start_search(index, info, query, space) };
+        // Iterative even if `hnsw.iterative_scan` is off (radius scans have no LIMIT
+        // to stop at), bounded by `hnsw.max_scan_tuples`.
+        search.stop_beyond(threshold);
+        search
     }
 
     unsafe fn next(

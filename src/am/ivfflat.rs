@@ -471,7 +471,16 @@ impl AccessMethod for Ivfflat {
             let mut costs = cost::generic(root, path, loop_count, 0.0);
             // pgvector's ivfflatcostestimate: the fraction of the lists a
             // scan reads, all of them before the first row comes back.
-            let ratio = (guc::IVFFLAT_PROBES.get() as f64 / lists).min(1.0);
+            // (at the lists the scan needs to return LIMIT rows past the other quals)
+            let scan = cost::model::ListScan {
+                lists,
+                probes: guc::IVFFLAT_PROBES.get() as f64,
+                iterative: guc::IVFFLAT_ITERATIVE_SCAN.get() != IvfIterativeScanMode::Off
+                    || !(*path).indexclauses.is_null(),
+                max_probes: guc::IVFFLAT_MAX_PROBES.get() as f64,
+            };
+            let demand = cost::demand(root, path, costs.indexSelectivity);
+            let ratio = cost::model::ivf_ratio(&scan, &demand);
             let seq_page_cost = cost::seq_page_cost(path);
             // Half of the list pages are read sequentially.
             let sequential = 0.5;
@@ -486,6 +495,7 @@ impl AccessMethod for Ivfflat {
                 costs.indexStartupCost -= (1.0 - sequential) * startup_pages * random_premium;
                 costs.indexStartupCost -= (startup_pages - heap_pages) * seq_page_cost;
             }
+            costs.indexTotalCost = costs.indexTotalCost.max(costs.indexStartupCost);
             cost::Costs {
                 startup: costs.indexStartupCost,
                 total: costs.indexTotalCost,
@@ -517,6 +527,30 @@ impl AccessMethod for Ivfflat {
         let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e));
         // An ivfflat scan holds at most work_mem of candidate rows.
         search.set_memory_limit(guc::work_mem_bytes());
+        search
+    }
+
+    unsafe fn start_radius_search(
+        index: pg_sys::Relation,
+        _info: &IndexInfo,
+        query: &[u8],
+        space: &QuerySpace,
+        threshold: f32,
+    ) -> Scan {
+        // Batches of `ivfflat.probes` lists, up to `ivfflat.max_probes` whatever
+        // `ivfflat.iterative_scan` says (radius scans have no LIMIT to stop at),
+        // until a batch holds no row within the radius.
+        let options = SearchOptions {
+            probes: guc::IVFFLAT_PROBES.get() as usize,
+            iterative: IterativeScan::RelaxedOrder {
+                max_probes: guc::IVFFLAT_MAX_PROBES.get() as usize,
+            },
+        };
+        // SAFETY: `index` is the open index of the scan.
+        let rel = unsafe { PgRelation::logged(index) };
+        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e));
+        search.set_memory_limit(guc::work_mem_bytes());
+        search.stop_beyond(threshold);
         search
     }
 

@@ -2,7 +2,7 @@
 
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, OrderByBound, VectorSpace};
+use vecspace::{ElementType, Metric, OrderByBound, VectorSpace};
 
 use super::opclass::{encode_ptr, value_dimensions};
 use super::{error, quantization};
@@ -28,11 +28,14 @@ pub unsafe fn copy_keys(
     }
 }
 
-/// Checks what both access methods require of a scan before it starts.
+/// Checks what both access methods require of a scan before it starts: an ORDER BY
+/// or a radius clause, and an MVCC snapshot.
 pub unsafe fn check_scan(scan: pg_sys::IndexScanDesc, am: &str) {
     // SAFETY: `scan` is a descriptor of one of our indexes; its snapshot is NULL or valid.
     unsafe {
-        if (*scan).numberOfOrderBys == 0 || (*scan).orderByData.is_null() {
+        let ordered = (*scan).numberOfOrderBys > 0 && !(*scan).orderByData.is_null();
+        let keyed = (*scan).numberOfKeys > 0 && !(*scan).keyData.is_null();
+        if !ordered && !keyed {
             error(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 &format!("cannot scan {am} index without order"),
@@ -72,7 +75,15 @@ pub unsafe fn query_payload(
         if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
             return None;
         }
-        let ptr = detoast(key.sk_argument);
+        Some(payload_of(detoast(key.sk_argument), space, dims))
+    }
+}
+
+/// The payload of `space` of the detoasted value `ptr` of the key column's type (see
+/// [`query_payload`]).
+pub unsafe fn payload_of(ptr: *const u8, space: &VectorSpace, dims: usize) -> Vec<u8> {
+    // SAFETY: the caller passes a detoasted value of the key column's type.
+    unsafe {
         let got = value_dimensions(space, ptr);
         if dims != 0 && got != dims {
             let message = match space.element() {
@@ -89,7 +100,110 @@ pub unsafe fn query_payload(
                 None => vec![0; 4], // sparse: nnz = 0
             };
         }
-        Some(payload)
+        payload
+    }
+}
+
+/// The radius clause of a scan (`emb <<->> sphere(q, r)`, strategy 2).
+pub enum SphereKey {
+    /// No radius clause: an ordered scan.
+    Absent,
+    /// A NULL sphere, a sphere with a NULL field or a NaN radius: no row qualifies.
+    Empty,
+    /// The first radius clause (others, if any, are left to the executor's recheck).
+    Sphere {
+        /// Detoasted value of the key column's type.
+        center: *const u8,
+        /// In the operator's units.
+        radius: f32,
+    },
+}
+
+/// The scan's radius clause.
+pub unsafe fn sphere_key(scan: pg_sys::IndexScanDesc) -> SphereKey {
+    // SAFETY: `keyData` holds `numberOfKeys` keys copied by `amrescan`; the only search
+    // operators of our operator classes are the sphere operators (strategy 2), whose
+    // argument is a `sphere_vector` or `sphere_halfvec` datum.
+    unsafe {
+        let n = (*scan).numberOfKeys.max(0) as usize;
+        if n == 0 || (*scan).keyData.is_null() {
+            return SphereKey::Absent;
+        }
+        let keys = std::slice::from_raw_parts((*scan).keyData, n);
+        let mut found = SphereKey::Absent;
+        for key in keys {
+            if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+                return SphereKey::Empty;
+            }
+            if key.sk_strategy != 2 {
+                continue;
+            }
+            match crate::types::sphere::sphere_parts(key.sk_argument) {
+                None => return SphereKey::Empty,
+                Some((_, radius)) if radius.is_nan() => return SphereKey::Empty,
+                Some((center, radius)) => {
+                    if matches!(found, SphereKey::Absent) {
+                        found = SphereKey::Sphere { center, radius };
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A lower bound of the operator's value (`<->`, `<=>`, `<#>`) of a row at index
+/// distance `distance` in `space`: the scan's `bound` for half-precision storage, else
+/// the operator's value less a margin for f32 rounding.
+pub fn operator_value_lower_bound(
+    space: &VectorSpace,
+    bound: Option<&OrderByBound>,
+    distance: f64,
+) -> f64 {
+    if let Some(bound) = bound {
+        return bound.lower_bound(distance as f32);
+    }
+    let value = match (space.element(), space.metric()) {
+        // squared Euclidean distance
+        (_, Metric::L2) => distance.max(0.0).sqrt(),
+        // minus the inner product of the normalised vectors
+        (ElementType::F32, Metric::Cosine) => 1.0 + distance,
+        // the operator's own value (halfvec cosine distance, negative inner product)
+        _ => distance,
+    };
+    value - (value.abs() + 1.0) * 1e-4
+}
+
+/// The largest index distance whose rows may be within `radius` of the query (rows
+/// farther in the index are farther for the operator too): where radius scans stop.
+pub fn radius_threshold(space: &VectorSpace, bound: Option<&OrderByBound>, radius: f32) -> f32 {
+    let r = radius as f64;
+    let within = |d: f64| operator_value_lower_bound(space, bound, d) <= r;
+    let (mut lo, mut hi) = (-(f32::MAX as f64), f32::MAX as f64);
+    if within(hi) {
+        return f32::INFINITY;
+    }
+    if !within(lo) {
+        return f32::NEG_INFINITY;
+    }
+    // `within` is monotone (non-increasing in d): bisect to the boundary
+    for _ in 0..400 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if within(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    // round up: a scan that stops later only reads a little more
+    let t = lo as f32;
+    if (t as f64) < lo {
+        t.next_up()
+    } else {
+        t
     }
 }
 
@@ -179,16 +293,23 @@ impl ScanQuery {
 /// Encodes the scan's query for an index of `space` and `dims` dimensions:
 /// the query payload (zeros for a NULL query) and what the scan keeps about
 /// it. `max_payload_norm` reads the index's largest stored norm, if the
-/// space's lower bounds need it.
+/// space's lower bounds need it. The query is the ORDER BY argument, or
+/// `center` (a detoasted value of the key column's type) for a radius scan
+/// without ORDER BY.
 pub unsafe fn start_query(
     scan: pg_sys::IndexScanDesc,
     space: VectorSpace,
     dims: usize,
+    center: Option<*const u8>,
     max_payload_norm: impl FnOnce() -> f64,
 ) -> (Vec<u8>, ScanQuery) {
     let query_space = space.query_space();
-    // SAFETY: the caller passes a checked scan of one of our indexes.
-    let payload = unsafe { query_payload(scan, &query_space, dims) };
+    let payload = match center {
+        // SAFETY: the caller passes a detoasted value of the key column's type.
+        Some(ptr) => Some(unsafe { payload_of(ptr, &query_space, dims) }),
+        // SAFETY: the caller passes a checked scan of one of our indexes.
+        None => unsafe { query_payload(scan, &query_space, dims) },
+    };
     let bound = payload
         .as_ref()
         .and_then(|query| space.order_by_bound(query, dims, max_payload_norm));
@@ -201,6 +322,13 @@ pub unsafe fn start_query(
     };
     let payload = payload.unwrap_or_else(|| vec![0; query_space.payload_size(dims).unwrap_or(0)]);
     (payload, query)
+}
+
+impl QuerySpace {
+    /// True for a NULL ORDER BY query (every row at distance 0).
+    pub fn is_null_query(&self) -> bool {
+        self.null_query
+    }
 }
 
 /// `ambeginscan` of both access methods: the scan descriptor, with the

@@ -6,3 +6,4 @@ pub mod datum;
 mod dense;
 pub mod element;
 mod sparse;
+pub mod sphere;

@@ -506,6 +506,9 @@ pub struct HnswScan {
     batch_pos: usize,
     last_distance: f32,
     round: Vec<Candidate>,
+    /// Radius scans ([`HnswScan::stop_beyond`]): end after a round whose
+    /// nearest element is farther than this index distance.
+    radius_stop: Option<f32>,
 }
 
 enum ScanState {
@@ -535,7 +538,25 @@ impl HnswScan {
             batch_pos: 0,
             last_distance: f32::NEG_INFINITY,
             round: Vec::new(),
+            radius_stop: None,
         }
+    }
+
+    /// Makes this a radius scan, before its first [`HnswScan::next`]: it
+    /// continues round after round as an iterative scan does (relaxed order
+    /// if it was not iterative; `ef_search` is then the size of a round, not
+    /// a limit), still bounded by `max_scan_tuples` and the memory limit,
+    /// and ends after the first round whose nearest element is farther than
+    /// `threshold` (an index distance). Later rounds only hold elements
+    /// farther than the ones already returned, so what remains is outside
+    /// the radius as far as the graph search can tell.
+    pub fn stop_beyond(&mut self, threshold: f32) {
+        if matches!(self.state, ScanState::NotStarted) && self.options.iterative == IterativeScan::Off
+        {
+            self.options.iterative = IterativeScan::RelaxedOrder;
+            self.search = LayerSearch::new(SearchMode::IterativeScan);
+        }
+        self.radius_stop = Some(threshold);
     }
 
     /// Elements visited so far (distance computations).
@@ -607,6 +628,12 @@ impl HnswScan {
         self.search.take_best(&mut self.round);
         self.batch.clear();
         self.batch_pos = 0;
+        if let (Some(threshold), Some(nearest)) = (self.radius_stop, self.round.first()) {
+            if nearest.dist > threshold {
+                self.state = ScanState::Done;
+                return Ok(false);
+            }
+        }
         let strict = self.options.iterative == IterativeScan::StrictOrder;
         for c in &self.round {
             if strict && c.dist < self.last_distance {

@@ -69,6 +69,9 @@ pub struct Scan {
     batch_truncated: bool,
     /// The last row returned from the current batch.
     last_returned: Option<Candidate>,
+    /// Radius scans ([`Scan::stop_beyond`]): end after a batch whose
+    /// nearest row is farther than this distance.
+    radius_stop: Option<f32>,
 }
 
 /// Bytes of one row held by a scan.
@@ -123,7 +126,18 @@ impl Scan {
             batch_start: 0,
             batch_truncated: false,
             last_returned: None,
+            radius_stop: None,
         })
+    }
+
+    /// Makes this a radius scan: it ends after the first batch of lists
+    /// whose nearest row is farther than `threshold` (a distance of the
+    /// index's space). Lists come nearest centroid first, so the next
+    /// batches are unlikely to hold nearer rows. Batches without rows do not
+    /// end it. The lists it may read are the ones [`Scan::new`] ranked (for
+    /// radius scans, create it with an iterative [`SearchOptions`]).
+    pub fn stop_beyond(&mut self, threshold: f32) {
+        self.radius_stop = Some(threshold);
     }
 
     /// Bounds the rows held at once to what fits `bytes` (at least 64
@@ -156,6 +170,14 @@ impl Scan {
             let end = (start + self.probes).min(self.lists.len());
             self.last_returned = None;
             self.read_batch(rel, space, start, end)?;
+            if let (Some(threshold), Some(nearest)) = (self.radius_stop, self.candidates.peek()) {
+                if nearest.distance > threshold {
+                    self.candidates.clear();
+                    self.batch_truncated = false;
+                    self.next_list = self.lists.len();
+                    return Ok(None);
+                }
+            }
         }
     }
 

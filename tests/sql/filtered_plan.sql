@@ -1,0 +1,80 @@
+-- Filtered vector queries take the cheaper of the graph and the exact plan
+-- (a btree bitmap scan of the matching rows and a sort): an ordered index
+-- scan under a filter that keeps a fraction s of the rows must read about
+-- LIMIT / s rows in index order, which the cost estimate now charges.
+SET client_min_messages = warning;
+CREATE SCHEMA filtered_plan;
+SET search_path = filtered_plan, public;
+
+SELECT setseed(0.42);
+CREATE TABLE items (id int, cat int, emb vector(32));
+INSERT INTO items SELECT i, i % 1000, ARRAY(SELECT random() - 0.5 FROM generate_series(1, 32) WHERE i > 0)
+FROM generate_series(0, 29999) i;
+CREATE INDEX items_cat ON items (cat);
+CREATE INDEX items_graph ON items USING hnsw (emb vector_cosine_ops);
+VACUUM ANALYZE items;
+SELECT emb AS q FROM items WHERE id = 123 \gset
+
+-- The plan's access path: graph, btree (bitmap or index scan of cat) or seq.
+CREATE FUNCTION plan_kind(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; kind text := 'other';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF position('items_graph' IN line) > 0 OR position('items_ivf' IN line) > 0 THEN RETURN 'graph'; END IF;
+        IF position('items_cat' IN line) > 0 THEN kind := 'btree'; END IF;
+        IF kind = 'other' AND position('Seq Scan' IN line) > 0 THEN kind := 'seq'; END IF;
+    END LOOP;
+    RETURN kind;
+END $$;
+CREATE FUNCTION plans(label text) RETURNS TABLE (setting text, selectivity text, plan text) LANGUAGE sql AS $$
+    SELECT label, s.label, plan_kind(format('SELECT id FROM items WHERE %s ORDER BY emb <=> %L LIMIT 10', s.filter, current_setting('my.q')))
+    FROM (VALUES ('none', 'true'), ('50%', 'cat < 500'), ('10%', 'cat < 100'),
+                 ('1%', 'cat < 10'), ('0.1%', 'cat < 1')) s(label, filter)
+$$;
+SELECT set_config('my.q', :'q', false) IS NOT NULL AS q_set;
+
+-- hnsw, iterative scans: the graph while the filter keeps enough rows, the
+-- exact plan below
+SET hnsw.iterative_scan = relaxed_order;
+SELECT * FROM plans('hnsw relaxed_order');
+SET hnsw.iterative_scan = strict_order;
+SELECT * FROM plans('hnsw strict_order');
+-- a plain scan returns at most ef_search rows: under a selective filter it
+-- would return fewer rows than LIMIT, so the exact plan is preferred
+SET hnsw.iterative_scan = off;
+SELECT * FROM plans('hnsw off');
+-- a larger ef_search makes the graph return enough rows again
+SET hnsw.ef_search = 400;
+SELECT * FROM plans('hnsw off, ef_search 400');
+RESET hnsw.ef_search;
+-- hnsw.max_scan_tuples caps an iterative scan: a small cap cannot reach the
+-- rows a 10% filter needs
+SET hnsw.iterative_scan = relaxed_order;
+SET hnsw.max_scan_tuples = 100;
+SELECT * FROM plans('hnsw relaxed_order, max_scan_tuples 100');
+RESET hnsw.max_scan_tuples;
+RESET hnsw.iterative_scan;
+-- LIMIT matters: 1,000 rows under a 10% filter need most of the graph
+SET hnsw.iterative_scan = relaxed_order;
+SELECT plan_kind(format('SELECT id FROM items WHERE cat < 100 ORDER BY emb <=> %L LIMIT 1000', :'q')) AS limit_1000;
+RESET hnsw.iterative_scan;
+DROP INDEX items_graph;
+
+-- ivfflat (100 lists of 300 rows)
+CREATE INDEX items_ivf ON items USING ivfflat (emb vector_cosine_ops) WITH (lists = 100);
+ANALYZE items;
+SET ivfflat.iterative_scan = relaxed_order;
+SELECT * FROM plans('ivfflat relaxed_order');
+SET ivfflat.iterative_scan = off;
+SELECT * FROM plans('ivfflat off');
+SET ivfflat.probes = 10;
+SELECT * FROM plans('ivfflat off, probes 10');
+RESET ivfflat.probes;
+RESET ivfflat.iterative_scan;
+
+DROP TABLE items;
+DROP FUNCTION plans(text);
+DROP FUNCTION plan_kind(text);
+RESET my.q;
+RESET search_path;
+DROP SCHEMA filtered_plan;

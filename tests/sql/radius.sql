@@ -1,0 +1,153 @@
+-- Radius search: `emb <<->> sphere(q, r)` is true when `emb <-> q <= r`
+-- (`<<=>>` with `<=>`, `<<#>>` with `<#>`); hnsw and ivfflat indexes answer
+-- it, alone, with ORDER BY, LIMIT and other filters, and give the same rows as
+-- a sequential scan.
+SET client_min_messages = warning;
+CREATE SCHEMA radius_test;
+SET search_path = radius_test, public;
+
+-- The operators without an index.
+SELECT '[3,4]'::vector <<->> sphere('[0,0]', 5) AS on_l2, '[3,4]'::vector <<->> sphere('[0,0]', 4.99) AS off_l2;
+SELECT '[1,0]'::vector <<=>> sphere('[0,1]', 1) AS on_cos, '[1,0]'::vector <<=>> sphere('[0,1]', 0.99) AS off_cos;
+SELECT '[1,2]'::vector <<#>> sphere('[1,1]', -3) AS on_ip, '[1,2]'::vector <<#>> sphere('[1,1]', -3.01) AS off_ip;
+SELECT '[3,4]'::halfvec <<->> sphere('[0,0]'::halfvec, 5) AS on_half, '[3,4]'::halfvec <<->> sphere('[0,0]'::halfvec, 4.99) AS off_half;
+SELECT '[1,0]'::halfvec <<=>> sphere('[0,1]'::halfvec, 1) AS on_half_cos, '[1,2]'::halfvec <<#>> sphere('[1,1]'::halfvec, -3) AS on_half_ip;
+SELECT sphere('[1,2]'::vector, 0.5) AS s, pg_typeof(sphere('[1,2]'::vector, 0.5)), pg_typeof(sphere('[1,2]'::halfvec, 0.5));
+SELECT '[1,2]'::vector <<->> sphere('[1,2]', NULL) AS null_radius, '[1,2]'::vector <<->> sphere(NULL::vector, 1) AS null_center,
+       '[1,2]'::vector <<->> NULL::sphere_vector AS null_sphere, '[1,2]'::vector <<->> sphere('[1,2]', 'NaN') AS nan_radius;
+SELECT '[1,2]'::vector <<->> sphere('[1,2,3]', 1);
+
+-- 3,000 rows of 8 dimensions; 5 queries, each with the radius of its 50th
+-- nearest row (real, as the operator takes it).
+CREATE TABLE t (id int PRIMARY KEY, v vector(8), h halfvec(8));
+INSERT INTO t SELECT i, v, v::halfvec(8) FROM (
+    SELECT i, ARRAY[sin(i), cos(i * 1.1), sin(i * 0.37), cos(i * 0.53), sin(i * 1.7),
+                    cos(i * 0.29), sin(i * 2.3), cos(i * 0.71)]::vector(8) AS v
+    FROM generate_series(1, 3000) i) s;
+CREATE TABLE queries AS
+SELECT q, ARRAY[cos(q), sin(q * 1.3), cos(q * 0.4), sin(q * 0.6), cos(q * 1.9),
+                sin(q * 0.2), cos(q * 2.1), sin(q * 0.8)]::vector(8) AS v
+FROM generate_series(1, 5) q;
+ANALYZE t;
+
+-- What a radius scan returned to the executor: rows kept and rows removed by
+-- the recheck (a scan that did not stop at the radius returns the whole table).
+CREATE FUNCTION index_rows(query text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE plan json; node json; total bigint := 0;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || query INTO plan;
+    node := plan->0->'Plan';
+    WHILE node->>'Node Type' <> 'Index Scan' LOOP
+        node := node->'Plans'->0;
+    END LOOP;
+    RETURN (node->>'Actual Rows')::bigint + coalesce((node->>'Rows Removed by Index Recheck')::bigint, 0);
+END $$;
+
+-- checks(opclass column, distance operator, sphere operator): for every query,
+-- the radius query alone, with ORDER BY, with LIMIT, with a filter, and with
+-- ORDER BY another center, against the exact result; and how many rows the
+-- index returned.
+CREATE TABLE results (name text, ok boolean, rows_in_radius bigint, index_rows bigint);
+CREATE FUNCTION checks(col text, dist text, sop text, label text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE qv text; other text; r real; exact int[]; exact_ordered int[]; got int[]; ok boolean; returned bigint;
+BEGIN
+    other := CASE WHEN col = 'h' THEN '''[1,1,1,1,1,1,1,1]''::halfvec' ELSE '''[1,1,1,1,1,1,1,1]''::vector' END;
+    FOR qv IN SELECT format('%L::%s', CASE WHEN col = 'h' THEN v::halfvec(8)::text ELSE v::text END,
+                            CASE WHEN col = 'h' THEN 'halfvec' ELSE 'vector' END) FROM queries ORDER BY q LOOP
+        -- exact answers (no index): the radius of the 50th nearest row, the rows within
+        SET LOCAL enable_indexscan = off;
+        EXECUTE format('SELECT (%s %s %s)::real FROM t ORDER BY 1 OFFSET 49 LIMIT 1', col, dist, qv) INTO r;
+        EXECUTE format('SELECT array_agg(id ORDER BY id), array_agg(id ORDER BY %s %s %s, id) FROM t WHERE %s %s %s <= %s',
+                       col, dist, qv, col, dist, qv, r) INTO exact, exact_ordered;
+        SET LOCAL enable_indexscan = on;
+        SET LOCAL enable_seqscan = off;
+        -- alone
+        EXECUTE format('SELECT array_agg(id ORDER BY id) FROM t WHERE %s %s sphere(%s, %s)', col, sop, qv, r) INTO got;
+        ok := got = exact;
+        -- with ORDER BY: the same rows in distance order
+        EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t WHERE %s %s sphere(%s, %s) ORDER BY %s %s %s, id) s',
+                       col, sop, qv, r, col, dist, qv) INTO got;
+        ok := ok AND got = exact_ordered;
+        -- with LIMIT: the 20 nearest (the sphere holds 50)
+        EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t WHERE %s %s sphere(%s, %s) ORDER BY %s %s %s, id LIMIT 20) s',
+                       col, sop, qv, r, col, dist, qv) INTO got;
+        ok := ok AND got = exact_ordered[1:20];
+        -- with another filter
+        EXECUTE format('SELECT array_agg(id ORDER BY id) FROM t WHERE %s %s sphere(%s, %s) AND id %% 3 = 0', col, sop, qv, r) INTO got;
+        ok := ok AND got IS NOT DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(exact) x WHERE x % 3 = 0);
+        -- ORDER BY another center: the index orders, the executor applies the radius
+        EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM t WHERE %s %s sphere(%s, %s) ORDER BY %s %s %s LIMIT 3000) s',
+                       col, sop, qv, r, col, dist, other) INTO got;
+        ok := ok AND got = exact;
+        returned := index_rows(format('SELECT id FROM t WHERE %s %s sphere(%s, %s)', col, sop, qv, r));
+        INSERT INTO results VALUES (label, ok, cardinality(exact), returned);
+        RESET enable_seqscan;
+        RESET enable_indexscan;
+    END LOOP;
+END $$;
+
+-- hnsw
+CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 1);
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 1) AND id > 10 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 5;
+RESET enable_seqscan;
+-- a NULL sphere admits no row, through the index too
+SET enable_seqscan = off;
+SELECT count(*) FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', NULL);
+SELECT count(*) FROM t WHERE v <<->> NULL::sphere_vector;
+SELECT count(*) FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 'NaN');
+-- a radius that holds every row: the scan continues to the end
+SELECT count(*) FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 100);
+-- a query of other dimensions is refused, as by the distance operators
+SELECT count(*) FROM t WHERE v <<->> sphere('[0,0]', 1);
+RESET enable_seqscan;
+SELECT checks('v', '<->', '<<->>', 'hnsw vector_l2_ops');
+DROP INDEX t_v;
+CREATE INDEX t_v ON t USING hnsw (v vector_cosine_ops);
+SELECT checks('v', '<=>', '<<=>>', 'hnsw vector_cosine_ops');
+DROP INDEX t_v;
+CREATE INDEX t_v ON t USING hnsw (v vector_cosine_ops) WITH (quantization = 'none');
+SELECT checks('v', '<=>', '<<=>>', 'hnsw vector_cosine_ops exact');
+DROP INDEX t_v;
+CREATE INDEX t_v ON t USING hnsw (v vector_ip_ops);
+SELECT checks('v', '<#>', '<<#>>', 'hnsw vector_ip_ops');
+DROP INDEX t_v;
+CREATE INDEX t_h ON t USING hnsw (h halfvec_l2_ops);
+SELECT checks('h', '<->', '<<->>', 'hnsw halfvec_l2_ops');
+DROP INDEX t_h;
+CREATE INDEX t_h ON t USING hnsw (h halfvec_cosine_ops);
+SELECT checks('h', '<=>', '<<=>>', 'hnsw halfvec_cosine_ops');
+DROP INDEX t_h;
+
+-- ivfflat (every list may be read: ivfflat.max_probes)
+CREATE INDEX t_v ON t USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 1);
+SELECT count(*) FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', NULL);
+SELECT count(*) FROM t WHERE v <<->> sphere('[0,0,0,0,0,0,0,0]', 100);
+RESET enable_seqscan;
+SELECT checks('v', '<->', '<<->>', 'ivfflat vector_l2_ops');
+DROP INDEX t_v;
+CREATE INDEX t_v ON t USING ivfflat (v vector_cosine_ops) WITH (lists = 20);
+SELECT checks('v', '<=>', '<<=>>', 'ivfflat vector_cosine_ops');
+DROP INDEX t_v;
+CREATE INDEX t_v ON t USING ivfflat (v vector_ip_ops) WITH (lists = 20);
+SELECT checks('v', '<#>', '<<#>>', 'ivfflat vector_ip_ops');
+DROP INDEX t_v;
+CREATE INDEX t_h ON t USING ivfflat (h halfvec_l2_ops) WITH (lists = 20);
+SELECT checks('h', '<->', '<<->>', 'ivfflat halfvec_l2_ops');
+DROP INDEX t_h;
+
+-- Every check returns the exact rows; radius scans return far fewer rows than
+-- the table's 3,000 to the executor (they stop once past the radius).
+SELECT name, count(*) AS queries, bool_and(ok) AS exact, min(rows_in_radius) AS min_rows,
+       max(rows_in_radius) AS max_rows, max(index_rows) < 1000 AS stopped_at_radius
+FROM results GROUP BY name ORDER BY name;
+SELECT * FROM results WHERE NOT ok OR index_rows >= 1000;
+
+DROP TABLE t, queries, results;
+DROP FUNCTION checks(text, text, text, text);
+DROP FUNCTION index_rows(text);
+RESET search_path;
+DROP SCHEMA radius_test;
