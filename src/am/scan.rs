@@ -344,6 +344,10 @@ pub unsafe fn begin_scan<T>(
     // it when the scan's context is deleted.
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        // `RelationGetIndexScan` leaves these unset (pallocs, not palloc0s); a scan
+        // without ORDER BY (a radius scan) has no values to report.
+        (*scan).xs_orderbyvals = std::ptr::null_mut();
+        (*scan).xs_orderbynulls = std::ptr::null_mut();
         quantization::alloc_orderby_values(scan, norderbys);
         let state = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
         (*scan).opaque = state as *mut std::ffi::c_void;

@@ -8,7 +8,7 @@ SET search_path = filtered_plan, public;
 
 SELECT setseed(0.42);
 CREATE TABLE items (id int, cat int, emb vector(32));
-INSERT INTO items SELECT i, i % 1000, ARRAY(SELECT random() - 0.5 FROM generate_series(1, 32) WHERE i > 0)
+INSERT INTO items SELECT i, i % 1000, ARRAY(SELECT random() - 0.5 FROM generate_series(1, 32) WHERE i >= 0)
 FROM generate_series(0, 29999) i;
 CREATE INDEX items_cat ON items (cat);
 CREATE INDEX items_graph ON items USING hnsw (emb vector_cosine_ops);

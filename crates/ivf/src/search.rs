@@ -174,7 +174,7 @@ impl Scan {
                 if nearest.distance > threshold {
                     self.candidates.clear();
                     self.batch_truncated = false;
-                    self.next_list = self.lists.len();
+                    self.lists.truncate(self.next_list);
                     return Ok(None);
                 }
             }
