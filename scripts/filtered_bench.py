@@ -13,10 +13,11 @@ already be created in each database (`CREATE EXTENSION vector` on pgvector's ser
 
 `run` sets `hnsw.iterative_scan = relaxed_order` and, for each selectivity, runs
 `SELECT id FROM filtered_items WHERE cat < X ORDER BY emb <=> q LIMIT 10` for the first
-N held-out queries (query.npy): the plan the planner chose (graph or btree), the mean
-rows returned, recall@10 against the exact filtered result (computed on the server with
-the vector index disabled) and the queries per second, median of R rounds. The machine
-may be shared: QPS are only comparable within one run.
+N held-out queries (query.npy), with the planner's choice and with each plan forced
+(`--modes`): the plan (graph or btree), the mean rows returned, recall@10 against the
+exact filtered result (computed on the server with the vector index disabled) and the
+queries per second, median of R rounds (after a first, untimed round). The machine may
+be shared: QPS are only comparable within one run.
 
 Needs psycopg 3 (`pip install 'psycopg[binary]'`); no numpy.
 """
@@ -82,42 +83,57 @@ def plan_of(conn, sql):
     return "seq" if "Seq Scan" in text else "other"
 
 
-def run(servers, nqueries, repeat):
+MODES = {
+    # what the planner chooses
+    "planner": [],
+    # the exact plan: no vector index scan (a btree bitmap scan, or a sequential scan,
+    # and a sort)
+    "exact": ["SET LOCAL enable_indexscan = off"],
+    # the graph: no sort, so the ordered index scan
+    "graph": ["SET LOCAL enable_sort = off"],
+}
+
+
+def run(servers, nqueries, repeat, modes):
     queries = [literal(q) for q in read_npy_f16(f"{DATA}/query.npy", nqueries)]
+    sql = "SELECT id FROM filtered_items WHERE cat < {b} ORDER BY emb <=> '{q}' LIMIT 10"
     results = []
     for name, dsn in servers:
         with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
             conn.execute("SET hnsw.iterative_scan = relaxed_order")
             conn.execute("SET jit = off")
             for label, bound in SELECTIVITIES:
-                sql = "SELECT id FROM filtered_items WHERE cat < {b} ORDER BY emb <=> '{q}' LIMIT 10"
-                plan = plan_of(conn, sql.format(b=bound, q=queries[0]))
                 # exact answers: no vector index
-                conn.execute("BEGIN")
-                conn.execute("SET LOCAL enable_indexscan = off")
-                truth = [
-                    {r[0] for r in conn.execute(sql.format(b=bound, q=q))} for q in queries
-                ]
-                conn.execute("COMMIT")
-                got = [[r[0] for r in conn.execute(sql.format(b=bound, q=q))] for q in queries]
-                rows = statistics.mean(len(g) for g in got)
-                recall = statistics.mean(
-                    len(set(g) & t) / max(len(t), 1) for g, t in zip(got, truth)
-                )
-                qps = []
-                for _ in range(repeat):
-                    t0 = time.perf_counter()
-                    for q in queries:
-                        conn.execute(sql.format(b=bound, q=q)).fetchall()
-                    qps.append(len(queries) / (time.perf_counter() - t0))
-                results.append((name, label, plan, rows, recall, statistics.median(qps)))
-                print(f"{name:10} {label:5} plan={plan:6} rows={rows:5.1f} "
-                      f"recall={recall:.3f} qps={statistics.median(qps):7.1f}", flush=True)
+                with conn.transaction():
+                    conn.execute(MODES["exact"][0])
+                    truth = [
+                        {r[0] for r in conn.execute(sql.format(b=bound, q=q))} for q in queries
+                    ]
+                for mode in modes:
+                    with conn.transaction():
+                        for setting in MODES[mode]:
+                            conn.execute(setting)
+                        plan = plan_of(conn, sql.format(b=bound, q=queries[0]))
+                        got = [[r[0] for r in conn.execute(sql.format(b=bound, q=q))] for q in queries]
+                        rows = statistics.mean(len(g) for g in got)
+                        recall = statistics.mean(
+                            len(set(g) & t) / max(len(t), 1) for g, t in zip(got, truth)
+                        )
+                        qps = []
+                        for _ in range(repeat):
+                            t0 = time.perf_counter()
+                            for q in queries:
+                                conn.execute(sql.format(b=bound, q=q)).fetchall()
+                            qps.append(len(queries) / (time.perf_counter() - t0))
+                    results.append((name, label, mode, plan, rows, recall, statistics.median(qps)))
+                    print(f"{name:11} {label:5} {mode:8} plan={plan:6} rows={rows:5.1f} "
+                          f"recall={recall:.3f} qps={statistics.median(qps):7.1f}", flush=True)
     print()
-    print("| server | selectivity | plan | rows | recall@10 | QPS (median) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, label, plan, rows, recall, qps in results:
-        print(f"| {name} | {label} | {plan} | {rows:.1f} | {recall:.3f} | {qps:.0f} |")
+    print("| server | selectivity | plan forced | plan | rows | recall@10 | QPS (median) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, label, mode, plan, rows, recall, qps in results:
+        forced = "no (planner)" if mode == "planner" else mode
+        print(f"| {name} | {label} | {forced} | {plan} | {rows:.1f} | {recall:.3f} | {qps:.0f} |")
 
 
 def main():
@@ -129,11 +145,13 @@ def main():
     pr.add_argument("server", nargs="+", help="NAME=DSN")
     pr.add_argument("--queries", type=int, default=50)
     pr.add_argument("--repeat", type=int, default=3)
+    pr.add_argument("--modes", default="planner,exact,graph",
+                    help="comma-separated: planner (its choice), exact, graph (forced)")
     a = p.parse_args()
     if a.cmd == "load":
         load(a.dsn)
     else:
-        run([tuple(s.split("=", 1)) for s in a.server], a.queries, a.repeat)
+        run([tuple(s.split("=", 1)) for s in a.server], a.queries, a.repeat, a.modes.split(","))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ pub fn sphere_distance<T: Element>(metric: SphereMetric, a: &[T], center: &[T]) 
 
 /// `a <<op>> sphere(center, radius)`: NULL if the sphere has a NULL field.
 unsafe fn within<T: Element>(fcinfo: FunctionCallInfo, metric: SphereMetric) -> Datum {
+    // SAFETY: the SQL signature passes a non-NULL (STRICT) `vector`/`halfvec` of element `T`
+    // and a non-NULL sphere of the same element type, whose center is a value of that type.
     unsafe {
         let a = dense_from_ptr::<T>(arg_varlena(fcinfo, 0));
         let Some((center, radius)) = sphere_parts(arg(fcinfo, 1)) else {
