@@ -28,7 +28,7 @@ use ::ivf::{
 use pagestore::{ItemPointer, Relation};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, Storage, VectorSpace};
+use vecspace::{ElementType, Metric, Storage, VectorSpace};
 
 use super::buffer::PgRelation;
 use super::build::{report_tuples_total, scan_heap};
@@ -214,6 +214,19 @@ fn worker_pool(threads: usize) -> WorkerPool {
             None,
         )
     })
+}
+
+/// The Euclidean distance an index distance of `space` stands for, where
+/// the space is a metric one: squared Euclidean (`l2`), minus the inner product
+/// of unit vectors (`vector` cosine) or the cosine distance (`halfvec` cosine);
+/// `None` for the others.
+fn euclidean_of(space: &VectorSpace, distance: f64) -> Option<f64> {
+    match (space.metric(), space.element()) {
+        (Metric::L2, ElementType::F32 | ElementType::F16) => Some(distance.max(0.0).sqrt()),
+        (Metric::Cosine, ElementType::F32) => Some((2.0 + 2.0 * distance).max(0.0).sqrt()),
+        (Metric::Cosine, ElementType::F16) => Some((2.0 * distance).max(0.0).sqrt()),
+        _ => None,
+    }
 }
 
 /// Lists of index `oid` from its meta page, else from its options.
@@ -532,7 +545,7 @@ impl AccessMethod for Ivfflat {
 
     unsafe fn start_radius_search(
         index: pg_sys::Relation,
-        _info: &IndexInfo,
+        info: &IndexInfo,
         query: &[u8],
         space: &QuerySpace,
         threshold: f32,
@@ -550,7 +563,21 @@ impl AccessMethod for Ivfflat {
         let rel = unsafe { PgRelation::logged(index) };
         let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e));
         search.set_memory_limit(guc::work_mem_bytes());
-        search.stop_beyond(threshold);
+        // Under a metric, lists on the far side of a Voronoi bisector farther than
+        // the radius cannot hold rows within it: they are left out. (Inner product
+        // is not a metric: those scans read up to `max_probes` lists.)
+        let space_of = info.space;
+        if let Some(radius) = euclidean_of(&space_of, threshold as f64).filter(|r| r.is_finite()) {
+            let skipped = search.skip_lists_outside(
+                &rel,
+                radius,
+                |d| euclidean_of(&space_of, d as f64).unwrap_or(f64::INFINITY),
+                |a, b| {
+                    euclidean_of(&space_of, space_of.distance(a, b) as f64).unwrap_or(0.0)
+                },
+            );
+            skipped.unwrap_or_else(|e| raise(e));
+        }
         search
     }
 

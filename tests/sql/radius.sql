@@ -59,32 +59,32 @@ BEGIN
         -- exact answers (no index): the radius of the 50th nearest row, the rows within
         SET LOCAL enable_indexscan = off;
         EXECUTE format('SELECT (%s %s %s)::real FROM t ORDER BY 1 OFFSET 49 LIMIT 1', col, dist, qv) INTO r;
-        EXECUTE format('SELECT array_agg(id ORDER BY id), array_agg(id ORDER BY %s %s %s, id) FROM t WHERE %s %s %s <= %s',
+        EXECUTE format('SELECT array_agg(id ORDER BY id), array_agg(id ORDER BY %s %s %s, id) FROM t WHERE %s %s %s <= %s::real',
                        col, dist, qv, col, dist, qv, r) INTO exact, exact_ordered;
         SET LOCAL enable_indexscan = on;
         SET LOCAL enable_seqscan = off;
         failed := '{}';
         -- alone
         EXECUTE format('SELECT array_agg(id ORDER BY id) FROM t WHERE %s %s sphere(%s, %s)', col, sop, qv, r) INTO got;
-        IF got IS DISTINCT FROM exact THEN failed := failed || 'alone'; END IF;
+        IF got IS DISTINCT FROM exact THEN failed := failed || 'alone'::text; END IF;
         -- with ORDER BY: the same rows in distance order
         EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t WHERE %s %s sphere(%s, %s) ORDER BY %s %s %s, id) s',
                        col, sop, qv, r, col, dist, qv) INTO got;
-        IF got IS DISTINCT FROM exact_ordered THEN failed := failed || 'order by'; END IF;
+        IF got IS DISTINCT FROM exact_ordered THEN failed := failed || 'order by'::text; END IF;
         -- with LIMIT: the 20 nearest (the sphere holds 50)
         EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM t WHERE %s %s sphere(%s, %s) ORDER BY %s %s %s, id LIMIT 20) s',
                        col, sop, qv, r, col, dist, qv) INTO got;
-        IF got IS DISTINCT FROM exact_ordered[1:20] THEN failed := failed || 'limit'; END IF;
+        IF got IS DISTINCT FROM exact_ordered[1:20] THEN failed := failed || 'limit'::text; END IF;
         -- with another filter
         EXECUTE format('SELECT array_agg(id ORDER BY id) FROM t WHERE %s %s sphere(%s, %s) AND id %% 3 = 0', col, sop, qv, r) INTO got;
         IF got IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(exact) x WHERE x % 3 = 0) THEN
-            failed := failed || 'filter';
+            failed := failed || 'filter'::text;
         END IF;
         -- ORDER BY another center: an ordinary ordered scan (ef_search rows, or
         -- probes lists), the executor applies the radius: only rows within
         EXECUTE format('SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM t WHERE %s %s sphere(%s, %s) ORDER BY %s %s %s LIMIT 3000) s',
                        col, sop, qv, r, col, dist, other) INTO got;
-        IF NOT coalesce(got <@ exact, true) THEN failed := failed || 'other center'; END IF;
+        IF NOT coalesce(got <@ exact, true) THEN failed := failed || 'other center'::text; END IF;
         returned := index_rows(format('SELECT id FROM t WHERE %s %s sphere(%s, %s)', col, sop, qv, r));
         INSERT INTO results VALUES (label, cardinality(failed) = 0, cardinality(exact), returned, failed);
         RESET enable_seqscan;
@@ -145,13 +145,22 @@ CREATE INDEX t_h ON t USING ivfflat (h halfvec_l2_ops) WITH (lists = 20);
 SELECT checks('h', '<->', '<<->>', 'ivfflat halfvec_l2_ops');
 DROP INDEX t_h;
 
--- Every check returns the exact rows; radius scans return fewer rows than the
--- table's 3,000 to the executor (they stop once past the radius; a scan that
--- did not would read all of them: max_scan_tuples and max_probes allow it).
+-- Every check returns the exact rows. hnsw radius scans stop a round or two
+-- past the radius (a scan that did not would return all 3,000 rows:
+-- max_scan_tuples allows it); ivfflat skips the lists a bisector separates
+-- from the sphere (l2 and cosine: some lists here, this sphere holds 1.7% of
+-- rows in 8 dimensions; inner product is not a metric: every list).
 SELECT name, count(*) AS queries, bool_and(ok) AS exact, min(rows_in_radius) AS min_rows,
-       max(rows_in_radius) AS max_rows, max(index_rows) < 2000 AS stopped_at_radius
+       max(rows_in_radius) AS max_rows,
+       CASE WHEN name LIKE 'hnsw%' THEN max(index_rows) < 2000 ELSE min(index_rows) < 3000 END AS read_less
 FROM results GROUP BY name ORDER BY name;
-SELECT * FROM results WHERE NOT ok OR index_rows >= 2000;
+SELECT * FROM results WHERE NOT ok;
+-- a smaller sphere (5 rows): ivfflat leaves out lists for every query
+CREATE INDEX t_v ON t USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+SELECT q, index_rows(format('SELECT id FROM t WHERE v <<->> sphere(%L::vector, %s)', v,
+                            (SELECT (t.v <-> queries.v)::real FROM t ORDER BY 1 OFFSET 4 LIMIT 1))) < 3000 AS skips_lists
+FROM queries ORDER BY q;
+DROP INDEX t_v;
 
 DROP TABLE t, queries, results;
 DROP FUNCTION checks(text, text, text, text);

@@ -69,9 +69,10 @@ pub struct Scan {
     batch_truncated: bool,
     /// The last row returned from the current batch.
     last_returned: Option<Candidate>,
-    /// Radius scans ([`Scan::stop_beyond`]): end after a batch whose
-    /// nearest row is farther than this distance.
-    radius_stop: Option<f32>,
+    /// Distances from the query to the centroids of `lists`, in order.
+    list_distances: Vec<f32>,
+    /// List numbers of `lists`, in order.
+    list_numbers: Vec<u32>,
 }
 
 /// Bytes of one row held by a scan.
@@ -117,6 +118,8 @@ impl Scan {
         ranked.sort_unstable_by(by_distance);
         Ok(Self {
             query: query.to_vec(),
+            list_distances: ranked.iter().map(|r| r.0).collect(),
+            list_numbers: ranked.iter().map(|r| r.1).collect(),
             lists: ranked.into_iter().map(|(_, _, head)| head).collect(),
             next_list: 0,
             probes,
@@ -126,18 +129,72 @@ impl Scan {
             batch_start: 0,
             batch_truncated: false,
             last_returned: None,
-            radius_stop: None,
         })
     }
 
-    /// Makes this a radius scan: it ends after the first batch of lists
-    /// whose nearest row is farther than `threshold` (a distance of the
-    /// index's space). Lists come nearest centroid first, so the next
-    /// batches are unlikely to hold nearer rows. Batches without rows do not
-    /// end it. The lists it may read are the ones [`Scan::new`] ranked (for
-    /// radius scans, create it with an iterative [`SearchOptions`]).
-    pub fn stop_beyond(&mut self, threshold: f32) {
-        self.radius_stop = Some(threshold);
+    /// Leaves out, before the scan reads any list, the lists that cannot
+    /// hold a row within Euclidean distance `radius` of the query: for
+    /// radius scans. A row is in the list of its nearest centroid, so a row
+    /// of list `j` is on `c_j`'s side of the bisector of `c_1` (the nearest
+    /// centroid to the query) and `c_j`, which is `(e_j^2 - e_1^2) / (2
+    /// |c_j - c_1|)` away from the query (`e_i`: the query's Euclidean
+    /// distance to `c_i`); lists farther than `radius` (with 1% of margin)
+    /// are skipped. `euclidean_of` turns a distance of the space (between
+    /// the query and a centroid) into the Euclidean distance, and
+    /// `centroid_euclidean` gives it between two centroid payloads; the space
+    /// must be a metric one where rows are assigned to the Euclidean-nearest
+    /// centroid (L2, or cosine on normalised vectors).
+    pub fn skip_lists_outside<R: Relation>(
+        &mut self,
+        rel: &R,
+        radius: f64,
+        euclidean_of: impl Fn(f32) -> f64,
+        centroid_euclidean: impl Fn(&[u8], &[u8]) -> f64,
+    ) -> Result<(), IvfError> {
+        if self.next_list > 0 || self.lists.len() < 2 {
+            return Ok(());
+        }
+        let meta = read_meta(rel)?;
+        let first = self.list_numbers[0];
+        let mut c1 = None;
+        for_each_centroid(rel, &meta, |entry| {
+            if entry.list == first {
+                c1 = Some(entry.payload.to_vec());
+            }
+        })?;
+        let Some(c1) = c1 else {
+            return Ok(());
+        };
+        let rank: std::collections::HashMap<u32, usize> = self
+            .list_numbers
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (l, i))
+            .collect();
+        let e: Vec<f64> = self.list_distances.iter().map(|&d| euclidean_of(d)).collect();
+        let mut keep = vec![true; self.lists.len()];
+        for_each_centroid(rel, &meta, |entry| {
+            let Some(&i) = rank.get(&entry.list) else {
+                return;
+            };
+            if i == 0 {
+                return;
+            }
+            let between = centroid_euclidean(entry.payload, &c1);
+            if between > 0.0 && between.is_finite() {
+                let h = (e[i] * e[i] - e[0] * e[0]) / (2.0 * between);
+                if h > radius * 1.01 + 1e-4 * (e[0] + e[i]) + 1e-6 {
+                    keep[i] = false;
+                }
+            }
+        })?;
+        let mut k = keep.iter();
+        self.lists.retain(|_| *k.next().expect("one flag per list"));
+        let mut k = keep.iter();
+        self.list_distances.retain(|_| *k.next().expect("one flag per list"));
+        let mut k = keep.iter();
+        self.list_numbers.retain(|_| *k.next().expect("one flag per list"));
+        Ok(())
     }
 
     /// Bounds the rows held at once to what fits `bytes` (at least 64
@@ -170,14 +227,6 @@ impl Scan {
             let end = (start + self.probes).min(self.lists.len());
             self.last_returned = None;
             self.read_batch(rel, space, start, end)?;
-            if let (Some(threshold), Some(nearest)) = (self.radius_stop, self.candidates.peek()) {
-                if nearest.distance > threshold {
-                    self.candidates.clear();
-                    self.batch_truncated = false;
-                    self.lists.truncate(self.next_list);
-                    return Ok(None);
-                }
-            }
         }
     }
 

@@ -1,5 +1,5 @@
-//! Radius scans: [`Scan::stop_beyond`] reads batches of lists until one
-//! holds no row within the radius.
+//! Radius scans: [`Scan::skip_lists_outside`] leaves out the lists that cannot
+//! hold a row within the radius.
 
 use ivf::{IndexParams, IterativeScan, IvfBuilder, Scan, SearchOptions, Space};
 use pagestore::{ItemPointer, MemRelation};
@@ -9,7 +9,8 @@ use common::L2;
 
 const DIM: usize = 2;
 
-/// A 40 x 40 grid; 16 lists with centroids on a coarser grid.
+/// A 40 x 40 grid; 16 lists with centroids on a coarser grid (every point
+/// is in the list of its nearest centroid).
 fn point(i: usize) -> Vec<f32> {
     vec![(i % 40) as f32, (i / 40) as f32]
 }
@@ -41,31 +42,37 @@ fn build() -> MemRelation {
 }
 
 #[test]
-fn a_radius_scan_returns_the_rows_within_and_reads_few_lists() {
+fn lists_beyond_the_bound_are_skipped_and_the_rows_within_are_found() {
     let rel = build();
     let options = SearchOptions {
-        probes: 2,
+        probes: 1,
         iterative: IterativeScan::RelaxedOrder { max_probes: 16 },
     };
-    let query: Vec<u8> = bytemuck::cast_slice(&[12.0f32, 17.0]).to_vec();
-    let threshold = 9.0; // squared: a radius of 3
-    let within: Vec<usize> = (0..1600)
-        .filter(|&i| L2.distance(&query, bytemuck::cast_slice(&point(i))) <= threshold)
-        .collect();
-    assert_eq!(within.len(), 29);
-    let mut scan = Scan::new(&rel, &L2, &query, &options).unwrap();
-    scan.stop_beyond(threshold);
-    let mut found = Vec::new();
-    while let Some((t, d)) = scan.next(&rel, &L2).unwrap() {
-        if d <= threshold {
-            found.push(t.block as usize * 100 + t.offset as usize - 1);
+    for (qx, qy, r) in [(12.0f32, 17.0f32, 3.0f32), (0.0, 0.0, 4.0), (20.0, 20.0, 1.0), (7.5, 31.0, 6.0)] {
+        let query: Vec<u8> = bytemuck::cast_slice(&[qx, qy]).to_vec();
+        let threshold = r * r; // squared
+        let within: Vec<usize> = (0..1600)
+            .filter(|&i| L2.distance(&query, bytemuck::cast_slice(&point(i))) <= threshold)
+            .collect();
+        assert!(!within.is_empty());
+        let mut scan = Scan::new(&rel, &L2, &query, &options).unwrap();
+        // squared distances
+        scan.skip_lists_outside(&rel, r as f64, |d| (d as f64).sqrt(), |a, b| {
+            (L2.distance(a, b) as f64).sqrt()
+        })
+        .unwrap();
+        let mut found = Vec::new();
+        while let Some((t, d)) = scan.next(&rel, &L2).unwrap() {
+            if d <= threshold {
+                found.push(t.block as usize * 100 + t.offset as usize - 1);
+            }
         }
+        found.sort();
+        assert_eq!(found, within, "query ({qx}, {qy}) radius {r}");
+        assert!(scan.lists_read() <= 6, "{} lists read", scan.lists_read());
     }
-    found.sort();
-    assert_eq!(found, within);
-    assert!(scan.lists_read() < 16, "{} lists read", scan.lists_read());
-
-    // without the stop, the scan reads every list
+    // without the bound, the scan reads every list
+    let query: Vec<u8> = bytemuck::cast_slice(&[12.0f32, 17.0]).to_vec();
     let mut scan = Scan::new(&rel, &L2, &query, &options).unwrap();
     while scan.next(&rel, &L2).unwrap().is_some() {}
     assert_eq!(scan.lists_read(), 16);
