@@ -526,6 +526,13 @@ unsafe extern "C-unwind" fn amgettuple<A: AccessMethod>(
                 };
                 // A radius scan without ORDER BY searches from the sphere's center.
                 let query_center = if ordered { None } else { center };
+                if !ordered && query_center.is_none() {
+                    error(
+                        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                        &format!("cannot scan {} index without order", A::NAME),
+                        None,
+                    );
+                }
                 let (payload, query) =
                     start_query(scan, info.space, info.dims, query_center, || {
                         A::max_payload_norm(index)
