@@ -544,8 +544,7 @@ unsafe extern "C-unwind" fn amgettuple<A: AccessMethod>(
                     !query.space.is_null_query()
                         && (!ordered
                             || center.is_some_and(|c| {
-                                scan::payload_of(c, &info.space.query_space(), info.dims)
-                                    == payload
+                                scan::payload_of(c, &info.space.query_space(), info.dims) == payload
                             }))
                 });
                 let search = match radius {

@@ -182,7 +182,12 @@ pub mod model {
         }
 
         fn graph(iterative: bool) -> GraphScan {
-            GraphScan { m: 16.0, ef_search: 40.0, iterative, max_scan_tuples: 20_000.0 }
+            GraphScan {
+                m: 16.0,
+                ef_search: 40.0,
+                iterative,
+                max_scan_tuples: 20_000.0,
+            }
         }
 
         #[test]
@@ -193,7 +198,12 @@ pub mod model {
                 // LIMIT above ef_search: a plain scan returns ef_search rows, as pgvector
                 assert_eq!(hnsw_ratio(&graph(false), &demand(100.0, 1.0)), pgvector);
             }
-            let lists = ListScan { lists: 100.0, probes: 1.0, iterative: false, max_probes: 100.0 };
+            let lists = ListScan {
+                lists: 100.0,
+                probes: 1.0,
+                iterative: false,
+                max_probes: 100.0,
+            };
             assert_eq!(ivf_ratio(&lists, &demand(10.0, 1.0)), 0.01);
             assert_eq!(ivf_ratio(&lists, &demand(5000.0, 1.0)), 0.01);
         }
@@ -201,9 +211,8 @@ pub mod model {
         #[test]
         fn the_pgvector_formula() {
             // entry level floor(ln 1e5 / ln 16) = 4; layer 0: 2*16*40 * 0.55 ln 1e5 / (ln 16 (1 + ln 40))
-            let expected = (4.0 * 16.0
-                + 1280.0 * 0.55 * N.ln() / (16f64.ln() * (1.0 + 40f64.ln())))
-                / N;
+            let expected =
+                (4.0 * 16.0 + 1280.0 * 0.55 * N.ln() / (16f64.ln() * (1.0 + 40f64.ln()))) / N;
             assert!((hnsw_fraction(N, 16.0, 40.0) - expected).abs() < 1e-12);
             assert_eq!(hnsw_fraction(0.0, 16.0, 40.0), 1.0);
             assert_eq!(hnsw_fraction(10.0, 16.0, 40.0), 1.0);
@@ -216,7 +225,10 @@ pub mod model {
             let r1 = hnsw_ratio(&g, &demand(10.0, 0.01));
             let r01 = hnsw_ratio(&g, &demand(10.0, 0.001));
             let plain = hnsw_ratio(&g, &demand(10.0, 1.0));
-            assert!(plain < r10 && r10 < r1 && r1 < r01, "{plain} {r10} {r1} {r01}");
+            assert!(
+                plain < r10 && r10 < r1 && r1 < r01,
+                "{plain} {r10} {r1} {r01}"
+            );
             // 1% needs 1,000 rows in order: a beam of 1,000
             assert_eq!(hnsw_effective_ef(&g, &demand(10.0, 0.01)), 1000.0);
             // a 10% filter needs 100 rows, more than ef_search
@@ -228,7 +240,10 @@ pub mod model {
         #[test]
         fn scans_that_cannot_keep_the_promise_are_charged_for_it() {
             // plain scan: ef_search 40 rows hold 0.4 rows passing a 1% filter
-            assert_eq!(hnsw_effective_ef(&graph(false), &demand(10.0, 0.01)), 1000.0);
+            assert_eq!(
+                hnsw_effective_ef(&graph(false), &demand(10.0, 0.01)),
+                1000.0
+            );
             // iterative: max_scan_tuples = 20,000 visits is a beam of about 2,000,
             // 0.01% needs 100,000 rows (all of the index)
             let capped = hnsw_ef_for_visits(N, 16.0, 20_000.0);
@@ -243,7 +258,12 @@ pub mod model {
 
         #[test]
         fn ivfflat_reads_lists_in_batches_of_probes() {
-            let it = ListScan { lists: 100.0, probes: 2.0, iterative: true, max_probes: 10.0 };
+            let it = ListScan {
+                lists: 100.0,
+                probes: 2.0,
+                iterative: true,
+                max_probes: 10.0,
+            };
             // 1,000 rows per list: 10% needs 100 rows (one list, a batch of two)
             assert_eq!(ivf_ratio(&it, &demand(10.0, 0.1)), 0.02);
             // 0.1% needs 10,000 rows: 10 lists
@@ -252,7 +272,10 @@ pub mod model {
             assert_eq!(ivf_ratio(&it, &demand(10.0, 0.0001)), 1.0);
             // unfiltered without LIMIT: max_probes bounds it
             assert_eq!(ivf_ratio(&it, &demand(N, 1.0)), 0.1);
-            let plain = ListScan { iterative: false, ..it };
+            let plain = ListScan {
+                iterative: false,
+                ..it
+            };
             assert_eq!(ivf_ratio(&plain, &demand(N, 1.0)), 0.02);
             assert_eq!(ivf_ratio(&plain, &demand(10.0, 0.001)), 0.1);
         }
@@ -268,7 +291,10 @@ pub mod model {
             assert_eq!(d.needed(), 100.0);
             // radius scans iterate: a beam of the rows inside the sphere
             assert_eq!(hnsw_effective_ef(&graph(true), &d), 100.0);
-            let filtered = Demand { other_selectivity: 0.01, ..d };
+            let filtered = Demand {
+                other_selectivity: 0.01,
+                ..d
+            };
             assert_eq!(filtered.needed(), 100.0);
         }
     }

@@ -572,9 +572,7 @@ impl AccessMethod for Ivfflat {
                 &rel,
                 radius,
                 |d| euclidean_of(&space_of, d as f64).unwrap_or(f64::INFINITY),
-                |a, b| {
-                    euclidean_of(&space_of, space_of.distance(a, b) as f64).unwrap_or(0.0)
-                },
+                |a, b| euclidean_of(&space_of, space_of.distance(a, b) as f64).unwrap_or(0.0),
             );
             skipped.unwrap_or_else(|e| raise(e));
         }

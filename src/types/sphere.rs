@@ -73,7 +73,9 @@ unsafe fn within<T: Element>(fcinfo: FunctionCallInfo, metric: SphereMetric) -> 
     }
 }
 
-crate::pg_function!(vector_sphere_l2, |fcinfo| { within::<f32>(fcinfo, SphereMetric::L2) });
+crate::pg_function!(vector_sphere_l2, |fcinfo| {
+    within::<f32>(fcinfo, SphereMetric::L2)
+});
 crate::pg_function!(vector_sphere_cosine, |fcinfo| {
     within::<f32>(fcinfo, SphereMetric::Cosine)
 });

@@ -551,7 +551,8 @@ impl HnswScan {
     /// farther than the ones already returned, so what remains is outside
     /// the radius as far as the graph search can tell.
     pub fn stop_beyond(&mut self, threshold: f32) {
-        if matches!(self.state, ScanState::NotStarted) && self.options.iterative == IterativeScan::Off
+        if matches!(self.state, ScanState::NotStarted)
+            && self.options.iterative == IterativeScan::Off
         {
             self.options.iterative = IterativeScan::RelaxedOrder;
             self.search = LayerSearch::new(SearchMode::IterativeScan);

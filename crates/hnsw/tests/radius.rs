@@ -28,7 +28,11 @@ fn a_radius_scan_finds_the_rows_within_and_stops_soon_after() {
         let ranked = brute_force(&L2, &rows, &q, 200, |_| true);
         let threshold = L2.distance(&q, &rows[ranked[199]]);
         let within: HashSet<usize> = ranked.into_iter().collect();
-        for mode in [IterativeScan::Off, IterativeScan::RelaxedOrder, IterativeScan::StrictOrder] {
+        for mode in [
+            IterativeScan::Off,
+            IterativeScan::RelaxedOrder,
+            IterativeScan::StrictOrder,
+        ] {
             let mut scan = HnswScan::new(&q, options(mode));
             scan.stop_beyond(threshold);
             let mut found = HashSet::new();
@@ -41,10 +45,20 @@ fn a_radius_scan_finds_the_rows_within_and_stops_soon_after() {
             }
             // plain scans would stop after ef_search = 20 rows
             let missed = within.difference(&found).count();
-            let tolerated = if mode == IterativeScan::StrictOrder { 20 } else { 4 };
-            assert!(missed <= tolerated, "query {qi} {mode:?}: {missed} of 200 missed");
+            let tolerated = if mode == IterativeScan::StrictOrder {
+                20
+            } else {
+                4
+            };
+            assert!(
+                missed <= tolerated,
+                "query {qi} {mode:?}: {missed} of 200 missed"
+            );
             // it stops a round or a few past the radius, not at the end of the index
-            assert!(returned < 600, "query {qi} {mode:?}: {returned} rows returned");
+            assert!(
+                returned < 600,
+                "query {qi} {mode:?}: {returned} rows returned"
+            );
         }
     }
 }

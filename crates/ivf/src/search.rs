@@ -171,7 +171,11 @@ impl Scan {
             .enumerate()
             .map(|(i, &l)| (l, i))
             .collect();
-        let e: Vec<f64> = self.list_distances.iter().map(|&d| euclidean_of(d)).collect();
+        let e: Vec<f64> = self
+            .list_distances
+            .iter()
+            .map(|&d| euclidean_of(d))
+            .collect();
         let mut keep = vec![true; self.lists.len()];
         for_each_centroid(rel, &meta, |entry| {
             let Some(&i) = rank.get(&entry.list) else {
@@ -191,9 +195,11 @@ impl Scan {
         let mut k = keep.iter();
         self.lists.retain(|_| *k.next().expect("one flag per list"));
         let mut k = keep.iter();
-        self.list_distances.retain(|_| *k.next().expect("one flag per list"));
+        self.list_distances
+            .retain(|_| *k.next().expect("one flag per list"));
         let mut k = keep.iter();
-        self.list_numbers.retain(|_| *k.next().expect("one flag per list"));
+        self.list_numbers
+            .retain(|_| *k.next().expect("one flag per list"));
         Ok(())
     }
 

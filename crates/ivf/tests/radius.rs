@@ -35,7 +35,9 @@ fn build() -> MemRelation {
     };
     let mut builder = IvfBuilder::new(&rel, &L2, params, centroids, |_| {}).unwrap();
     for i in 0..1600 {
-        builder.push(tid(i), bytemuck::cast_slice(&point(i))).unwrap();
+        builder
+            .push(tid(i), bytemuck::cast_slice(&point(i)))
+            .unwrap();
     }
     builder.finish().unwrap();
     rel
@@ -48,7 +50,12 @@ fn lists_beyond_the_bound_are_skipped_and_the_rows_within_are_found() {
         probes: 1,
         iterative: IterativeScan::RelaxedOrder { max_probes: 16 },
     };
-    for (qx, qy, r) in [(12.0f32, 17.0f32, 3.0f32), (0.0, 0.0, 4.0), (20.0, 20.0, 1.0), (7.5, 31.0, 6.0)] {
+    for (qx, qy, r) in [
+        (12.0f32, 17.0f32, 3.0f32),
+        (0.0, 0.0, 4.0),
+        (20.0, 20.0, 1.0),
+        (7.5, 31.0, 6.0),
+    ] {
         let query: Vec<u8> = bytemuck::cast_slice(&[qx, qy]).to_vec();
         let threshold = r * r; // squared
         let within: Vec<usize> = (0..1600)
@@ -57,9 +64,12 @@ fn lists_beyond_the_bound_are_skipped_and_the_rows_within_are_found() {
         assert!(!within.is_empty());
         let mut scan = Scan::new(&rel, &L2, &query, &options).unwrap();
         // squared distances
-        scan.skip_lists_outside(&rel, r as f64, |d| (d as f64).sqrt(), |a, b| {
-            (L2.distance(a, b) as f64).sqrt()
-        })
+        scan.skip_lists_outside(
+            &rel,
+            r as f64,
+            |d| (d as f64).sqrt(),
+            |a, b| (L2.distance(a, b) as f64).sqrt(),
+        )
         .unwrap();
         let mut found = Vec::new();
         while let Some((t, d)) = scan.next(&rel, &L2).unwrap() {
