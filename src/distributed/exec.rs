@@ -69,8 +69,31 @@ impl Drop for Res {
     }
 }
 
+/// Where a row to return comes from.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    /// (partition, row) of a remote result.
+    Remote(usize, c_int),
+    /// Index into `local_rows`.
+    Local(usize),
+}
+
+/// A row of a local partition's child plan, copied into `local_cxt`.
+struct LocalRow {
+    distance: Option<f64>,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+}
+
 struct State {
     info: PlanInfo,
+    /// The local partitions' plans (also in `custom_ps`, for EXPLAIN).
+    locals: Vec<*mut pg_sys::PlanState>,
+    /// Holds the local rows' pass-by-reference values until the next rescan.
+    local_cxt: pg_sys::MemoryContext,
+    local_rows: Vec<LocalRow>,
+    /// (length, by value) of the scan tuple's columns.
+    typlens: Vec<(i16, bool)>,
     exprs: Vec<*mut pg_sys::ExprState>,
     inputs: Box<[pg_sys::FmgrInfo]>,
     ioparams: Vec<pg_sys::Oid>,
@@ -78,8 +101,8 @@ struct State {
     userid: pg_sys::Oid,
     row_cxt: pg_sys::MemoryContext,
     results: Vec<Option<Res>>,
-    /// (partition, row) of the rows to return, in order.
-    order: Vec<(usize, c_int)>,
+    /// The rows to return, in order.
+    order: Vec<Src>,
     next: usize,
     executed: bool,
 }
@@ -160,7 +183,7 @@ unsafe fn plan_info(cscan: *mut pg_sys::CustomScan) -> PlanInfo {
 unsafe extern "C-unwind" fn begin_scan(
     node: *mut pg_sys::CustomScanState,
     estate: *mut pg_sys::EState,
-    _eflags: c_int,
+    eflags: c_int,
 ) {
     // SAFETY: called by ExecInitCustomScan with its node and executor state.
     unsafe {
@@ -179,8 +202,10 @@ unsafe extern "C-unwind" fn begin_scan(
             (0..natts).map(|_| pg_sys::FmgrInfo::default()).collect();
         let mut ioparams = Vec::with_capacity(natts);
         let mut typmods = Vec::with_capacity(natts);
+        let mut typlens = Vec::with_capacity(natts);
         for i in 0..natts {
             let att = (*desc).attrs.as_ptr().add(i);
+            typlens.push(((*att).attlen, (*att).attbyval));
             let mut func = pg_sys::InvalidOid;
             let mut ioparam = pg_sys::InvalidOid;
             pg_sys::getTypeInputInfo((*att).atttypid, &mut func, &mut ioparam);
@@ -213,9 +238,33 @@ unsafe extern "C-unwind" fn begin_scan(
             8 * 1024,
             8 * 1024 * 1024,
         );
+        // The local partitions' plans: they run inside this node, like Append's children.
+        let child_flags =
+            eflags & !((pg_sys::EXEC_FLAG_BACKWARD | pg_sys::EXEC_FLAG_MARK) as c_int);
+        let mut locals = Vec::new();
+        for i in 0..list_len((*cscan).custom_plans) {
+            let plan = list_nth::<pg_sys::Plan>((*cscan).custom_plans, i);
+            let ps = pg_sys::ExecInitNode(plan, estate, child_flags);
+            (*node).custom_ps = pg_sys::lappend((*node).custom_ps, ps as *mut c_void);
+            locals.push(ps);
+        }
+        if locals.len() != info.locals.len() {
+            pgrx::error!("pgvector_rs: corrupt distributed scan plan (local partitions)");
+        }
+        let local_cxt = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"pgvector_rs distributed local rows".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        );
         let nleaves = info.leaves.len();
         let st = Box::new(State {
             info,
+            locals,
+            local_cxt,
+            local_rows: Vec::new(),
+            typlens,
             exprs,
             inputs,
             ioparams,
@@ -276,8 +325,19 @@ unsafe extern "C-unwind" fn next_row(ss: *mut pg_sys::ScanState) -> *mut pg_sys:
         if st.next >= st.order.len() {
             return slot;
         }
-        let (leaf, row) = st.order[st.next];
+        let src = st.order[st.next];
         st.next += 1;
+        let (leaf, row) = match src {
+            Src::Remote(leaf, row) => (leaf, row),
+            Src::Local(i) => {
+                let r = &st.local_rows[i];
+                for (c, (v, n)) in r.values.iter().zip(&r.nulls).enumerate() {
+                    *(*slot).tts_values.add(c) = *v;
+                    *(*slot).tts_isnull.add(c) = *n;
+                }
+                return pg_sys::ExecStoreVirtualTuple(slot);
+            }
+        };
         let pq = ffi::libpq().unwrap_or_else(|| pgrx::error!("pgvector_rs: libpq is not loaded"));
         let res = st.results[leaf]
             .as_ref()
@@ -501,6 +561,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         }
 
         let ncols = st.inputs.len() as c_int;
+        let mut local_done = false;
         loop {
             let mut progressed = true;
             while progressed {
@@ -659,6 +720,12 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                     hint,
                 );
             }
+            // The remote searches are on their way: search the local partitions now.
+            if !local_done {
+                local_done = true;
+                run_local(st, k);
+                continue;
+            }
             let waiting: Vec<usize> = (0..conns.len())
                 .filter(|&i| conns[i].busy.is_some())
                 .collect();
@@ -674,8 +741,15 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
             pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.ReleaseConnection)(c.conn));
         }
 
+        if !local_done {
+            run_local(st, k);
+        }
+
         // Merge: every partition's rows in distance order, then OFFSET and LIMIT.
-        let mut all: Vec<(Option<f64>, usize, c_int)> = Vec::new();
+        let mut all: Vec<(Option<f64>, Src)> = Vec::new();
+        for (i, r) in st.local_rows.iter().enumerate() {
+            all.push((r.distance, Src::Local(i)));
+        }
         for (l, r) in st.results.iter().enumerate() {
             let Some(r) = r else { continue };
             for row in 0..(pq.PQntuples)(r.0) {
@@ -684,7 +758,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 } else {
                     Some(parse_distance(&cstr((pq.PQgetvalue)(r.0, row, 0))))
                 };
-                all.push((d, l, row));
+                all.push((d, Src::Remote(l, row)));
             }
         }
         all.sort_by(|a, b| cmp_distance(a.0, b.0));
@@ -693,8 +767,83 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
             Some(l) => start.saturating_add(l as usize).min(all.len()),
             None => all.len(),
         };
-        st.order = all[start..end].iter().map(|&(_, l, r)| (l, r)).collect();
+        st.order = all[start..end].iter().map(|&(_, s)| s).collect();
         st.next = 0;
+    }
+}
+
+/// A copy of a value in the current memory context (datumCopy; expanded and toasted
+/// values are flattened).
+unsafe fn copy_datum(v: pg_sys::Datum, byval: bool, len: i16) -> pg_sys::Datum {
+    // SAFETY: v is a non-null value of a type with this length and passing convention.
+    unsafe {
+        if byval {
+            v
+        } else if len == -1 {
+            pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(v.cast_mut_ptr()))
+        } else if len == -2 {
+            pg_sys::Datum::from(pg_sys::pstrdup(v.cast_mut_ptr()))
+        } else {
+            let n = len.max(0) as usize;
+            let p = pg_sys::palloc(n) as *mut u8;
+            core::ptr::copy_nonoverlapping(v.cast_mut_ptr::<u8>(), p, n);
+            pg_sys::Datum::from(p)
+        }
+    }
+}
+
+/// The first `k` rows (all when `k` is None) of each local partition's plan, which
+/// returns them in distance order, copied into `local_cxt`.
+unsafe fn run_local(st: &mut State, k: Option<i64>) {
+    // SAFETY: the child plan states were initialised in begin_scan with this executor
+    // state; the values are copied out of their slots before the next ExecProcNode.
+    unsafe {
+        for &ps in &st.locals {
+            if let Some(k) = k {
+                if k == 0 {
+                    continue;
+                }
+                // A bounded sort keeps only k rows (as under a Limit).
+                pg_sys::ExecSetTupleBound(k, ps);
+            }
+            let mut got: i64 = 0;
+            while k.is_none_or(|k| got < k) {
+                pgrx::check_for_interrupts!();
+                let slot = pg_sys::ExecProcNode(ps);
+                if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
+                    break;
+                }
+                got += 1;
+                pg_sys::slot_getallattrs(slot);
+                let natts = st.typlens.len();
+                let old = pg_sys::MemoryContextSwitchTo(st.local_cxt);
+                let mut values = Vec::with_capacity(natts);
+                let mut nulls = Vec::with_capacity(natts);
+                for c in 0..natts {
+                    let isnull = *(*slot).tts_isnull.add(c);
+                    let v = *(*slot).tts_values.add(c);
+                    let (len, byval) = st.typlens[c];
+                    values.push(if isnull {
+                        pg_sys::Datum::from(0usize)
+                    } else {
+                        copy_datum(v, byval, len)
+                    });
+                    nulls.push(isnull);
+                }
+                pg_sys::MemoryContextSwitchTo(old);
+                // Column 0 is the distance, a float8 (pass by value on 64-bit builds).
+                let distance = if nulls[0] {
+                    None
+                } else {
+                    Some(f64::from_bits(values[0].value() as u64))
+                };
+                st.local_rows.push(LocalRow {
+                    distance,
+                    values,
+                    nulls,
+                });
+            }
+        }
     }
 }
 
@@ -773,8 +922,14 @@ unsafe fn wait(pq: &ffi::Libpq, conns: &[Conn], waiting: &[usize]) {
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn end_scan(node: *mut pg_sys::CustomScanState) {
-    // SAFETY: the same release the memory-context callback does, done early.
-    unsafe { free_state(node as *mut c_void) }
+    // SAFETY: the child plans were initialised in begin_scan (custom_ps); then the same
+    // release the memory-context callback does, done early.
+    unsafe {
+        for i in 0..list_len((*node).custom_ps) {
+            pg_sys::ExecEndNode(list_nth::<pg_sys::PlanState>((*node).custom_ps, i));
+        }
+        free_state(node as *mut c_void)
+    }
 }
 
 #[pgrx::pg_guard]
@@ -783,6 +938,17 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
     unsafe {
         let st = state(node);
         st.results.iter_mut().for_each(|r| *r = None);
+        st.local_rows.clear();
+        pg_sys::MemoryContextReset(st.local_cxt);
+        // As Append does: changed parameters reach the children, which rescan then.
+        for &ps in &st.locals {
+            if !(*node).ss.ps.chgParam.is_null() {
+                pg_sys::UpdateChangedParamSet(ps, (*node).ss.ps.chgParam);
+            }
+            if (*ps).chgParam.is_null() {
+                pg_sys::ExecReScan(ps);
+            }
+        }
         st.order.clear();
         st.next = 0;
         st.executed = false;
@@ -809,6 +975,7 @@ unsafe extern "C-unwind" fn explain_scan(
             .leaves
             .iter()
             .map(|l| format!("{} on server {}", l.rel_name, l.server_name))
+            .chain(info.locals.iter().map(|n| format!("{n} (local)")))
             .collect::<Vec<_>>()
             .join(", ");
         prop("Partitions", &partitions);
