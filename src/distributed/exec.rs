@@ -423,23 +423,29 @@ struct Conn {
     failed: Option<(i32, String, Option<String>, Option<String>, usize)>,
 }
 
-/// `SET LOCAL` of the forwarded settings, as one simple-protocol message.
+/// `SET LOCAL` of the forwarded settings, as one simple-protocol message, and the
+/// (name, value) pairs forwarded. A setting the head has a value for from anywhere but
+/// the built-in default (`SET`, `SET LOCAL`, `ALTER ROLE/DATABASE ... SET`, the
+/// configuration file) is sent with that value; the others are sent as `TO DEFAULT`,
+/// which gives the remote session its own value back (undoing a value forwarded earlier
+/// in the same remote transaction), so that the server's own settings apply there, and
+/// with them the remote index's `ef_search` / `probes` option.
 pub(super) unsafe fn settings_sql() -> (String, Vec<(String, String)>) {
     let mut pairs = Vec::new();
+    let mut sql = Vec::new();
     for name in FORWARDED_SETTINGS {
         let c = CString::new(name).unwrap();
         // SAFETY: GetConfigOption returns NULL for an unknown name with missing_ok.
         let v = unsafe { pg_sys::GetConfigOption(c.as_ptr(), true, false) };
-        if !v.is_null() {
-            pairs.push((name.to_string(), unsafe { cstr(v) }));
+        if !v.is_null() && crate::am::guc::explicitly_set(&c) {
+            let v = unsafe { cstr(v) };
+            sql.push(format!("SET LOCAL {} = '{}'", name, v.replace('\'', "''")));
+            pairs.push((name.to_string(), v));
+        } else {
+            sql.push(format!("SET LOCAL {name} TO DEFAULT"));
         }
     }
-    let sql = pairs
-        .iter()
-        .map(|(n, v)| format!("SET LOCAL {} = '{}'", n, v.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    (sql, pairs)
+    (sql.join("; "), pairs)
 }
 
 fn parse_distance(s: &str) -> f64 {
@@ -981,11 +987,15 @@ unsafe extern "C-unwind" fn explain_scan(
         prop("Partitions", &partitions);
         prop("Per-Partition Limit", "LIMIT + OFFSET");
         let (_, pairs) = settings_sql();
-        let s = pairs
-            .iter()
-            .map(|(n, v)| format!("{n} = '{v}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let s = if pairs.is_empty() {
+            "none (the servers' own settings apply)".to_string()
+        } else {
+            pairs
+                .iter()
+                .map(|(n, v)| format!("{n} = '{v}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         prop("Forwarded Settings", &s);
         if (*es).verbose {
             for l in &info.leaves {

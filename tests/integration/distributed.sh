@@ -75,7 +75,9 @@ check "EXPLAIN shows both partitions and servers" t \
 check "EXPLAIN shows the per-partition LIMIT in the remote SQL" t \
     "$(grep -q 'Remote SQL (items_p0 on n1): SELECT (emb OPERATOR(public.<->) \$1::public.vector), id FROM public.items ORDER BY (emb OPERATOR(public.<->) \$1::public.vector) LIMIT \$2::pg_catalog.int8' <<<"$plan" && echo t || echo f)"
 check "EXPLAIN shows the forwarded settings" t \
-    "$(hq -c "SET hnsw.ef_search = 123" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep "Forwarded Settings: hnsw.ef_search = '123', hnsw.iterative_scan = 'off'" >/dev/null && echo t || echo f)"
+    "$(hq -c "SET hnsw.ef_search = 123" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep "Forwarded Settings: hnsw.ef_search = '123'\$" >/dev/null && echo t || echo f)"
+check "EXPLAIN: nothing set on the head, nothing forwarded" t \
+    "$(hq -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep "Forwarded Settings: none (the servers' own settings apply)" >/dev/null && echo t || echo f)"
 check "EXPLAIN without the switch is the ordinary plan" f \
     "$(hq -c "SET pgvector_rs.distributed_search = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep 'VectorDistributedTopK' >/dev/null && echo t || echo f)"
 
@@ -242,6 +244,25 @@ check "hnsw.iterative_scan is forwarded too" 10 \
     "$(hq -c "SET hnsw.ef_search = 1" -c "SET hnsw.iterative_scan = relaxed_order" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
 check "ordinary plan: the settings do not reach the shards" 10 \
     "$(hq -c "SET pgvector_rs.distributed_search = off" -c "SET hnsw.ef_search = 1" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+# Index options (issue 11 item 2) reach the searches through the remote index: with
+# ef_search = 1 on the data nodes' indexes, a head that sets nothing gets one row per
+# shard; a head that sets hnsw.ef_search overrides it; after RESET (even inside the
+# same transaction, whose remote transaction had the SET LOCAL) the option applies again.
+for n in "dnode1 $N1" "dnode2 $N2"; do
+    # shellcheck disable=SC2086
+    sql $n -c "ALTER INDEX items_emb_idx SET (ef_search = 1)"
+done
+check "remote index option ef_search = 1, nothing set on the head: one row per shard" 2 \
+    "$(hq -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "remote index option ef_search = 1, hnsw.ef_search = 40 on the head: all 10 rows" 10 \
+    "$(hq -c "SET hnsw.ef_search = 40" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "SET then RESET in one transaction: the index option applies again" "10 2" \
+    "$(hq -c "BEGIN" -c "SET hnsw.ef_search = 40" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s" \
+        -c "RESET hnsw.ef_search" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s" -c "COMMIT" | tr '\n' ' ' | sed 's/ $//')"
+for n in "dnode1 $N1" "dnode2 $N2"; do
+    # shellcheck disable=SC2086
+    sql $n -c "ALTER INDEX items_emb_idx RESET (ef_search)"
+done
 hq -c "ALTER DATABASE postgres SET hnsw.ef_search = 1000"
 same "with indexes and a large ef_search on the head: exact" \
     "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10"
