@@ -518,7 +518,10 @@ unsafe fn try_add_path(
                 p = pg_sys::create_sort_path(root, crel, cheapest, sort_pathkeys, -1.0)
                     as *mut pg_sys::Path;
             }
-            if !(*p).param_info.is_null() {
+            // The child plan computes the distance and the columns from the heap tuple:
+            // an index-only scan (none of ours, but another access method's) has only
+            // the index's columns.
+            if !(*p).param_info.is_null() || (*p).pathtype == pg_sys::NodeTag::T_IndexOnlyScan {
                 return None;
             }
             let mut exprs: *mut pg_sys::List = core::ptr::null_mut();
