@@ -726,8 +726,9 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                     hint,
                 );
             }
-            // The remote searches are on their way: search the local partitions now.
-            if !local_done {
+            // The remote searches are on their way (no connection still applies its
+            // settings): search the local partitions now, then wait for the results.
+            if !local_done && conns.iter().all(|c| !matches!(c.busy, Some(Cmd::Settings))) {
                 local_done = true;
                 run_local(st, k);
                 continue;
