@@ -201,6 +201,27 @@ SQL
 check "a distributed partitioned table: top 10 equals exact search" \
     "$(cq -c "SELECT id FROM ref ORDER BY emb <-> '$Q1' LIMIT 10")" "$(cq -c "SELECT id FROM pitems ORDER BY emb <-> '$Q1' LIMIT 10")"
 
+# Our postgres_fdw distributed scan in a Citus coordinator's sessions (Citus's planner
+# hook first, ours chained): a local table partitioned over foreign tables on the
+# workers' (non-distributed) tables.
+for w in w1 w2; do $w -c "CREATE TABLE fitems (id bigint, cat int, emb vector(3), note text)"; done
+cq <<SQL >/dev/null
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER fw1 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$W1', dbname 'postgres', extensions 'pgvector_rs');
+CREATE SERVER fw2 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', port '$W2', dbname 'postgres', extensions 'pgvector_rs');
+CREATE USER MAPPING FOR CURRENT_USER SERVER fw1 OPTIONS (user 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER fw2 OPTIONS (user 'postgres');
+CREATE TABLE fparts (id bigint, cat int, emb vector(3), note text) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE fparts_0 PARTITION OF fparts FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER fw1 OPTIONS (table_name 'fitems');
+CREATE FOREIGN TABLE fparts_1 PARTITION OF fparts FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER fw2 OPTIONS (table_name 'fitems');
+INSERT INTO fparts SELECT * FROM ref;
+SQL
+check "postgres_fdw partitions on a Citus coordinator: the distributed scan is planned" t \
+    "$(cq -c "EXPLAIN (COSTS OFF) SELECT id FROM fparts ORDER BY emb <-> '$Q1' LIMIT 10" | grep 'Custom Scan (VectorDistributedTopK)' >/dev/null && echo t || echo f)"
+check "postgres_fdw partitions on a Citus coordinator: top 10 equals exact search" \
+    "$(cq -c "SELECT id FROM ref WHERE cat = 2 ORDER BY emb <=> '$Q1' LIMIT 10")" \
+    "$(cq -c "SELECT id FROM fparts WHERE cat = 2 ORDER BY emb <=> '$Q1' LIMIT 10")"
+
 for name in ccoord cwork1 cwork2; do
     check "no crash in $name's log" 0 "$(grep -c -e 'terminated by signal' -e PANIC "$(cluster_dir $name)/server.log")"
 done
