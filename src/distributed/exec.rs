@@ -17,7 +17,7 @@ use pgrx::PgSqlErrorCode;
 use std::collections::VecDeque;
 use std::ffi::CString;
 
-/// The session's search settings sent with `SET LOCAL` before each remote search.
+/// The session's search settings set locally (as `SET LOCAL` does) before each remote search.
 pub(super) const FORWARDED_SETTINGS: [&str; 7] = [
     "hnsw.ef_search",
     "hnsw.iterative_scan",
@@ -412,18 +412,195 @@ unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
 enum Cmd {
     Settings,
     Query(usize),
+    Sync,
 }
+
+type Failure = (i32, String, Option<String>, Option<String>, usize);
 
 struct Conn {
     conn: *mut PGconn,
     server: String,
-    queue: VecDeque<Cmd>,
-    busy: Option<Cmd>,
+    /// The pipeline's commands whose results are still to come, in order.
+    expect: VecDeque<Cmd>,
     got_result: bool,
-    failed: Option<(i32, String, Option<String>, Option<String>, usize)>,
+    failed: Option<Failure>,
+    /// The Sync's result arrived and the connection left pipeline mode.
+    done: bool,
+    /// The Sync was sent.
+    synced: bool,
 }
 
-/// `SET LOCAL` of the forwarded settings, as one simple-protocol message, and the
+fn send_failed(pq: &ffi::Libpq, conn: *mut PGconn, server: &str) -> ! {
+    // SAFETY: a live connection; PQerrorMessage returns its current message.
+    let detail = unsafe { cstr((pq.PQerrorMessage)(conn)) };
+    raise(
+        PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+        format!("could not send query to server \"{server}\""),
+        Some(detail.trim_end().to_string()),
+        None,
+    )
+}
+
+/// Read every result of `c` that has arrived, without blocking. Remote errors are
+/// recorded in `c.failed` (reported once every pipeline is finished).
+unsafe fn read_results(pq: &ffi::Libpq, c: &mut Conn, st: &mut State, ncols: c_int, k: Option<i64>) {
+    // SAFETY: a connection in pipeline mode that only this call reads; results are
+    // owned by `Res` and cleared on drop.
+    unsafe {
+        while !c.done && (pq.PQisBusy)(c.conn) == 0 {
+            let r = (pq.PQgetResult)(c.conn);
+            let Some(&cmd) = c.expect.front() else {
+                c.done = true;
+                break;
+            };
+            if r.is_null() {
+                // The end of one command's results.
+                if let Cmd::Query(l) = cmd {
+                    if c.failed.is_none() && !c.got_result {
+                        c.failed = Some((
+                            0,
+                            format!("no result for partition \"{}\"", st.info.leaves[l].rel_name),
+                            None,
+                            None,
+                            l,
+                        ));
+                    }
+                }
+                if cmd != Cmd::Sync {
+                    c.expect.pop_front();
+                }
+                c.got_result = false;
+                continue;
+            }
+            let res = Res(r);
+            let status = (pq.PQresultStatus)(r);
+            if status == ffi::PGRES_PIPELINE_SYNC {
+                c.expect.clear();
+                if (pq.PQexitPipelineMode)(c.conn) == 0 && c.failed.is_none() {
+                    c.failed = Some((
+                        0,
+                        cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string(),
+                        None,
+                        None,
+                        usize::MAX,
+                    ));
+                }
+                c.done = true;
+                break;
+            }
+            c.got_result = true;
+            if status == ffi::PGRES_PIPELINE_ABORTED || c.failed.is_some() {
+                continue;
+            }
+            let (expected, leaf) = match cmd {
+                Cmd::Settings => (ffi::PGRES_TUPLES_OK, usize::MAX),
+                Cmd::Query(l) => (ffi::PGRES_TUPLES_OK, l),
+                Cmd::Sync => (ffi::PGRES_PIPELINE_SYNC, usize::MAX),
+            };
+            if status != expected {
+                let field = |f| {
+                    let p = (pq.PQresultErrorField)(r, f);
+                    if p.is_null() {
+                        None
+                    } else {
+                        Some(cstr(p))
+                    }
+                };
+                c.failed = Some((
+                    field(ffi::PG_DIAG_SQLSTATE).map(|s| sqlstate(&s)).unwrap_or(0),
+                    field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
+                        cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
+                    }),
+                    field(ffi::PG_DIAG_MESSAGE_DETAIL),
+                    field(ffi::PG_DIAG_MESSAGE_HINT),
+                    leaf,
+                ));
+                continue;
+            }
+            if let Cmd::Query(l) = cmd {
+                let rows = (pq.PQntuples)(r);
+                if (pq.PQnfields)(r) != ncols || k.is_some_and(|k| rows as i64 > k) {
+                    c.failed = Some((
+                        0,
+                        format!(
+                            "unexpected result for partition \"{}\"",
+                            st.info.leaves[l].rel_name
+                        ),
+                        None,
+                        None,
+                        l,
+                    ));
+                    continue;
+                }
+                st.results[l] = Some(res);
+            }
+        }
+    }
+}
+
+/// The error path while pipelines are open: ask each server to cancel what it still
+/// runs, read its results up to the Sync (for at most a few seconds, with poll(2):
+/// no Postgres function is called while an error is on its way) and leave pipeline
+/// mode, so that postgres_fdw's abort callback can roll the remote transaction back
+/// as usual. A connection that does not get there is left to postgres_fdw, which
+/// then discards it at the end of the transaction.
+unsafe fn abandon(pq: &ffi::Libpq, conns: &mut [Conn]) {
+    // SAFETY: postgres_fdw's connections, in pipeline mode by us; only libpq and poll
+    // are called.
+    unsafe {
+        for c in conns.iter_mut() {
+            if c.done {
+                continue;
+            }
+            if !c.synced {
+                if (pq.PQpipelineSync)(c.conn) == 0 {
+                    continue;
+                }
+                c.expect.push_back(Cmd::Sync);
+                c.synced = true;
+            }
+            let cancel = (pq.PQgetCancel)(c.conn);
+            if !cancel.is_null() {
+                let mut buf = [0 as c_char; 256];
+                (pq.PQcancel)(cancel, buf.as_mut_ptr(), buf.len() as c_int);
+                (pq.PQfreeCancel)(cancel);
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            'drain: while std::time::Instant::now() < deadline {
+                while (pq.PQisBusy)(c.conn) == 0 {
+                    let r = (pq.PQgetResult)(c.conn);
+                    if r.is_null() {
+                        continue;
+                    }
+                    let status = (pq.PQresultStatus)(r);
+                    (pq.PQclear)(r);
+                    if status == ffi::PGRES_PIPELINE_SYNC {
+                        (pq.PQexitPipelineMode)(c.conn);
+                        c.done = true;
+                        break 'drain;
+                    }
+                }
+                let mut fd = ffi::PollFd {
+                    fd: (pq.PQsocket)(c.conn),
+                    events: ffi::POLLIN,
+                    revents: 0,
+                };
+                if fd.fd < 0 {
+                    break;
+                }
+                ffi::poll(&mut fd, 1, 100);
+                if (pq.PQconsumeInput)(c.conn) == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The statement that sets the forwarded settings for the rest of the remote
+/// transaction (`set_config(name, value, true)`, what `SET LOCAL` does, as one statement
+/// so it fits in the pipeline before the search; a NULL value is `SET LOCAL ... TO
+/// DEFAULT`), and the
 /// (name, value) pairs forwarded. A setting the head has a value for from anywhere but
 /// the built-in default (`SET`, `SET LOCAL`, `ALTER ROLE/DATABASE ... SET`, the
 /// configuration file) is sent with that value; the others are sent as `TO DEFAULT`,
@@ -439,13 +616,17 @@ pub(super) unsafe fn settings_sql() -> (String, Vec<(String, String)>) {
         let v = unsafe { pg_sys::GetConfigOption(c.as_ptr(), true, false) };
         if !v.is_null() && crate::am::guc::explicitly_set(&c) {
             let v = unsafe { cstr(v) };
-            sql.push(format!("SET LOCAL {} = '{}'", name, v.replace('\'', "''")));
+            sql.push(format!(
+                "set_config('{}', '{}', true)",
+                name,
+                v.replace('\'', "''")
+            ));
             pairs.push((name.to_string(), v));
         } else {
-            sql.push(format!("SET LOCAL {name} TO DEFAULT"));
+            sql.push(format!("set_config('{name}', NULL, true)"));
         }
     }
-    (sql.join("; "), pairs)
+    (format!("SELECT {}", sql.join(", ")), pairs)
 }
 
 fn parse_distance(s: &str) -> f64 {
@@ -525,231 +706,158 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         pg_sys::CurrentMemoryContext = saved_cxt;
         let (set_sql, _) = settings_sql();
         let set_sql = CString::new(set_sql).unwrap();
-
-        // Connections: postgres_fdw's, one per user mapping; partitions on the same
-        // server take turns on it, servers run in parallel.
-        let mut conns: Vec<Conn> = Vec::new();
-        for (l, leaf) in st.info.leaves.iter().enumerate() {
-            let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
-            let mut connstate: *mut c_void = core::ptr::null_mut();
-            let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                (fdw.GetConnection)(
-                    user,
-                    false,
-                    &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
-                )
-            });
-            if !connstate.is_null() {
-                // PgFdwConnState { AsyncRequest *pendingAreq; }: finish postgres_fdw's own
-                // asynchronous fetch on this connection first, as its scans do.
-                let pending = *(connstate as *mut *mut c_void);
-                if !pending.is_null() {
-                    pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.process_pending_request)(pending));
-                }
-            }
-            if let Some(c) = conns.iter_mut().find(|c| c.conn == conn) {
-                c.queue.push_back(Cmd::Query(l));
-            } else {
-                let mut queue = VecDeque::new();
-                if !set_sql.as_bytes().is_empty() {
-                    queue.push_back(Cmd::Settings);
-                }
-                queue.push_back(Cmd::Query(l));
-                conns.push(Conn {
-                    conn,
-                    server: leaf.server_name.clone(),
-                    queue,
-                    busy: None,
-                    got_result: false,
-                    failed: None,
-                });
-            }
-        }
-
         let ncols = st.inputs.len() as c_int;
-        let mut local_done = false;
-        loop {
-            let mut progressed = true;
-            while progressed {
-                progressed = false;
-                for c in conns.iter_mut() {
-                    if c.busy.is_none() && c.failed.is_none() {
-                        if let Some(cmd) = c.queue.pop_front() {
-                            let ok = match cmd {
-                                Cmd::Settings => (pq.PQsendQuery)(c.conn, set_sql.as_ptr()),
-                                Cmd::Query(l) => {
-                                    let leaf = &st.info.leaves[l];
-                                    let sql = CString::new(leaf.sql.as_str()).unwrap();
-                                    let mut values: Vec<*const c_char> = Vec::new();
-                                    for i in leaf.param_start..leaf.param_start + leaf.param_count {
-                                        values.push(
-                                            where_values[i]
-                                                .as_ref()
-                                                .map_or(core::ptr::null(), |s| s.as_ptr()),
-                                        );
-                                    }
-                                    values.push(
-                                        query_text
-                                            .as_ref()
-                                            .map_or(core::ptr::null(), |s| s.as_ptr()),
-                                    );
-                                    values.push(
-                                        k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()),
-                                    );
-                                    (pq.PQsendQueryParams)(
-                                        c.conn,
-                                        sql.as_ptr(),
-                                        values.len() as c_int,
-                                        core::ptr::null(),
-                                        values.as_ptr(),
-                                        core::ptr::null(),
-                                        core::ptr::null(),
-                                        0,
-                                    )
-                                }
-                            };
-                            if ok == 0 {
-                                raise(
-                                    PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
-                                    format!("could not send query to server \"{}\"", c.server),
-                                    Some(cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()),
-                                    None,
-                                );
-                            }
-                            c.busy = Some(cmd);
-                            c.got_result = false;
-                            progressed = true;
-                        }
-                    }
-                    let Some(cmd) = c.busy else { continue };
-                    if (pq.PQisBusy)(c.conn) != 0 {
-                        continue;
-                    }
-                    progressed = true;
-                    let r = (pq.PQgetResult)(c.conn);
-                    if r.is_null() {
-                        c.busy = None;
-                        if let Cmd::Query(l) = cmd {
-                            if c.failed.is_none() && !c.got_result {
-                                raise(
-                                    PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                                    format!(
-                                        "server \"{}\" returned no result for partition \"{}\"",
-                                        c.server, st.info.leaves[l].rel_name
-                                    ),
-                                    None,
-                                    None,
-                                );
+
+        // Connections: postgres_fdw's, one per user mapping. Each gets all its work in
+        // one libpq pipeline (the settings, the queries of its partitions, a Sync) as
+        // soon as GetConnection hands it over (GetConnection opens the remote
+        // transaction with a round trip of its own), so a server already searches while
+        // the next one's transaction is opened, and the settings cost no round trip.
+        // If anything raises an error while a pipeline is open, `abandon` cancels the
+        // remote work and takes the connection out of pipeline mode first, so
+        // postgres_fdw's abort handling finds it as it left it.
+        let mut conns: Vec<Conn> = Vec::new();
+        let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for (l, leaf) in st.info.leaves.iter().enumerate() {
+                let user =
+                    pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
+                let mut connstate: *mut c_void = core::ptr::null_mut();
+                let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                    (fdw.GetConnection)(
+                        user,
+                        false,
+                        &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
+                    )
+                });
+                let ci = match conns.iter().position(|c| c.conn == conn) {
+                    Some(ci) => ci,
+                    None => {
+                        if !connstate.is_null() {
+                            // PgFdwConnState { AsyncRequest *pendingAreq; }: finish
+                            // postgres_fdw's own asynchronous fetch on this connection
+                            // first, as its scans do.
+                            let pending = *(connstate as *mut *mut c_void);
+                            if !pending.is_null() {
+                                pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                                    (fdw.process_pending_request)(pending)
+                                });
                             }
                         }
-                        continue;
-                    }
-                    let res = Res(r);
-                    let status = (pq.PQresultStatus)(r);
-                    c.got_result = true;
-                    let expected = match cmd {
-                        Cmd::Settings => ffi::PGRES_COMMAND_OK,
-                        Cmd::Query(_) => ffi::PGRES_TUPLES_OK,
-                    };
-                    if c.failed.is_some() {
-                        continue;
-                    }
-                    if status != expected {
-                        let field = |f| {
-                            let p = (pq.PQresultErrorField)(r, f);
-                            if p.is_null() {
-                                None
-                            } else {
-                                Some(cstr(p))
-                            }
-                        };
-                        let leaf = match cmd {
-                            Cmd::Query(l) => l,
-                            Cmd::Settings => usize::MAX,
-                        };
-                        c.failed = Some((
-                            field(ffi::PG_DIAG_SQLSTATE)
-                                .map(|s| sqlstate(&s))
-                                .unwrap_or(0),
-                            field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
-                                cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
-                            }),
-                            field(ffi::PG_DIAG_MESSAGE_DETAIL),
-                            field(ffi::PG_DIAG_MESSAGE_HINT),
-                            leaf,
-                        ));
-                        c.queue.clear();
-                        continue;
-                    }
-                    if let Cmd::Query(l) = cmd {
-                        let rows = (pq.PQntuples)(r);
-                        if (pq.PQnfields)(r) != ncols || k.is_some_and(|k| rows as i64 > k) {
-                            raise(
-                                PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                                format!(
-                                    "unexpected result from server \"{}\" for partition \"{}\"",
-                                    c.server, st.info.leaves[l].rel_name
-                                ),
-                                None,
-                                None,
+                        if (pq.PQenterPipelineMode)(conn) == 0 {
+                            send_failed(pq, conn, &leaf.server_name);
+                        }
+                        conns.push(Conn {
+                            conn,
+                            server: leaf.server_name.clone(),
+                            expect: VecDeque::new(),
+                            got_result: false,
+                            failed: None,
+                            done: false,
+                            synced: false,
+                        });
+                        let c = conns.last_mut().unwrap();
+                        if !set_sql.as_bytes().is_empty() {
+                            let ok = (pq.PQsendQueryParams)(
+                                conn,
+                                set_sql.as_ptr(),
+                                0,
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                0,
                             );
+                            if ok == 0 {
+                                send_failed(pq, conn, &c.server);
+                            }
+                            c.expect.push_back(Cmd::Settings);
                         }
-                        st.results[l] = Some(res);
+                        conns.len() - 1
                     }
+                };
+                let c = &mut conns[ci];
+                let sql = CString::new(leaf.sql.as_str()).unwrap();
+                let mut values: Vec<*const c_char> = Vec::new();
+                for i in leaf.param_start..leaf.param_start + leaf.param_count {
+                    values.push(
+                        where_values[i]
+                            .as_ref()
+                            .map_or(core::ptr::null(), |s| s.as_ptr()),
+                    );
+                }
+                values.push(query_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
+                values.push(k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
+                let ok = (pq.PQsendQueryParams)(
+                    c.conn,
+                    sql.as_ptr(),
+                    values.len() as c_int,
+                    core::ptr::null(),
+                    values.as_ptr(),
+                    core::ptr::null(),
+                    core::ptr::null(),
+                    0,
+                );
+                if ok == 0 {
+                    send_failed(pq, c.conn, &c.server);
+                }
+                c.expect.push_back(Cmd::Query(l));
+                // The server runs what it has received (it answers after the Sync).
+                if (pq.PQflush)(c.conn) < 0 {
+                    send_failed(pq, c.conn, &c.server);
                 }
             }
-            // A failed connection has finished its command: report it now (the others
-            // are cancelled by postgres_fdw when the transaction aborts).
-            if let Some(c) = conns
-                .iter()
-                .find(|c| c.failed.is_some() && c.busy.is_none())
-            {
-                let (code, msg, detail, hint, leaf) = c.failed.clone().unwrap();
-                let code = if code == 0 {
-                    PgSqlErrorCode::ERRCODE_FDW_ERROR
-                } else {
-                    PgSqlErrorCode::from(code)
-                };
-                let hint = hint.or_else(|| {
-                    matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
-                        .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
-                });
-                let what = if leaf == usize::MAX {
-                    "while applying search settings".to_string()
-                } else {
-                    format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
-                };
-                raise(
-                    code,
-                    format!("error from server \"{}\" {}: {}", c.server, what, msg),
-                    detail,
-                    hint,
-                );
+            for c in conns.iter_mut() {
+                if (pq.PQpipelineSync)(c.conn) == 0 {
+                    send_failed(pq, c.conn, &c.server);
+                }
+                c.expect.push_back(Cmd::Sync);
+                c.synced = true;
             }
-            // The remote searches are on their way (no connection still applies its
-            // settings): search the local partitions now, then wait for the results.
-            if !local_done && conns.iter().all(|c| !matches!(c.busy, Some(Cmd::Settings))) {
-                local_done = true;
-                run_local(st, k);
-                continue;
-            }
-            let waiting: Vec<usize> = (0..conns.len())
-                .filter(|&i| conns[i].busy.is_some())
-                .collect();
-            if waiting.is_empty() {
-                if conns.iter().all(|c| c.queue.is_empty()) {
+
+            // The remote searches are on their way: search the local partitions now,
+            // then collect the remote results.
+            run_local(st, k);
+            loop {
+                for c in conns.iter_mut() {
+                    read_results(pq, c, st, ncols, k);
+                }
+                let waiting: Vec<usize> = (0..conns.len()).filter(|&i| !conns[i].done).collect();
+                if waiting.is_empty() {
                     break;
                 }
-                continue;
+                wait(pq, &conns, &waiting);
             }
-            wait(pq, &conns, &waiting);
+        }));
+        if let Err(e) = body {
+            abandon(pq, &mut conns);
+            std::panic::resume_unwind(e);
         }
         for c in &conns {
             pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.ReleaseConnection)(c.conn));
         }
-
-        if !local_done {
-            run_local(st, k);
+        // Every pipeline is finished: report the first remote error.
+        if let Some(c) = conns.iter().find(|c| c.failed.is_some()) {
+            let (code, msg, detail, hint, leaf) = c.failed.clone().unwrap();
+            let code = if code == 0 {
+                PgSqlErrorCode::ERRCODE_FDW_ERROR
+            } else {
+                PgSqlErrorCode::from(code)
+            };
+            let hint = hint.or_else(|| {
+                matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
+                    .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
+            });
+            let what = if leaf == usize::MAX {
+                "while applying search settings".to_string()
+            } else {
+                format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
+            };
+            raise(
+                code,
+                format!("error from server \"{}\" {}: {}", c.server, what, msg),
+                detail,
+                hint,
+            );
         }
 
         // Merge: every partition's rows in distance order, then OFFSET and LIMIT.
