@@ -30,6 +30,8 @@ CREATE TABLE items (id int PRIMARY KEY, cat int, emb vector(3), bits bit(12), no
 -- a shard that sleeps, and one that fails, for the fault checks
 CREATE VIEW slow_items AS SELECT i.* FROM items i, (SELECT pg_sleep(30) AS s) s;
 CREATE VIEW bad_items AS SELECT * FROM items WHERE 1 / (id - id) = 0;
+-- which remote backend serves the head's connection (kept or replaced after an error)
+CREATE VIEW backend_pid AS SELECT pg_backend_pid() AS pid;
 SQL
 done
 # A node without the extension: same table name, no vector type.
@@ -51,6 +53,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER nhang OPTIONS (user 'postgres');
 CREATE TABLE items (id int, cat int, emb vector(3), bits bit(12), note text) PARTITION BY HASH (id);
 CREATE FOREIGN TABLE items_p0 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
 CREATE FOREIGN TABLE items_p1 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE pid_n1 (pid int) SERVER n1 OPTIONS (table_name 'backend_pid');
+CREATE FOREIGN TABLE pid_n2 (pid int) SERVER n2 OPTIONS (table_name 'backend_pid');
 SELECT setseed(0.42);
 CREATE TABLE ref AS
 SELECT i AS id, i % 7 AS cat,
@@ -291,6 +295,11 @@ out=$(hq -c "SELECT id FROM f_down ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
 echo "# node down: $out" | head -2
 check "a node that is down: ERROR naming the server" t "$(grep -q 'could not connect to server "ndown"' <<<"$out" && echo t || echo f)"
 check "a node that is down: within connect_timeout" t "$([ $(( $(date +%s) - start )) -le 10 ] && echo t || echo f)"
+# n1's search is already sent (in pipeline mode) when ndown fails: the connection to n1
+# must come back out of pipeline mode and be kept, not replaced.
+out=$(hq -v ON_ERROR_STOP=0 -c "SELECT 'before:' || pid FROM pid_n1" -c "SELECT id FROM f_down ORDER BY emb <-> '$Q1' LIMIT 3" -c "SELECT 'after:' || pid FROM pid_n1" 2>&1)
+check "a node that is down: the other server's connection is kept" t \
+    "$(b=$(grep -o 'before:[0-9]*' <<<"$out" | cut -d: -f2); a=$(grep -o 'after:[0-9]*' <<<"$out" | cut -d: -f2); [ -n "$b" ] && [ "$b" = "$a" ] && ! grep -q WARNING <<<"$out" && echo t || echo f)"
 # A server that accepts TCP connections but never answers: connect_timeout applies.
 python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $HANG)); s.listen(8); time.sleep(30)" &
 hang_pid=$!
@@ -309,9 +318,11 @@ check "a node without the extension: ERROR naming the server" t \
 check "a node without the extension: a hint" t "$(grep -q 'HINT:.*pgvector_rs' <<<"$out" && echo t || echo f)"
 start=$(date +%s)
 out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
+SELECT 'pid-before:' || pid FROM pid_n2;
 SET statement_timeout = '1s';
 SELECT id FROM f_slow ORDER BY emb <-> '$Q1' LIMIT 3;
 SELECT 'after:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s;
+SELECT 'pid-after:' || pid FROM pid_n2;
 SQL
 )
 elapsed=$(( $(date +%s) - start ))
@@ -321,6 +332,8 @@ check "statement_timeout: promptly" t "$([ "$elapsed" -le 10 ] && echo t || echo
 check "statement_timeout: the remote query was cancelled" 0 \
     "$(sql dnode2 "$N2" -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_items%' AND state = 'active' AND pid <> pg_backend_pid()")"
 check "statement_timeout: the session's connections work afterwards" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
+check "statement_timeout: the connection is kept (cancelled and rolled back, not replaced)" t \
+    "$(b=$(grep -o 'pid-before:[0-9]*' <<<"$out" | cut -d: -f2); a=$(grep -o 'pid-after:[0-9]*' <<<"$out" | cut -d: -f2); [ -n "$b" ] && [ "$b" = "$a" ] && ! grep -q WARNING <<<"$out" && echo t || echo f)"
 out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
 SELECT id FROM f_bad ORDER BY emb <-> '$Q1' LIMIT 3;
 SELECT 'after:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s;
