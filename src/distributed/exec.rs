@@ -443,7 +443,13 @@ fn send_failed(pq: &ffi::Libpq, conn: *mut PGconn, server: &str) -> ! {
 
 /// Read every result of `c` that has arrived, without blocking. Remote errors are
 /// recorded in `c.failed` (reported once every pipeline is finished).
-unsafe fn read_results(pq: &ffi::Libpq, c: &mut Conn, st: &mut State, ncols: c_int, k: Option<i64>) {
+unsafe fn read_results(
+    pq: &ffi::Libpq,
+    c: &mut Conn,
+    st: &mut State,
+    ncols: c_int,
+    k: Option<i64>,
+) {
     // SAFETY: a connection in pipeline mode that only this call reads; results are
     // owned by `Res` and cleared on drop.
     unsafe {
@@ -507,7 +513,9 @@ unsafe fn read_results(pq: &ffi::Libpq, c: &mut Conn, st: &mut State, ncols: c_i
                     }
                 };
                 c.failed = Some((
-                    field(ffi::PG_DIAG_SQLSTATE).map(|s| sqlstate(&s)).unwrap_or(0),
+                    field(ffi::PG_DIAG_SQLSTATE)
+                        .map(|s| sqlstate(&s))
+                        .unwrap_or(0),
                     field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
                         cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
                     }),
@@ -719,8 +727,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         let mut conns: Vec<Conn> = Vec::new();
         let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for (l, leaf) in st.info.leaves.iter().enumerate() {
-                let user =
-                    pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
+                let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
                 let mut connstate: *mut c_void = core::ptr::null_mut();
                 let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
                     (fdw.GetConnection)(
@@ -785,7 +792,11 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                             .map_or(core::ptr::null(), |s| s.as_ptr()),
                     );
                 }
-                values.push(query_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
+                values.push(
+                    query_text
+                        .as_ref()
+                        .map_or(core::ptr::null(), |s| s.as_ptr()),
+                );
                 values.push(k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
                 let ok = (pq.PQsendQueryParams)(
                     c.conn,
