@@ -17,7 +17,7 @@ use pgrx::PgSqlErrorCode;
 use std::collections::VecDeque;
 use std::ffi::CString;
 
-/// The session's search settings sent with `SET LOCAL` before each remote search.
+/// The session's search settings set locally (as `SET LOCAL` does) before each remote search.
 pub(super) const FORWARDED_SETTINGS: [&str; 7] = [
     "hnsw.ef_search",
     "hnsw.iterative_scan",
@@ -69,8 +69,31 @@ impl Drop for Res {
     }
 }
 
+/// Where a row to return comes from.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    /// (partition, row) of a remote result.
+    Remote(usize, c_int),
+    /// Index into `local_rows`.
+    Local(usize),
+}
+
+/// A row of a local partition's child plan, copied into `local_cxt`.
+struct LocalRow {
+    distance: Option<f64>,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+}
+
 struct State {
     info: PlanInfo,
+    /// The local partitions' plans (also in `custom_ps`, for EXPLAIN).
+    locals: Vec<*mut pg_sys::PlanState>,
+    /// Holds the local rows' pass-by-reference values until the next rescan.
+    local_cxt: pg_sys::MemoryContext,
+    local_rows: Vec<LocalRow>,
+    /// (length, by value) of the scan tuple's columns.
+    typlens: Vec<(i16, bool)>,
     exprs: Vec<*mut pg_sys::ExprState>,
     inputs: Box<[pg_sys::FmgrInfo]>,
     ioparams: Vec<pg_sys::Oid>,
@@ -78,8 +101,8 @@ struct State {
     userid: pg_sys::Oid,
     row_cxt: pg_sys::MemoryContext,
     results: Vec<Option<Res>>,
-    /// (partition, row) of the rows to return, in order.
-    order: Vec<(usize, c_int)>,
+    /// The rows to return, in order.
+    order: Vec<Src>,
     next: usize,
     executed: bool,
 }
@@ -160,7 +183,7 @@ unsafe fn plan_info(cscan: *mut pg_sys::CustomScan) -> PlanInfo {
 unsafe extern "C-unwind" fn begin_scan(
     node: *mut pg_sys::CustomScanState,
     estate: *mut pg_sys::EState,
-    _eflags: c_int,
+    eflags: c_int,
 ) {
     // SAFETY: called by ExecInitCustomScan with its node and executor state.
     unsafe {
@@ -179,8 +202,10 @@ unsafe extern "C-unwind" fn begin_scan(
             (0..natts).map(|_| pg_sys::FmgrInfo::default()).collect();
         let mut ioparams = Vec::with_capacity(natts);
         let mut typmods = Vec::with_capacity(natts);
+        let mut typlens = Vec::with_capacity(natts);
         for i in 0..natts {
             let att = (*desc).attrs.as_ptr().add(i);
+            typlens.push(((*att).attlen, (*att).attbyval));
             let mut func = pg_sys::InvalidOid;
             let mut ioparam = pg_sys::InvalidOid;
             pg_sys::getTypeInputInfo((*att).atttypid, &mut func, &mut ioparam);
@@ -213,9 +238,33 @@ unsafe extern "C-unwind" fn begin_scan(
             8 * 1024,
             8 * 1024 * 1024,
         );
+        // The local partitions' plans: they run inside this node, like Append's children.
+        let child_flags =
+            eflags & !((pg_sys::EXEC_FLAG_BACKWARD | pg_sys::EXEC_FLAG_MARK) as c_int);
+        let mut locals = Vec::new();
+        for i in 0..list_len((*cscan).custom_plans) {
+            let plan = list_nth::<pg_sys::Plan>((*cscan).custom_plans, i);
+            let ps = pg_sys::ExecInitNode(plan, estate, child_flags);
+            (*node).custom_ps = pg_sys::lappend((*node).custom_ps, ps as *mut c_void);
+            locals.push(ps);
+        }
+        if locals.len() != info.locals.len() {
+            pgrx::error!("pgvector_rs: corrupt distributed scan plan (local partitions)");
+        }
+        let local_cxt = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"pgvector_rs distributed local rows".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        );
         let nleaves = info.leaves.len();
         let st = Box::new(State {
             info,
+            locals,
+            local_cxt,
+            local_rows: Vec::new(),
+            typlens,
             exprs,
             inputs,
             ioparams,
@@ -276,8 +325,19 @@ unsafe extern "C-unwind" fn next_row(ss: *mut pg_sys::ScanState) -> *mut pg_sys:
         if st.next >= st.order.len() {
             return slot;
         }
-        let (leaf, row) = st.order[st.next];
+        let src = st.order[st.next];
         st.next += 1;
+        let (leaf, row) = match src {
+            Src::Remote(leaf, row) => (leaf, row),
+            Src::Local(i) => {
+                let r = &st.local_rows[i];
+                for (c, (v, n)) in r.values.iter().zip(&r.nulls).enumerate() {
+                    *(*slot).tts_values.add(c) = *v;
+                    *(*slot).tts_isnull.add(c) = *n;
+                }
+                return pg_sys::ExecStoreVirtualTuple(slot);
+            }
+        };
         let pq = ffi::libpq().unwrap_or_else(|| pgrx::error!("pgvector_rs: libpq is not loaded"));
         let res = st.results[leaf]
             .as_ref()
@@ -352,34 +412,229 @@ unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
 enum Cmd {
     Settings,
     Query(usize),
+    Sync,
 }
+
+type Failure = (i32, String, Option<String>, Option<String>, usize);
 
 struct Conn {
     conn: *mut PGconn,
     server: String,
-    queue: VecDeque<Cmd>,
-    busy: Option<Cmd>,
+    /// The pipeline's commands whose results are still to come, in order.
+    expect: VecDeque<Cmd>,
     got_result: bool,
-    failed: Option<(i32, String, Option<String>, Option<String>, usize)>,
+    failed: Option<Failure>,
+    /// The Sync's result arrived and the connection left pipeline mode.
+    done: bool,
+    /// The Sync was sent.
+    synced: bool,
 }
 
-/// `SET LOCAL` of the forwarded settings, as one simple-protocol message.
+fn send_failed(pq: &ffi::Libpq, conn: *mut PGconn, server: &str) -> ! {
+    // SAFETY: a live connection; PQerrorMessage returns its current message.
+    let detail = unsafe { cstr((pq.PQerrorMessage)(conn)) };
+    raise(
+        PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+        format!("could not send query to server \"{server}\""),
+        Some(detail.trim_end().to_string()),
+        None,
+    )
+}
+
+/// Read every result of `c` that has arrived, without blocking. Remote errors are
+/// recorded in `c.failed` (reported once every pipeline is finished).
+unsafe fn read_results(
+    pq: &ffi::Libpq,
+    c: &mut Conn,
+    st: &mut State,
+    ncols: c_int,
+    k: Option<i64>,
+) {
+    // SAFETY: a connection in pipeline mode that only this call reads; results are
+    // owned by `Res` and cleared on drop.
+    unsafe {
+        while !c.done && (pq.PQisBusy)(c.conn) == 0 {
+            let r = (pq.PQgetResult)(c.conn);
+            let Some(&cmd) = c.expect.front() else {
+                c.done = true;
+                break;
+            };
+            if r.is_null() {
+                // The end of one command's results.
+                if let Cmd::Query(l) = cmd {
+                    if c.failed.is_none() && !c.got_result {
+                        c.failed = Some((
+                            0,
+                            format!("no result for partition \"{}\"", st.info.leaves[l].rel_name),
+                            None,
+                            None,
+                            l,
+                        ));
+                    }
+                }
+                if cmd != Cmd::Sync {
+                    c.expect.pop_front();
+                }
+                c.got_result = false;
+                continue;
+            }
+            let res = Res(r);
+            let status = (pq.PQresultStatus)(r);
+            if status == ffi::PGRES_PIPELINE_SYNC {
+                c.expect.clear();
+                if (pq.PQexitPipelineMode)(c.conn) == 0 && c.failed.is_none() {
+                    c.failed = Some((
+                        0,
+                        cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string(),
+                        None,
+                        None,
+                        usize::MAX,
+                    ));
+                }
+                c.done = true;
+                break;
+            }
+            c.got_result = true;
+            if status == ffi::PGRES_PIPELINE_ABORTED || c.failed.is_some() {
+                continue;
+            }
+            let (expected, leaf) = match cmd {
+                Cmd::Settings => (ffi::PGRES_TUPLES_OK, usize::MAX),
+                Cmd::Query(l) => (ffi::PGRES_TUPLES_OK, l),
+                Cmd::Sync => (ffi::PGRES_PIPELINE_SYNC, usize::MAX),
+            };
+            if status != expected {
+                let field = |f| {
+                    let p = (pq.PQresultErrorField)(r, f);
+                    if p.is_null() {
+                        None
+                    } else {
+                        Some(cstr(p))
+                    }
+                };
+                c.failed = Some((
+                    field(ffi::PG_DIAG_SQLSTATE)
+                        .map(|s| sqlstate(&s))
+                        .unwrap_or(0),
+                    field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
+                        cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
+                    }),
+                    field(ffi::PG_DIAG_MESSAGE_DETAIL),
+                    field(ffi::PG_DIAG_MESSAGE_HINT),
+                    leaf,
+                ));
+                continue;
+            }
+            if let Cmd::Query(l) = cmd {
+                let rows = (pq.PQntuples)(r);
+                if (pq.PQnfields)(r) != ncols || k.is_some_and(|k| rows as i64 > k) {
+                    c.failed = Some((
+                        0,
+                        format!(
+                            "unexpected result for partition \"{}\"",
+                            st.info.leaves[l].rel_name
+                        ),
+                        None,
+                        None,
+                        l,
+                    ));
+                    continue;
+                }
+                st.results[l] = Some(res);
+            }
+        }
+    }
+}
+
+/// The error path while pipelines are open: ask each server to cancel what it still
+/// runs, read its results up to the Sync (for at most a few seconds, with poll(2):
+/// no Postgres function is called while an error is on its way) and leave pipeline
+/// mode, so that postgres_fdw's abort callback can roll the remote transaction back
+/// as usual. A connection that does not get there is left to postgres_fdw, which
+/// then discards it at the end of the transaction.
+unsafe fn abandon(pq: &ffi::Libpq, conns: &mut [Conn]) {
+    // SAFETY: postgres_fdw's connections, in pipeline mode by us; only libpq and poll
+    // are called.
+    unsafe {
+        for c in conns.iter_mut() {
+            if c.done {
+                continue;
+            }
+            if !c.synced {
+                if (pq.PQpipelineSync)(c.conn) == 0 {
+                    continue;
+                }
+                c.expect.push_back(Cmd::Sync);
+                c.synced = true;
+            }
+            let cancel = (pq.PQgetCancel)(c.conn);
+            if !cancel.is_null() {
+                let mut buf = [0 as c_char; 256];
+                (pq.PQcancel)(cancel, buf.as_mut_ptr(), buf.len() as c_int);
+                (pq.PQfreeCancel)(cancel);
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            'drain: while std::time::Instant::now() < deadline {
+                while (pq.PQisBusy)(c.conn) == 0 {
+                    let r = (pq.PQgetResult)(c.conn);
+                    if r.is_null() {
+                        continue;
+                    }
+                    let status = (pq.PQresultStatus)(r);
+                    (pq.PQclear)(r);
+                    if status == ffi::PGRES_PIPELINE_SYNC {
+                        (pq.PQexitPipelineMode)(c.conn);
+                        c.done = true;
+                        break 'drain;
+                    }
+                }
+                let mut fd = ffi::PollFd {
+                    fd: (pq.PQsocket)(c.conn),
+                    events: ffi::POLLIN,
+                    revents: 0,
+                };
+                if fd.fd < 0 {
+                    break;
+                }
+                ffi::poll(&mut fd, 1, 100);
+                if (pq.PQconsumeInput)(c.conn) == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The statement that sets the forwarded settings for the rest of the remote
+/// transaction (`set_config(name, value, true)`, what `SET LOCAL` does, as one statement
+/// so it fits in the pipeline before the search; a NULL value is `SET LOCAL ... TO
+/// DEFAULT`), and the
+/// (name, value) pairs forwarded. A setting the head has a value for from anywhere but
+/// the built-in default (`SET`, `SET LOCAL`, `ALTER ROLE/DATABASE ... SET`, the
+/// configuration file) is sent with that value; the others are sent as `TO DEFAULT`,
+/// which gives the remote session its own value back (undoing a value forwarded earlier
+/// in the same remote transaction), so that the server's own settings apply there, and
+/// with them the remote index's `ef_search` / `probes` option.
 pub(super) unsafe fn settings_sql() -> (String, Vec<(String, String)>) {
     let mut pairs = Vec::new();
+    let mut sql = Vec::new();
     for name in FORWARDED_SETTINGS {
         let c = CString::new(name).unwrap();
         // SAFETY: GetConfigOption returns NULL for an unknown name with missing_ok.
         let v = unsafe { pg_sys::GetConfigOption(c.as_ptr(), true, false) };
-        if !v.is_null() {
-            pairs.push((name.to_string(), unsafe { cstr(v) }));
+        if !v.is_null() && crate::am::guc::explicitly_set(&c) {
+            let v = unsafe { cstr(v) };
+            sql.push(format!(
+                "set_config('{}', '{}', true)",
+                name,
+                v.replace('\'', "''")
+            ));
+            pairs.push((name.to_string(), v));
+        } else {
+            sql.push(format!("set_config('{name}', NULL, true)"));
         }
     }
-    let sql = pairs
-        .iter()
-        .map(|(n, v)| format!("SET LOCAL {} = '{}'", n, v.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    (sql, pairs)
+    (format!("SELECT {}", sql.join(", ")), pairs)
 }
 
 fn parse_distance(s: &str) -> f64 {
@@ -459,223 +714,168 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         pg_sys::CurrentMemoryContext = saved_cxt;
         let (set_sql, _) = settings_sql();
         let set_sql = CString::new(set_sql).unwrap();
-
-        // Connections: postgres_fdw's, one per user mapping; partitions on the same
-        // server take turns on it, servers run in parallel.
-        let mut conns: Vec<Conn> = Vec::new();
-        for (l, leaf) in st.info.leaves.iter().enumerate() {
-            let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
-            let mut connstate: *mut c_void = core::ptr::null_mut();
-            let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                (fdw.GetConnection)(
-                    user,
-                    false,
-                    &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
-                )
-            });
-            if !connstate.is_null() {
-                // PgFdwConnState { AsyncRequest *pendingAreq; }: finish postgres_fdw's own
-                // asynchronous fetch on this connection first, as its scans do.
-                let pending = *(connstate as *mut *mut c_void);
-                if !pending.is_null() {
-                    pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.process_pending_request)(pending));
-                }
-            }
-            if let Some(c) = conns.iter_mut().find(|c| c.conn == conn) {
-                c.queue.push_back(Cmd::Query(l));
-            } else {
-                let mut queue = VecDeque::new();
-                if !set_sql.as_bytes().is_empty() {
-                    queue.push_back(Cmd::Settings);
-                }
-                queue.push_back(Cmd::Query(l));
-                conns.push(Conn {
-                    conn,
-                    server: leaf.server_name.clone(),
-                    queue,
-                    busy: None,
-                    got_result: false,
-                    failed: None,
-                });
-            }
-        }
-
         let ncols = st.inputs.len() as c_int;
-        loop {
-            let mut progressed = true;
-            while progressed {
-                progressed = false;
-                for c in conns.iter_mut() {
-                    if c.busy.is_none() && c.failed.is_none() {
-                        if let Some(cmd) = c.queue.pop_front() {
-                            let ok = match cmd {
-                                Cmd::Settings => (pq.PQsendQuery)(c.conn, set_sql.as_ptr()),
-                                Cmd::Query(l) => {
-                                    let leaf = &st.info.leaves[l];
-                                    let sql = CString::new(leaf.sql.as_str()).unwrap();
-                                    let mut values: Vec<*const c_char> = Vec::new();
-                                    for i in leaf.param_start..leaf.param_start + leaf.param_count {
-                                        values.push(
-                                            where_values[i]
-                                                .as_ref()
-                                                .map_or(core::ptr::null(), |s| s.as_ptr()),
-                                        );
-                                    }
-                                    values.push(
-                                        query_text
-                                            .as_ref()
-                                            .map_or(core::ptr::null(), |s| s.as_ptr()),
-                                    );
-                                    values.push(
-                                        k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()),
-                                    );
-                                    (pq.PQsendQueryParams)(
-                                        c.conn,
-                                        sql.as_ptr(),
-                                        values.len() as c_int,
-                                        core::ptr::null(),
-                                        values.as_ptr(),
-                                        core::ptr::null(),
-                                        core::ptr::null(),
-                                        0,
-                                    )
-                                }
-                            };
-                            if ok == 0 {
-                                raise(
-                                    PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
-                                    format!("could not send query to server \"{}\"", c.server),
-                                    Some(cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()),
-                                    None,
-                                );
-                            }
-                            c.busy = Some(cmd);
-                            c.got_result = false;
-                            progressed = true;
-                        }
-                    }
-                    let Some(cmd) = c.busy else { continue };
-                    if (pq.PQisBusy)(c.conn) != 0 {
-                        continue;
-                    }
-                    progressed = true;
-                    let r = (pq.PQgetResult)(c.conn);
-                    if r.is_null() {
-                        c.busy = None;
-                        if let Cmd::Query(l) = cmd {
-                            if c.failed.is_none() && !c.got_result {
-                                raise(
-                                    PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                                    format!(
-                                        "server \"{}\" returned no result for partition \"{}\"",
-                                        c.server, st.info.leaves[l].rel_name
-                                    ),
-                                    None,
-                                    None,
-                                );
+
+        // Connections: postgres_fdw's, one per user mapping. Each gets all its work in
+        // one libpq pipeline (the settings, the queries of its partitions, a Sync) as
+        // soon as GetConnection hands it over (GetConnection opens the remote
+        // transaction with a round trip of its own), so a server already searches while
+        // the next one's transaction is opened, and the settings cost no round trip.
+        // If anything raises an error while a pipeline is open, `abandon` cancels the
+        // remote work and takes the connection out of pipeline mode first, so
+        // postgres_fdw's abort handling finds it as it left it.
+        let mut conns: Vec<Conn> = Vec::new();
+        let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for (l, leaf) in st.info.leaves.iter().enumerate() {
+                let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
+                let mut connstate: *mut c_void = core::ptr::null_mut();
+                let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                    (fdw.GetConnection)(
+                        user,
+                        false,
+                        &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
+                    )
+                });
+                let ci = match conns.iter().position(|c| c.conn == conn) {
+                    Some(ci) => ci,
+                    None => {
+                        if !connstate.is_null() {
+                            // PgFdwConnState { AsyncRequest *pendingAreq; }: finish
+                            // postgres_fdw's own asynchronous fetch on this connection
+                            // first, as its scans do.
+                            let pending = *(connstate as *mut *mut c_void);
+                            if !pending.is_null() {
+                                pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                                    (fdw.process_pending_request)(pending)
+                                });
                             }
                         }
-                        continue;
-                    }
-                    let res = Res(r);
-                    let status = (pq.PQresultStatus)(r);
-                    c.got_result = true;
-                    let expected = match cmd {
-                        Cmd::Settings => ffi::PGRES_COMMAND_OK,
-                        Cmd::Query(_) => ffi::PGRES_TUPLES_OK,
-                    };
-                    if c.failed.is_some() {
-                        continue;
-                    }
-                    if status != expected {
-                        let field = |f| {
-                            let p = (pq.PQresultErrorField)(r, f);
-                            if p.is_null() {
-                                None
-                            } else {
-                                Some(cstr(p))
-                            }
-                        };
-                        let leaf = match cmd {
-                            Cmd::Query(l) => l,
-                            Cmd::Settings => usize::MAX,
-                        };
-                        c.failed = Some((
-                            field(ffi::PG_DIAG_SQLSTATE)
-                                .map(|s| sqlstate(&s))
-                                .unwrap_or(0),
-                            field(ffi::PG_DIAG_MESSAGE_PRIMARY).unwrap_or_else(|| {
-                                cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string()
-                            }),
-                            field(ffi::PG_DIAG_MESSAGE_DETAIL),
-                            field(ffi::PG_DIAG_MESSAGE_HINT),
-                            leaf,
-                        ));
-                        c.queue.clear();
-                        continue;
-                    }
-                    if let Cmd::Query(l) = cmd {
-                        let rows = (pq.PQntuples)(r);
-                        if (pq.PQnfields)(r) != ncols || k.is_some_and(|k| rows as i64 > k) {
-                            raise(
-                                PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                                format!(
-                                    "unexpected result from server \"{}\" for partition \"{}\"",
-                                    c.server, st.info.leaves[l].rel_name
-                                ),
-                                None,
-                                None,
+                        if (pq.PQenterPipelineMode)(conn) == 0 {
+                            send_failed(pq, conn, &leaf.server_name);
+                        }
+                        conns.push(Conn {
+                            conn,
+                            server: leaf.server_name.clone(),
+                            expect: VecDeque::new(),
+                            got_result: false,
+                            failed: None,
+                            done: false,
+                            synced: false,
+                        });
+                        let c = conns.last_mut().unwrap();
+                        if !set_sql.as_bytes().is_empty() {
+                            let ok = (pq.PQsendQueryParams)(
+                                conn,
+                                set_sql.as_ptr(),
+                                0,
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                0,
                             );
+                            if ok == 0 {
+                                send_failed(pq, conn, &c.server);
+                            }
+                            c.expect.push_back(Cmd::Settings);
                         }
-                        st.results[l] = Some(res);
+                        conns.len() - 1
                     }
+                };
+                let c = &mut conns[ci];
+                let sql = CString::new(leaf.sql.as_str()).unwrap();
+                let mut values: Vec<*const c_char> = Vec::new();
+                for i in leaf.param_start..leaf.param_start + leaf.param_count {
+                    values.push(
+                        where_values[i]
+                            .as_ref()
+                            .map_or(core::ptr::null(), |s| s.as_ptr()),
+                    );
+                }
+                values.push(
+                    query_text
+                        .as_ref()
+                        .map_or(core::ptr::null(), |s| s.as_ptr()),
+                );
+                values.push(k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
+                let ok = (pq.PQsendQueryParams)(
+                    c.conn,
+                    sql.as_ptr(),
+                    values.len() as c_int,
+                    core::ptr::null(),
+                    values.as_ptr(),
+                    core::ptr::null(),
+                    core::ptr::null(),
+                    0,
+                );
+                if ok == 0 {
+                    send_failed(pq, c.conn, &c.server);
+                }
+                c.expect.push_back(Cmd::Query(l));
+                // The server runs what it has received (it answers after the Sync).
+                if (pq.PQflush)(c.conn) < 0 {
+                    send_failed(pq, c.conn, &c.server);
                 }
             }
-            // A failed connection has finished its command: report it now (the others
-            // are cancelled by postgres_fdw when the transaction aborts).
-            if let Some(c) = conns
-                .iter()
-                .find(|c| c.failed.is_some() && c.busy.is_none())
-            {
-                let (code, msg, detail, hint, leaf) = c.failed.clone().unwrap();
-                let code = if code == 0 {
-                    PgSqlErrorCode::ERRCODE_FDW_ERROR
-                } else {
-                    PgSqlErrorCode::from(code)
-                };
-                let hint = hint.or_else(|| {
-                    matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
-                        .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
-                });
-                let what = if leaf == usize::MAX {
-                    "while applying search settings".to_string()
-                } else {
-                    format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
-                };
-                raise(
-                    code,
-                    format!("error from server \"{}\" {}: {}", c.server, what, msg),
-                    detail,
-                    hint,
-                );
+            for c in conns.iter_mut() {
+                if (pq.PQpipelineSync)(c.conn) == 0 {
+                    send_failed(pq, c.conn, &c.server);
+                }
+                c.expect.push_back(Cmd::Sync);
+                c.synced = true;
             }
-            let waiting: Vec<usize> = (0..conns.len())
-                .filter(|&i| conns[i].busy.is_some())
-                .collect();
-            if waiting.is_empty() {
-                if conns.iter().all(|c| c.queue.is_empty()) {
+
+            // The remote searches are on their way: search the local partitions now,
+            // then collect the remote results.
+            run_local(st, k);
+            loop {
+                for c in conns.iter_mut() {
+                    read_results(pq, c, st, ncols, k);
+                }
+                let waiting: Vec<usize> = (0..conns.len()).filter(|&i| !conns[i].done).collect();
+                if waiting.is_empty() {
                     break;
                 }
-                continue;
+                wait(pq, &conns, &waiting);
             }
-            wait(pq, &conns, &waiting);
+        }));
+        if let Err(e) = body {
+            abandon(pq, &mut conns);
+            std::panic::resume_unwind(e);
         }
         for c in &conns {
             pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.ReleaseConnection)(c.conn));
         }
+        // Every pipeline is finished: report the first remote error.
+        if let Some(c) = conns.iter().find(|c| c.failed.is_some()) {
+            let (code, msg, detail, hint, leaf) = c.failed.clone().unwrap();
+            let code = if code == 0 {
+                PgSqlErrorCode::ERRCODE_FDW_ERROR
+            } else {
+                PgSqlErrorCode::from(code)
+            };
+            let hint = hint.or_else(|| {
+                matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
+                    .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
+            });
+            let what = if leaf == usize::MAX {
+                "while applying search settings".to_string()
+            } else {
+                format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
+            };
+            raise(
+                code,
+                format!("error from server \"{}\" {}: {}", c.server, what, msg),
+                detail,
+                hint,
+            );
+        }
 
         // Merge: every partition's rows in distance order, then OFFSET and LIMIT.
-        let mut all: Vec<(Option<f64>, usize, c_int)> = Vec::new();
+        let mut all: Vec<(Option<f64>, Src)> = Vec::new();
+        for (i, r) in st.local_rows.iter().enumerate() {
+            all.push((r.distance, Src::Local(i)));
+        }
         for (l, r) in st.results.iter().enumerate() {
             let Some(r) = r else { continue };
             for row in 0..(pq.PQntuples)(r.0) {
@@ -684,7 +884,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 } else {
                     Some(parse_distance(&cstr((pq.PQgetvalue)(r.0, row, 0))))
                 };
-                all.push((d, l, row));
+                all.push((d, Src::Remote(l, row)));
             }
         }
         all.sort_by(|a, b| cmp_distance(a.0, b.0));
@@ -693,8 +893,83 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
             Some(l) => start.saturating_add(l as usize).min(all.len()),
             None => all.len(),
         };
-        st.order = all[start..end].iter().map(|&(_, l, r)| (l, r)).collect();
+        st.order = all[start..end].iter().map(|&(_, s)| s).collect();
         st.next = 0;
+    }
+}
+
+/// A copy of a value in the current memory context (datumCopy; expanded and toasted
+/// values are flattened).
+unsafe fn copy_datum(v: pg_sys::Datum, byval: bool, len: i16) -> pg_sys::Datum {
+    // SAFETY: v is a non-null value of a type with this length and passing convention.
+    unsafe {
+        if byval {
+            v
+        } else if len == -1 {
+            pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(v.cast_mut_ptr()))
+        } else if len == -2 {
+            pg_sys::Datum::from(pg_sys::pstrdup(v.cast_mut_ptr()))
+        } else {
+            let n = len.max(0) as usize;
+            let p = pg_sys::palloc(n) as *mut u8;
+            core::ptr::copy_nonoverlapping(v.cast_mut_ptr::<u8>(), p, n);
+            pg_sys::Datum::from(p)
+        }
+    }
+}
+
+/// The first `k` rows (all when `k` is None) of each local partition's plan, which
+/// returns them in distance order, copied into `local_cxt`.
+unsafe fn run_local(st: &mut State, k: Option<i64>) {
+    // SAFETY: the child plan states were initialised in begin_scan with this executor
+    // state; the values are copied out of their slots before the next ExecProcNode.
+    unsafe {
+        for &ps in &st.locals {
+            if let Some(k) = k {
+                if k == 0 {
+                    continue;
+                }
+                // A bounded sort keeps only k rows (as under a Limit).
+                pg_sys::ExecSetTupleBound(k, ps);
+            }
+            let mut got: i64 = 0;
+            while k.is_none_or(|k| got < k) {
+                pgrx::check_for_interrupts!();
+                let slot = pg_sys::ExecProcNode(ps);
+                if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
+                    break;
+                }
+                got += 1;
+                pg_sys::slot_getallattrs(slot);
+                let natts = st.typlens.len();
+                let old = pg_sys::MemoryContextSwitchTo(st.local_cxt);
+                let mut values = Vec::with_capacity(natts);
+                let mut nulls = Vec::with_capacity(natts);
+                for c in 0..natts {
+                    let isnull = *(*slot).tts_isnull.add(c);
+                    let v = *(*slot).tts_values.add(c);
+                    let (len, byval) = st.typlens[c];
+                    values.push(if isnull {
+                        pg_sys::Datum::from(0usize)
+                    } else {
+                        copy_datum(v, byval, len)
+                    });
+                    nulls.push(isnull);
+                }
+                pg_sys::MemoryContextSwitchTo(old);
+                // Column 0 is the distance, a float8 (pass by value on 64-bit builds).
+                let distance = if nulls[0] {
+                    None
+                } else {
+                    Some(f64::from_bits(values[0].value() as u64))
+                };
+                st.local_rows.push(LocalRow {
+                    distance,
+                    values,
+                    nulls,
+                });
+            }
+        }
     }
 }
 
@@ -773,8 +1048,14 @@ unsafe fn wait(pq: &ffi::Libpq, conns: &[Conn], waiting: &[usize]) {
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn end_scan(node: *mut pg_sys::CustomScanState) {
-    // SAFETY: the same release the memory-context callback does, done early.
-    unsafe { free_state(node as *mut c_void) }
+    // SAFETY: the child plans were initialised in begin_scan (custom_ps); then the same
+    // release the memory-context callback does, done early.
+    unsafe {
+        for i in 0..list_len((*node).custom_ps) {
+            pg_sys::ExecEndNode(list_nth::<pg_sys::PlanState>((*node).custom_ps, i));
+        }
+        free_state(node as *mut c_void)
+    }
 }
 
 #[pgrx::pg_guard]
@@ -783,6 +1064,17 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
     unsafe {
         let st = state(node);
         st.results.iter_mut().for_each(|r| *r = None);
+        st.local_rows.clear();
+        pg_sys::MemoryContextReset(st.local_cxt);
+        // As Append does: changed parameters reach the children, which rescan then.
+        for &ps in &st.locals {
+            if !(*node).ss.ps.chgParam.is_null() {
+                pg_sys::UpdateChangedParamSet(ps, (*node).ss.ps.chgParam);
+            }
+            if (*ps).chgParam.is_null() {
+                pg_sys::ExecReScan(ps);
+            }
+        }
         st.order.clear();
         st.next = 0;
         st.executed = false;
@@ -809,16 +1101,21 @@ unsafe extern "C-unwind" fn explain_scan(
             .leaves
             .iter()
             .map(|l| format!("{} on server {}", l.rel_name, l.server_name))
+            .chain(info.locals.iter().map(|n| format!("{n} (local)")))
             .collect::<Vec<_>>()
             .join(", ");
         prop("Partitions", &partitions);
         prop("Per-Partition Limit", "LIMIT + OFFSET");
         let (_, pairs) = settings_sql();
-        let s = pairs
-            .iter()
-            .map(|(n, v)| format!("{n} = '{v}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let s = if pairs.is_empty() {
+            "none (the servers' own settings apply)".to_string()
+        } else {
+            pairs
+                .iter()
+                .map(|(n, v)| format!("{n} = '{v}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         prop("Forwarded Settings", &s);
         if (*es).verbose {
             for l in &info.leaves {

@@ -20,8 +20,15 @@ pub struct PGresult {
 }
 
 // ExecStatusType values (libpq-fe.h, stable since libpq 7.4).
-pub const PGRES_COMMAND_OK: c_int = 1;
 pub const PGRES_TUPLES_OK: c_int = 2;
+pub const PGRES_PIPELINE_SYNC: c_int = 10;
+pub const PGRES_PIPELINE_ABORTED: c_int = 11;
+
+/// libpq's `PGcancel` (opaque).
+#[repr(C)]
+pub struct PGcancel {
+    _private: [u8; 0],
+}
 
 // PQresultErrorField codes (postgres_ext.h).
 pub const PG_DIAG_SQLSTATE: c_int = b'C' as c_int;
@@ -29,7 +36,17 @@ pub const PG_DIAG_MESSAGE_PRIMARY: c_int = b'M' as c_int;
 pub const PG_DIAG_MESSAGE_DETAIL: c_int = b'D' as c_int;
 pub const PG_DIAG_MESSAGE_HINT: c_int = b'H' as c_int;
 
+#[repr(C)]
+pub struct PollFd {
+    pub fd: c_int,
+    pub events: i16,
+    pub revents: i16,
+}
+pub const POLLIN: i16 = 1;
+
 unsafe extern "C" {
+    /// poll(2), used only on the error path where no Postgres function may be called.
+    pub fn poll(fds: *mut PollFd, nfds: u64, timeout: c_int) -> c_int;
     fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
 }
@@ -39,7 +56,6 @@ const RTLD_NOLOAD: c_int = 4;
 /// The libpq functions we use.
 #[allow(non_snake_case)]
 pub struct Libpq {
-    pub PQsendQuery: unsafe extern "C" fn(*mut PGconn, *const c_char) -> c_int,
     pub PQsendQueryParams: unsafe extern "C" fn(
         *mut PGconn,
         *const c_char,
@@ -62,6 +78,14 @@ pub struct Libpq {
     pub PQgetvalue: unsafe extern "C" fn(*const PGresult, c_int, c_int) -> *const c_char,
     pub PQgetisnull: unsafe extern "C" fn(*const PGresult, c_int, c_int) -> c_int,
     pub PQclear: unsafe extern "C" fn(*mut PGresult),
+    // Pipeline mode (libpq 14+; any protocol-3 server).
+    pub PQenterPipelineMode: unsafe extern "C" fn(*mut PGconn) -> c_int,
+    pub PQexitPipelineMode: unsafe extern "C" fn(*mut PGconn) -> c_int,
+    pub PQpipelineSync: unsafe extern "C" fn(*mut PGconn) -> c_int,
+    pub PQflush: unsafe extern "C" fn(*mut PGconn) -> c_int,
+    pub PQgetCancel: unsafe extern "C" fn(*mut PGconn) -> *mut PGcancel,
+    pub PQcancel: unsafe extern "C" fn(*mut PGcancel, *mut c_char, c_int) -> c_int,
+    pub PQfreeCancel: unsafe extern "C" fn(*mut PGcancel),
 }
 
 /// postgres_fdw's exported helpers (PostgreSQL 14+ signatures; checked against 15).
@@ -166,7 +190,6 @@ pub unsafe fn libpq() -> Option<&'static Libpq> {
                 }};
             }
             *slot = Some(Libpq {
-                PQsendQuery: sym!(c"PQsendQuery"),
                 PQsendQueryParams: sym!(c"PQsendQueryParams"),
                 PQgetResult: sym!(c"PQgetResult"),
                 PQisBusy: sym!(c"PQisBusy"),
@@ -180,6 +203,13 @@ pub unsafe fn libpq() -> Option<&'static Libpq> {
                 PQgetvalue: sym!(c"PQgetvalue"),
                 PQgetisnull: sym!(c"PQgetisnull"),
                 PQclear: sym!(c"PQclear"),
+                PQenterPipelineMode: sym!(c"PQenterPipelineMode"),
+                PQexitPipelineMode: sym!(c"PQexitPipelineMode"),
+                PQpipelineSync: sym!(c"PQpipelineSync"),
+                PQflush: sym!(c"PQflush"),
+                PQgetCancel: sym!(c"PQgetCancel"),
+                PQcancel: sym!(c"PQcancel"),
+                PQfreeCancel: sym!(c"PQfreeCancel"),
             });
         }
         slot.as_ref()

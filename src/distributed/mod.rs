@@ -4,8 +4,8 @@
 //! partition of `parted` is a postgres_fdw foreign table, is planned as one custom scan
 //! ([`plan`]) that sends every partition's server the same search with `LIMIT n + m`,
 //! all at once, and merges the results by distance ([`exec`]). The session's search
-//! settings (`hnsw.ef_search`, ...) travel with `SET LOCAL` in postgres_fdw's remote
-//! transactions. Any other query shape is planned by Postgres as usual.
+//! settings (`hnsw.ef_search`, ...) are set locally (as `SET LOCAL` does) in postgres_fdw's
+//! remote transactions, in the same libpq pipeline as the search. Any other query shape is planned by Postgres as usual.
 //!
 //! `pgvector_rs.distributed_search = off` turns it off.
 

@@ -37,6 +37,9 @@ pub(super) struct Leaf {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct PlanInfo {
     pub leaves: Vec<Leaf>,
+    /// Local partitions, searched by the custom scan's child plans (`custom_plans`, in
+    /// this order), merged with the remote results.
+    pub locals: Vec<String>,
 }
 
 /// Fixed positions in `custom_exprs`.
@@ -59,15 +62,19 @@ impl PlanInfo {
                 l.param_count.to_string(),
             ]);
         }
+        fields.push(self.locals.len().to_string());
+        fields.extend(self.locals.iter().cloned());
         encode_fields(&fields)
     }
 
     pub fn decode(s: &str) -> Option<PlanInfo> {
         let f = decode_fields(s)?;
         let n: usize = f.first()?.parse().ok()?;
-        if f.len() != 1 + 7 * n {
+        let nl: usize = f.get(1 + 7 * n)?.parse().ok()?;
+        if f.len() != 2 + 7 * n + nl {
             return None;
         }
+        let locals = f[2 + 7 * n..].to_vec();
         let leaves = (0..n)
             .map(|i| {
                 let g = &f[1 + 7 * i..1 + 7 * (i + 1)];
@@ -82,7 +89,7 @@ impl PlanInfo {
                 })
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(PlanInfo { leaves })
+        Some(PlanInfo { leaves, locals })
     }
 }
 
@@ -227,11 +234,13 @@ unsafe extern "C-unwind" fn var_walker(node: *mut pg_sys::Node, ctx: *mut c_void
     }
 }
 
-/// Leaf partitions (foreign tables) under `parent`, recursing into sub-partitioned ones.
+/// Leaf partitions under `parent`, recursing into sub-partitioned ones: foreign tables
+/// into `foreign`, local tables into `local`.
 unsafe fn collect_leaves(
     root: *mut pg_sys::PlannerInfo,
     parent: usize,
-    out: &mut Vec<usize>,
+    foreign: &mut Vec<usize>,
+    local: &mut Vec<usize>,
 ) -> Option<()> {
     // SAFETY: root's arrays are valid for indexes below simple_rel_array_size.
     unsafe {
@@ -254,9 +263,10 @@ unsafe fn collect_leaves(
                 continue; // excluded by constraints: contributes no rows
             }
             match (*crte).relkind as u8 {
-                pg_sys::RELKIND_PARTITIONED_TABLE => collect_leaves(root, child, out)?,
-                pg_sys::RELKIND_FOREIGN_TABLE => out.push(child),
-                _ => return None, // a local partition: not handled (yet)
+                pg_sys::RELKIND_PARTITIONED_TABLE => collect_leaves(root, child, foreign, local)?,
+                pg_sys::RELKIND_FOREIGN_TABLE => foreign.push(child),
+                pg_sys::RELKIND_RELATION => local.push(child),
+                _ => return None,
             }
         }
         Some(())
@@ -321,6 +331,20 @@ unsafe fn deparse_where(
             return None;
         }
         Some((suffix.to_string(), params))
+    }
+}
+
+/// The LIMIT's row count when it is a constant, else 10 (for costs).
+unsafe fn limit_estimate(limit: *mut pg_sys::Node) -> f64 {
+    // SAFETY: limit is the query's LIMIT expression (not NULL: checked by the caller).
+    unsafe {
+        if pgrx::is_a(limit, pg_sys::NodeTag::T_Const)
+            && !(*(limit as *mut pg_sys::Const)).constisnull
+        {
+            ((*(limit as *mut pg_sys::Const)).constvalue.value() as i64 as f64).clamp(1.0, 1e9)
+        } else {
+            10.0
+        }
     }
 }
 
@@ -458,9 +482,68 @@ unsafe fn try_add_path(
 
         // Every live leaf is a postgres_fdw foreign table whose quals all ship.
         let mut leaves_rti = Vec::new();
-        collect_leaves(root, rti, &mut leaves_rti)?;
+        let mut locals_rti = Vec::new();
+        collect_leaves(root, rti, &mut leaves_rti, &mut locals_rti)?;
         if leaves_rti.is_empty() {
+            return None; // only local partitions: Postgres's Merge Append is the plan
+        }
+        // Local partitions: their cheapest path in the query's order (an index scan by
+        // distance when there is an index), or a sort of their cheapest path. Each child
+        // plan outputs the scan tuple (distance, columns), translated to its own columns.
+        let sort_pathkeys = (*root).sort_pathkeys;
+        let limit_rows = limit_estimate(q.limitCount);
+        if !locals_rti.is_empty() && sort_pathkeys.is_null() {
             return None;
+        }
+        let mut local_paths: *mut pg_sys::List = core::ptr::null_mut();
+        let mut local_tlists: *mut pg_sys::List = core::ptr::null_mut();
+        let mut local_names = Vec::new();
+        let mut local_startup = 0.0;
+        let mut local_total = 0.0;
+        for &c in &locals_rti {
+            let crel = *(*root).simple_rel_array.add(c);
+            let crte = *(*root).simple_rte_array.add(c);
+            let mut p = pg_sys::get_cheapest_path_for_pathkeys(
+                (*crel).pathlist,
+                sort_pathkeys,
+                core::ptr::null_mut(),
+                pg_sys::CostSelector::TOTAL_COST,
+                false,
+            );
+            if p.is_null() {
+                let cheapest = (*crel).cheapest_total_path;
+                if cheapest.is_null() || !(*cheapest).param_info.is_null() {
+                    return None;
+                }
+                p = pg_sys::create_sort_path(root, crel, cheapest, sort_pathkeys, -1.0)
+                    as *mut pg_sys::Path;
+            }
+            // The child plan computes the distance and the columns from the heap tuple:
+            // an index-only scan (none of ours, but another access method's) has only
+            // the index's columns.
+            if !(*p).param_info.is_null() || (*p).pathtype == pg_sys::NodeTag::T_IndexOnlyScan {
+                return None;
+            }
+            let mut exprs: *mut pg_sys::List = core::ptr::null_mut();
+            let mut parent_exprs = vec![dist];
+            parent_exprs.extend(vars.iter().map(|v| *v as *mut pg_sys::Node));
+            for e in parent_exprs {
+                let copy = pg_sys::copyObjectImpl(e as *const c_void) as *mut pg_sys::Node;
+                let t = pg_sys::adjust_appendrel_attrs_multilevel(
+                    root,
+                    copy,
+                    (*crel).relids,
+                    (*rel).relids,
+                );
+                exprs = pg_sys::lappend(exprs, t as *mut c_void);
+            }
+            local_paths = pg_sys::lappend(local_paths, p as *mut c_void);
+            local_tlists = pg_sys::lappend(local_tlists, exprs as *mut c_void);
+            local_names.push(cstr(pg_sys::get_rel_name((*crte).relid)));
+            // Only the first k rows of each are read.
+            let frac = (limit_rows / (*p).rows.max(1.0)).min(1.0);
+            local_startup += (*p).startup_cost;
+            local_total += (*p).startup_cost + frac * ((*p).total_cost - (*p).startup_cost);
         }
         let pgfdw_ext = pg_sys::get_extension_oid(c"postgres_fdw".as_ptr(), true);
         if pgfdw_ext == pg_sys::InvalidOid {
@@ -592,7 +675,11 @@ unsafe fn try_add_path(
             );
         }
 
-        let info = PlanInfo { leaves }.encode();
+        let info = PlanInfo {
+            leaves,
+            locals: local_names,
+        }
+        .encode();
         let info_c = CString::new(info).ok()?;
         let mut private: *mut pg_sys::List = core::ptr::null_mut();
         private = pg_sys::lappend(
@@ -601,14 +688,9 @@ unsafe fn try_add_path(
         );
         private = pg_sys::lappend(private, custom_exprs as *mut c_void);
         private = pg_sys::lappend(private, scan_tlist as *mut c_void);
+        private = pg_sys::lappend(private, local_tlists as *mut c_void);
 
-        let rows = if pgrx::is_a(q.limitCount, pg_sys::NodeTag::T_Const)
-            && !(*(q.limitCount as *mut pg_sys::Const)).constisnull
-        {
-            (*(q.limitCount as *mut pg_sys::Const)).constvalue.value() as i64 as f64
-        } else {
-            10.0
-        };
+        let rows = limit_rows;
         let path =
             pg_sys::palloc0(core::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
         (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
@@ -620,12 +702,13 @@ unsafe fn try_add_path(
         (*path).path.parallel_safe = false;
         (*path).path.parallel_workers = 0;
         (*path).path.rows = rows.clamp(1.0, 1e9);
-        // Cheaper than any local plan: the remote servers do the work with their indexes.
-        (*path).path.startup_cost = 0.0;
-        (*path).path.total_cost = 0.01 * (*path).path.rows;
+        // Cheaper than any ordinary plan: the remote servers do the work with their
+        // indexes (the local partitions cost what they cost in any plan).
+        (*path).path.startup_cost = local_startup;
+        (*path).path.total_cost = local_total + 0.01 * (*path).path.rows;
         (*path).path.pathkeys = (*root).sort_pathkeys;
         (*path).flags = 0;
-        (*path).custom_paths = core::ptr::null_mut();
+        (*path).custom_paths = local_paths;
         (*path).custom_private = private;
         (*path).methods = &raw const PATH_METHODS;
         pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
@@ -640,10 +723,11 @@ unsafe extern "C-unwind" fn plan_custom_path(
     best_path: *mut pg_sys::CustomPath,
     tlist: *mut pg_sys::List,
     clauses: *mut pg_sys::List,
-    _custom_plans: *mut pg_sys::List,
+    custom_plans: *mut pg_sys::List,
 ) -> *mut pg_sys::Plan {
     // SAFETY: best_path is the path built by try_add_path, its custom_private holds the
-    // three entries written there.
+    // four entries written there; custom_plans are the plans of its custom_paths, in
+    // the order of the translated target lists.
     unsafe {
         if !clauses.is_null() {
             pgrx::error!("pgvector_rs: unexpected quals on a distributed top-k path");
@@ -656,7 +740,30 @@ unsafe extern "C-unwind" fn plan_custom_path(
         (*cs).scan.plan.qual = core::ptr::null_mut();
         (*cs).scan.scanrelid = 0;
         (*cs).flags = 0;
-        (*cs).custom_plans = core::ptr::null_mut();
+        // Each local partition's plan outputs the scan tuple: (distance, columns).
+        let tlists = list_nth::<pg_sys::List>(private, 3);
+        if list_len(tlists) != list_len(custom_plans) {
+            pgrx::error!("pgvector_rs: distributed top-k path with mismatched local plans");
+        }
+        let mut plans: *mut pg_sys::List = core::ptr::null_mut();
+        for i in 0..list_len(custom_plans) {
+            let exprs = list_nth::<pg_sys::List>(tlists, i);
+            let mut tlist: *mut pg_sys::List = core::ptr::null_mut();
+            for j in 0..list_len(exprs) {
+                let e = list_nth::<pg_sys::Expr>(exprs, j);
+                tlist = pg_sys::lappend(
+                    tlist,
+                    pg_sys::makeTargetEntry(e, (j + 1) as i16, core::ptr::null_mut(), false)
+                        as *mut c_void,
+                );
+            }
+            let child = list_nth::<pg_sys::Plan>(custom_plans, i);
+            plans = pg_sys::lappend(
+                plans,
+                pg_sys::change_plan_targetlist(child, tlist, false) as *mut c_void,
+            );
+        }
+        (*cs).custom_plans = plans;
         (*cs).custom_exprs = list_nth::<pg_sys::List>(private, 1);
         (*cs).custom_private =
             pg_sys::lappend(core::ptr::null_mut(), list_nth::<c_void>(private, 0));
@@ -696,8 +803,14 @@ mod tests {
                     param_count: 0,
                 },
             ],
+            locals: vec!["p:2".into(), String::new()],
         };
         assert_eq!(PlanInfo::decode(&info.encode()), Some(info));
         assert_eq!(PlanInfo::decode("3:ab"), None);
+        let none = PlanInfo {
+            leaves: vec![],
+            locals: vec![],
+        };
+        assert_eq!(PlanInfo::decode(&none.encode()), Some(none));
     }
 }

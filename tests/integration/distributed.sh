@@ -30,6 +30,8 @@ CREATE TABLE items (id int PRIMARY KEY, cat int, emb vector(3), bits bit(12), no
 -- a shard that sleeps, and one that fails, for the fault checks
 CREATE VIEW slow_items AS SELECT i.* FROM items i, (SELECT pg_sleep(30) AS s) s;
 CREATE VIEW bad_items AS SELECT * FROM items WHERE 1 / (id - id) = 0;
+-- which remote backend serves the head's connection (kept or replaced after an error)
+CREATE VIEW backend_pid AS SELECT pg_backend_pid() AS pid;
 SQL
 done
 # A node without the extension: same table name, no vector type.
@@ -51,6 +53,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER nhang OPTIONS (user 'postgres');
 CREATE TABLE items (id int, cat int, emb vector(3), bits bit(12), note text) PARTITION BY HASH (id);
 CREATE FOREIGN TABLE items_p0 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
 CREATE FOREIGN TABLE items_p1 PARTITION OF items FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'items');
+CREATE FOREIGN TABLE pid_n1 (pid int) SERVER n1 OPTIONS (table_name 'backend_pid');
+CREATE FOREIGN TABLE pid_n2 (pid int) SERVER n2 OPTIONS (table_name 'backend_pid');
 SELECT setseed(0.42);
 CREATE TABLE ref AS
 SELECT i AS id, i % 7 AS cat,
@@ -69,15 +73,17 @@ check "both data nodes hold rows" "tt" "$(sql dnode1 "$N1" -c 'SELECT count(*) >
 Q1="[0.5,0.25,0.75]"
 plan=$(hq -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10")
 echo "$plan" | sed 's/^/# /'
-check "EXPLAIN shows the distributed scan" t "$(echo "$plan" | grep -q 'Custom Scan (VectorDistributedTopK)' && echo t || echo f)"
+check "EXPLAIN shows the distributed scan" t "$(grep -q 'Custom Scan (VectorDistributedTopK)' <<<"$plan" && echo t || echo f)"
 check "EXPLAIN shows both partitions and servers" t \
-    "$(echo "$plan" | grep -q 'Partitions: items_p0 on server n1, items_p1 on server n2' && echo t || echo f)"
+    "$(grep -q 'Partitions: items_p0 on server n1, items_p1 on server n2' <<<"$plan" && echo t || echo f)"
 check "EXPLAIN shows the per-partition LIMIT in the remote SQL" t \
-    "$(echo "$plan" | grep -q 'Remote SQL (items_p0 on n1): SELECT (emb OPERATOR(public.<->) \$1::public.vector), id FROM public.items ORDER BY (emb OPERATOR(public.<->) \$1::public.vector) LIMIT \$2::pg_catalog.int8' && echo t || echo f)"
+    "$(grep -q 'Remote SQL (items_p0 on n1): SELECT (emb OPERATOR(public.<->) \$1::public.vector), id FROM public.items ORDER BY (emb OPERATOR(public.<->) \$1::public.vector) LIMIT \$2::pg_catalog.int8' <<<"$plan" && echo t || echo f)"
 check "EXPLAIN shows the forwarded settings" t \
-    "$(hq -c "SET hnsw.ef_search = 123" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep -q "Forwarded Settings: hnsw.ef_search = '123', hnsw.iterative_scan = 'off'" && echo t || echo f)"
+    "$(hq -c "SET hnsw.ef_search = 123" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep "Forwarded Settings: hnsw.ef_search = '123'\$" >/dev/null && echo t || echo f)"
+check "EXPLAIN: nothing set on the head, nothing forwarded" t \
+    "$(hq -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep "Forwarded Settings: none (the servers' own settings apply)" >/dev/null && echo t || echo f)"
 check "EXPLAIN without the switch is the ordinary plan" f \
-    "$(hq -c "SET pgvector_rs.distributed_search = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep -q 'VectorDistributedTopK' && echo t || echo f)"
+    "$(hq -c "SET pgvector_rs.distributed_search = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep 'VectorDistributedTopK' >/dev/null && echo t || echo f)"
 
 # same DESCRIPTION QUERY_ON_items: the distributed query and the same query on the
 # local copy `ref` (exact, no index) print the same rows.
@@ -85,7 +91,7 @@ same() {
     local desc=$1 query=$2 dist local
     dist=$(hq "${@:3}" -c "$query" 2>&1)
     local=$(hq -c "${query//FROM items/FROM ref}" 2>&1)
-    if [ "$dist" = "$local" ] && ! echo "$dist" | grep -q ERROR; then
+    if [ "$dist" = "$local" ] && ! echo "$dist" | grep ERROR >/dev/null; then
         echo "ok - $desc"
     else
         echo "not ok - $desc"
@@ -94,7 +100,7 @@ same() {
         FAILURES=$((FAILURES + 1))
     fi
 }
-uses_scan() { hq "${@:2}" -c "EXPLAIN (COSTS OFF) $1" | grep -q 'VectorDistributedTopK' && echo t || echo f; }
+uses_scan() { hq "${@:2}" -c "EXPLAIN (COSTS OFF) $1" | grep 'VectorDistributedTopK' >/dev/null && echo t || echo f; }
 
 for op in '<->' '<#>' '<=>' '<+>'; do
     same "top 10 by $op equals exact search" \
@@ -150,21 +156,83 @@ SQL
 check "prepared statement, 9 executions incl. the generic plan, equal exact search" \
     "$prep_ref" "$(echo "$prep_dist" | grep -v -e '^Custom Scan' -e '^  ' -e '^Output' | grep -v '^$')"
 check "the generic plan is the distributed scan with parameters" t \
-    "$(echo "$prep_dist" | grep -q 'WHERE ((cat = \$1::integer)) ORDER BY (emb OPERATOR(public.<->) \$2::public.vector) LIMIT \$3::pg_catalog.int8' && echo t || echo f)"
+    "$(grep -q 'WHERE ((cat = \$1::integer)) ORDER BY (emb OPERATOR(public.<->) \$2::public.vector) LIMIT \$3::pg_catalog.int8' <<<"$prep_dist" && echo t || echo f)"
 out=$(hq -v ON_ERROR_STOP=0 -c "PREPARE n(bigint, bigint) AS SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT \$1 OFFSET \$2" -c "EXECUTE n(-1, 0)" -c "EXECUTE n(1, -1)" 2>&1)
 check "negative LIMIT and OFFSET are errors, as in Postgres" t \
-    "$(echo "$out" | tr '\n' ' ' | grep -q 'LIMIT must not be negative.*OFFSET must not be negative' && echo t || echo f)"
+    "$(echo "$out" | tr '\n' ' ' | grep 'LIMIT must not be negative.*OFFSET must not be negative' >/dev/null && echo t || echo f)"
 
-# Mixed local and foreign partitions: planned as usual, correct.
+# Mixed local and foreign partitions: one distributed scan; the local partitions are
+# searched by their own plans inside it (an index scan by distance, or a bounded sort
+# when there is no index), merged with the remote results. Here the remainder-1 half of
+# the rows is local, split by range into an indexed and an unindexed partition.
 hq <<'SQL'
 CREATE TABLE mixed (id int, cat int, emb vector(3), bits bit(12), note text) PARTITION BY HASH (id);
 CREATE FOREIGN TABLE mixed_p0 PARTITION OF mixed FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items');
-CREATE TABLE mixed_p1 PARTITION OF mixed FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE mixed_p1 PARTITION OF mixed FOR VALUES WITH (MODULUS 2, REMAINDER 1) PARTITION BY RANGE (id);
+CREATE TABLE mixed_lo PARTITION OF mixed_p1 FOR VALUES FROM (MINVALUE) TO (1000);
+-- columns in another order and a dropped column: the child plans use their own attnos
+CREATE TABLE mixed_hi (note text, dropped int, bits bit(12), emb vector(3), cat int, id int);
+ALTER TABLE mixed_hi DROP COLUMN dropped;
+ALTER TABLE mixed_p1 ATTACH PARTITION mixed_hi FOR VALUES FROM (1000) TO (MAXVALUE);
 INSERT INTO mixed_p1 SELECT * FROM ref WHERE satisfies_hash_partition('mixed'::regclass, 2, 1, id);
+CREATE INDEX ON mixed_lo USING hnsw (emb vector_l2_ops);
+CREATE INDEX ON mixed_lo USING hnsw (emb vector_cosine_ops);
+ANALYZE mixed_p1;
 SQL
-check "a local partition: ordinary plan" f "$(uses_scan "SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 5")"
-check "a local partition: correct result" "$(hq -c "SELECT id FROM ref ORDER BY emb <-> '$Q1' LIMIT 5")" \
-    "$(hq -c "SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 5")"
+check "mixed: both local partitions hold rows" "tt" \
+    "$(hq -c "SELECT count(*) > 200 FROM mixed_lo")$(hq -c "SELECT count(*) > 200 FROM mixed_hi")"
+# An exact local index search (large ef_search) and index scans wherever possible.
+MIX=(-c "SET hnsw.ef_search = 1000" -c "SET enable_seqscan = off")
+plan=$(hq "${MIX[@]}" -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 10")
+echo "$plan" | sed 's/^/# /'
+check "mixed: EXPLAIN shows the distributed scan" t "$(grep -q 'Custom Scan (VectorDistributedTopK)' <<<"$plan" && echo t || echo f)"
+check "mixed: EXPLAIN lists the remote and the local partitions" t \
+    "$(grep -q 'Partitions: mixed_p0 on server n1, mixed_lo (local), mixed_hi (local)' <<<"$plan" && echo t || echo f)"
+check "mixed: the indexed local partition is searched with its index" t \
+    "$(grep -q 'Index Scan using mixed_lo_emb_idx on public.mixed_lo' <<<"$plan" && echo t || echo f)"
+check "mixed: the unindexed local partition is sorted" t \
+    "$(echo "$plan" | tr '\n' ' ' | grep 'Sort .* Sort Key: ((mixed_1.emb <-> .* Seq Scan on public.mixed_hi mixed_1' >/dev/null && echo t || echo f)"
+# same_mixed DESCRIPTION QUERY_ON_mixed [psql args]: as `same`, against `ref`.
+same_mixed() {
+    local desc=$1 query=$2 dist local
+    dist=$(hq "${@:3}" -c "$query" 2>&1)
+    local=$(hq -c "${query//FROM mixed/FROM ref}" 2>&1)
+    if [ "$dist" = "$local" ] && ! echo "$dist" | grep ERROR >/dev/null; then
+        echo "ok - mixed: $desc"
+    else
+        echo "not ok - mixed: $desc"
+        echo "#   distributed: $(echo "$dist" | tr '\n' ' ' | cut -c1-400)"
+        echo "#   exact:       $(echo "$local" | tr '\n' ' ' | cut -c1-400)"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+for op in '<->' '<=>'; do
+    same_mixed "top 10 by $op equals exact search" \
+        "SELECT id, round((emb $op '$Q1')::numeric, 5) FROM mixed ORDER BY emb $op '$Q1' LIMIT 10" "${MIX[@]}"
+done
+same_mixed "LIMIT with OFFSET" "SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 5 OFFSET 7" "${MIX[@]}"
+same_mixed "LIMIT 0" "SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 0" "${MIX[@]}"
+same_mixed "WHERE clause (shipped, and applied by the local plans)" \
+    "SELECT id, cat FROM mixed WHERE cat = 3 AND note > '4' ORDER BY emb <=> '$Q1' LIMIT 10" "${MIX[@]}"
+same_mixed "all columns and expressions in the output" \
+    "SELECT id, emb, note, bits, upper(note), (emb <-> '$Q1') * 2 AS d2, emb <-> '$Q1' AS d FROM mixed ORDER BY emb <-> '$Q1' LIMIT 8" "${MIX[@]}"
+same_mixed "LIMIT larger than the table, no local index (NULL distances last)" \
+    "SELECT count(*), count(d), max(d) FROM (SELECT emb <-> '$Q1' AS d FROM mixed ORDER BY emb <-> '$Q1' LIMIT 5000) s" \
+    -c "SET enable_indexscan = off"
+same_mixed "a subquery per outer row (rescans with new parameters)" \
+    "SELECT qid, (SELECT id FROM mixed ORDER BY emb <-> q LIMIT 1) FROM queries ORDER BY qid" "${MIX[@]}"
+same_mixed "LATERAL top-k per query" \
+    "SELECT qid, id FROM queries, LATERAL (SELECT id FROM mixed ORDER BY emb <=> q LIMIT 3) s ORDER BY qid, id" "${MIX[@]}"
+check "mixed: the per-row subquery used the distributed scan" t \
+    "$(hq "${MIX[@]}" -c "EXPLAIN (COSTS OFF) SELECT qid, (SELECT id FROM mixed ORDER BY emb <-> q LIMIT 1) FROM queries" | grep VectorDistributedTopK >/dev/null && echo t || echo f)"
+check "mixed: a generic plan with parameters equals exact search" \
+    "$(hq -c "SELECT id FROM ref WHERE cat = 2 ORDER BY emb <-> '[0.4,0.4,0.1]' LIMIT 5")" \
+    "$(hq "${MIX[@]}" -c "SET plan_cache_mode = force_generic_plan" \
+        -c "PREPARE m(vector, int, bigint) AS SELECT id FROM mixed WHERE cat = \$2 ORDER BY emb <-> \$1 LIMIT \$3" \
+        -c "EXECUTE m('[0.4,0.4,0.1]', 2, 5)")"
+check "mixed: EXPLAIN ANALYZE runs the local plans inside the scan" t \
+    "$(hq "${MIX[@]}" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM mixed ORDER BY emb <-> '$Q1' LIMIT 10" | grep 'Index Scan using mixed_lo_emb_idx on mixed_lo mixed (actual rows=10 loops=1)' >/dev/null && echo t || echo f)"
+check "only local partitions: ordinary plan" f "$(uses_scan "SELECT id FROM mixed_p1 ORDER BY emb <-> '$Q1' LIMIT 5")"
 
 # Search settings reach the shards: HNSW indexes, the data nodes forced to use them;
 # with ef_search = 1 and no iterative scan each shard returns 1 row, at 40 all 10.
@@ -180,6 +248,25 @@ check "hnsw.iterative_scan is forwarded too" 10 \
     "$(hq -c "SET hnsw.ef_search = 1" -c "SET hnsw.iterative_scan = relaxed_order" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
 check "ordinary plan: the settings do not reach the shards" 10 \
     "$(hq -c "SET pgvector_rs.distributed_search = off" -c "SET hnsw.ef_search = 1" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+# Index options (issue 11 item 2) reach the searches through the remote index: with
+# ef_search = 1 on the data nodes' indexes, a head that sets nothing gets one row per
+# shard; a head that sets hnsw.ef_search overrides it; after RESET (even inside the
+# same transaction, whose remote transaction had the SET LOCAL) the option applies again.
+for n in "dnode1 $N1" "dnode2 $N2"; do
+    # shellcheck disable=SC2086
+    sql $n -c "ALTER INDEX items_emb_idx SET (ef_search = 1)"
+done
+check "remote index option ef_search = 1, nothing set on the head: one row per shard" 2 \
+    "$(hq -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "remote index option ef_search = 1, hnsw.ef_search = 40 on the head: all 10 rows" 10 \
+    "$(hq -c "SET hnsw.ef_search = 40" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s")"
+check "SET then RESET in one transaction: the index option applies again" "10 2" \
+    "$(hq -c "BEGIN" -c "SET hnsw.ef_search = 40" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s" \
+        -c "RESET hnsw.ef_search" -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10) s" -c "COMMIT" | tr '\n' ' ' | sed 's/ $//')"
+for n in "dnode1 $N1" "dnode2 $N2"; do
+    # shellcheck disable=SC2086
+    sql $n -c "ALTER INDEX items_emb_idx RESET (ef_search)"
+done
 hq -c "ALTER DATABASE postgres SET hnsw.ef_search = 1000"
 same "with indexes and a large ef_search on the head: exact" \
     "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10"
@@ -206,8 +293,13 @@ SQL
 start=$(date +%s)
 out=$(hq -c "SELECT id FROM f_down ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
 echo "# node down: $out" | head -2
-check "a node that is down: ERROR naming the server" t "$(echo "$out" | grep -q 'could not connect to server "ndown"' && echo t || echo f)"
+check "a node that is down: ERROR naming the server" t "$(grep -q 'could not connect to server "ndown"' <<<"$out" && echo t || echo f)"
 check "a node that is down: within connect_timeout" t "$([ $(( $(date +%s) - start )) -le 10 ] && echo t || echo f)"
+# n1's search is already sent (in pipeline mode) when ndown fails: the connection to n1
+# must come back out of pipeline mode and be kept, not replaced.
+out=$(hq -v ON_ERROR_STOP=0 -c "SELECT 'before:' || pid FROM pid_n1" -c "SELECT id FROM f_down ORDER BY emb <-> '$Q1' LIMIT 3" -c "SELECT 'after:' || pid FROM pid_n1" 2>&1)
+check "a node that is down: the other server's connection is kept" t \
+    "$(b=$(grep -o 'before:[0-9]*' <<<"$out" | cut -d: -f2); a=$(grep -o 'after:[0-9]*' <<<"$out" | cut -d: -f2); [ -n "$b" ] && [ "$b" = "$a" ] && ! grep -q WARNING <<<"$out" && echo t || echo f)"
 # A server that accepts TCP connections but never answers: connect_timeout applies.
 python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $HANG)); s.listen(8); time.sleep(30)" &
 hang_pid=$!
@@ -217,27 +309,31 @@ out=$(hq -c "SELECT id FROM f_hang ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
 elapsed=$(( $(date +%s) - start ))
 kill "$hang_pid" 2>/dev/null; wait "$hang_pid" 2>/dev/null
 echo "# unresponsive node (${elapsed}s): $(echo "$out" | tr '\n' ' ')"
-check "an unresponsive node: ERROR naming the server" t "$(echo "$out" | grep -q 'could not connect to server "nhang"' && echo t || echo f)"
+check "an unresponsive node: ERROR naming the server" t "$(grep -q 'could not connect to server "nhang"' <<<"$out" && echo t || echo f)"
 check "an unresponsive node: within connect_timeout (2 s), not a hang" t "$([ "$elapsed" -le 6 ] && echo t || echo f)"
 out=$(hq -c "SELECT id FROM f_noext ORDER BY emb <-> '$Q1' LIMIT 3" 2>&1)
 echo "# no extension: $out" | head -3
 check "a node without the extension: ERROR naming the server" t \
-    "$(echo "$out" | grep -q 'ERROR:  error from server "n3" for partition "f_noext_1": type "public.vector" does not exist' && echo t || echo f)"
-check "a node without the extension: a hint" t "$(echo "$out" | grep -q 'HINT:.*pgvector_rs' && echo t || echo f)"
+    "$(grep -q 'ERROR:  error from server "n3" for partition "f_noext_1": type "public.vector" does not exist' <<<"$out" && echo t || echo f)"
+check "a node without the extension: a hint" t "$(grep -q 'HINT:.*pgvector_rs' <<<"$out" && echo t || echo f)"
 start=$(date +%s)
 out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
+SELECT 'pid-before:' || pid FROM pid_n2;
 SET statement_timeout = '1s';
 SELECT id FROM f_slow ORDER BY emb <-> '$Q1' LIMIT 3;
 SELECT 'after:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s;
+SELECT 'pid-after:' || pid FROM pid_n2;
 SQL
 )
 elapsed=$(( $(date +%s) - start ))
 echo "# statement_timeout (${elapsed}s): $(echo "$out" | tr '\n' ' ')"
-check "statement_timeout cancels the distributed query" t "$(echo "$out" | grep -q 'canceling statement due to statement timeout' && echo t || echo f)"
+check "statement_timeout cancels the distributed query" t "$(grep -q 'canceling statement due to statement timeout' <<<"$out" && echo t || echo f)"
 check "statement_timeout: promptly" t "$([ "$elapsed" -le 10 ] && echo t || echo f)"
 check "statement_timeout: the remote query was cancelled" 0 \
     "$(sql dnode2 "$N2" -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_items%' AND state = 'active' AND pid <> pg_backend_pid()")"
-check "statement_timeout: the session's connections work afterwards" t "$(echo "$out" | grep -q 'after:3' && echo t || echo f)"
+check "statement_timeout: the session's connections work afterwards" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
+check "statement_timeout: the connection is kept (cancelled and rolled back, not replaced)" t \
+    "$(b=$(grep -o 'pid-before:[0-9]*' <<<"$out" | cut -d: -f2); a=$(grep -o 'pid-after:[0-9]*' <<<"$out" | cut -d: -f2); [ -n "$b" ] && [ "$b" = "$a" ] && ! grep -q WARNING <<<"$out" && echo t || echo f)"
 out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
 SELECT id FROM f_bad ORDER BY emb <-> '$Q1' LIMIT 3;
 SELECT 'after:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s;
@@ -252,9 +348,9 @@ SQL
 )
 echo "# shard error: $(echo "$out" | tr '\n' ' ' | cut -c1-300)"
 check "an error on one shard: ERROR with the remote message and server" t \
-    "$(echo "$out" | grep -q 'ERROR:  error from server "n2" for partition "f_bad_1": division by zero' && echo t || echo f)"
-check "an error on one shard: the next query works" t "$(echo "$out" | grep -q 'after:3' && echo t || echo f)"
-check "an error on one shard inside a savepoint: the transaction goes on" t "$(echo "$out" | grep -q 'after-savepoint:5' && echo t || echo f)"
+    "$(grep -q 'ERROR:  error from server "n2" for partition "f_bad_1": division by zero' <<<"$out" && echo t || echo f)"
+check "an error on one shard: the next query works" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
+check "an error on one shard inside a savepoint: the transaction goes on" t "$(grep -q 'after-savepoint:5' <<<"$out" && echo t || echo f)"
 
 # Ordinary queries are untouched: a plain table, a partitioned local table.
 hq -c "CREATE TABLE plain AS SELECT * FROM ref" >/dev/null
