@@ -1,6 +1,9 @@
 //! Configuration parameters. pgvector's names, defaults and ranges, except
 //! that `hnsw.ef_search` may exceed pgvector's cap of 1,000.
 
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 
 /// `hnsw.iterative_scan` / `ivfflat.iterative_scan` values.
@@ -142,6 +145,98 @@ pub fn build_threads(workers: usize) -> usize {
         n if unsafe { pgrx::pg_sys::superuser() } => n as usize,
         _ => limit,
     }
+}
+
+/// True if parameter `name` (one of ours) has a value from anywhere but
+/// its built-in default: `postgresql.conf`, `ALTER DATABASE/ROLE ... SET`,
+/// the client's startup packet, `SET` or `SET LOCAL` (its source is above
+/// `PGC_S_DEFAULT`). Index options for default search settings apply only
+/// when it is not. `RESET` brings the source back to the default.
+pub fn explicitly_set(name: &CStr) -> bool {
+    let record = guc_record(name);
+    // SAFETY: `record` is NULL or one of the GUC table's `config_generic`
+    // records (allocated once per backend by `define_custom_*_variable` and
+    // never freed); read on the backend's thread.
+    unsafe { record.as_ref() }.is_some_and(|r| r.source > pg_sys::GucSource::PGC_S_DEFAULT)
+}
+
+/// The GUC table's record of `name`, found by a linear search the first
+/// time and cached (records of defined variables never move; only the
+/// array of pointers to them is reallocated when variables are added).
+fn guc_record(name: &CStr) -> *mut pg_sys::config_generic {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<(&'static CStr, usize)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let cached = CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(n, _)| n.to_bytes() == name.to_bytes())
+            .map(|&(_, p)| p)
+    });
+    if let Some(p) = cached {
+        return p as *mut pg_sys::config_generic;
+    }
+    // SAFETY: the GUC table is a backend-local array of
+    // `GetNumConfigOptions()` valid record pointers; read on the backend's
+    // thread; `name` fields are NUL-terminated strings.
+    let found = unsafe {
+        let vars = pg_sys::get_guc_variables();
+        let n = pg_sys::GetNumConfigOptions().max(0) as usize;
+        (0..n)
+            .map(|i| *vars.add(i))
+            .find(|&r| {
+                !r.is_null()
+                    && !(*r).name.is_null()
+                    && CStr::from_ptr((*r).name)
+                        .to_bytes()
+                        .eq_ignore_ascii_case(name.to_bytes())
+                    // A placeholder (a value set before the library was
+                    // loaded) is replaced by the real record at definition.
+                    && (*r).flags & pg_sys::GUC_CUSTOM_PLACEHOLDER as i32 == 0
+            })
+            .unwrap_or(std::ptr::null_mut())
+    };
+    if !found.is_null() {
+        let leaked: &'static CStr = Box::leak(name.to_owned().into_boxed_c_str());
+        CACHE.with(|c| c.borrow_mut().push((leaked, found as usize)));
+    }
+    found
+}
+
+/// The `ef_search` an hnsw scan starts with when no recall target applies:
+/// the session's (or server's) `hnsw.ef_search` if set, else the index's
+/// `ef_search` option if given (`option > 0`), else the GUC's default.
+pub fn default_ef_search(option: i32) -> (i32, SettingSource) {
+    pick(c"hnsw.ef_search", HNSW_EF_SEARCH.get(), option)
+}
+
+/// `ivfflat.probes` likewise, with the index's `probes` option.
+pub fn default_probes(option: i32) -> (i32, SettingSource) {
+    pick(c"ivfflat.probes", IVFFLAT_PROBES.get(), option)
+}
+
+fn pick(name: &CStr, guc: i32, option: i32) -> (i32, SettingSource) {
+    if explicitly_set(name) {
+        (guc, SettingSource::Guc)
+    } else if option > 0 {
+        (option, SettingSource::IndexOption)
+    } else {
+        (guc, SettingSource::Default)
+    }
+}
+
+/// Where a scan's search setting came from (shown by EXPLAIN).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SettingSource {
+    /// The GUC, set explicitly (session, role, database or server).
+    Guc,
+    /// The index's option (`WITH (ef_search = ...)` / `WITH (probes = ...)`).
+    IndexOption,
+    /// The GUC's built-in default.
+    Default,
+    /// `pgvector_rs.target_recall` and the index's calibration.
+    TargetRecall,
 }
 
 /// `work_mem` in bytes.

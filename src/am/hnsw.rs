@@ -57,6 +57,8 @@ pub struct HnswOptions {
     m: i32,
     ef_construction: i32,
     quantization: i32,
+    /// Default `ef_search` of scans (0: not given).
+    ef_search: i32,
 }
 
 pub fn register_reloptions() {
@@ -82,7 +84,28 @@ pub fn register_reloptions() {
             MAX_EF_CONSTRUCTION,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
+        // Ours: the ef_search scans use when the session has not set
+        // hnsw.ef_search. 0 (the default, outside the range) means unset;
+        // a given value is checked against the GUC's range. Changing it
+        // only affects later scans, so ALTER INDEX needs no stronger lock
+        // than VACUUM's.
+        pg_sys::add_int_reloption(
+            kind,
+            c"ef_search".as_ptr(),
+            c"Default size of the dynamic candidate list for search (when hnsw.ef_search is not set)".as_ptr(),
+            0,
+            1,
+            guc::MAX_EF_SEARCH,
+            pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
+        );
     }
+}
+
+/// The `ef_search` option of `index` (0 if not given).
+pub unsafe fn ef_search_option(index: pg_sys::Relation) -> i32 {
+    // SAFETY: `rd_options` is NULL or the `HnswOptions` our `amoptions`
+    // produced for this open index.
+    unsafe { ((*index).rd_options as *const HnswOptions).as_ref() }.map_or(0, |o| o.ef_search)
 }
 
 crate::pg_function!(hnswhandler, |fcinfo| {
@@ -191,6 +214,7 @@ impl AccessMethod for Hnsw {
                 std::mem::offset_of!(HnswOptions, ef_construction),
             ),
             quantization::parse_elt(std::mem::offset_of!(HnswOptions, quantization)),
+            int_option(c"ef_search", std::mem::offset_of!(HnswOptions, ef_search)),
         ]
     }
 
@@ -417,7 +441,7 @@ impl AccessMethod for Hnsw {
     }
 
     unsafe fn start_search(
-        _index: pg_sys::Relation,
+        index: pg_sys::Relation,
         _info: &IndexInfo,
         query: &[u8],
         _space: &QuerySpace,
@@ -428,7 +452,8 @@ impl AccessMethod for Hnsw {
             IterativeScanMode::StrictOrder => IterativeScan::StrictOrder,
         };
         let options = ScanOptions {
-            ef_search: guc::HNSW_EF_SEARCH.get() as usize,
+            // SAFETY: `index` is the open index of the scan.
+            ef_search: guc::default_ef_search(unsafe { ef_search_option(index) }).0 as usize,
             iterative,
             max_scan_tuples: guc::HNSW_MAX_SCAN_TUPLES.get() as u64,
             memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get())

@@ -69,6 +69,8 @@ pub struct IvfflatOptions {
     vl_len: i32,
     lists: i32,
     quantization: i32,
+    /// Default `probes` of scans (0: not given).
+    probes: i32,
 }
 
 pub fn register_reloptions() {
@@ -84,6 +86,17 @@ pub fn register_reloptions() {
             MIN_LISTS,
             IVFFLAT_MAX_LISTS,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+        // Ours: the probes scans use when the session has not set
+        // ivfflat.probes (0, the default, means unset).
+        pg_sys::add_int_reloption(
+            kind,
+            c"probes".as_ptr(),
+            c"Default number of probes (when ivfflat.probes is not set)".as_ptr(),
+            0,
+            1,
+            IVFFLAT_MAX_LISTS,
+            pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
         );
     }
 }
@@ -245,6 +258,7 @@ impl AccessMethod for Ivfflat {
         vec![
             int_option(c"lists", std::mem::offset_of!(IvfflatOptions, lists)),
             quantization::parse_elt(std::mem::offset_of!(IvfflatOptions, quantization)),
+            int_option(c"probes", std::mem::offset_of!(IvfflatOptions, probes)),
         ]
     }
 
@@ -508,8 +522,10 @@ impl AccessMethod for Ivfflat {
                 max_probes: guc::IVFFLAT_MAX_PROBES.get() as usize,
             },
         };
+        // SAFETY: `index` is the open index of the scan.
+        let probes_option = unsafe { options(index) }.map_or(0, |o| o.probes);
         let options = SearchOptions {
-            probes: guc::IVFFLAT_PROBES.get() as usize,
+            probes: guc::default_probes(probes_option).0 as usize,
             iterative,
         };
         // SAFETY: `index` is the open index of the scan.
