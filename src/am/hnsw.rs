@@ -114,7 +114,7 @@ crate::pg_function!(hnswhandler, |fcinfo| {
 });
 
 /// Raises an index-crate error as a Postgres ERROR.
-fn raise(e: HnswError) -> ! {
+pub(crate) fn raise(e: HnswError) -> ! {
     let code = match e {
         HnswError::PayloadTooLarge { .. } => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         HnswError::PayloadSizeMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -357,6 +357,17 @@ impl AccessMethod for Hnsw {
                 "Increase maintenance_work_mem to speed up builds.",
             );
         }
+        // SAFETY: the build's open relations; `rel` is written before it is logged.
+        unsafe {
+            super::recall::calibrate_build(
+                super::recall::Kind::Hnsw,
+                heap,
+                index,
+                index_info_ptr,
+                &rel,
+                info,
+            )
+        };
         rel.log_build();
         (reltuples, report.heap_tuples as f64)
     }
@@ -453,7 +464,9 @@ impl AccessMethod for Hnsw {
         };
         let options = ScanOptions {
             // SAFETY: `index` is the open index of the scan.
-            ef_search: guc::default_ef_search(unsafe { ef_search_option(index) }).0 as usize,
+            ef_search: unsafe {
+                super::recall::scan_setting(super::recall::Kind::Hnsw, index, ef_search_option(index))
+            } as usize,
             iterative,
             max_scan_tuples: guc::HNSW_MAX_SCAN_TUPLES.get() as u64,
             memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get())

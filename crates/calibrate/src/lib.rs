@@ -31,6 +31,8 @@ pub const DEFAULT_QUERIES: usize = 200;
 pub const SATURATED: f64 = 0.999;
 /// Recalibrate when the index's row count moved by this fraction.
 pub const REFRESH_CHANGE: f64 = 0.2;
+/// Fewer rows than this are not measured ([`Calibration::pending`]).
+pub const MIN_ROWS: u64 = 10;
 /// Bounds of a stored calibration (a damaged item is ignored, not trusted).
 const MAX_KS: usize = 16;
 const MAX_SETTINGS: usize = 128;
@@ -64,6 +66,24 @@ pub struct Choice {
 }
 
 impl Calibration {
+    /// A calibration still to be measured, of an index built with too few
+    /// rows to sample (`rows` of them): VACUUM measures it once the index
+    /// has grown ([`Calibration::stale`]).
+    pub fn pending(rows: u64) -> Calibration {
+        Calibration {
+            queries: 0,
+            rows,
+            ks: KS.to_vec(),
+            settings: Vec::new(),
+            recall: Vec::new(),
+        }
+    }
+
+    /// True if it holds measurements ([`Calibration::choose`] needs them).
+    pub fn is_measured(&self) -> bool {
+        !self.settings.is_empty()
+    }
+
     /// Recall at `settings[i]` for `k`.
     pub fn recall_at(&self, k_index: usize, setting_index: usize) -> f64 {
         self.recall[k_index * self.settings.len() + setting_index] as f64
@@ -99,7 +119,7 @@ impl Calibration {
 
     /// The smallest setting predicted to reach recall `target` at `k`, at
     /// least `min_setting` (HNSW needs `ef_search >= k` to return `k`
-    /// rows). Between two measured settings the recall is interpolated
+    /// rows). Requires [`Calibration::is_measured`]. Between two measured settings the recall is interpolated
     /// linearly in `log setting`; recall curves are concave there, so the
     /// chord under-predicts and the choice errs on the high side.
     pub fn choose(&self, target: f64, k: u32, min_setting: u32) -> Choice {
@@ -135,6 +155,9 @@ impl Calibration {
     /// True if an index now holding `rows` rows has changed enough since it
     /// was calibrated to measure again.
     pub fn stale(&self, rows: u64) -> bool {
+        if !self.is_measured() {
+            return rows >= MIN_ROWS;
+        }
         let before = self.rows.max(1) as f64;
         ((rows as f64 - before) / before).abs() > REFRESH_CHANGE
     }
@@ -176,7 +199,7 @@ impl Calibration {
         let nk = u16_at(12)? as usize;
         let ns = u16_at(14)? as usize;
         let rows = u64::from_ne_bytes(item.get(16..24)?.try_into().unwrap());
-        if nk == 0 || ns == 0 || nk > MAX_KS || ns > MAX_SETTINGS {
+        if nk == 0 || nk > MAX_KS || ns > MAX_SETTINGS {
             return None;
         }
         if item.len() != HEADER_SIZE + 4 * (nk + ns + nk * ns) {
@@ -189,7 +212,7 @@ impl Calibration {
             .map(|i| f32::from_bits(u32_at(base + 4 * i).unwrap()))
             .collect();
         let ascending = |v: &[u32]| v[0] >= 1 && v.windows(2).all(|w| w[0] < w[1]);
-        if !ascending(&ks) || !ascending(&settings) || !recall.iter().all(|r| (0.0..=1.0).contains(r)) {
+        if !ascending(&ks) || (ns > 0 && !ascending(&settings)) || !recall.iter().all(|r| (0.0..=1.0).contains(r)) {
             return None;
         }
         Some(Calibration {

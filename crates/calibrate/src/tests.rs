@@ -202,3 +202,13 @@ fn store_and_load_on_meta_page() {
     assert_eq!(page.max_offset(), 2);
     assert_eq!(page.item(1).unwrap(), &[7u8; 40]);
 }
+
+#[test]
+fn pending_calibration_round_trips_and_is_stale_once_rows_exist() {
+    let p = Calibration::pending(0);
+    assert!(!p.is_measured());
+    assert_eq!(Calibration::decode(&p.encode()), Some(p.clone()));
+    assert!(!p.stale(0));
+    assert!(!p.stale(MIN_ROWS - 1));
+    assert!(p.stale(MIN_ROWS));
+}
