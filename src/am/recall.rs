@@ -283,7 +283,7 @@ pub unsafe fn calibrate_build<R: Relation>(
     // SAFETY: `index` is open.
     let name = unsafe { relation_name(index) };
     store(rel, &cal, &name);
-    pgrx::debug1!(
+    pgrx::debug2!(
         "recall calibration of \"{name}\": {} queries, {} settings in {:.3} s",
         cal.queries,
         cal.settings.len(),
@@ -342,7 +342,7 @@ pub unsafe fn after_vacuum(
         let heap = pg_sys::table_open(heap_oid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let cal = recalibrate(kind, heap, index);
         pg_sys::table_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
-        pgrx::debug1!(
+        pgrx::debug2!(
             "recalibrated recall of index \"{}\": {} rows",
             relation_name(index),
             cal.rows
@@ -361,9 +361,15 @@ crate::pg_function!(calibrate_index, |fcinfo| {
     unsafe {
         let heap_oid = pg_sys::IndexGetRelation(oid, true);
         if heap_oid == pg_sys::InvalidOid {
+            let name = pg_sys::get_rel_name(oid);
+            let name = if name.is_null() {
+                oid.to_u32().to_string()
+            } else {
+                CStr::from_ptr(name).to_string_lossy().into_owned()
+            };
             error(
                 PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                &format!("relation with OID {} is not an index", oid.to_u32()),
+                &format!("\"{name}\" is not an index"),
                 None,
             );
         }

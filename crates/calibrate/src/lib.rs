@@ -119,36 +119,73 @@ impl Calibration {
 
     /// The smallest setting predicted to reach recall `target` at `k`, at
     /// least `min_setting` (HNSW needs `ef_search >= k` to return `k`
-    /// rows). Requires [`Calibration::is_measured`]. Between two measured settings the recall is interpolated
-    /// linearly in `log setting`; recall curves are concave there, so the
-    /// chord under-predicts and the choice errs on the high side.
+    /// rows). Requires [`Calibration::is_measured`].
+    ///
+    /// For a calibrated `k`, the setting where its (non-decreasing) recall
+    /// curve reaches the target, interpolated linearly in `log setting`
+    /// between the two measured settings around it; recall curves are
+    /// concave there, so the chord under-predicts and the choice errs on the
+    /// high side. For a `k` between two calibrated ones, the settings chosen
+    /// for both are interpolated in `log k` / `log setting` (the curves of
+    /// two `k`s differ mostly by scale: an HNSW search cannot return more
+    /// rows than its `ef_search`). Outside the calibrated range, the nearest
+    /// calibrated `k`.
     pub fn choose(&self, target: f64, k: u32, min_setting: u32) -> Choice {
-        let curve = self.curve(k);
+        let k = k.max(1);
+        let last = self.ks.len() - 1;
+        let at = |ki: usize| self.choose_at(ki, target);
+        let choice = if k <= self.ks[0] {
+            at(0)
+        } else if k >= self.ks[last] {
+            at(last)
+        } else {
+            let hi = self.ks.iter().position(|&x| x >= k).unwrap();
+            let lo = hi - 1;
+            let (a, b) = (at(lo), at(hi));
+            let (l0, l1) = ((self.ks[lo] as f64).ln(), (self.ks[hi] as f64).ln());
+            let t = ((k as f64).ln() - l0) / (l1 - l0);
+            let log_s = (a.setting as f64).ln() * (1.0 - t) + (b.setting as f64).ln() * t;
+            Choice {
+                setting: (log_s.exp() - 1e-9).ceil().max(1.0) as u32,
+                predicted: a.predicted * (1.0 - t) + b.predicted * t,
+                reached: a.reached && b.reached,
+            }
+        };
+        if choice.setting < min_setting {
+            return Choice {
+                setting: min_setting,
+                ..choice
+            };
+        }
+        choice
+    }
+
+    /// [`Calibration::choose`] for calibrated `k` number `ki`.
+    fn choose_at(&self, ki: usize, target: f64) -> Choice {
+        let curve = self.curve(self.ks[ki]);
         let s = &self.settings;
-        let (setting, predicted, reached) = match curve.iter().position(|&r| r >= target) {
-            Some(0) => (s[0], curve[0], true),
+        match curve.iter().position(|&r| r >= target) {
+            Some(0) => Choice {
+                setting: s[0],
+                predicted: curve[0],
+                reached: true,
+            },
             Some(i) => {
                 let (r0, r1) = (curve[i - 1], curve[i]);
                 let (l0, l1) = ((s[i - 1] as f64).ln(), (s[i] as f64).ln());
                 let t = if r1 > r0 { (target - r0) / (r1 - r0) } else { 1.0 };
-                let v = (l0 + t.clamp(0.0, 1.0) * (l1 - l0)).exp().ceil() as u32;
-                (v.clamp(s[i - 1], s[i]), target, true)
+                let v = ((l0 + t.clamp(0.0, 1.0) * (l1 - l0)).exp() - 1e-9).ceil() as u32;
+                Choice {
+                    setting: v.clamp(s[i - 1], s[i]),
+                    predicted: target,
+                    reached: true,
+                }
             }
-            None => (*s.last().unwrap(), *curve.last().unwrap(), false),
-        };
-        if setting < min_setting {
-            // A larger setting than needed: predict what the curve says there.
-            let predicted = interpolate(s, &curve, min_setting).max(predicted);
-            return Choice {
-                setting: min_setting,
-                predicted,
-                reached,
-            };
-        }
-        Choice {
-            setting,
-            predicted,
-            reached,
+            None => Choice {
+                setting: *s.last().unwrap(),
+                predicted: *curve.last().unwrap(),
+                reached: false,
+            },
         }
     }
 
@@ -234,19 +271,6 @@ impl Calibration {
             }
         }
         s
-    }
-}
-
-/// Linear interpolation of `curve` over `log settings` at `x` (clamped).
-fn interpolate(settings: &[u32], curve: &[f64], x: u32) -> f64 {
-    match settings.iter().position(|&s| s >= x) {
-        None => *curve.last().unwrap(),
-        Some(0) => curve[0],
-        Some(i) => {
-            let (l0, l1) = ((settings[i - 1] as f64).ln(), (settings[i] as f64).ln());
-            let t = ((x as f64).ln() - l0) / (l1 - l0);
-            curve[i - 1] + t * (curve[i] - curve[i - 1])
-        }
     }
 }
 
