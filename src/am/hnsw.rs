@@ -380,6 +380,8 @@ impl AccessMethod for Hnsw {
         if let Err(e) = ::hnsw::build_empty(&rel, &options) {
             raise(e);
         }
+        // SAFETY: `index` is open.
+        super::recall::store_pending(&rel, &unsafe { relation_name(index) });
     }
 
     unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {

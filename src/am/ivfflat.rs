@@ -462,6 +462,8 @@ impl AccessMethod for Ivfflat {
         let builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {})
             .unwrap_or_else(|e| raise(e));
         builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(e));
+        // SAFETY: `index` is open.
+        super::recall::store_pending(&rel, &unsafe { relation_name(index) });
     }
 
     unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {

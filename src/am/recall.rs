@@ -267,6 +267,13 @@ pub fn store<R: Relation>(rel: &R, cal: &Calibration, index_name: &str) {
     }
 }
 
+/// Marks an index without rows (the init fork of an unlogged index, which a
+/// crash resets the index to) as to be calibrated by VACUUM once it has
+/// rows.
+pub fn store_pending<R: Relation>(rel: &R, index_name: &str) {
+    store(rel, &Calibration::pending(0), index_name);
+}
+
 /// Calibrates a freshly built index (called by the builds before their
 /// pages are WAL-logged; `rel` writes without WAL).
 pub unsafe fn calibrate_build<R: Relation>(
