@@ -159,7 +159,7 @@ pub unsafe fn measure<R: Relation>(
     if rows < ::calibrate::MIN_ROWS {
         return Calibration::pending(rows);
     }
-    let mut samples = reservoir.into_items();
+    let mut samples = reservoir.into_sample(::calibrate::queries_for(rows));
     // Memory: the samples and their neighbour lists.
     let per_query = samples
         .first()

@@ -24,8 +24,16 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"CALB");
 pub const VERSION: u32 = 1;
 /// The `k` values calibrated (interpolated between, in `log k`).
 pub const KS: [u32; 3] = [1, 10, 100];
-/// Queries sampled from the index's rows.
+/// Queries sampled from the index's rows (at most).
 pub const DEFAULT_QUERIES: usize = 200;
+
+/// Sample queries for an index of `rows` rows: one per 100 rows, at least
+/// 50, at most [`DEFAULT_QUERIES`] (a small table costs little to search
+/// exactly and its build is short; the calibration stays a small part of
+/// it).
+pub fn queries_for(rows: u64) -> usize {
+    ((rows / 100) as usize).clamp(50, DEFAULT_QUERIES)
+}
 /// A setting whose mean recall at the largest `k` reaches this ends the
 /// ladder: larger settings cannot do measurably better.
 pub const SATURATED: f64 = 0.999;
@@ -276,21 +284,19 @@ impl Calibration {
 
 /// `ef_search` values measured for HNSW, up to `max` (the GUC's limit).
 pub fn hnsw_ladder(max: u32) -> Vec<u32> {
-    const STEPS: [u32; 22] = [
-        10, 16, 20, 25, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256, 320, 400, 512, 640, 800,
-        1000, 1280, 1600,
-    ];
+    // About 1.6x apart: the curve between two steps is interpolated.
+    const STEPS: [u32; 12] = [10, 16, 25, 40, 64, 100, 160, 250, 400, 640, 1000, 1600];
     STEPS.iter().copied().filter(|&s| s <= max).collect()
 }
 
 /// `probes` values measured for IVF with `lists` lists: every value up to
-/// 8, then about 1.25x apart, ending with `lists` (exact search).
+/// 4, then about 1.5x apart, ending with `lists` (exact search).
 pub fn ivf_ladder(lists: u32) -> Vec<u32> {
     let mut out = Vec::new();
     let mut p = 1u32;
     while p < lists {
         out.push(p);
-        p = if p < 8 { p + 1 } else { (p as f64 * 1.25).ceil() as u32 };
+        p = if p < 4 { p + 1 } else { (p as f64 * 1.5).ceil() as u32 };
     }
     out.push(lists.max(1));
     out
@@ -466,6 +472,18 @@ impl<T> Reservoir<T> {
 
     /// The sample.
     pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
+
+    /// `n` items of the sample, a uniform choice among them (shuffled with
+    /// the reservoir's generator first: a reservoir that never filled holds
+    /// the stream's first items in order).
+    pub fn into_sample(mut self, n: usize) -> Vec<T> {
+        for i in (1..self.items.len()).rev() {
+            let j = self.rng.below(i + 1);
+            self.items.swap(i, j);
+        }
+        self.items.truncate(n);
         self.items
     }
 }

@@ -120,11 +120,11 @@ fn stale_after_twenty_percent_change() {
 
 #[test]
 fn ladders() {
-    assert_eq!(hnsw_ladder(40), vec![10, 16, 20, 25, 32, 40]);
+    assert_eq!(hnsw_ladder(40), vec![10, 16, 25, 40]);
     assert_eq!(ivf_ladder(1), vec![1]);
     assert_eq!(ivf_ladder(5), vec![1, 2, 3, 4, 5]);
     let l = ivf_ladder(100);
-    assert_eq!(&l[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(&l[..7], &[1, 2, 3, 4, 6, 9, 14]);
     assert_eq!(*l.last().unwrap(), 100);
     assert!(l.windows(2).all(|w| w[0] < w[1]));
 }
@@ -226,4 +226,22 @@ fn pending_calibration_round_trips_and_is_stale_once_rows_exist() {
     assert!(!p.stale(0));
     assert!(!p.stale(MIN_ROWS - 1));
     assert!(p.stale(MIN_ROWS));
+}
+
+#[test]
+fn sample_of_a_short_stream_is_not_its_prefix() {
+    assert_eq!(queries_for(0), 50);
+    assert_eq!(queries_for(10_000), 100);
+    assert_eq!(queries_for(1_000_000), DEFAULT_QUERIES);
+    // 100 items into a reservoir of 200, 10 taken: over many seeds every
+    // item is taken about equally often (0.1 each), not the first 10.
+    let mut counts = vec![0u32; 100];
+    for seed in 0..2000 {
+        let mut r = Reservoir::new(200, seed);
+        (0..100).for_each(|i| r.offer(|| i));
+        for i in r.into_sample(10) {
+            counts[i] += 1;
+        }
+    }
+    assert!(counts.iter().all(|&c| (140..=260).contains(&c)), "{counts:?}");
 }
