@@ -320,6 +320,7 @@ impl AccessMethod for Hnsw {
         };
         let mut payload = Vec::new();
         let mut failure = None;
+        let mut sampler = super::recall::BuildSampler::new(info);
         // SAFETY: the relations and IndexInfo Postgres passed to `ambuild`.
         let reltuples = unsafe {
             scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
@@ -332,11 +333,16 @@ impl AccessMethod for Hnsw {
                     return;
                 }
                 // The graph's worker threads may start in here; they must
-                // start with signals blocked.
+                // start with signals blocked. The calibration's sample stays
+                // out of the graph until it has been measured.
                 let signals = SignalsBlocked::new();
-                if let Err(e) = builder.push(tid, &payload) {
-                    failure = Some(e);
-                }
+                sampler.offer(tid, ptr, &payload, &mut |tid, payload| {
+                    if failure.is_none() {
+                        if let Err(e) = builder.push(tid, payload) {
+                            failure = Some(e);
+                        }
+                    }
+                });
                 drop(signals);
             })
         };
@@ -358,18 +364,23 @@ impl AccessMethod for Hnsw {
             );
         }
         // SAFETY: the build's open relations; `rel` is written before it is logged.
-        unsafe {
-            super::recall::calibrate_build(
-                super::recall::Kind::Hnsw,
+        let held_out = unsafe {
+            super::recall::calibrate_build_held_out(
                 heap,
                 index,
                 index_info_ptr,
                 &rel,
                 info,
+                sampler,
+                &mut |tid, payload| {
+                    if let Err(e) = ::hnsw::insert(&rel, &info.space, tid, payload) {
+                        raise_cancellable(e);
+                    }
+                },
             )
         };
         rel.log_build();
-        (reltuples, report.heap_tuples as f64)
+        (reltuples, (report.heap_tuples + held_out) as f64)
     }
 
     unsafe fn build_empty(index: pg_sys::Relation, info: &IndexInfo) {

@@ -107,9 +107,13 @@ impl ::ivf::Space for SearchSpace {
     }
 }
 
-/// One sampled row: its id, its exact encoding (for ground truth) and its
-/// query encoding (for index searches).
-struct Sample {
+/// One sampled row: its id, its index payload (when a build holds it out),
+/// its exact encoding (for ground truth) and its query encoding (for index
+/// searches).
+pub struct Sample {
+    id: u64,
+    tid: ItemPointer,
+    payload: Vec<u8>,
     exact: Vec<u8>,
     query: Vec<u8>,
 }
@@ -118,11 +122,44 @@ fn tid_id(tid: ItemPointer) -> u64 {
     (tid.block as u64) << 16 | tid.offset as u64
 }
 
+/// The encodings a calibration compares in.
+#[derive(Clone, Copy)]
+struct Encodings {
+    exact: VectorSpace,
+    query: VectorSpace,
+}
+
+impl Encodings {
+    fn of(info: &IndexInfo) -> Self {
+        Encodings {
+            exact: info.space.with_storage(Storage::Exact).unwrap_or(info.space),
+            query: info.space.query_space(),
+        }
+    }
+
+    /// The sample of a row, `None` if the index does not store it (zero
+    /// vectors under cosine).
+    unsafe fn sample(&self, tid: ItemPointer, ptr: *const u8, payload: &[u8]) -> Option<Sample> {
+        let mut exact = Vec::new();
+        let mut query = Vec::new();
+        // SAFETY: `ptr` is a detoasted value of the key's type.
+        let ok = unsafe { encode_ptr(&self.exact, ptr, &mut exact) && encode_ptr(&self.query, ptr, &mut query) };
+        ok.then(|| Sample {
+            id: tid_id(tid),
+            tid,
+            payload: payload.to_vec(),
+            exact,
+            query,
+        })
+    }
+}
+
 /// Measures the calibration of `index` (of access method `kind`, read
 /// through `rel`), sampling `heap` with `index_info` (the build's, or one
-/// with `ii_Concurrent` set, so that the scans use an MVCC snapshot).
-/// Memory is bounded by `maintenance_work_mem` (the sample shrinks to fit);
-/// every loop can be cancelled.
+/// with `ii_Concurrent` set, so that the scans use an MVCC snapshot). The
+/// sample's rows are in the index: each query ignores its own row
+/// (leave-one-out). Memory is bounded by `maintenance_work_mem`; every loop
+/// can be cancelled.
 pub unsafe fn measure<R: Relation>(
     kind: Kind,
     heap: pg_sys::Relation,
@@ -131,39 +168,48 @@ pub unsafe fn measure<R: Relation>(
     rel: &R,
     info: &IndexInfo,
 ) -> Calibration {
-    let exact_space = info.space.with_storage(Storage::Exact).unwrap_or(info.space);
-    let query_space = info.space.query_space();
+    let enc = Encodings::of(info);
     // Pass 1: the sample.
     let mut reservoir = Reservoir::<Sample>::new(::calibrate::DEFAULT_QUERIES, SAMPLE_SEED);
     let mut exact = Vec::new();
     // SAFETY: the caller passes open relations and an IndexInfo of `index`.
     unsafe {
-        scan_heap(heap, index, index_info_ptr, false, &mut |_tid, datum| {
+        scan_heap(heap, index, index_info_ptr, false, &mut |tid, datum| {
             let ptr = detoast(datum);
-            // Rows the index does not store (zero vectors under cosine)
-            // are not neighbours either.
-            if !encode_ptr(&exact_space, ptr, &mut exact) {
+            if !encode_ptr(&enc.exact, ptr, &mut exact) {
                 return;
             }
-            reservoir.offer(|| {
-                let mut query = Vec::new();
-                encode_ptr(&query_space, ptr, &mut query);
-                Sample {
-                    exact: exact.clone(),
-                    query,
-                }
-            });
+            reservoir.offer(|| enc.sample(tid, ptr, &[]).expect("encodable: checked above"));
         })
     };
     let rows = reservoir.seen();
     if rows < ::calibrate::MIN_ROWS {
         return Calibration::pending(rows);
     }
-    let mut samples = reservoir.into_sample(::calibrate::queries_for(rows));
+    let samples = reservoir.into_sample(::calibrate::queries_for(rows));
+    // SAFETY: as above.
+    unsafe { measure_samples(kind, heap, index, index_info_ptr, rel, info, &samples, rows, false) }
+}
+
+/// Measures with `samples` as queries: `held_out` if they are not in the
+/// index (then no row of theirs is a true neighbour), else leave-one-out.
+#[allow(clippy::too_many_arguments)]
+unsafe fn measure_samples<R: Relation>(
+    kind: Kind,
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info_ptr: *mut pg_sys::IndexInfo,
+    rel: &R,
+    info: &IndexInfo,
+    samples: &[Sample],
+    rows: u64,
+    held_out: bool,
+) -> Calibration {
+    let enc = Encodings::of(info);
     // Memory: the samples and their neighbour lists.
-    let per_query = samples
-        .first()
-        .map_or(0, |s| s.exact.len() + s.query.len() + MAX_K * 24 + 64);
+    let per_query = samples.first().map_or(0, |s| {
+        s.exact.len() + s.query.len() + s.payload.len() + MAX_K * 24 + 64
+    });
     let budget = guc::maintenance_work_mem_bytes() / 2;
     let fit = budget / per_query.max(1);
     if fit < 10 {
@@ -177,20 +223,27 @@ pub unsafe fn measure<R: Relation>(
             Some("Increase maintenance_work_mem."),
         );
     }
-    samples.truncate(fit);
+    let samples = &samples[..fit.min(samples.len())];
+    let sample_ids: std::collections::HashSet<u64> = samples.iter().map(|s| s.id).collect();
     // Pass 2: exact neighbours (table_index_build_scan checks for interrupts
     // between tuples).
     let mut top = ExactTopK::new(samples.len(), MAX_K);
-    // SAFETY: as above.
+    let mut exact = Vec::new();
+    // SAFETY: the caller passes open relations and an IndexInfo of `index`.
     unsafe {
         scan_heap(heap, index, index_info_ptr, false, &mut |tid, datum| {
-            let ptr = detoast(datum);
-            if !encode_ptr(&exact_space, ptr, &mut exact) {
+            let id = tid_id(tid);
+            if held_out && sample_ids.contains(&id) {
                 return;
             }
-            let id = tid_id(tid);
+            let ptr = detoast(datum);
+            if !encode_ptr(&enc.exact, ptr, &mut exact) {
+                return;
+            }
             for (q, s) in samples.iter().enumerate() {
-                top.push(q, id, exact_space.distance(&s.exact, &exact));
+                if s.id != id {
+                    top.push(q, id, enc.exact.distance(&s.exact, &exact));
+                }
             }
         })
     };
@@ -205,13 +258,19 @@ pub unsafe fn measure<R: Relation>(
     };
     let space = SearchSpace(info.space);
     let mut tally = Tally::new(&KS, &ladder);
-    let mut found: Vec<(u64, f32)> = Vec::with_capacity(MAX_K);
+    let mut found: Vec<(u64, f32)> = Vec::with_capacity(MAX_K + 1);
     let memory_limit =
         (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get()) as usize;
     'ladder: for (si, &setting) in ladder.iter().enumerate() {
         for (q, sample) in samples.iter().enumerate() {
             check_for_interrupts();
             found.clear();
+            // The query's own row (leave-one-out) is skipped.
+            let mut keep = |id: u64, d: f32| {
+                if id != sample.id {
+                    found.push((id, d));
+                }
+            };
             match kind {
                 Kind::Hnsw => {
                     let options = ::hnsw::ScanOptions {
@@ -221,9 +280,9 @@ pub unsafe fn measure<R: Relation>(
                         memory_limit,
                     };
                     let mut scan = ::hnsw::HnswScan::new(&sample.query, options);
-                    while found.len() < MAX_K {
+                    for _ in 0..=MAX_K {
                         match scan.next(rel, &space) {
-                            Ok(Some(item)) => found.push((tid_id(item.heap_tid), item.distance)),
+                            Ok(Some(item)) => keep(tid_id(item.heap_tid), item.distance),
                             Ok(None) => break,
                             Err(e) => super::hnsw::raise(e),
                         }
@@ -239,9 +298,9 @@ pub unsafe fn measure<R: Relation>(
                         Err(e) => super::ivfflat::raise(e),
                     };
                     scan.set_memory_limit(guc::work_mem_bytes());
-                    while found.len() < MAX_K {
+                    for _ in 0..=MAX_K {
                         match scan.next(rel, &space) {
-                            Ok(Some((tid, d))) => found.push((tid_id(tid), d)),
+                            Ok(Some((tid, d))) => keep(tid_id(tid), d),
                             Ok(None) => break,
                             // More candidates than work_mem holds: larger
                             // settings cannot be measured (nor run).
@@ -251,13 +310,110 @@ pub unsafe fn measure<R: Relation>(
                     }
                 }
             }
+            found.truncate(MAX_K);
             tally.record(si, &truth[q], &found);
         }
         if tally.mean_at_largest_k(si) >= ::calibrate::SATURATED {
             break;
         }
     }
-    tally.finish(rows).unwrap_or_else(|| Calibration::pending(rows))
+    tally.finish(rows, held_out).unwrap_or_else(|| Calibration::pending(rows))
+}
+
+/// Rows a build needs to hold its sample out of the graph while measuring
+/// (below, the sample would be a large part of the graph).
+const HOLD_OUT_MIN_ROWS: u64 = 2000;
+
+/// An HNSW build's sample: rows kept out of the graph until the
+/// calibration has measured the graph with them as queries, which is what
+/// the application's queries are (a row of the graph is found through its
+/// own links, which reads optimistic).
+pub struct BuildSampler {
+    enc: Encodings,
+    reservoir: Reservoir<Sample>,
+}
+
+impl BuildSampler {
+    pub fn new(info: &IndexInfo) -> Self {
+        BuildSampler {
+            enc: Encodings::of(info),
+            reservoir: Reservoir::new(::calibrate::DEFAULT_QUERIES, SAMPLE_SEED),
+        }
+    }
+
+    /// Offers a row (`ptr` its detoasted value, `payload` its index
+    /// payload); `push` receives the row that goes into the graph now, if
+    /// any (this one, or one it displaced from the sample).
+    pub unsafe fn offer(
+        &mut self,
+        tid: ItemPointer,
+        ptr: *const u8,
+        payload: &[u8],
+        push: &mut dyn FnMut(ItemPointer, &[u8]),
+    ) {
+        let enc = self.enc;
+        // SAFETY: the caller passes a detoasted value of the key's type.
+        let Some(sample) = (unsafe { enc.sample(tid, ptr, payload) }) else {
+            push(tid, payload);
+            return;
+        };
+        match self.reservoir.offer_displacing(|| sample) {
+            ::calibrate::Offer::Kept => {}
+            ::calibrate::Offer::Rejected => push(tid, payload),
+            ::calibrate::Offer::Displaced(old) => push(old.tid, &old.payload),
+        }
+    }
+}
+
+/// After an HNSW build of the graph without the sample: measures the
+/// calibration with the sample held out, stores it, then inserts the
+/// sample with `insert`. Small tables (under [`HOLD_OUT_MIN_ROWS`]) insert
+/// first and measure leave-one-out. Returns the rows inserted.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn calibrate_build_held_out<R: Relation>(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info_ptr: *mut pg_sys::IndexInfo,
+    rel: &R,
+    info: &IndexInfo,
+    sampler: BuildSampler,
+    insert: &mut dyn FnMut(ItemPointer, &[u8]),
+) -> u64 {
+    let started = std::time::Instant::now();
+    let rows = sampler.reservoir.seen();
+    let (chosen, rest) = sampler.reservoir.into_split(::calibrate::queries_for(rows));
+    let inserted = (chosen.len() + rest.len()) as u64;
+    for s in &rest {
+        check_for_interrupts();
+        insert(s.tid, &s.payload);
+    }
+    // SAFETY: the build's open relations.
+    let cal = unsafe {
+        if rows < ::calibrate::MIN_ROWS {
+            chosen.iter().for_each(|s| insert(s.tid, &s.payload));
+            Calibration::pending(rows)
+        } else if rows < HOLD_OUT_MIN_ROWS {
+            chosen.iter().for_each(|s| insert(s.tid, &s.payload));
+            measure_samples(Kind::Hnsw, heap, index, index_info_ptr, rel, info, &chosen, rows, false)
+        } else {
+            let cal = measure_samples(Kind::Hnsw, heap, index, index_info_ptr, rel, info, &chosen, rows, true);
+            for s in &chosen {
+                check_for_interrupts();
+                insert(s.tid, &s.payload);
+            }
+            cal
+        }
+    };
+    // SAFETY: `index` is open.
+    let name = unsafe { relation_name(index) };
+    store(rel, &cal, &name);
+    pgrx::debug2!(
+        "recall calibration of \"{name}\": {} queries, {} settings in {:.3} s",
+        cal.queries,
+        cal.settings.len(),
+        started.elapsed().as_secs_f64()
+    );
+    inserted
 }
 
 /// Stores `cal` on the meta page through `rel`.
@@ -408,9 +564,10 @@ fn describe(kind: Kind, cal: &Calibration) -> String {
         );
     }
     let mut s = format!(
-        "calibrated {} at recall@k on {} sample queries, {} rows",
+        "calibrated {} at recall@k on {} sample queries ({}), {} rows",
         kind.setting_name(),
         cal.queries,
+        if cal.held_out { "held out of the index" } else { "rows of the index, leave-one-out" },
         cal.rows
     );
     for (ki, k) in cal.ks.iter().enumerate() {

@@ -71,6 +71,12 @@ SELECT * FROM notes($$SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 
 -- 2. Calibration: measured at build, stored in the index.
 SELECT split_part(pgvector_rs_calibration('t_hnsw'), E'\n', 1);
 SELECT array_length(regexp_split_to_array(pgvector_rs_calibration('t_hnsw'), E'\n'), 1) AS lines;
+-- The build measured the graph without its sample of rows, then inserted
+-- them: every row is in the index.
+SELECT substring(pgvector_rs_hnsw_check('t_hnsw') from '\d+ live elements \(\d+ heap tuples\)');
+SET hnsw.ef_search = 2000;
+SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 2000) s;
+RESET hnsw.ef_search;
 
 -- 3. Targets. EXPLAIN shows the setting and why, with the query's k
 -- (LIMIT + OFFSET).

@@ -44,7 +44,9 @@ pub const MIN_ROWS: u64 = 10;
 /// Bounds of a stored calibration (a damaged item is ignored, not trusted).
 const MAX_KS: usize = 16;
 const MAX_SETTINGS: usize = 128;
-const HEADER_SIZE: usize = 24;
+const HEADER_SIZE: usize = 32;
+/// Header flag: [`Calibration::held_out`].
+const FLAG_HELD_OUT: u32 = 1;
 
 /// One index's calibration.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +55,11 @@ pub struct Calibration {
     pub queries: u32,
     /// Rows in the index when it was measured.
     pub rows: u64,
+    /// True if the sample queries were not in the index while it was
+    /// measured (a build holds them out); false if they were (leave-one-out:
+    /// each query's own row is ignored, but its graph links still lead to
+    /// its neighbours, so HNSW recall reads optimistic).
+    pub held_out: bool,
     /// Calibrated `k`s, ascending.
     pub ks: Vec<u32>,
     /// Settings measured, ascending.
@@ -81,6 +88,7 @@ impl Calibration {
         Calibration {
             queries: 0,
             rows,
+            held_out: false,
             ks: KS.to_vec(),
             settings: Vec::new(),
             recall: Vec::new(),
@@ -207,8 +215,8 @@ impl Calibration {
         ((rows as f64 - before) / before).abs() > REFRESH_CHANGE
     }
 
-    /// Serialized bytes: a 24-byte header (magic, version, queries, number
-    /// of ks and settings as `u16`, rows as `u64`), then the ks and the
+    /// Serialized bytes: a 32-byte header (magic, version, queries, number
+    /// of ks and settings as `u16`, rows as `u64`, flags, zero), then the ks and the
     /// settings as `u32`, then the recall values as `f32`, native-endian.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
@@ -218,6 +226,9 @@ impl Calibration {
         out.extend_from_slice(&(self.ks.len() as u16).to_ne_bytes());
         out.extend_from_slice(&(self.settings.len() as u16).to_ne_bytes());
         out.extend_from_slice(&self.rows.to_ne_bytes());
+        let flags = if self.held_out { FLAG_HELD_OUT } else { 0 };
+        out.extend_from_slice(&flags.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes());
         for v in self.ks.iter().chain(&self.settings) {
             out.extend_from_slice(&v.to_ne_bytes());
         }
@@ -244,6 +255,7 @@ impl Calibration {
         let nk = u16_at(12)? as usize;
         let ns = u16_at(14)? as usize;
         let rows = u64::from_ne_bytes(item.get(16..24)?.try_into().unwrap());
+        let flags = u32_at(24)?;
         if nk == 0 || nk > MAX_KS || ns > MAX_SETTINGS {
             return None;
         }
@@ -263,6 +275,7 @@ impl Calibration {
         Some(Calibration {
             queries,
             rows,
+            held_out: flags & FLAG_HELD_OUT != 0,
             ks,
             settings,
             recall,
@@ -391,7 +404,7 @@ impl Tally {
 
     /// The calibration of the settings measured so far (a prefix of the
     /// ladder: the measurement may stop once recall saturates).
-    pub fn finish(self, rows: u64) -> Option<Calibration> {
+    pub fn finish(self, rows: u64, held_out: bool) -> Option<Calibration> {
         let measured = self.queries.iter().take_while(|&&q| q > 0).count();
         if measured == 0 || self.ks.is_empty() {
             return None;
@@ -407,6 +420,7 @@ impl Tally {
         Some(Calibration {
             queries: self.queries[0],
             rows,
+            held_out,
             ks: self.ks,
             settings: self.settings[..measured].to_vec(),
             recall,
@@ -431,6 +445,16 @@ pub fn recall(exact: &[(u64, f32)], found: &[(u64, f32)], k: usize) -> f64 {
         .filter(|(id, d)| *d <= kth || truth.iter().any(|(t, _)| t == id))
         .count();
     hits as f64 / want as f64
+}
+
+/// What [`Reservoir::offer_displacing`] did.
+pub enum Offer<T> {
+    /// The new item is in the sample; nothing left it.
+    Kept,
+    /// The new item is not in the sample.
+    Rejected,
+    /// The new item replaced this one.
+    Displaced(T),
 }
 
 /// A seeded reservoir sample of up to `n` items of a stream.
@@ -463,6 +487,30 @@ impl<T> Reservoir<T> {
                 self.items[j] = make();
             }
         }
+    }
+
+    /// Offers one item, saying which item is not (or no longer) in the
+    /// sample: the caller may then use it elsewhere (a build holding the
+    /// sample out of the index inserts the others at once).
+    pub fn offer_displacing(&mut self, make: impl FnOnce() -> T) -> Offer<T> {
+        self.seen += 1;
+        if self.items.len() < self.n {
+            self.items.push(make());
+            return Offer::Kept;
+        }
+        let j = self.rng.below(self.seen.min(usize::MAX as u64) as usize);
+        if j < self.n {
+            Offer::Displaced(std::mem::replace(&mut self.items[j], make()))
+        } else {
+            Offer::Rejected
+        }
+    }
+
+    /// [`Reservoir::into_sample`] of `n`, and the items left out.
+    pub fn into_split(self, n: usize) -> (Vec<T>, Vec<T>) {
+        let mut items = self.into_sample(usize::MAX);
+        let rest = items.split_off(n.min(items.len()));
+        (items, rest)
     }
 
     /// Items offered so far.

@@ -5,6 +5,7 @@ fn sample() -> Calibration {
     Calibration {
         queries: 100,
         rows: 1000,
+        held_out: true,
         ks: vec![1, 10, 100],
         settings: vec![10, 20, 40, 80],
         recall: vec![
@@ -19,7 +20,10 @@ fn sample() -> Calibration {
 fn encode_decode_round_trip() {
     let c = sample();
     assert_eq!(Calibration::decode(&c.encode()), Some(c.clone()));
-    assert_eq!(c.encode().len(), 24 + 4 * (3 + 4 + 12));
+    assert_eq!(c.encode().len(), 32 + 4 * (3 + 4 + 12));
+    let mut d = c.clone();
+    d.held_out = false;
+    assert_eq!(Calibration::decode(&d.encode()), Some(d));
 }
 
 #[test]
@@ -165,11 +169,11 @@ fn tally_stops_at_measured_prefix() {
     t.record(1, &exact, &[(1, 0.1), (2, 0.2)]);
     t.record(1, &exact, &[(1, 0.1), (2, 0.2)]);
     assert_eq!(t.mean_at_largest_k(0), 0.5);
-    let c = t.finish(50).unwrap();
+    let c = t.finish(50, false).unwrap();
     assert_eq!(c.settings, vec![10, 20]);
     assert_eq!(c.recall, vec![0.5, 1.0, 0.5, 1.0]);
     assert_eq!((c.queries, c.rows), (2, 50));
-    assert!(Tally::new(&ks, &[10]).finish(0).is_none());
+    assert!(Tally::new(&ks, &[10]).finish(0, true).is_none());
 }
 
 #[test]
@@ -244,4 +248,22 @@ fn sample_of_a_short_stream_is_not_its_prefix() {
         }
     }
     assert!(counts.iter().all(|&c| (140..=260).contains(&c)), "{counts:?}");
+}
+
+#[test]
+fn displacing_reservoir_accounts_for_every_item() {
+    let mut r = Reservoir::new(10, 3);
+    let mut outside = Vec::new();
+    for i in 0..1000 {
+        match r.offer_displacing(|| i) {
+            Offer::Kept => {}
+            Offer::Rejected => outside.push(i),
+            Offer::Displaced(old) => outside.push(old),
+        }
+    }
+    let (chosen, rest) = r.into_split(4);
+    assert_eq!((chosen.len(), rest.len()), (4, 6));
+    let mut all: Vec<i32> = outside.into_iter().chain(chosen).chain(rest).collect();
+    all.sort();
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
 }
