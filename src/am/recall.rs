@@ -257,6 +257,8 @@ unsafe fn measure_samples<R: Relation>(
         }
     };
     let space = SearchSpace(info.space);
+    // Quantized storage reports approximate distances: compare ids only.
+    let ties = info.space.storage() == Storage::Exact;
     let mut tally = Tally::new(&KS, &ladder);
     let mut found: Vec<(u64, f32)> = Vec::with_capacity(MAX_K + 1);
     let memory_limit =
@@ -311,7 +313,7 @@ unsafe fn measure_samples<R: Relation>(
                 }
             }
             found.truncate(MAX_K);
-            tally.record(si, &truth[q], &found);
+            tally.record(si, &truth[q], &found, ties);
         }
         if tally.mean_at_largest_k(si) >= ::calibrate::SATURATED {
             break;

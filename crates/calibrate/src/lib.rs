@@ -391,11 +391,18 @@ impl Tally {
     /// Records one search of setting number `setting_index`: `found` are the
     /// rows it returned in order with their index distances, `exact` the
     /// query's exact neighbours, nearest first.
-    pub fn record(&mut self, setting_index: usize, exact: &[(u64, f32)], found: &[(u64, f32)]) {
+    /// `ties`: the found distances are exact, so a found row at the exact
+    /// k-th distance counts (see [`recall`]); approximate ones (quantized
+    /// storage) would count near misses, so only the ids are compared.
+    pub fn record(&mut self, setting_index: usize, exact: &[(u64, f32)], found: &[(u64, f32)], ties: bool) {
         self.queries[setting_index] += 1;
         for (ki, &k) in self.ks.iter().enumerate() {
             let cell = ki * self.settings.len() + setting_index;
-            self.hits[cell] += recall(exact, found, k as usize);
+            self.hits[cell] += if ties {
+                recall(exact, found, k as usize)
+            } else {
+                recall_by_id(exact, found, k as usize)
+            };
         }
     }
 
@@ -458,6 +465,21 @@ pub enum Offer<T> {
     Rejected,
     /// The new item replaced this one.
     Displaced(T),
+}
+
+/// [`recall`] without the tie rule: only true neighbours' ids count.
+pub fn recall_by_id(exact: &[(u64, f32)], found: &[(u64, f32)], k: usize) -> f64 {
+    let want = k.min(exact.len());
+    if want == 0 {
+        return 1.0;
+    }
+    let truth = &exact[..want];
+    let hits = found
+        .iter()
+        .take(want)
+        .filter(|(id, _)| truth.iter().any(|(t, _)| t == id))
+        .count();
+    hits as f64 / want as f64
 }
 
 /// A seeded reservoir sample of up to `n` items of a stream.

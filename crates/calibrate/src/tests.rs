@@ -157,6 +157,9 @@ fn recall_counts_ties_and_short_results() {
     // Fewer rows than k: the denominator is what exists.
     assert_eq!(recall(&exact[..2], &[(1, 0.1), (2, 0.2)], 10), 1.0);
     assert_eq!(recall(&[], &[], 10), 1.0);
+    // Without the tie rule a near miss (approximate distances) is a miss.
+    assert_eq!(recall_by_id(&exact, &[(1, 0.1), (7, 0.2)], 2), 0.5);
+    assert_eq!(recall_by_id(&exact, &[(2, 0.2), (1, 0.1)], 2), 1.0);
 }
 
 #[test]
@@ -164,10 +167,10 @@ fn tally_stops_at_measured_prefix() {
     let ks = [1, 2];
     let mut t = Tally::new(&ks, &[10, 20, 40]);
     let exact = vec![(1, 0.1), (2, 0.2)];
-    t.record(0, &exact, &[(1, 0.1), (9, 0.9)]);
-    t.record(0, &exact, &[(3, 0.3), (2, 0.2)]);
-    t.record(1, &exact, &[(1, 0.1), (2, 0.2)]);
-    t.record(1, &exact, &[(1, 0.1), (2, 0.2)]);
+    t.record(0, &exact, &[(1, 0.1), (9, 0.9)], true);
+    t.record(0, &exact, &[(3, 0.3), (2, 0.2)], true);
+    t.record(1, &exact, &[(1, 0.1), (2, 0.2)], true);
+    t.record(1, &exact, &[(1, 0.1), (2, 0.2)], false);
     assert_eq!(t.mean_at_largest_k(0), 0.5);
     let c = t.finish(50, false).unwrap();
     assert_eq!(c.settings, vec![10, 20]);
