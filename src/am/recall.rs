@@ -638,7 +638,7 @@ pub unsafe fn decide(kind: Kind, index: pg_sys::Relation, k: Option<u32>, option
                     Kind::Hnsw => kk,
                     Kind::Ivfflat => 1,
                 };
-                let choice = cal.choose(target, kk, min);
+                let choice = cal.choose_confident(target, kk, min);
                 let max = match kind {
                     Kind::Hnsw => guc::MAX_EF_SEARCH as u32,
                     Kind::Ivfflat => guc::IVFFLAT_MAX_LISTS as u32,

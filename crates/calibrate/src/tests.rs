@@ -270,3 +270,14 @@ fn displacing_reservoir_accounts_for_every_item() {
     all.sort();
     assert_eq!(all, (0..1000).collect::<Vec<_>>());
 }
+
+#[test]
+fn confident_choice_adds_one_standard_error() {
+    let c = sample();
+    // 100 queries x 10 neighbours: SE at 0.8 is sqrt(0.16 / 1000) = 0.0126.
+    let plain = c.choose(0.8126, 10, 1).setting;
+    assert_eq!(c.choose_confident(0.8, 10, 1).setting, plain);
+    assert!(c.choose_confident(0.8, 10, 1).setting > c.choose(0.8, 10, 1).setting);
+    // A target of 1 stays 1.
+    assert_eq!(c.choose_confident(1.0, 10, 1), c.choose(1.0, 10, 1));
+}
