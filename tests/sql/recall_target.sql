@@ -152,10 +152,11 @@ SELECT * FROM notes($$SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 
 SET ivfflat.probes = 3;
 SELECT * FROM notes($$SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 10$$);
 RESET ivfflat.probes;
--- A target of 1 asks for every list when the calibration reached 1.0
--- only there; a list count is never exceeded.
+-- A target of 1: the largest measured setting (the calibration stops where
+-- recall@100 reaches 0.995), never more lists than exist.
 SET pgvector_rs.target_recall = 1;
-SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 2000) s;
+SELECT count(*) BETWEEN 1000 AND 2000 AS most_lists
+    FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 2000) s;
 DROP INDEX t_ivf;
 CREATE INDEX t_half ON t USING hnsw (v vector_cosine_ops) WITH (quantization = half);
 SELECT split_part(pgvector_rs_calibration('t_half'), E'\n', 1);
