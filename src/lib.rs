@@ -34,6 +34,11 @@ pgrx::extension_sql_file!(
     name = "pgvector_rs_ivfflat",
     requires = ["pgvector_rs_objects"]
 );
+pgrx::extension_sql_file!(
+    "../sql/recall.sql",
+    name = "pgvector_rs_recall",
+    requires = ["pgvector_rs_objects"]
+);
 
 /// Registers the index options and configuration parameters when the library is loaded.
 #[pgrx::pg_guard]

@@ -373,6 +373,7 @@ unsafe extern "C-unwind" fn amvacuumcleanup(
     // bulk deletes of this VACUUM (NULL if there were none).
     unsafe {
         pgrx_extern_c_guard(|| {
+            super::recall::after_vacuum(vacuum_info, stats);
             if (*vacuum_info).analyze_only || stats.is_null() {
                 return stats;
             }

@@ -41,6 +41,8 @@ pub static IVFFLAT_ITERATIVE_SCAN: GucSetting<IvfIterativeScanMode> =
     GucSetting::<IvfIterativeScanMode>::new(IvfIterativeScanMode::Off);
 pub static IVFFLAT_MAX_PROBES: GucSetting<i32> = GucSetting::<i32>::new(IVFFLAT_MAX_LISTS);
 pub static BUILD_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// `pgvector_rs.target_recall`: 0 (off) or the recall@k scans aim for.
+pub static TARGET_RECALL: GucSetting<f64> = GucSetting::<f64>::new(0.0);
 
 pub fn register() {
     GucRegistry::define_int_guc(
@@ -116,6 +118,16 @@ pub fn register() {
         &BUILD_THREADS,
         0,
         1024,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"pgvector_rs.target_recall",
+        c"Sets the recall@k that hnsw and ivfflat scans aim for (0: off)",
+        c"A calibrated index picks the smallest ef_search or probes whose recall on a sample of its rows reaches the target for the query's LIMIT. An explicitly set hnsw.ef_search or ivfflat.probes wins.",
+        &TARGET_RECALL,
+        0.0,
+        1.0,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -202,28 +214,6 @@ fn guc_record(name: &CStr) -> *mut pg_sys::config_generic {
         CACHE.with(|c| c.borrow_mut().push((leaked, found as usize)));
     }
     found
-}
-
-/// The `ef_search` an hnsw scan starts with when no recall target applies:
-/// the session's (or server's) `hnsw.ef_search` if set, else the index's
-/// `ef_search` option if given (`option > 0`), else the GUC's default.
-pub fn default_ef_search(option: i32) -> (i32, SettingSource) {
-    pick(c"hnsw.ef_search", HNSW_EF_SEARCH.get(), option)
-}
-
-/// `ivfflat.probes` likewise, with the index's `probes` option.
-pub fn default_probes(option: i32) -> (i32, SettingSource) {
-    pick(c"ivfflat.probes", IVFFLAT_PROBES.get(), option)
-}
-
-fn pick(name: &CStr, guc: i32, option: i32) -> (i32, SettingSource) {
-    if explicitly_set(name) {
-        (guc, SettingSource::Guc)
-    } else if option > 0 {
-        (option, SettingSource::IndexOption)
-    } else {
-        (guc, SettingSource::Default)
-    }
 }
 
 /// Where a scan's search setting came from (shown by EXPLAIN).

@@ -114,7 +114,7 @@ crate::pg_function!(hnswhandler, |fcinfo| {
 });
 
 /// Raises an index-crate error as a Postgres ERROR.
-fn raise(e: HnswError) -> ! {
+pub(crate) fn raise(e: HnswError) -> ! {
     let code = match e {
         HnswError::PayloadTooLarge { .. } => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         HnswError::PayloadSizeMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -320,6 +320,7 @@ impl AccessMethod for Hnsw {
         };
         let mut payload = Vec::new();
         let mut failure = None;
+        let mut sampler = super::recall::BuildSampler::new(info);
         // SAFETY: the relations and IndexInfo Postgres passed to `ambuild`.
         let reltuples = unsafe {
             scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
@@ -332,11 +333,16 @@ impl AccessMethod for Hnsw {
                     return;
                 }
                 // The graph's worker threads may start in here; they must
-                // start with signals blocked.
+                // start with signals blocked. The calibration's sample stays
+                // out of the graph until it has been measured.
                 let signals = SignalsBlocked::new();
-                if let Err(e) = builder.push(tid, &payload) {
-                    failure = Some(e);
-                }
+                sampler.offer(tid, ptr, &payload, &mut |tid, payload| {
+                    if failure.is_none() {
+                        if let Err(e) = builder.push(tid, payload) {
+                            failure = Some(e);
+                        }
+                    }
+                });
                 drop(signals);
             })
         };
@@ -357,8 +363,24 @@ impl AccessMethod for Hnsw {
                 "Increase maintenance_work_mem to speed up builds.",
             );
         }
+        // SAFETY: the build's open relations; `rel` is written before it is logged.
+        let held_out = unsafe {
+            super::recall::calibrate_build_held_out(
+                heap,
+                index,
+                index_info_ptr,
+                &rel,
+                info,
+                sampler,
+                &mut |tid, payload| {
+                    if let Err(e) = ::hnsw::insert(&rel, &info.space, tid, payload) {
+                        raise_cancellable(e);
+                    }
+                },
+            )
+        };
         rel.log_build();
-        (reltuples, report.heap_tuples as f64)
+        (reltuples, (report.heap_tuples + held_out) as f64)
     }
 
     unsafe fn build_empty(index: pg_sys::Relation, info: &IndexInfo) {
@@ -369,6 +391,8 @@ impl AccessMethod for Hnsw {
         if let Err(e) = ::hnsw::build_empty(&rel, &options) {
             raise(e);
         }
+        // SAFETY: `index` is open.
+        super::recall::store_pending(&rel, &unsafe { relation_name(index) });
     }
 
     unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {
@@ -458,7 +482,9 @@ impl AccessMethod for Hnsw {
         };
         let options = ScanOptions {
             // SAFETY: `index` is the open index of the scan.
-            ef_search: guc::default_ef_search(unsafe { ef_search_option(index) }).0 as usize,
+            ef_search: unsafe {
+                super::recall::scan_setting(super::recall::Kind::Hnsw, index, ef_search_option(index))
+            } as usize,
             iterative,
             max_scan_tuples: guc::HNSW_MAX_SCAN_TUPLES.get() as u64,
             memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get())

@@ -107,7 +107,7 @@ crate::pg_function!(ivfflathandler, |fcinfo| {
 });
 
 /// Raises an index-crate error as a Postgres ERROR.
-fn raise(e: IvfError) -> ! {
+pub(crate) fn raise(e: IvfError) -> ! {
     let code = match e {
         IvfError::NotAnIvfIndex | IvfError::Corrupted(_) => PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
         IvfError::UnsupportedVersion(_) | IvfError::UnsupportedQuantization(_) => {
@@ -147,6 +147,12 @@ unsafe fn options<'a>(index: pg_sys::Relation) -> Option<&'a IvfflatOptions> {
     // SAFETY: `rd_options` is NULL or the `IvfflatOptions` our `amoptions`
     // produced, alive as long as the relcache entry.
     unsafe { ((*index).rd_options as *const IvfflatOptions).as_ref() }
+}
+
+/// The `probes` option of `index` (0 if not given).
+pub unsafe fn probes_option(index: pg_sys::Relation) -> i32 {
+    // SAFETY: the caller passes an open ivfflat index.
+    unsafe { options(index) }.map_or(0, |o| o.probes)
 }
 
 /// The `lists` option of `index` (the default when none was given).
@@ -443,6 +449,17 @@ impl AccessMethod for Ivfflat {
         let stats = builder.finish().unwrap_or_else(|e| raise(e));
         // Every worker thread has exited when this returns.
         drop(pool);
+        // SAFETY: the build's open relations; `rel` is written before it is logged.
+        unsafe {
+            super::recall::calibrate_build(
+                super::recall::Kind::Ivfflat,
+                heap,
+                index,
+                index_info_ptr,
+                &rel,
+                info,
+            )
+        };
         rel.log_build();
         (reltuples, stats.tuples as f64)
     }
@@ -458,6 +475,8 @@ impl AccessMethod for Ivfflat {
         let builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {})
             .unwrap_or_else(|e| raise(e));
         builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(e));
+        // SAFETY: `index` is open.
+        super::recall::store_pending(&rel, &unsafe { relation_name(index) });
     }
 
     unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {
@@ -546,9 +565,11 @@ impl AccessMethod for Ivfflat {
             },
         };
         // SAFETY: `index` is the open index of the scan.
-        let probes_option = unsafe { options(index) }.map_or(0, |o| o.probes);
+        let probes = unsafe {
+            super::recall::scan_setting(super::recall::Kind::Ivfflat, index, probes_option(index))
+        };
         let options = SearchOptions {
-            probes: guc::default_probes(probes_option).0 as usize,
+            probes: probes as usize,
             iterative,
         };
         // SAFETY: `index` is the open index of the scan.

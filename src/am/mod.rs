@@ -17,6 +17,7 @@ pub mod hnsw;
 pub mod ivfflat;
 pub mod opclass;
 pub mod quantization;
+pub mod recall;
 pub mod scan;
 
 use pgrx::pg_sys;
@@ -91,6 +92,7 @@ pub fn init() {
     hnsw::register_reloptions();
     ivfflat::register_reloptions();
     guc::register();
+    recall::init();
 }
 
 crate::pg_function!(type_support, |fcinfo| {
