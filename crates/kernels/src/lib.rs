@@ -7,10 +7,13 @@
 //! first call and can be overridden with [`force_isa`] for tests and
 //! benchmarks.
 //!
-//! Numeric semantics follow pgvector: sums accumulate in `f32` (the fast
-//! paths only reorder the additions and fuse multiply-adds, which keeps
-//! them within 1e-5 of exact, relative to the sum of absolute terms), and
-//! the final cosine / Jaccard ratios are computed in `f64`.
+//! Numeric semantics follow pgvector: sums accumulate in `f32`, and the
+//! final cosine / Jaccard ratios are computed in `f64`. There is one
+//! implementation of each distance per path: [`pgvector`] computes them in
+//! pgvector 0.8.6's exact order of operations (the SQL operators use it
+//! directly, and the portable [`scalar`] path is it); the SIMD paths only
+//! reorder the additions and fuse multiply-adds, which keeps them within
+//! 1e-5 of exact, relative to the sum of absolute terms.
 //!
 //! Callers must pass slices of equal length (the SQL layer reports dimension
 //! mismatches first). This is checked with `debug_assert!`; in release builds
@@ -23,6 +26,7 @@ pub use half::f16;
 mod dispatch;
 #[macro_use]
 mod simd;
+pub mod pgvector;
 pub mod scalar;
 mod sparse;
 
