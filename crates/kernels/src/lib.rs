@@ -106,6 +106,8 @@ kernel_api! {
     fn dot_f32_f16(a: &[f32], b: &[f16]) -> f32;
     /// [`l1_f32`] of an f32 vector and a half-precision one.
     fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32;
+    /// [`cosine_distance_f32`] of an f32 vector and a half-precision one.
+    fn cosine_distance_f32_f16(a: &[f32], b: &[f16]) -> f64;
 
     /// Number of differing bits.
     fn hamming(a: &[u8], b: &[u8]) -> u64;

@@ -6,7 +6,7 @@
 //! It is the fallback on CPUs without SIMD support, the oracle of the SIMD
 //! tests and the baseline of the benchmarks. Keep it simple rather than fast.
 
-use crate::{f16, jaccard_from_counts, same_len, Isa, Kernels};
+use crate::{cosine_from_parts, f16, jaccard_from_counts, same_len, Isa, Kernels};
 
 pub use crate::pgvector::{
     half_cosine_distance as cosine_distance_f16, half_dot as dot_f16, half_l1 as l1_f16,
@@ -31,6 +31,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     l2_squared_f32_f16,
     dot_f32_f16,
     l1_f32_f16,
+    cosine_distance_f32_f16,
     hamming,
     popcount,
     jaccard_distance,
@@ -81,6 +82,18 @@ pub fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32 {
         sum += (x - y.to_f32()).abs();
     }
     sum
+}
+
+pub fn cosine_distance_f32_f16(a: &[f32], b: &[f16]) -> f64 {
+    let (a, b) = same_len(a, b);
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (&x, &y) in a.iter().zip(b) {
+        let y = y.to_f32();
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    cosine_from_parts(dot, na, nb)
 }
 
 /// Sum of `f` over the bytes of `a` and `b`, eight bytes at a time.

@@ -51,6 +51,7 @@ macro_rules! simd_kernels {
             l2_squared_f32_f16: l2_squared::<f32, f16>,
             dot_f32_f16: dot::<f32, f16>,
             l1_f32_f16: l1::<f32, f16>,
+            cosine_distance_f32_f16: cosine_distance::<f32, f16>,
             hamming,
             popcount,
             jaccard_distance,

@@ -89,7 +89,7 @@ fn check_f16(t: &Kernels, a: &[f16], b: &[f16]) {
 }
 
 /// The mixed kernels (f32 query, half-precision stored vector), checked
-/// like the others; the unused slots repeat the f16 results of `b`.
+/// like the others; the norm slot repeats the reference's.
 fn check_f32_f16(t: &Kernels, a: &[f32], b: &[f16]) {
     let wide_b = b.iter().map(|&x| x.to_f64()).collect::<Vec<_>>();
     let wide_a = a.iter().map(|&x| x as f64).collect::<Vec<_>>();
@@ -100,7 +100,7 @@ fn check_f32_f16(t: &Kernels, a: &[f32], b: &[f16]) {
         t.dot_f32_f16(a, b) as f64,
         t.l1_f32_f16(a, b) as f64,
         reference.norm,
-        reference.cosine,
+        t.cosine_distance_f32_f16(a, b),
     ];
     reference.check(&what, got);
 }
