@@ -107,6 +107,10 @@ fn distance(c: &mut Criterion) {
         per_path(c, "cosine_f32_f16", dims, || {
             kernels::cosine_distance_f32_f16(black_box(a), black_box(bh))
         });
+        per_path(c, "dot_norm_f32_f16", dims, || {
+            let (dot, norm) = kernels::dot_norm_f32_f16(black_box(a), black_box(bh));
+            (dot / norm.sqrt()) as f64
+        });
 
         let bytes: Vec<u8> = (0..dims * 4).map(|_| rng.next_u64() as u8).collect();
         let other: Vec<u8> = (0..dims * 4).map(|_| rng.next_u64() as u8).collect();

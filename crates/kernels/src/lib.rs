@@ -108,6 +108,10 @@ kernel_api! {
     fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32;
     /// [`cosine_distance_f32`] of an f32 vector and a half-precision one.
     fn cosine_distance_f32_f16(a: &[f32], b: &[f16]) -> f64;
+    /// `(a.b, |b|^2)` of an f32 vector and a half-precision one, in one
+    /// pass: the cosine against a stored vector when `a` is known to be a
+    /// unit vector (one accumulator less than [`cosine_distance_f32_f16`]).
+    fn dot_norm_f32_f16(a: &[f32], b: &[f16]) -> (f32, f32);
 
     /// Number of differing bits.
     fn hamming(a: &[u8], b: &[u8]) -> u64;

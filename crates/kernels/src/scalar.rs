@@ -32,6 +32,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     dot_f32_f16,
     l1_f32_f16,
     cosine_distance_f32_f16,
+    dot_norm_f32_f16,
     hamming,
     popcount,
     jaccard_distance,
@@ -94,6 +95,17 @@ pub fn cosine_distance_f32_f16(a: &[f32], b: &[f16]) -> f64 {
         nb += y * y;
     }
     cosine_from_parts(dot, na, nb)
+}
+
+pub fn dot_norm_f32_f16(a: &[f32], b: &[f16]) -> (f32, f32) {
+    let (a, b) = same_len(a, b);
+    let (mut dot, mut nb) = (0.0f32, 0.0f32);
+    for (&x, &y) in a.iter().zip(b) {
+        let y = y.to_f32();
+        dot += x * y;
+        nb += y * y;
+    }
+    (dot, nb)
 }
 
 /// Sum of `f` over the bytes of `a` and `b`, eight bytes at a time.

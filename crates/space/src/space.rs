@@ -315,9 +315,11 @@ impl VectorSpace {
                 match self.metric {
                     Metric::L2 => kernels::l2_squared_f32_f16(query, stored),
                     // The unit query against a stored unit vector's halves,
-                    // divided by their norm (see `half_unit_distance`).
+                    // divided by their norm (see `half_unit_distance`; the
+                    // query's norm is 1 up to one rounding, in the bound).
                     Metric::Cosine => {
-                        (kernels::cosine_distance_f32_f16(query, stored) - 1.0) as f32
+                        let (dot, norm) = kernels::dot_norm_f32_f16(query, stored);
+                        (-(dot as f64) / (norm as f64).sqrt()) as f32
                     }
                     _ => -kernels::dot_f32_f16(query, stored),
                 }
