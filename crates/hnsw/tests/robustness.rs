@@ -248,7 +248,9 @@ fn verify_finds_unreachable_elements_by_rereading_lists() {
         .collect();
     assert_eq!(unreachable.len(), 1, "{:?}", report.warnings);
     assert!(
-        unreachable[0].detail.starts_with(&format!("{} live", report.live_elements - 1)),
+        unreachable[0]
+            .detail
+            .starts_with(&format!("{} live", report.live_elements - 1)),
         "{}",
         unreachable[0].detail
     );

@@ -540,8 +540,12 @@ mod tests {
     fn sparse_merge_steps() {
         // a only, both, b only, both, then b's tail in four lanes.
         let (ai, av): (&[i32], &[f32]) = (&[0, 2, 5], &[1.0, 2.0, 3.0]);
-        let (bi, bv): (&[i32], &[f32]) = (&[2, 3, 5, 6, 7, 8, 9], &[1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
-        assert_eq!(sparse_l2_squared(ai, av, bi, bv), 1.0 + 1.0 + 16.0 + 4.0 + 4.0);
+        let (bi, bv): (&[i32], &[f32]) =
+            (&[2, 3, 5, 6, 7, 8, 9], &[1.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(
+            sparse_l2_squared(ai, av, bi, bv),
+            1.0 + 1.0 + 16.0 + 4.0 + 4.0
+        );
         assert_eq!(sparse_l1(ai, av, bi, bv), 1.0 + 1.0 + 4.0 + 2.0 + 4.0);
         assert_eq!(sparse_dot(ai, av, bi, bv), 2.0 + 3.0);
     }
@@ -551,7 +555,10 @@ mod tests {
         let t = crate::dispatch::variants(crate::Isa::Scalar)[0];
         let a = [1.164f32, 3.22, -1.599, 0.5, 7.0, -2.25, 1e-3];
         let b = [7.405f32, -6.258, -1.0, 0.25, -3.0, 9.5, 2.0];
-        assert_eq!(t.l2_squared_f32(&a, &b).to_bits(), vector_l2_squared(&a, &b).to_bits());
+        assert_eq!(
+            t.l2_squared_f32(&a, &b).to_bits(),
+            vector_l2_squared(&a, &b).to_bits()
+        );
         assert_eq!(t.dot_f32(&a, &b).to_bits(), vector_dot(&a, &b).to_bits());
         assert_eq!(t.l1_f32(&a, &b).to_bits(), vector_l1(&a, &b).to_bits());
         assert_eq!(
@@ -559,7 +566,10 @@ mod tests {
             vector_cosine_distance(&a, &b).to_bits()
         );
         let (ah, bh) = (h(&a), h(&b));
-        assert_eq!(t.l2_squared_f16(&ah, &bh).to_bits(), half_l2_squared(&ah, &bh).to_bits());
+        assert_eq!(
+            t.l2_squared_f16(&ah, &bh).to_bits(),
+            half_l2_squared(&ah, &bh).to_bits()
+        );
         assert_eq!(t.dot_f16(&ah, &bh).to_bits(), half_dot(&ah, &bh).to_bits());
         assert_eq!(t.l1_f16(&ah, &bh).to_bits(), half_l1(&ah, &bh).to_bits());
         assert_eq!(

@@ -106,7 +106,13 @@ fn check_f32_f16(t: &Kernels, a: &[f32], b: &[f16]) {
     // The one-pass dot product and norm of `b`, against `b` with itself.
     let (dot, norm_b) = t.dot_norm_f32_f16(a, b);
     let self_reference = Reference::new(&wide_b, &wide_b);
-    assert_close(&format!("{what} dot_norm.0"), dot as f64, reference.dot, reference.dot_abs, REL);
+    assert_close(
+        &format!("{what} dot_norm.0"),
+        dot as f64,
+        reference.dot,
+        reference.dot_abs,
+        REL,
+    );
     assert_close(
         &format!("{what} dot_norm.1"),
         norm_b as f64,
