@@ -111,23 +111,34 @@ impl PgRelation {
     /// useful error for other blocks past the end).
     fn ensure_block(&self, block: BlockNumber) {
         if let Err(e) = self.check_block_size(block) {
-            // SAFETY: `rel` is an open relation for the lifetime of `self`;
-            // `relname` is a NUL-terminated NameData.
-            let name = unsafe {
-                std::ffi::CStr::from_ptr((*(*self.rel).rd_rel).relname.data.as_ptr())
-                    .to_string_lossy()
-                    .into_owned()
-            };
-            super::error(
-                PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-                &format!(
-                    "index \"{name}\" is corrupted: block {} is past the end of the index \
-                     ({} blocks)",
-                    e.block, e.nblocks
-                ),
-                Some("REINDEX the index."),
-            );
+            self.raise_corrupted(&format!(
+                "block {} is past the end of the index ({} blocks)",
+                e.block, e.nblocks
+            ));
         }
+    }
+
+    /// The index's name, for messages.
+    pub fn name(&self) -> String {
+        // SAFETY: `rel` is an open relation for the lifetime of `self` (the
+        // constructors' contract); `relname` is a NUL-terminated NameData.
+        unsafe {
+            std::ffi::CStr::from_ptr((*(*self.rel).rd_rel).relname.data.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    /// Raises `index_corrupted` (XX002) as every corruption of an index
+    /// reaches the user, whether the storage boundary or an index crate
+    /// found it: `index "name" is corrupted: {detail}`, with a hint to
+    /// REINDEX.
+    pub fn raise_corrupted(&self, detail: &str) -> ! {
+        super::error(
+            PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            &format!("index \"{}\" is corrupted: {detail}", self.name()),
+            Some("REINDEX the index."),
+        )
     }
 
     /// `Ok` if `block` exists, asking the storage manager only when the

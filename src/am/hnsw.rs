@@ -113,26 +113,28 @@ crate::pg_function!(hnswhandler, |fcinfo| {
     core::routine::<Hnsw>()
 });
 
-/// Raises an index-crate error as a Postgres ERROR.
-pub(crate) fn raise(e: HnswError) -> ! {
-    let code = match e {
+/// Raises an index-crate error as a Postgres ERROR; corruption names the
+/// index, as the storage boundary's errors do.
+pub(crate) fn raise(rel: &PgRelation, e: HnswError) -> ! {
+    let code = match &e {
         HnswError::PayloadTooLarge { .. } => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         HnswError::PayloadSizeMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         HnswError::InvalidOption(_) => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         HnswError::UnsupportedVersion(_) => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        HnswError::Corrupted(_) => PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        HnswError::Corrupted(detail) => rel.raise_corrupted(&detail),
         HnswError::Cancelled => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
         HnswError::RelationNotEmpty => PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        HnswError::OutOfMemory { .. } => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
     };
     error(code, &e.to_string(), None)
 }
 
 /// Raises `e`, serving a pending cancel first if it is a cancellation.
-fn raise_cancellable(e: HnswError) -> ! {
+fn raise_cancellable(rel: &PgRelation, e: HnswError) -> ! {
     if e == HnswError::Cancelled {
         check_for_interrupts();
     }
-    raise(e)
+    raise(rel, e)
 }
 
 /// The index options of `index` (defaults when none were given), checked:
@@ -316,7 +318,7 @@ impl AccessMethod for Hnsw {
         };
         let mut builder = match Builder::new(&rel, &info.space, options, &mut progress) {
             Ok(b) => b,
-            Err(e) => raise(e),
+            Err(e) => raise(&rel, e),
         };
         let mut payload = Vec::new();
         let mut failure = None;
@@ -347,12 +349,12 @@ impl AccessMethod for Hnsw {
             })
         };
         if let Some(e) = failure {
-            raise_cancellable(e);
+            raise_cancellable(&rel, e);
         }
         let signals = SignalsBlocked::new();
         let report = builder.finish();
         drop(signals);
-        let report = report.unwrap_or_else(|e| raise_cancellable(e));
+        let report = report.unwrap_or_else(|e| raise_cancellable(&rel, e));
         if report.memory_budget_exceeded {
             notice(
                 &format!(
@@ -374,7 +376,7 @@ impl AccessMethod for Hnsw {
                 sampler,
                 &mut |tid, payload| {
                     if let Err(e) = ::hnsw::insert(&rel, &info.space, tid, payload) {
-                        raise_cancellable(e);
+                        raise_cancellable(&rel, e);
                     }
                 },
             )
@@ -389,7 +391,7 @@ impl AccessMethod for Hnsw {
         // SAFETY: as above.
         let options = unsafe { index_payload_options(index, info) };
         if let Err(e) = ::hnsw::build_empty(&rel, &options) {
-            raise(e);
+            raise(&rel, e);
         }
         // SAFETY: `index` is open.
         super::recall::store_pending(&rel, &unsafe { relation_name(index) });
@@ -399,7 +401,7 @@ impl AccessMethod for Hnsw {
         // SAFETY: `index` is open and locked by the inserting statement.
         let rel = unsafe { PgRelation::logged(index) };
         if let Err(e) = ::hnsw::insert(&rel, &info.space, tid, payload) {
-            raise(e);
+            raise(&rel, e);
         }
     }
 
@@ -416,7 +418,7 @@ impl AccessMethod for Hnsw {
                 removed: v.heap_tids_removed,
                 remaining: v.heap_tids_remaining,
             },
-            Err(e) => raise(e),
+            Err(e) => raise(&rel, e),
         }
     }
 
@@ -517,7 +519,7 @@ impl AccessMethod for Hnsw {
         let rel = unsafe { PgRelation::logged(index) };
         match search.next(&rel, space) {
             Ok(item) => item.map(|item| (item.heap_tid, item.distance)),
-            Err(e) => raise(e),
+            Err(e) => raise(&rel, e),
         }
     }
 }
@@ -571,7 +573,30 @@ crate::pg_function!(hnsw_check, |fcinfo| {
                 None,
             );
         }
-        let report = ::hnsw::verify(&PgRelation::logged(index));
+        let rel = PgRelation::logged(index);
+        // The walk holds about 40 bytes per element, within work_mem.
+        let report = match ::hnsw::verify_within(&rel, guc::work_mem_bytes()) {
+            Ok(report) => report,
+            Err(HnswError::OutOfMemory { requested, limit }) => {
+                pgrx::pg_sys::panic::ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+                    "out of memory",
+                    "pgvector_rs",
+                )
+                .set_detail(if limit == usize::MAX {
+                    format!("Failed on request of size {requested} while checking index \"{name}\".")
+                } else {
+                    format!(
+                        "Checking index \"{name}\" needs more than work_mem ({} kB).",
+                        limit / 1024
+                    )
+                })
+                .set_hint("Increase work_mem.")
+                .report(pgrx::PgLogLevel::ERROR);
+                unreachable!("an ERROR report does not return")
+            }
+            Err(e) => raise(&rel, e),
+        };
         // Both locks are kept until the transaction ends, as amcheck does.
         pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         if !report.is_ok() {

@@ -106,10 +106,12 @@ crate::pg_function!(ivfflathandler, |fcinfo| {
     core::routine::<Ivfflat>()
 });
 
-/// Raises an index-crate error as a Postgres ERROR.
-pub(crate) fn raise(e: IvfError) -> ! {
-    let code = match e {
-        IvfError::NotAnIvfIndex | IvfError::Corrupted(_) => PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+/// Raises an index-crate error as a Postgres ERROR; corruption names the
+/// index, as the storage boundary's errors do.
+pub(crate) fn raise(rel: &PgRelation, e: IvfError) -> ! {
+    let code = match &e {
+        IvfError::NotAnIvfIndex => rel.raise_corrupted("block 0 is not an ivfflat meta page"),
+        IvfError::Corrupted(detail) => rel.raise_corrupted(detail),
         IvfError::UnsupportedVersion(_) | IvfError::UnsupportedQuantization(_) => {
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED
         }
@@ -325,7 +327,7 @@ impl AccessMethod for Ivfflat {
                 // SAFETY: `index` is open.
                 quantization::unknown(code, &unsafe { relation_name(index) })
             }
-            Err(e) => raise(e),
+            Err(e) => raise(&rel, e),
         })
     }
 
@@ -430,14 +432,14 @@ impl AccessMethod for Ivfflat {
             }
         };
         let mut builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, progress)
-            .unwrap_or_else(|e| raise(e))
+            .unwrap_or_else(|e| raise(&rel, e))
             .with_pool(&pool);
         let mut pushed = 0u64;
         // SAFETY: as for the sampling scan.
         let reltuples = unsafe {
             scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
                 if encode_ptr(&info.space, detoast(datum), &mut payload) {
-                    builder.push(tid, &payload).unwrap_or_else(|e| raise(e));
+                    builder.push(tid, &payload).unwrap_or_else(|e| raise(&rel, e));
                     pushed += 1;
                 }
             })
@@ -446,7 +448,7 @@ impl AccessMethod for Ivfflat {
         report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
         report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, pushed as i64);
         loading.set(true);
-        let stats = builder.finish().unwrap_or_else(|e| raise(e));
+        let stats = builder.finish().unwrap_or_else(|e| raise(&rel, e));
         // Every worker thread has exited when this returns.
         drop(pool);
         // SAFETY: the build's open relations; `rel` is written before it is logged.
@@ -473,8 +475,8 @@ impl AccessMethod for Ivfflat {
         // SAFETY: `index` is the unlogged index whose init fork is written.
         let rel = unsafe { PgRelation::init_fork(index) };
         let builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {})
-            .unwrap_or_else(|e| raise(e));
-        builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(e));
+            .unwrap_or_else(|e| raise(&rel, e));
+        builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(&rel, e));
         // SAFETY: `index` is open.
         super::recall::store_pending(&rel, &unsafe { relation_name(index) });
     }
@@ -483,7 +485,7 @@ impl AccessMethod for Ivfflat {
         // SAFETY: `index` is open and locked by the inserting statement.
         let rel = unsafe { PgRelation::logged(index) };
         if let Err(e) = ::ivf::insert(&rel, &info.space, tid, payload) {
-            raise(e);
+            raise(&rel, e);
         }
     }
 
@@ -500,7 +502,7 @@ impl AccessMethod for Ivfflat {
                 removed: v.tuples_removed,
                 remaining: v.tuples_remaining,
             },
-            Err(e) => raise(e),
+            Err(e) => raise(&rel, e),
         }
     }
 
@@ -574,7 +576,7 @@ impl AccessMethod for Ivfflat {
         };
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e));
+        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         // An ivfflat scan holds at most work_mem of candidate rows.
         search.set_memory_limit(guc::work_mem_bytes());
         search
@@ -598,7 +600,7 @@ impl AccessMethod for Ivfflat {
         };
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(e));
+        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         search.set_memory_limit(guc::work_mem_bytes());
         // Under a metric, lists on the far side of a Voronoi bisector farther than
         // the radius cannot hold rows within it: they are left out. (Inner product
@@ -611,7 +613,7 @@ impl AccessMethod for Ivfflat {
                 |d| euclidean_of(&space_of, d as f64).unwrap_or(f64::INFINITY),
                 |a, b| euclidean_of(&space_of, space_of.distance(a, b) as f64).unwrap_or(0.0),
             );
-            skipped.unwrap_or_else(|e| raise(e));
+            skipped.unwrap_or_else(|e| raise(&rel, e));
         }
         search
     }
@@ -623,6 +625,6 @@ impl AccessMethod for Ivfflat {
     ) -> Option<(ItemPointer, f32)> {
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        search.next(&rel, space).unwrap_or_else(|e| raise(e))
+        search.next(&rel, space).unwrap_or_else(|e| raise(&rel, e))
     }
 }

@@ -206,6 +206,9 @@ unsafe fn measure_samples<R: Relation>(
     held_out: bool,
 ) -> Calibration {
     let enc = Encodings::of(info);
+    // Errors of the index crates name the index.
+    // SAFETY: `index` is the open index being measured.
+    let named = unsafe { super::buffer::PgRelation::logged(index) };
     // Memory: the samples and their neighbour lists.
     let per_query = samples.first().map_or(0, |s| {
         s.exact.len() + s.query.len() + s.payload.len() + MAX_K * 24 + 64
@@ -286,7 +289,7 @@ unsafe fn measure_samples<R: Relation>(
                         match scan.next(rel, &space) {
                             Ok(Some(item)) => keep(tid_id(item.heap_tid), item.distance),
                             Ok(None) => break,
-                            Err(e) => super::hnsw::raise(e),
+                            Err(e) => super::hnsw::raise(&named, e),
                         }
                     }
                 }
@@ -297,7 +300,7 @@ unsafe fn measure_samples<R: Relation>(
                     };
                     let mut scan = match ::ivf::Scan::new(rel, &space, &sample.query, &options) {
                         Ok(scan) => scan,
-                        Err(e) => super::ivfflat::raise(e),
+                        Err(e) => super::ivfflat::raise(&named, e),
                     };
                     scan.set_memory_limit(guc::work_mem_bytes());
                     for _ in 0..=MAX_K {
@@ -307,7 +310,7 @@ unsafe fn measure_samples<R: Relation>(
                             // More candidates than work_mem holds: larger
                             // settings cannot be measured (nor run).
                             Err(::ivf::IvfError::OutOfMemory { .. }) => break 'ladder,
-                            Err(e) => super::ivfflat::raise(e),
+                            Err(e) => super::ivfflat::raise(&named, e),
                         }
                     }
                 }

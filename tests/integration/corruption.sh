@@ -78,6 +78,9 @@ elif kind == 'hnsw-entry-invalid':
     # entry_block follows magic, version, dimensions, payload_size, m,
     # ef_construction, space_id, quantization (4+4+4+4+2+2+2+2 bytes).
     struct.pack_into('=I', data, at + 24, 0xFFFFFFFF)
+elif kind in ('hnsw-meta-invalid', 'ivf-meta-invalid'):
+    # Block 0's special space: next (4 bytes), flags (2), page id (2).
+    struct.pack_into('=H', data, B - 16 + 6, 0x1234)
 elif kind in ('ivf-next-past-end', 'ivf-next-cycle', 'ivf-head-invalid'):
     for block in range(1, n):
         special = block * B + B - 16
@@ -106,7 +109,7 @@ statements=(
 )
 
 for kind in random-a random-b hnsw-links-invalid hnsw-links-past-end hnsw-entry-invalid \
-    ivf-random ivf-next-past-end ivf-next-cycle ivf-head-invalid; do
+    hnsw-meta-invalid ivf-random ivf-next-past-end ivf-next-cycle ivf-head-invalid ivf-meta-invalid; do
     create
     pg_ctl_as corrupt stop
     case $kind in
@@ -154,8 +157,21 @@ for kind in random-a random-b hnsw-links-invalid hnsw-links-past-end hnsw-entry-
         check "$kind: the error names the index" t \
             "$(grep -Eq 'index "t_i" is corrupted: block [0-9]+ is past the end' <<<"$errors" && echo t)" ;;
     ivf-next-cycle)
-        check "$kind: a cycle is reported" t "$(grep -q 'cycle in a page chain' <<<"$errors" && echo t)" ;;
+        check "$kind: a cycle is reported, naming the index" t \
+            "$(grep -q 'index "t_i" is corrupted: cycle in a page chain' <<<"$errors" && echo t)" ;;
+    hnsw-meta-invalid)
+        check "$kind: the index crate's finding names the index" t \
+            "$(grep -q 'index "t_h" is corrupted: block 0 is not an HNSW meta page' <<<"$errors" && echo t)" ;;
+    ivf-meta-invalid)
+        check "$kind: the index crate's finding names the index" t \
+            "$(grep -q 'index "t_i" is corrupted: block 0 is not an ivfflat meta page' <<<"$errors" && echo t)" ;;
     esac
+    # Wherever the damage was found (the storage boundary or an index
+    # crate), an index_corrupted error names the index: `index "t_h" is
+    # corrupted: ...` (or the check function's `index "t_h" has N
+    # inconsistencies`).
+    unnamed=$(grep 'XX002' <<<"$errors" | grep -Ev 'index "t_[hi]" (is corrupted: |has [0-9]+ inconsistencies)' || true)
+    check "$kind: every index_corrupted error names the index" "" "$unnamed"
     check "$kind: reads leave the index files' sizes unchanged" "$sizes_before" "$sizes_reads"
     grew=$(sql corrupt "$P" -c "SELECT pg_relation_size('t_h') <= ${sizes_before% *} + 4 * 8192 AND pg_relation_size('t_i') <= ${sizes_before#* } + 4 * 8192")
     check "$kind: 20 inserts grow an index by at most 4 pages" t "$grew"

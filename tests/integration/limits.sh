@@ -3,6 +3,8 @@
 # * an ivfflat scan of every list with work_mem = 64kB returns exactly what
 #   it returns with a large work_mem (a scan holds at most work_mem of rows
 #   and reads lists again for more, instead of growing without bound);
+# * the hnsw check function holds at most work_mem: with 64kB it fails with
+#   out of memory (53200) instead of growing, with 4MB it checks 30,000 rows;
 # * scans under statement_timeout, and a VACUUM cancelled with
 #   pg_cancel_backend, end within a second of the timeout or cancel.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,6 +32,17 @@ check "with work_mem = 64kB it returns the same rows in the same order as with 6
 iter_query="SELECT count(*) FROM (SELECT id FROM t WHERE id % 3 = 0 ORDER BY v <-> $q LIMIT 5000) s"
 check "an iterative ivfflat scan with work_mem = 64kB returns every row asked for" 5000 \
     "$(sql limits "$P" -c "SET enable_seqscan = off" -c "SET work_mem = '64kB'" -c "SET ivfflat.iterative_scan = relaxed_order" -c "SET ivfflat.max_probes = 20" -c "$iter_query")"
+
+# The check function's summaries (about 40 bytes per element) are bounded
+# by work_mem: too small a work_mem is a clean ERROR, never growth.
+check_small=$(sql limits "$P" -v VERBOSITY=verbose -c "SET work_mem = '64kB'" \
+    -c "SELECT pgvector_rs_hnsw_check('t_h')" 2>&1)
+check "the hnsw check with work_mem = 64kB fails with out of memory (53200)" t \
+    "$(grep -q 'ERROR:  53200: out of memory' <<<"$check_small" && echo t)"
+check "its detail names the index and work_mem" t \
+    "$(grep -q 'Checking index "t_h" needs more than work_mem (64 kB)' <<<"$check_small" && echo t)"
+check "the hnsw check of 30,000 rows fits the default work_mem (4MB)" t \
+    "$(sql limits "$P" -c "SET work_mem = '4MB'" -c "SELECT pgvector_rs_hnsw_check('t_h') LIKE '%is consistent: % 30000 live elements%'")"
 
 # timed SQL...: runs the statements, prints "<milliseconds> <last error line>".
 timed() {

@@ -43,7 +43,7 @@ pub use insert::{insert, InsertOutcome};
 pub use pagestore::ItemPointer;
 pub use search::{search, HnswScan, IterativeScan, ScanItem, ScanOptions};
 pub use vacuum::{vacuum, VacuumStats};
-pub use verify::{verify, Issue, IssueKind, VerifyReport};
+pub use verify::{verify, verify_within, Issue, IssueKind, VerifyReport};
 
 use std::fmt;
 
@@ -175,6 +175,14 @@ pub enum HnswError {
     Cancelled,
     /// A build or `build_empty` was given a relation that already has pages.
     RelationNotEmpty,
+    /// An allocation would pass the operation's memory budget, or the
+    /// allocator refused it (`out of memory`, SQLSTATE 53200).
+    OutOfMemory {
+        /// Bytes asked for.
+        requested: usize,
+        /// The budget, `usize::MAX` if none (the allocator refused).
+        limit: usize,
+    },
 }
 
 impl fmt::Display for HnswError {
@@ -201,6 +209,13 @@ impl fmt::Display for HnswError {
             HnswError::RelationNotEmpty => {
                 write!(f, "cannot build an HNSW index into a non-empty relation")
             }
+            HnswError::OutOfMemory { requested, limit } if *limit == usize::MAX => {
+                write!(f, "out of memory: failed on request of size {requested}")
+            }
+            HnswError::OutOfMemory { requested, limit } => write!(
+                f,
+                "out of memory: {requested} bytes requested with a budget of {limit} bytes"
+            ),
         }
     }
 }

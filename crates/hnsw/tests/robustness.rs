@@ -203,3 +203,55 @@ fn empty_page_left_by_a_crash_is_only_a_warning() {
         ItemPointer::new(900, 1)
     );
 }
+
+#[test]
+fn verify_holds_a_bounded_summary_and_fails_past_its_budget() {
+    let n = 3000;
+    let (rel, _) = build_index(&L2, &clustered(n, 8, 3, 61), default_build(8));
+    let unbounded = verify(&rel);
+    assert!(unbounded.is_ok(), "{:?}", unbounded.errors);
+    // About 40 bytes per element, arrays grown by doubling: well within
+    // 100 bytes per element, whatever the neighbour lists hold.
+    let report = hnsw::verify_within(&rel, 100 * n).expect("fits 100 bytes per element");
+    assert!(report.is_ok());
+    assert_eq!(report.live_elements, unbounded.live_elements);
+    assert_eq!(report.heap_tids, unbounded.heap_tids);
+    assert_eq!(report.warning_count, unbounded.warning_count);
+    // A budget far below that fails cleanly instead of growing.
+    match hnsw::verify_within(&rel, 10 * n) {
+        Err(hnsw::HnswError::OutOfMemory { requested, limit }) => {
+            assert_eq!(limit, 10 * n);
+            assert!(requested > 0);
+        }
+        other => panic!("expected OutOfMemory, got {other:?}"),
+    }
+}
+
+#[test]
+fn verify_finds_unreachable_elements_by_rereading_lists() {
+    let (rel, _) = build_index(&L2, &clustered(300, 8, 3, 62), default_build(8));
+    // Empty every layer-0 list: only the entry point stays reachable.
+    for block in 1..rel.nblocks() {
+        let mut page = rel.write(block);
+        for off in 1..=page.max_offset() {
+            if page.item(off).unwrap()[0] == TUPLE_NEIGHBORS {
+                let mut list = NeighborsMut::parse(page.item_mut(off).unwrap(), 16).unwrap();
+                list.set_layer(0, &[]);
+            }
+        }
+    }
+    let report = hnsw::verify_within(&rel, 1 << 20).unwrap();
+    let unreachable: Vec<_> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == IssueKind::Unreachable)
+        .collect();
+    assert_eq!(unreachable.len(), 1, "{:?}", report.warnings);
+    assert!(
+        unreachable[0]
+            .detail
+            .starts_with(&format!("{} live", report.live_elements - 1)),
+        "{}",
+        unreachable[0].detail
+    );
+}

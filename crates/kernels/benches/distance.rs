@@ -4,9 +4,9 @@
 //! Group `<kernel>/<dims>`, one benchmark per path, named after the table
 //! the path uses on this CPU (e.g. `avx512+vpopcntdq`). Hamming runs over the
 //! same number of bytes as the f32 vectors (4 * dims); sparse vectors have
-//! about 5% of `dims` non-zeros, and also run the textbook merge of
-//! `kernels::scalar` as `reference`; each call compares one query with the
-//! next of many stored vectors.
+//! about 5% of `dims` non-zeros, and also run pgvector's own merge (the SQL
+//! path, `kernels::scalar`) as `reference`; each call compares one query
+//! with the next of many stored vectors.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
@@ -99,6 +99,17 @@ fn distance(c: &mut Criterion) {
         });
         per_path(c, "l1_f16", dims, || {
             kernels::l1_f16(black_box(ah), black_box(bh)) as f64
+        });
+        // A query against half-precision storage (scans of quantized indexes).
+        per_path(c, "dot_f32_f16", dims, || {
+            kernels::dot_f32_f16(black_box(a), black_box(bh)) as f64
+        });
+        per_path(c, "cosine_f32_f16", dims, || {
+            kernels::cosine_distance_f32_f16(black_box(a), black_box(bh))
+        });
+        per_path(c, "dot_norm_f32_f16", dims, || {
+            let (dot, norm) = kernels::dot_norm_f32_f16(black_box(a), black_box(bh));
+            (dot / norm.sqrt()) as f64
         });
 
         let bytes: Vec<u8> = (0..dims * 4).map(|_| rng.next_u64() as u8).collect();

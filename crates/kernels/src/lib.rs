@@ -7,10 +7,13 @@
 //! first call and can be overridden with [`force_isa`] for tests and
 //! benchmarks.
 //!
-//! Numeric semantics follow pgvector: sums accumulate in `f32` (the fast
-//! paths only reorder the additions and fuse multiply-adds, which keeps
-//! them within 1e-5 of exact, relative to the sum of absolute terms), and
-//! the final cosine / Jaccard ratios are computed in `f64`.
+//! Numeric semantics follow pgvector: sums accumulate in `f32`, and the
+//! final cosine / Jaccard ratios are computed in `f64`. There is one
+//! implementation of each distance per path: [`pgvector`] computes them in
+//! pgvector 0.8.6's exact order of operations (the SQL operators use it
+//! directly, and the portable [`scalar`] path is it); the SIMD paths only
+//! reorder the additions and fuse multiply-adds, which keeps them within
+//! 1e-5 of exact, relative to the sum of absolute terms.
 //!
 //! Callers must pass slices of equal length (the SQL layer reports dimension
 //! mismatches first). This is checked with `debug_assert!`; in release builds
@@ -23,6 +26,7 @@ pub use half::f16;
 mod dispatch;
 #[macro_use]
 mod simd;
+pub mod pgvector;
 pub mod scalar;
 mod sparse;
 
@@ -102,6 +106,12 @@ kernel_api! {
     fn dot_f32_f16(a: &[f32], b: &[f16]) -> f32;
     /// [`l1_f32`] of an f32 vector and a half-precision one.
     fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32;
+    /// [`cosine_distance_f32`] of an f32 vector and a half-precision one.
+    fn cosine_distance_f32_f16(a: &[f32], b: &[f16]) -> f64;
+    /// `(a.b, |b|^2)` of an f32 vector and a half-precision one, in one
+    /// pass: the cosine against a stored vector when `a` is known to be a
+    /// unit vector (one accumulator less than [`cosine_distance_f32_f16`]).
+    fn dot_norm_f32_f16(a: &[f32], b: &[f16]) -> (f32, f32);
 
     /// Number of differing bits.
     fn hamming(a: &[u8], b: &[u8]) -> u64;

@@ -1,10 +1,19 @@
-//! Straightforward reference implementations of every kernel.
+//! The portable path: pgvector's own order of operations for every
+//! distance it defines (the functions of [`crate::pgvector`], re-exported
+//! here under the kernel names), and straightforward sequential loops for
+//! the kernels pgvector has no SQL counterpart of (norms, f32 x f16, bits).
 //!
-//! They accumulate sequentially in `f32`, exactly like pgvector's C loops,
-//! and serve as the portable fallback path, as the oracle for the SIMD tests
-//! and as the baseline in the benchmarks. Keep them simple rather than fast.
+//! It is the fallback on CPUs without SIMD support, the oracle of the SIMD
+//! tests and the baseline of the benchmarks. Keep it simple rather than fast.
 
 use crate::{cosine_from_parts, f16, jaccard_from_counts, same_len, Isa, Kernels};
+
+pub use crate::pgvector::{
+    half_cosine_distance as cosine_distance_f16, half_dot as dot_f16, half_l1 as l1_f16,
+    half_l2_squared as l2_squared_f16, sparse_dot, sparse_l1, sparse_l2_squared,
+    vector_cosine_distance as cosine_distance_f32, vector_dot as dot_f32, vector_l1 as l1_f32,
+    vector_l2_squared as l2_squared_f32,
+};
 
 pub(crate) static KERNELS: Kernels = Kernels {
     isa: Isa::Scalar,
@@ -22,88 +31,31 @@ pub(crate) static KERNELS: Kernels = Kernels {
     l2_squared_f32_f16,
     dot_f32_f16,
     l1_f32_f16,
+    cosine_distance_f32_f16,
+    dot_norm_f32_f16,
     hamming,
     popcount,
     jaccard_distance,
-    // Every table shares the branch-free, interleaved merge of
-    // `crate::sparse`, about twice as fast as the textbook merge below.
-    sparse_dot: crate::sparse::dot,
-    sparse_l2_squared: crate::sparse::l2_squared,
-    sparse_l1: crate::sparse::l1,
+    sparse_dot,
+    sparse_l2_squared,
+    sparse_l1,
 };
 
-/// Generates the f32 and f16 versions of the dense kernels, which differ
-/// only in how an element is widened to f32.
-macro_rules! dense {
-    ($t:ty, $to_f32:expr, $l2:ident, $dot:ident, $l1:ident, $norm:ident, $cos:ident) => {
-        pub fn $l2(a: &[$t], b: &[$t]) -> f32 {
-            let (a, b) = same_len(a, b);
-            let mut sum = 0.0f32;
-            for (&x, &y) in a.iter().zip(b) {
-                let d = $to_f32(x) - $to_f32(y);
-                sum += d * d;
-            }
-            sum
-        }
-
-        pub fn $dot(a: &[$t], b: &[$t]) -> f32 {
-            let (a, b) = same_len(a, b);
-            let mut sum = 0.0f32;
-            for (&x, &y) in a.iter().zip(b) {
-                sum += $to_f32(x) * $to_f32(y);
-            }
-            sum
-        }
-
-        pub fn $l1(a: &[$t], b: &[$t]) -> f32 {
-            let (a, b) = same_len(a, b);
-            let mut sum = 0.0f32;
-            for (&x, &y) in a.iter().zip(b) {
-                sum += ($to_f32(x) - $to_f32(y)).abs();
-            }
-            sum
-        }
-
-        pub fn $norm(a: &[$t]) -> f32 {
-            let mut sum = 0.0f32;
-            for &x in a {
-                sum += $to_f32(x) * $to_f32(x);
-            }
-            sum
-        }
-
-        pub fn $cos(a: &[$t], b: &[$t]) -> f64 {
-            let (a, b) = same_len(a, b);
-            let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
-            for (&x, &y) in a.iter().zip(b) {
-                let (x, y) = ($to_f32(x), $to_f32(y));
-                dot += x * y;
-                na += x * x;
-                nb += y * y;
-            }
-            cosine_from_parts(dot, na, nb)
-        }
-    };
+pub fn norm_squared_f32(a: &[f32]) -> f32 {
+    let mut sum = 0.0f32;
+    for &x in a {
+        sum += x * x;
+    }
+    sum
 }
 
-dense!(
-    f32,
-    |x: f32| x,
-    l2_squared_f32,
-    dot_f32,
-    l1_f32,
-    norm_squared_f32,
-    cosine_distance_f32
-);
-dense!(
-    f16,
-    f16::to_f32,
-    l2_squared_f16,
-    dot_f16,
-    l1_f16,
-    norm_squared_f16,
-    cosine_distance_f16
-);
+pub fn norm_squared_f16(a: &[f16]) -> f32 {
+    let mut sum = 0.0f32;
+    for &x in a {
+        sum += x.to_f32() * x.to_f32();
+    }
+    sum
+}
 
 pub fn l2_squared_f32_f16(a: &[f32], b: &[f16]) -> f32 {
     let (a, b) = same_len(a, b);
@@ -133,6 +85,29 @@ pub fn l1_f32_f16(a: &[f32], b: &[f16]) -> f32 {
     sum
 }
 
+pub fn cosine_distance_f32_f16(a: &[f32], b: &[f16]) -> f64 {
+    let (a, b) = same_len(a, b);
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (&x, &y) in a.iter().zip(b) {
+        let y = y.to_f32();
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    cosine_from_parts(dot, na, nb)
+}
+
+pub fn dot_norm_f32_f16(a: &[f32], b: &[f16]) -> (f32, f32) {
+    let (a, b) = same_len(a, b);
+    let (mut dot, mut nb) = (0.0f32, 0.0f32);
+    for (&x, &y) in a.iter().zip(b) {
+        let y = y.to_f32();
+        dot += x * y;
+        nb += y * y;
+    }
+    (dot, nb)
+}
+
 /// Sum of `f` over the bytes of `a` and `b`, eight bytes at a time.
 fn bit_count(a: &[u8], b: &[u8], f: impl Fn(u64, u64) -> u64) -> u64 {
     let (a, b) = same_len(a, b);
@@ -158,48 +133,4 @@ pub fn popcount(a: &[u8]) -> u64 {
 pub fn jaccard_distance(a: &[u8], b: &[u8]) -> f64 {
     let ab = bit_count(a, b, |x, y| (x & y).count_ones() as u64);
     jaccard_from_counts(ab, popcount(a), popcount(b))
-}
-
-/// Textbook merge-join over two sorted index lists: `both(x, y)` for an
-/// index present on both sides, `one(v)` for an index present on one side.
-fn merge(
-    ai: &[i32],
-    av: &[f32],
-    bi: &[i32],
-    bv: &[f32],
-    both: impl Fn(f32, f32) -> f32,
-    one: impl Fn(f32) -> f32,
-) -> f32 {
-    let (ai, av) = same_len(ai, av);
-    let (bi, bv) = same_len(bi, bv);
-    let (mut i, mut j, mut sum) = (0, 0, 0.0f32);
-    while i < ai.len() && j < bi.len() {
-        if ai[i] == bi[j] {
-            sum += both(av[i], bv[j]);
-            i += 1;
-            j += 1;
-        } else if ai[i] < bi[j] {
-            sum += one(av[i]);
-            i += 1;
-        } else {
-            sum += one(bv[j]);
-            j += 1;
-        }
-    }
-    for &v in av[i..].iter().chain(&bv[j..]) {
-        sum += one(v);
-    }
-    sum
-}
-
-pub fn sparse_dot(ai: &[i32], av: &[f32], bi: &[i32], bv: &[f32]) -> f32 {
-    merge(ai, av, bi, bv, |x, y| x * y, |_| 0.0)
-}
-
-pub fn sparse_l2_squared(ai: &[i32], av: &[f32], bi: &[i32], bv: &[f32]) -> f32 {
-    merge(ai, av, bi, bv, |x, y| (x - y) * (x - y), |v| v * v)
-}
-
-pub fn sparse_l1(ai: &[i32], av: &[f32], bi: &[i32], bv: &[f32]) -> f32 {
-    merge(ai, av, bi, bv, |x, y| (x - y).abs(), |v| v.abs())
 }

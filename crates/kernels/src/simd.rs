@@ -51,6 +51,8 @@ macro_rules! simd_kernels {
             l2_squared_f32_f16: l2_squared::<f32, f16>,
             dot_f32_f16: dot::<f32, f16>,
             l1_f32_f16: l1::<f32, f16>,
+            cosine_distance_f32_f16: cosine_distance::<f32, f16>,
+            dot_norm_f32_f16: dot_norm::<f32, f16>,
             hamming,
             popcount,
             jaccard_distance,
@@ -170,6 +172,14 @@ macro_rules! simd_kernels {
             let merge = |p: [F; 3], q: [F; 3]| [add(p[0], q[0]), add(p[1], q[1]), add(p[2], q[2])];
             let [ab, aa, bb] = fold(a, b, [zero(); 3], step, merge);
             cosine_from_parts(hsum(ab), hsum(aa), hsum(bb))
+        }
+
+        #[target_feature(enable = $features)]
+        fn dot_norm<T: Load, U: Load>(a: &[T], b: &[U]) -> (f32, f32) {
+            let step = |[ab, bb]: [F; 2], x, y| [fmadd(x, y, ab), fmadd(y, y, bb)];
+            let merge = |p: [F; 2], q: [F; 2]| [add(p[0], q[0]), add(p[1], q[1])];
+            let [ab, bb] = fold(a, b, [zero(); 2], step, merge);
+            (hsum(ab), hsum(bb))
         }
 
         simd_bit_kernels!($features);

@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use kernels::f16;
-use quant::rng::SplitMix64;
+use pagestore::rng::SplitMix64;
 use quant::{Metric, Quantizer, Rotation};
 use std::hint::black_box;
 use std::time::Duration;

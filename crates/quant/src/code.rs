@@ -333,7 +333,7 @@ fn best_levels(u: &[f64], bits: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix64;
+    use pagestore::rng::SplitMix64;
 
     fn cosine(u: &[f64], m: &[u8]) -> f64 {
         let num: f64 = u

@@ -120,7 +120,7 @@ pub fn plane_dot(code: &[u8], bits: usize, query: &[u64], qbits: usize, words: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::SplitMix64;
+    use pagestore::rng::SplitMix64;
 
     #[test]
     fn paths_agree_with_naive_sum() {

@@ -18,13 +18,14 @@
 //! assert!(est.lower_bound(&code) <= exact);
 //! ```
 //!
-//! Pure Rust, no dependency; the hot loop is [`kernel::plane_dot`].
+//! Pure Rust; the hot loop is [`kernel::plane_dot`]. Rotations draw their
+//! signs from the index crates' shared generator, [`pagestore::rng::SplitMix64`]
+//! (the stream of a seed is part of the on-disk format).
 #![warn(missing_docs)]
 
 pub mod code;
 pub mod estimate;
 pub mod kernel;
-pub mod rng;
 pub mod rotation;
 
 pub use code::{CodeView, Quantizer, HEADER_BYTES};

@@ -19,7 +19,7 @@
 //! per butterfly level, relative to the norm) is negligible next to the `f32`
 //! margins of the bounds, which allow `1e-9` for it.
 
-use crate::rng::SplitMix64;
+use pagestore::rng::SplitMix64;
 
 /// Rounds of sign flips and Hadamard transforms. Three rounds of a randomized
 /// Hadamard transform already behave like a uniformly random rotation for

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
+use pagestore::rng::SplitMix64;
 use proptest::prelude::*;
-use quant::rng::SplitMix64;
 use quant::{Metric, Quantizer, Rotation};
 
 /// Checks every (row, query) pair of one random case; returns the number of

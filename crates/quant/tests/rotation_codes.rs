@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
+use pagestore::rng::SplitMix64;
 use proptest::prelude::*;
-use quant::rng::SplitMix64;
 use quant::{Metric, Quantizer, Rotation, HEADER_BYTES};
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -35,7 +35,7 @@ pub struct OrderByBound {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
-    /// `<=>`: the distance is `-q.h` for unit `q` and `x`; bound
+    /// `<=>`: the distance is `-cos(q, h)` for unit `q` and `x`; bound
     /// `1 + distance - slack`.
     Cosine { slack: f64 },
     /// `<->`: the distance is `|q - h|^2`; bound
@@ -64,11 +64,17 @@ fn max_exact_norm(n: usize, max_half_norm: f64) -> f64 {
 }
 
 impl OrderByBound {
-    /// For `<=>` on unit vectors. The operator normalises by norms it sums
-    /// in f32 as well, which costs up to `2 gamma` of the similarity; the
-    /// kernel costs `gamma`, the query's normalisation one f32 rounding.
+    /// For `<=>` on unit vectors, the index comparing `cos(q, h)`. Split
+    /// `e` into its parts along `x` (`e_r`) and across it (`e_t`): then
+    /// `|h/|h| - x|^2 = 2 - 2 / sqrt(1 + t^2) <= t^2` with
+    /// `t = |e_t| / (1 + e_r) <= |e| / (1 - |e|)`, which bounds the change
+    /// of the similarity (the norm's own error cancels). The operator
+    /// normalises by norms it sums in f32, which costs up to `2 gamma` of
+    /// the similarity; the kernel, which does too, as much again; the
+    /// query's normalisation one f32 rounding.
     pub(crate) fn cosine(n: usize) -> Self {
-        let slack = unit_rounding(n) + 4.0 * gamma(n) + 4.0 * F32_UNIT;
+        let e = unit_rounding(n);
+        let slack = e / (1.0 - e) + 6.0 * gamma(n) + 4.0 * F32_UNIT;
         OrderByBound {
             kind: Kind::Cosine { slack },
         }

@@ -262,6 +262,9 @@ impl VectorSpace {
                 let (a, b) = (halves(a), halves(b));
                 match self.metric {
                     Metric::L2 => kernels::l2_squared_f16(a, b),
+                    // Two stored unit vectors (graph construction, inserts):
+                    // -cos of the halves themselves, see `half_unit_distance`.
+                    Metric::Cosine => half_unit_distance(a, b),
                     _ => -kernels::dot_f16(a, b),
                 }
             }
@@ -311,6 +314,13 @@ impl VectorSpace {
                 let (query, stored) = (floats(query), halves(stored));
                 match self.metric {
                     Metric::L2 => kernels::l2_squared_f32_f16(query, stored),
+                    // The unit query against a stored unit vector's halves,
+                    // divided by their norm (see `half_unit_distance`; the
+                    // query's norm is 1 up to one rounding, in the bound).
+                    Metric::Cosine => {
+                        let (dot, norm) = kernels::dot_norm_f32_f16(query, stored);
+                        (-(dot as f64) / (norm as f64).sqrt()) as f32
+                    }
                     _ => -kernels::dot_f32_f16(query, stored),
                 }
             }
@@ -500,7 +510,7 @@ impl hnsw::Space for VectorSpace {
     #[inline]
     fn compact_distance(&self, a: &[u8], b: &[u8]) -> f32 {
         let metric = match self.metric {
-            Metric::Cosine => Metric::InnerProduct,
+            Metric::Cosine => return half_unit_distance(halves(a), halves(b)),
             other => other,
         };
         VectorSpace {
@@ -510,6 +520,21 @@ impl hnsw::Space for VectorSpace {
         }
         .distance(a, b)
     }
+}
+
+/// `-cos(a, b)` of two unit vectors rounded to half precision, on the scale
+/// of the negative dot product that exact unit vectors compare by.
+///
+/// Rounding moves each vector by up to about 2^-12 per coordinate, mostly
+/// off the unit sphere: the dot product of the halves is then off by about
+/// 10^-4, which is more than the whole distance between near neighbours in
+/// dense data (two directions 0.01 rad apart are 5·10^-5 apart), so graphs
+/// built on it link near neighbours almost at random and leave elements
+/// unreachable. Dividing by the halves' own norms cancels the radial part
+/// of the error; what is left grows with the angle, like the distance.
+#[inline]
+fn half_unit_distance(a: &[f16], b: &[f16]) -> f32 {
+    (kernels::cosine_distance_f16(a, b) - 1.0) as f32
 }
 
 impl ivf::Space for VectorSpace {

@@ -8,12 +8,12 @@
 //! only maps datums onto these functions and raises the errors.
 //!
 //! [`sparse`] has the few sparsevec operations that are plain arithmetic as well.
+//!
+//! The distances ([`distance`], and those of [`sparse`]) are the kernels crate's: it owns one
+//! implementation of each, in pgvector's order for SQL (`kernels::pgvector`).
 
 // Lane loops index several arrays by lane on purpose: they spell out pgvector's order.
 #![allow(clippy::needless_range_loop)]
-// The sparse merges update the next start inside the loop, as pgvector does; the running
-// loop keeps its range.
-#![allow(clippy::mut_range_bound)]
 
 pub mod aggregate;
 pub mod dense;

@@ -9,141 +9,24 @@ pub fn l2_norm(values: &[f32]) -> f64 {
     crate::dense::f32_sum_of_squares(values).sqrt()
 }
 
-/// Squared Euclidean distance, pgvector's merge loop: a matching pair adds the rounded
-/// square of its difference, an element only in `b` adds its rounded square before the
-/// next `a` element, an element only in `a` is fused in (`fma`), and the elements of `b`
-/// after the last of `a` are summed four lanes at a time when there are at least four.
+/// Squared Euclidean distance in pgvector's order ([`kernels::pgvector::sparse_l2_squared`]).
 pub fn l2_squared(a: SparseRef, b: SparseRef) -> f32 {
-    let mut distance = 0.0f32;
-    let mut bpos = 0;
-    for (i, &ai) in a.indices.iter().enumerate() {
-        let mut bi = -1;
-        for j in bpos..b.indices.len() {
-            bi = b.indices[j];
-            if ai == bi {
-                let diff = a.values[i] - b.values[j];
-                distance += diff * diff;
-            } else if ai > bi {
-                distance += b.values[j] * b.values[j];
-            }
-            if ai >= bi {
-                bpos = j + 1;
-            }
-            if bi >= ai {
-                break;
-            }
-        }
-        if ai != bi {
-            distance = a.values[i].mul_add(a.values[i], distance);
-        }
-    }
-    lanes4(&b.values[bpos..], |x| x * x, distance)
+    kernels::pgvector::sparse_l2_squared(a.indices, a.values, b.indices, b.values)
 }
 
-/// Inner product: the products of matching elements fused into the sum in index order.
+/// Inner product in pgvector's order ([`kernels::pgvector::sparse_dot`]).
 pub fn dot(a: SparseRef, b: SparseRef) -> f32 {
-    let mut distance = 0.0f32;
-    let mut bpos = 0;
-    for (i, &ai) in a.indices.iter().enumerate() {
-        for j in bpos..b.indices.len() {
-            let bi = b.indices[j];
-            if ai == bi {
-                distance = a.values[i].mul_add(b.values[j], distance);
-            }
-            if ai >= bi {
-                bpos = j + 1;
-            }
-            if bi >= ai {
-                break;
-            }
-        }
-    }
-    distance
+    kernels::pgvector::sparse_dot(a.indices, a.values, b.indices, b.values)
 }
 
-/// Taxicab distance, the same merge as [`l2_squared`] with absolute values.
+/// Taxicab distance in pgvector's order ([`kernels::pgvector::sparse_l1`]).
 pub fn l1(a: SparseRef, b: SparseRef) -> f32 {
-    let mut distance = 0.0f32;
-    let mut bpos = 0;
-    for (i, &ai) in a.indices.iter().enumerate() {
-        let mut bi = -1;
-        for j in bpos..b.indices.len() {
-            bi = b.indices[j];
-            if ai == bi {
-                distance += (a.values[i] - b.values[j]).abs();
-            } else if ai > bi {
-                distance += b.values[j].abs();
-            }
-            if ai >= bi {
-                bpos = j + 1;
-            }
-            if bi >= ai {
-                break;
-            }
-        }
-        if ai != bi {
-            distance += a.values[i].abs();
-        }
-    }
-    lanes4(&b.values[bpos..], |x| x.abs(), distance)
+    kernels::pgvector::sparse_l1(a.indices, a.values, b.indices, b.values)
 }
 
-/// Cosine distance: the inner product over the square root of the product of the float4
-/// sums of squares, clamped to [-1, 1] (NaN for a zero vector passes).
+/// Cosine distance in pgvector's order ([`kernels::pgvector::sparse_cosine_distance`]).
 pub fn cosine_distance(a: SparseRef, b: SparseRef) -> f64 {
-    let similarity = dot(a, b) as f64;
-    let norm_a = f32_lanes_sum(a.values, |x| x * x);
-    let norm_b = f32_lanes_sum(b.values, |x| x * x);
-    let similarity = similarity / (norm_a as f64 * norm_b as f64).sqrt();
-    // clamp keeps NaN (a zero vector) as it is, like pgvector's comparisons.
-    1.0 - similarity.clamp(-1.0, 1.0)
-}
-
-/// `f(x)` summed as pgvector's compiled loops sum float4 terms: fewer than four terms one by
-/// one; otherwise four lanes over whole blocks, the lanes added as `(l0 + l2) + (l1 + l3)`,
-/// then the remaining terms one by one.
-fn f32_lanes_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut sum = 0.0f32;
-    let rest = if x.len() >= 4 {
-        let blocks = x.len() / 4 * 4;
-        let mut lanes = [0.0f32; 4];
-        for chunk in x[..blocks].chunks_exact(4) {
-            for l in 0..4 {
-                lanes[l] += f(chunk[l]);
-            }
-        }
-        sum = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
-        &x[blocks..]
-    } else {
-        x
-    };
-    for &v in rest {
-        sum += f(v);
-    }
-    sum
-}
-
-/// The trailing loop of the merges, continuing the running `start`: whole blocks of four
-/// lanes first (their sum added at once), then the remaining terms one by one.
-fn lanes4(x: &[f32], f: impl Fn(f32) -> f32, start: f32) -> f32 {
-    let mut distance = start;
-    let rest = if x.len() >= 4 {
-        let blocks = x.len() / 4 * 4;
-        let mut lanes = [0.0f32; 4];
-        for chunk in x[..blocks].chunks_exact(4) {
-            for l in 0..4 {
-                lanes[l] += f(chunk[l]);
-            }
-        }
-        distance += (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
-        &x[blocks..]
-    } else {
-        x
-    };
-    for &v in rest {
-        distance += f(v);
-    }
-    distance
+    kernels::pgvector::sparse_cosine_distance(a.indices, a.values, b.indices, b.values)
 }
 
 /// Unit-length copy; elements that round to zero are dropped (a sparsevec stores no zeros).

@@ -89,7 +89,7 @@ fn check_f16(t: &Kernels, a: &[f16], b: &[f16]) {
 }
 
 /// The mixed kernels (f32 query, half-precision stored vector), checked
-/// like the others; the unused slots repeat the f16 results of `b`.
+/// like the others; the norm slot repeats the reference's.
 fn check_f32_f16(t: &Kernels, a: &[f32], b: &[f16]) {
     let wide_b = b.iter().map(|&x| x.to_f64()).collect::<Vec<_>>();
     let wide_a = a.iter().map(|&x| x as f64).collect::<Vec<_>>();
@@ -100,9 +100,26 @@ fn check_f32_f16(t: &Kernels, a: &[f32], b: &[f16]) {
         t.dot_f32_f16(a, b) as f64,
         t.l1_f32_f16(a, b) as f64,
         reference.norm,
-        reference.cosine,
+        t.cosine_distance_f32_f16(a, b),
     ];
     reference.check(&what, got);
+    // The one-pass dot product and norm of `b`, against `b` with itself.
+    let (dot, norm_b) = t.dot_norm_f32_f16(a, b);
+    let self_reference = Reference::new(&wide_b, &wide_b);
+    assert_close(
+        &format!("{what} dot_norm.0"),
+        dot as f64,
+        reference.dot,
+        reference.dot_abs,
+        REL,
+    );
+    assert_close(
+        &format!("{what} dot_norm.1"),
+        norm_b as f64,
+        self_reference.norm,
+        self_reference.norm,
+        REL,
+    );
 }
 
 fn halves(v: &[f32]) -> Vec<f16> {

@@ -6,7 +6,7 @@
 #[path = "../../../ivf/tests/common/npy.rs"]
 pub mod npy;
 
-use quant::rng::SplitMix64;
+use pagestore::rng::SplitMix64;
 use quant::Metric;
 
 /// Uniform in [0, 1).
