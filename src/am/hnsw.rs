@@ -541,20 +541,7 @@ crate::pg_function!(hnsw_check, |fcinfo| {
         // runs, but lets INSERT, UPDATE, DELETE and SELECT proceed. A hot
         // standby runs no VACUUM and allows no stronger lock than ACCESS
         // SHARE.
-        let heap_oid = pg_sys::IndexGetRelation(oid, true);
-        if heap_oid == pg_sys::InvalidOid {
-            let name = pg_sys::get_rel_name(oid);
-            let name = if name.is_null() {
-                oid.to_u32().to_string()
-            } else {
-                CStr::from_ptr(name).to_string_lossy().into_owned()
-            };
-            error(
-                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                &format!("\"{name}\" is not an hnsw index"),
-                None,
-            );
-        }
+        let heap_oid = super::opclass::heap_of_index(oid, "an hnsw index");
         let heap_lock = if pg_sys::RecoveryInProgress() {
             pg_sys::AccessShareLock as pg_sys::LOCKMODE
         } else {

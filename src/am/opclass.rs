@@ -198,3 +198,30 @@ pub unsafe fn encode_ptr(space: &VectorSpace, ptr: *const u8, out: &mut Vec<u8>)
         }
     }
 }
+
+/// The table of index `oid`; an ERROR (`wrong_object_type`) saying it is not
+/// `an_index` (e.g. "an hnsw index") when `oid` is no index at all.
+///
+/// # Safety
+/// Catalog lookups: call on the backend's thread inside a transaction.
+pub unsafe fn heap_of_index(oid: pg_sys::Oid, an_index: &str) -> pg_sys::Oid {
+    // SAFETY: the caller's contract; `get_rel_name` returns NULL or a palloc'd
+    // NUL-terminated string.
+    unsafe {
+        let heap_oid = pg_sys::IndexGetRelation(oid, true);
+        if heap_oid == pg_sys::InvalidOid {
+            let name = pg_sys::get_rel_name(oid);
+            let name = if name.is_null() {
+                oid.to_u32().to_string()
+            } else {
+                std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+            };
+            super::error(
+                pgrx::PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                &format!("\"{name}\" is not {an_index}"),
+                None,
+            );
+        }
+        heap_oid
+    }
+}

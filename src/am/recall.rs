@@ -55,6 +55,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind of `index`, or an ERROR saying it is neither.
+    ///
+    /// # Safety
+    /// `index` is an open relation.
+    unsafe fn of_or_error(index: pg_sys::Relation) -> Kind {
+        // SAFETY: the caller's contract.
+        unsafe { Kind::of(index) }.unwrap_or_else(|| {
+            // SAFETY: as above.
+            let name = unsafe { relation_name(index) };
+            error(
+                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                &format!("\"{name}\" is not an hnsw or ivfflat index"),
+                None,
+            )
+        })
+    }
+
     fn setting_name(self) -> &'static str {
         match self {
             Kind::Hnsw => "ef_search",
@@ -527,31 +544,11 @@ crate::pg_function!(calibrate_index, |fcinfo| {
     // every other path does. SHARE UPDATE EXCLUSIVE on the index keeps a
     // concurrent calibration or VACUUM out while reads and writes go on.
     unsafe {
-        let heap_oid = pg_sys::IndexGetRelation(oid, true);
-        if heap_oid == pg_sys::InvalidOid {
-            let name = pg_sys::get_rel_name(oid);
-            let name = if name.is_null() {
-                oid.to_u32().to_string()
-            } else {
-                CStr::from_ptr(name).to_string_lossy().into_owned()
-            };
-            error(
-                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                &format!("\"{name}\" is not an index"),
-                None,
-            );
-        }
+        let heap_oid = super::opclass::heap_of_index(oid, "an index");
         let heap = pg_sys::table_open(heap_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let lock = pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE;
         let index = pg_sys::index_open(oid, lock);
-        let Some(kind) = Kind::of(index) else {
-            let name = relation_name(index);
-            error(
-                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                &format!("\"{name}\" is not an hnsw or ivfflat index"),
-                None,
-            );
-        };
+        let kind = Kind::of_or_error(index);
         let cal = recalibrate(kind, heap, index);
         let text = describe(kind, &cal);
         pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
@@ -591,14 +588,7 @@ crate::pg_function!(calibration, |fcinfo| {
     unsafe {
         let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
         let index = pg_sys::index_open(oid, lock);
-        let Some(kind) = Kind::of(index) else {
-            let name = relation_name(index);
-            error(
-                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                &format!("\"{name}\" is not an hnsw or ivfflat index"),
-                None,
-            );
-        };
+        let kind = Kind::of_or_error(index);
         let cal = ::calibrate::load(&PgRelation::logged(index));
         pg_sys::index_close(index, lock);
         match cal {
