@@ -74,14 +74,25 @@ pub const IVF_PAGE_ID: u16 = 0xFF95;
 pub const MAX_LISTS: u32 = 32_768;
 /// `MetaTuple::magic`: "IVFR" in ASCII.
 pub const META_MAGIC: u32 = 0x4956_4652;
-/// The format version written and read by this code.
+/// The format version of indexes storing vectors (`quantization` none or
+/// half): written and read by this code.
 pub const FORMAT_VERSION: u32 = 1;
+/// The format version of indexes storing RaBitQ codes: the meta item is a
+/// [`MetaTuple`] followed by a [`RabitqTrailer`] (see [`RabitqMeta`]).
+pub const FORMAT_VERSION_RABITQ: u32 = 2;
 /// `MetaTuple::quantization`: list tuples store the caller's payload as is.
 pub const QUANTIZATION_NONE: u32 = 0;
 /// `MetaTuple::quantization`: the caller's payloads are half-precision
 /// copies of its vectors (the crate treats them like any payload; the value
 /// tells every reader of the index how the caller encoded them).
 pub const QUANTIZATION_HALF: u32 = 1;
+/// `MetaTuple::quantization` of a [`FORMAT_VERSION_RABITQ`] index: list
+/// tuples hold RaBitQ codes of their vectors relative to their list's
+/// centroid (`RabitqTrailer::code_size` bytes); centroids stay payloads of
+/// `payload_size` bytes (f32 vectors). Readers of [`MetaTuple::decode`]
+/// reject it with [`IvfError::UnsupportedQuantization`]: only
+/// [`RabitqMeta::decode`] reads such an index.
+pub const QUANTIZATION_RABITQ: u32 = 2;
 /// The meta page is always block 0.
 pub const META_BLOCK: BlockNumber = 0;
 /// Mask of `opaque.flags` holding the [`PageRole`].
@@ -142,12 +153,26 @@ pub struct MetaTuple {
 impl MetaTuple {
     /// Decodes and validates the meta item.
     pub fn decode(item: &[u8]) -> Result<Self, IvfError> {
+        let rabitq_len = size_of::<MetaTuple>() + size_of::<RabitqTrailer>();
+        if item.len() != size_of::<MetaTuple>() && item.len() != rabitq_len {
+            return Err(IvfError::NotAnIvfIndex);
+        }
+        let meta: MetaTuple = bytemuck::pod_read_unaligned(&item[..size_of::<MetaTuple>()]);
+        if item.len() == rabitq_len
+            && meta.magic == META_MAGIC
+            && meta.version == FORMAT_VERSION_RABITQ
+        {
+            return Err(IvfError::UnsupportedQuantization(meta.quantization));
+        }
         if item.len() != size_of::<MetaTuple>() {
             return Err(IvfError::NotAnIvfIndex);
         }
-        let meta: MetaTuple = bytemuck::pod_read_unaligned(item);
         if meta.magic != META_MAGIC {
             return Err(IvfError::NotAnIvfIndex);
+        }
+        if meta.version == FORMAT_VERSION_RABITQ && meta.quantization == QUANTIZATION_RABITQ {
+            // A code index: its meta item is longer and only `RabitqMeta` reads it.
+            return Err(IvfError::UnsupportedQuantization(meta.quantization));
         }
         if meta.version != FORMAT_VERSION {
             return Err(IvfError::UnsupportedVersion(meta.version));
@@ -175,6 +200,110 @@ impl MetaTuple {
             })
         }
     }
+}
+
+/// What follows the [`MetaTuple`] in the meta item of a
+/// [`FORMAT_VERSION_RABITQ`] index (24 bytes):
+///
+/// | offset | field              | meaning                                                    |
+/// |-------:|--------------------|------------------------------------------------------------|
+/// |     40 | `bits: u32`        | bits per dimension of the codes, 1 to 8                    |
+/// |     44 | `code_size: u32`   | bytes of every list-tuple payload (the code)               |
+/// |     48 | `rotation: [u8;16]`| `quant::Rotation::to_bytes`: magic, version, dims, seed    |
+///
+/// The rotation is derived from the seed alone (the generator's stream is
+/// part of the format), so the 16 bytes reproduce it exactly.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct RabitqTrailer {
+    /// Bits per dimension, 1..=8.
+    pub bits: u32,
+    /// Bytes of a code (list-tuple payload).
+    pub code_size: u32,
+    /// The serialized rotation.
+    pub rotation: [u8; 16],
+}
+
+/// The meta item of a [`FORMAT_VERSION_RABITQ`] index, decoded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RabitqMeta {
+    /// The common part; `version` is [`FORMAT_VERSION_RABITQ`],
+    /// `quantization` [`QUANTIZATION_RABITQ`], `payload_size` the bytes of
+    /// a centroid (f32 × dims).
+    pub meta: MetaTuple,
+    /// Code parameters.
+    pub codes: RabitqTrailer,
+}
+
+/// Bytes of the meta item of a [`FORMAT_VERSION_RABITQ`] index.
+pub const RABITQ_META_SIZE: usize = size_of::<MetaTuple>() + size_of::<RabitqTrailer>();
+
+impl RabitqMeta {
+    /// The meta item's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RABITQ_META_SIZE);
+        out.extend_from_slice(bytemuck::bytes_of(&self.meta));
+        out.extend_from_slice(bytemuck::bytes_of(&self.codes));
+        out
+    }
+
+    /// Decodes and validates the meta item of a code index: the common
+    /// fields as [`MetaTuple::decode`] checks them, and codes whose size is
+    /// the one `bits` and the rotation's dimensions give. A version-1 item
+    /// (an index storing vectors) is `UnsupportedQuantization` of its
+    /// quantization here, as a code index is to [`MetaTuple::decode`].
+    pub fn decode(item: &[u8]) -> Result<Self, IvfError> {
+        if item.len() == size_of::<MetaTuple>() {
+            let meta = MetaTuple::decode(item)?;
+            return Err(IvfError::UnsupportedQuantization(meta.quantization));
+        }
+        if item.len() != RABITQ_META_SIZE {
+            return Err(IvfError::NotAnIvfIndex);
+        }
+        let meta: MetaTuple = bytemuck::pod_read_unaligned(&item[..size_of::<MetaTuple>()]);
+        if meta.magic != META_MAGIC {
+            return Err(IvfError::NotAnIvfIndex);
+        }
+        if meta.version != FORMAT_VERSION_RABITQ {
+            return Err(IvfError::UnsupportedVersion(meta.version));
+        }
+        if meta.quantization != QUANTIZATION_RABITQ {
+            return Err(IvfError::UnsupportedQuantization(meta.quantization));
+        }
+        if meta.lists == 0 || meta.lists > MAX_LISTS {
+            return Err(IvfError::Corrupted("number of lists out of range"));
+        }
+        if meta.payload_size == 0 || meta.payload_size as usize > max_payload_size() {
+            return Err(IvfError::Corrupted("payload size out of range"));
+        }
+        let codes: RabitqTrailer = bytemuck::pod_read_unaligned(&item[size_of::<MetaTuple>()..]);
+        if !(1..=8).contains(&codes.bits) {
+            return Err(IvfError::Corrupted(
+                "bits per dimension of the codes out of range",
+            ));
+        }
+        let dims = meta.dims as usize;
+        if dims == 0 || meta.payload_size as usize != dims * 4 {
+            return Err(IvfError::Corrupted(
+                "centroid size does not match the dimensions",
+            ));
+        }
+        if codes.code_size as usize != rabitq_code_size(dims, codes.bits as usize)
+            || codes.code_size as usize > max_payload_size()
+        {
+            return Err(IvfError::Corrupted(
+                "code size does not match the dimensions",
+            ));
+        }
+        Ok(RabitqMeta { meta, codes })
+    }
+}
+
+/// Bytes of a RaBitQ code of `dims` dimensions at `bits` bits per
+/// dimension (`quant`'s layout: 16 bytes of scalars, then `bits` planes of
+/// `ceil(dims / 64)` words).
+pub const fn rabitq_code_size(dims: usize, bits: usize) -> usize {
+    quant::HEADER_BYTES + bits * dims.div_ceil(64) * 8
 }
 
 /// Fixed part of a centroid item; the centroid payload follows.

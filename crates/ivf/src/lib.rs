@@ -23,6 +23,7 @@ pub mod format;
 mod insert;
 pub mod kmeans;
 mod lists;
+pub mod rabitq;
 pub mod rng;
 mod sample;
 mod search;

@@ -31,7 +31,6 @@ impl Space for CosineSpace {
     }
 }
 
-
 /// Heap TID of point `i` (several per block, like a heap).
 fn tid(i: usize) -> ItemPointer {
     ItemPointer::new((i / 7) as u32, (i % 7 + 1) as u16)
