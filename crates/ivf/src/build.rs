@@ -19,6 +19,7 @@ use crate::format::{
     encode_list_tuple, items_per_page, max_payload_size, CentroidHeader, MetaTuple, PageRole,
     CENTROID_HEADER_SIZE, FORMAT_VERSION, LIST_TUPLE_HEADER_SIZE, META_BLOCK, META_MAGIC,
 };
+use crate::rabitq::RabitqCodec;
 use crate::space::Space;
 use crate::threads::WorkerPool;
 
@@ -67,6 +68,19 @@ pub struct IvfBuilder<'a, R: Relation, S: Space> {
     progress: Box<dyn FnMut(u64) + 'a>,
     /// Where batches are assigned (this thread's rayon pool if `None`).
     pool: Option<&'a WorkerPool>,
+    /// Bytes of a list tuple's payload: `payload_size`, or the code size.
+    tuple_size: usize,
+    /// A build of a code index (see [`IvfBuilder::new_with_codes`]).
+    codes: Option<CodeBuild<'a>>,
+}
+
+/// State of a build that stores RaBitQ codes in the lists.
+struct CodeBuild<'a> {
+    codec: &'a RabitqCodec,
+    /// The centroids as f32, row-major.
+    centroids: Vec<f32>,
+    /// The batch's vectors as the operator sees them, row-major.
+    batch_vectors: Vec<f32>,
 }
 
 /// Build state of one list.
@@ -92,6 +106,47 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         centroids: Vec<u8>,
         progress: impl FnMut(u64) + 'a,
     ) -> Result<Self, IvfError> {
+        Self::new_inner(rel, space, params, centroids, None, progress)
+    }
+
+    /// Starts the build of a code index ([`crate::format::FORMAT_VERSION_RABITQ`]):
+    /// as [`IvfBuilder::new`], with centroids that are f32 payloads
+    /// (`payload_size = 4 × dims`), rows assigned to lists by their payloads
+    /// as usual, and each list tuple holding `codec`'s code of the row's
+    /// vector (given to [`IvfBuilder::push_with_vector`]) relative to its
+    /// list's centroid. `params.quantization` is ignored.
+    pub fn new_with_codes(
+        rel: &'a R,
+        space: &'a S,
+        params: IndexParams,
+        centroids: Vec<u8>,
+        codec: &'a RabitqCodec,
+        progress: impl FnMut(u64) + 'a,
+    ) -> Result<Self, IvfError> {
+        if params.dims as usize != codec.dims() || params.payload_size != codec.dims() * 4 {
+            return Err(IvfError::InvalidBuild(format!(
+                "a code index needs f32 centroids of the codec's {} dimensions",
+                codec.dims()
+            )));
+        }
+        let f32s: Vec<f32> = bytemuck::pod_collect_to_vec(&centroids);
+        let mut builder = Self::new_inner(rel, space, params, centroids, Some(codec), progress)?;
+        builder.codes = Some(CodeBuild {
+            codec,
+            centroids: f32s,
+            batch_vectors: Vec::with_capacity(BATCH_TUPLES * codec.dims()),
+        });
+        Ok(builder)
+    }
+
+    fn new_inner(
+        rel: &'a R,
+        space: &'a S,
+        params: IndexParams,
+        centroids: Vec<u8>,
+        codec: Option<&RabitqCodec>,
+        progress: impl FnMut(u64) + 'a,
+    ) -> Result<Self, IvfError> {
         let size = params.payload_size;
         let invalid = |why: String| Err(IvfError::InvalidBuild(why));
         if size == 0 || size > max_payload_size() {
@@ -111,7 +166,8 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         }
         let lists = centroids.len() / size;
         let assigner = ListAssigner::new(space, centroids, size)?;
-        let centroid_blocks = write_meta_and_reserve_centroid_pages(rel, params, lists)?;
+        let centroid_blocks = write_meta_and_reserve_centroid_pages(rel, params, lists, codec)?;
+        let tuple_size = codec.map_or(size, |c| c.code_size());
         Ok(Self {
             rel,
             space,
@@ -120,12 +176,14 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             payload_size: size,
             centroid_blocks,
             lists: (0..lists).map(|_| ListWriter::default()).collect(),
-            tuples_per_page: items_per_page(LIST_TUPLE_HEADER_SIZE + size),
+            tuples_per_page: items_per_page(LIST_TUPLE_HEADER_SIZE + tuple_size),
             batch_tids: Vec::with_capacity(BATCH_TUPLES),
             batch_payloads: Vec::with_capacity(BATCH_TUPLES * size),
             tuples_done: 0,
             progress: Box::new(progress),
             pool: None,
+            tuple_size,
+            codes: None,
         })
     }
 
@@ -137,6 +195,43 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
 
     /// Adds one heap tuple's vector.
     pub fn push(&mut self, tid: ItemPointer, payload: &[u8]) -> Result<(), IvfError> {
+        if self.codes.is_some() {
+            return Err(IvfError::InvalidBuild(
+                "a code index is built with push_with_vector".into(),
+            ));
+        }
+        self.push_payload(tid, payload)
+    }
+
+    /// Adds one heap tuple to a code index: `payload` (the space's encoding,
+    /// used to assign it to a list) and `vector`, the value the operator
+    /// compares (for cosine: not normalised), which the code encodes.
+    pub fn push_with_vector(
+        &mut self,
+        tid: ItemPointer,
+        payload: &[u8],
+        vector: &[f32],
+    ) -> Result<(), IvfError> {
+        let Some(codes) = self.codes.as_mut() else {
+            return self.push(tid, payload);
+        };
+        if vector.len() != codes.codec.dims() {
+            return Err(IvfError::PayloadSize {
+                expected: codes.codec.dims() * 4,
+                actual: vector.len() * 4,
+            });
+        }
+        if payload.len() != self.payload_size {
+            return Err(IvfError::PayloadSize {
+                expected: self.payload_size,
+                actual: payload.len(),
+            });
+        }
+        codes.batch_vectors.extend_from_slice(vector);
+        self.push_payload(tid, payload)
+    }
+
+    fn push_payload(&mut self, tid: ItemPointer, payload: &[u8]) -> Result<(), IvfError> {
         if payload.len() != self.payload_size {
             return Err(IvfError::PayloadSize {
                 expected: self.payload_size,
@@ -186,9 +281,35 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             Some(pool) => pool.install(|| assigner.assign(payloads)),
             None => assigner.assign(payloads),
         };
-        let mut tuple = Vec::with_capacity(LIST_TUPLE_HEADER_SIZE + size);
+        // A code index stores the code of each vector relative to its list's
+        // centroid, encoded in parallel like the assignment.
+        let code_bytes = self.codes.as_ref().map(|codes| {
+            use rayon::prelude::*;
+            let (dims, len) = (codes.codec.dims(), codes.codec.code_size());
+            let mut out = vec![0u8; assignment.len() * len];
+            let mut encode = || {
+                out.par_chunks_mut(len).enumerate().for_each(|(i, code)| {
+                    let c = assignment[i] * dims;
+                    codes.codec.encode_into(
+                        &codes.batch_vectors[i * dims..(i + 1) * dims],
+                        &codes.centroids[c..c + dims],
+                        code,
+                    );
+                })
+            };
+            match self.pool {
+                Some(pool) => pool.install(encode),
+                None => encode(),
+            }
+            out
+        });
+        let tsize = self.tuple_size;
+        let mut tuple = Vec::with_capacity(LIST_TUPLE_HEADER_SIZE + tsize);
         for (i, &list) in assignment.iter().enumerate() {
-            let payload = &self.batch_payloads[i * size..(i + 1) * size];
+            let payload = match &code_bytes {
+                Some(codes) => &codes[i * tsize..(i + 1) * tsize],
+                None => &self.batch_payloads[i * size..(i + 1) * size],
+            };
             encode_list_tuple(self.batch_tids[i], payload, &mut tuple);
             let writer = &mut self.lists[list];
             writer.pending.extend_from_slice(&tuple);
@@ -201,13 +322,16 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         self.tuples_done += self.batch_tids.len() as u64;
         self.batch_tids.clear();
         self.batch_payloads.clear();
+        if let Some(codes) = self.codes.as_mut() {
+            codes.batch_vectors.clear();
+        }
         (self.progress)(self.tuples_done);
     }
 
     /// Writes a page's worth of the list's pending tuples, linked to a newly
     /// reserved block that will receive the following page.
     fn write_full_page(&mut self, list: usize) {
-        let tuple_len = LIST_TUPLE_HEADER_SIZE + self.payload_size;
+        let tuple_len = LIST_TUPLE_HEADER_SIZE + self.tuple_size;
         let writer = &mut self.lists[list];
         let block = writer
             .reserved
@@ -228,7 +352,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
 
     /// Writes the list's remaining tuples as its tail page; returns the tail.
     fn write_last_page(&mut self, list: usize) -> Option<BlockNumber> {
-        let tuple_len = LIST_TUPLE_HEADER_SIZE + self.payload_size;
+        let tuple_len = LIST_TUPLE_HEADER_SIZE + self.tuple_size;
         let writer = &mut self.lists[list];
         if writer.pending.is_empty() {
             // A reserved block always has pending tuples for it.
@@ -270,6 +394,7 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
     rel: &R,
     params: IndexParams,
     lists: usize,
+    codec: Option<&RabitqCodec>,
 ) -> Result<Vec<BlockNumber>, IvfError> {
     let per_page = items_per_page(CENTROID_HEADER_SIZE + params.payload_size);
     let pages = lists.div_ceil(per_page);
@@ -288,7 +413,11 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
     let mut page = rel.extend();
     assert_eq!(page.block(), META_BLOCK, "the relation was checked empty");
     *page.opaque_mut() = PageRole::Meta.opaque();
-    assert!(page.add_item(bytemuck::bytes_of(&meta)).is_some());
+    let item = match codec {
+        Some(codec) => codec.meta_item(meta).encode(),
+        None => bytemuck::bytes_of(&meta).to_vec(),
+    };
+    assert!(page.add_item(&item).is_some());
     drop(page);
     let blocks: Vec<BlockNumber> = (0..pages)
         .map(|_| {

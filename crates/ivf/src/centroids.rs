@@ -5,8 +5,8 @@ use pagestore::{BlockNumber, OffsetNumber, Page, PageMut, Relation, FIRST_OFFSET
 
 use crate::error::IvfError;
 use crate::format::{
-    CentroidHeader, MetaTuple, PageRole, CENTROID_HEADER_SIZE, FLAG_ROLE_MASK, IVF_PAGE_ID,
-    META_BLOCK,
+    CentroidHeader, MetaTuple, PageRole, RabitqMeta, RabitqTrailer, CENTROID_HEADER_SIZE,
+    FLAG_ROLE_MASK, IVF_PAGE_ID, META_BLOCK, RABITQ_META_SIZE,
 };
 use crate::lists::ChainGuard;
 
@@ -41,15 +41,51 @@ pub fn read_meta<R: Relation>(rel: &R) -> Result<MetaTuple, IvfError> {
     MetaTuple::decode(item)
 }
 
+/// Decodes a meta item of either format version: the common part, and the
+/// code parameters of a [`crate::format::FORMAT_VERSION_RABITQ`] index.
+pub(crate) fn decode_meta_any(item: &[u8]) -> Result<(MetaTuple, Option<RabitqTrailer>), IvfError> {
+    if item.len() == RABITQ_META_SIZE {
+        let m = RabitqMeta::decode(item)?;
+        Ok((m.meta, Some(m.codes)))
+    } else {
+        Ok((MetaTuple::decode(item)?, None))
+    }
+}
+
+/// [`read_meta`] for the paths that handle both formats (vacuum, and the
+/// code-aware build, insert and scan): the common part, and the code
+/// parameters of a code index.
+pub(crate) fn read_meta_any<R: Relation>(
+    rel: &R,
+) -> Result<(MetaTuple, Option<RabitqTrailer>), IvfError> {
+    if rel.nblocks() == 0 {
+        return Err(IvfError::NotAnIvfIndex);
+    }
+    let page = rel.read(META_BLOCK);
+    let opaque = page.opaque();
+    if opaque.page_id != IVF_PAGE_ID || opaque.flags & FLAG_ROLE_MASK != PageRole::Meta as u16 {
+        return Err(IvfError::NotAnIvfIndex);
+    }
+    let item = page.item(FIRST_OFFSET).ok_or(IvfError::NotAnIvfIndex)?;
+    decode_meta_any(item)
+}
+
+/// Bytes of a list tuple's payload: the code of a code index, else the
+/// vector payload.
+pub(crate) fn tuple_payload_size(meta: &MetaTuple, codes: Option<&RabitqTrailer>) -> u32 {
+    codes.map_or(meta.payload_size, |c| c.code_size)
+}
+
 /// Raises the meta page's `max_payload_norm` to `norm` if it is lower (one
 /// page write, under the meta page's exclusive lock).
 pub(crate) fn raise_max_payload_norm<R: Relation>(rel: &R, norm: f32) -> Result<(), IvfError> {
     let mut page = rel.write(META_BLOCK);
     let item = page.item_mut(FIRST_OFFSET).ok_or(IvfError::NotAnIvfIndex)?;
-    let mut meta = MetaTuple::decode(item)?;
+    let (mut meta, _) = decode_meta_any(item)?;
     if norm > meta.max_payload_norm {
         meta.max_payload_norm = norm;
-        item.copy_from_slice(bytemuck::bytes_of(&meta));
+        // The common part leads both versions' items.
+        item[..size_of::<MetaTuple>()].copy_from_slice(bytemuck::bytes_of(&meta));
     }
     Ok(())
 }

@@ -15,12 +15,15 @@
 
 use pagestore::{BlockNumber, ItemPointer, Page, Relation, INVALID_BLOCK};
 
-use crate::centroids::{for_each_centroid, read_meta, update_centroid, CentroidLocation};
+use crate::centroids::{
+    for_each_centroid, read_meta, read_meta_any, update_centroid, CentroidLocation,
+};
 use crate::error::IvfError;
 use crate::format::{encode_list_tuple, CentroidHeader, MetaTuple};
 use crate::lists::{
     check_list_page, has_room, link_at_tail, new_list_page, place_tuple, ChainGuard,
 };
+use crate::rabitq::RabitqCodec;
 use crate::space::Space;
 
 /// Adds the heap tuple `tid` with vector `payload` to the index.
@@ -31,6 +34,48 @@ pub fn insert<R: Relation, S: Space>(
     payload: &[u8],
 ) -> Result<(), IvfError> {
     let meta = read_meta(rel)?;
+    insert_into(rel, space, &meta, tid, payload, None)
+}
+
+/// Adds the heap tuple `tid` to a code index
+/// ([`crate::format::FORMAT_VERSION_RABITQ`]): `payload` (the space's
+/// encoding) picks the list, and the tuple holds `codec`'s code of `vector`
+/// (what the operator compares) relative to that list's centroid. `codec`
+/// must be the one the meta page records ([`RabitqCodec::from_meta`]).
+pub fn insert_with_codes<R: Relation, S: Space>(
+    rel: &R,
+    space: &S,
+    codec: &RabitqCodec,
+    tid: ItemPointer,
+    payload: &[u8],
+    vector: &[f32],
+) -> Result<(), IvfError> {
+    let (meta, codes) = read_meta_any(rel)?;
+    let Some(codes) = codes else {
+        return Err(IvfError::UnsupportedQuantization(meta.quantization));
+    };
+    if codes != codec.trailer() {
+        return Err(IvfError::InvalidBuild(
+            "the codec is not the one the index records".into(),
+        ));
+    }
+    if vector.len() != codec.dims() {
+        return Err(IvfError::PayloadSize {
+            expected: codec.dims() * 4,
+            actual: vector.len() * 4,
+        });
+    }
+    insert_into(rel, space, &meta, tid, payload, Some((codec, vector)))
+}
+
+fn insert_into<R: Relation, S: Space>(
+    rel: &R,
+    space: &S,
+    meta: &MetaTuple,
+    tid: ItemPointer,
+    payload: &[u8],
+    codes: Option<(&RabitqCodec, &[f32])>,
+) -> Result<(), IvfError> {
     meta.check_payload(payload)?;
     // Raised before the row is placed: a scan that can find the row (visible
     // to its snapshot) reads a bound covering it.
@@ -38,9 +83,17 @@ pub fn insert<R: Relation, S: Space>(
     if norm > meta.max_payload_norm {
         crate::centroids::raise_max_payload_norm(rel, norm)?;
     }
-    let (location, header) = nearest_list(rel, space, &meta, payload)?;
+    let (location, header, centroid) = nearest_list(rel, space, meta, payload)?;
     let mut tuple = Vec::new();
-    encode_list_tuple(tid, payload, &mut tuple);
+    match codes {
+        Some((codec, vector)) => {
+            let centroid: Vec<f32> = bytemuck::pod_collect_to_vec(&centroid);
+            let mut code = vec![0u8; codec.code_size()];
+            codec.encode_into(vector, &centroid, &mut code);
+            encode_list_tuple(tid, &code, &mut tuple);
+        }
+        None => encode_list_tuple(tid, payload, &mut tuple),
+    }
 
     let start = if header.insert_block != INVALID_BLOCK {
         header.insert_block
@@ -73,15 +126,18 @@ fn nearest_list<R: Relation, S: Space>(
     space: &S,
     meta: &MetaTuple,
     payload: &[u8],
-) -> Result<(CentroidLocation, CentroidHeader), IvfError> {
-    let mut best: Option<(f32, CentroidLocation, CentroidHeader)> = None;
+) -> Result<(CentroidLocation, CentroidHeader, Vec<u8>), IvfError> {
+    let mut best: Option<(f32, CentroidLocation, CentroidHeader, u32)> = None;
+    let mut centroid = Vec::new();
     for_each_centroid(rel, meta, |entry| {
         let distance = space.distance(payload, entry.payload);
         if best.as_ref().is_none_or(|b| distance < b.0) {
-            best = Some((distance, entry.location, entry.header));
+            best = Some((distance, entry.location, entry.header, entry.list));
+            centroid.clear();
+            centroid.extend_from_slice(entry.payload);
         }
     })?;
-    best.map(|(_, location, header)| (location, header))
+    best.map(|(_, location, header, _)| (location, header, centroid))
         .ok_or(IvfError::Corrupted("index has no lists"))
 }
 

@@ -35,7 +35,7 @@ mod vacuum;
 pub use build::{BuildStats, IndexParams, IvfBuilder};
 pub use centroids::read_meta;
 pub use error::IvfError;
-pub use insert::insert;
+pub use insert::{insert, insert_with_codes};
 pub use kmeans::Metric;
 pub use sample::{kmeans_memory, PgvectorMemory, Reservoir, SampleError, Slot};
 pub use search::{search, IterativeScan, Scan, SearchOptions};

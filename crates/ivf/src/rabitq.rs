@@ -13,11 +13,14 @@
 //!   ORDER BY value with a recheck, as half-precision storage does;
 //! * [`for_each_code`] walks a list's pages and yields its codes.
 //!
-//! The access-method wiring (the `quantization = rabitq` option, builds,
-//! inserts, vacuum and scans over such an index) is not done yet:
-//! [`MetaTuple::decode`](crate::format::MetaTuple::decode), which every
-//! existing path reads the meta page with, rejects a code index as an
-//! unsupported quantization.
+//! The crate's paths over a code index: [`crate::IvfBuilder::new_with_codes`]
+//! (rows assigned by their payloads, lists written as codes),
+//! [`crate::insert_with_codes`], [`crate::Scan::new_with_codes`] (rows by
+//! lower bound, plain and iterative, radius list skipping) and
+//! [`crate::bulk_delete`] (both formats). The paths that take no codec
+//! ([`crate::read_meta`], [`crate::insert`], [`crate::Scan::new`]) reject a
+//! code index as an unsupported quantization. The pgrx layer does not create
+//! code indexes yet (no `quantization = rabitq` option).
 
 use pagestore::{BlockNumber, ItemPointer, Page, Relation, FIRST_OFFSET};
 use quant::{Estimator, Metric, Quantizer, Rotation};
@@ -399,5 +402,202 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Payloads of the spaces below: f32, normalised for cosine.
+    struct TestSpace(Metric);
+
+    impl crate::Space for TestSpace {
+        fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+            let a: Vec<f32> = bytemuck::pod_collect_to_vec(a);
+            let b: Vec<f32> = bytemuck::pod_collect_to_vec(b);
+            match self.0 {
+                Metric::L2 => a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum(),
+                Metric::InnerProduct => -a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>(),
+                Metric::Cosine => 1.0 - a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>(),
+            }
+        }
+    }
+
+    fn payload_of(metric: Metric, v: &[f32]) -> Vec<u8> {
+        let mut v = v.to_vec();
+        if metric == Metric::Cosine {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= n);
+        }
+        bytemuck::cast_slice(&v).to_vec()
+    }
+
+    /// All rows of a scan, in the order returned.
+    fn drain<R: Relation>(
+        rel: &R,
+        space: &TestSpace,
+        scan: &mut crate::Scan,
+    ) -> Vec<(ItemPointer, f32)> {
+        let mut out = Vec::new();
+        while let Some(row) = scan.next(rel, space).unwrap() {
+            out.push(row);
+        }
+        out
+    }
+
+    /// Build, scans (plain and iterative), insert and vacuum of a code index
+    /// through the crate's paths, for every metric: every row comes back
+    /// once, in the order of bounds that never exceed the exact operator
+    /// value, and the executor's recheck of them gives the exact top rows.
+    #[test]
+    fn code_index_build_scan_insert_vacuum() {
+        let (dims, lists, n) = (40, 6, 900);
+        let mut rng = pagestore::rng::SplitMix64::new(9);
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+            let space = TestSpace(metric);
+            let centers: Vec<Vec<f32>> = (0..lists).map(|_| gaussian(&mut rng, dims)).collect();
+            let rows: Vec<Vec<f32>> = (0..n)
+                .map(|i| {
+                    let c = &centers[i % lists];
+                    gaussian(&mut rng, dims)
+                        .iter()
+                        .zip(c)
+                        .map(|(x, c)| 0.3 * x + c)
+                        .collect()
+                })
+                .collect();
+            let centroid_bytes: Vec<u8> =
+                centers.iter().flat_map(|c| payload_of(metric, c)).collect();
+            let codec = RabitqCodec::new(dims, 4, 0xABCD, metric).unwrap();
+            let rel = MemRelation::new();
+            let params = crate::IndexParams {
+                dims: dims as u32,
+                payload_size: dims * 4,
+                space_id: 1,
+                quantization: 0,
+            };
+            let mut builder = crate::IvfBuilder::new_with_codes(
+                &rel,
+                &space,
+                params,
+                centroid_bytes,
+                &codec,
+                |_| {},
+            )
+            .unwrap();
+            let tid = |i: usize| ItemPointer::new((i / 50) as u32, (i % 50 + 1) as u16);
+            let row_of = |t: ItemPointer| t.block as usize * 50 + t.offset as usize - 1;
+            assert!(builder.push(tid(0), &payload_of(metric, &rows[0])).is_err());
+            for (i, row) in rows.iter().enumerate() {
+                builder
+                    .push_with_vector(tid(i), &payload_of(metric, row), row)
+                    .unwrap();
+            }
+            let stats = builder.finish().unwrap();
+            assert_eq!(stats.tuples, n as u64);
+
+            // Readers without a codec refuse the index.
+            let query = gaussian(&mut rng, dims);
+            let qp = payload_of(metric, &query);
+            let all = crate::SearchOptions {
+                probes: lists,
+                iterative: crate::IterativeScan::Off,
+            };
+            let refused = Err(IvfError::UnsupportedQuantization(QUANTIZATION_RABITQ));
+            assert_eq!(crate::read_meta(&rel).map(|_| ()), refused.clone());
+            assert_eq!(
+                crate::Scan::new(&rel, &space, &qp, &all).map(|_| ()),
+                refused.clone()
+            );
+            assert_eq!(crate::insert(&rel, &space, tid(n), &qp), refused);
+
+            let meta = read_rabitq_meta(&rel).unwrap();
+            let codec = RabitqCodec::from_meta(&meta, metric).unwrap();
+            let check = |rows: &[Vec<f32>],
+                         live: &dyn Fn(usize) -> bool,
+                         options: &crate::SearchOptions| {
+                let codec = RabitqCodec::from_meta(&meta, metric).unwrap();
+                let mut scan =
+                    crate::Scan::new_with_codes(&rel, &space, &qp, &query, codec, options).unwrap();
+                let got = drain(&rel, &space, &mut scan);
+                let expected = (0..rows.len()).filter(|&i| live(i)).count();
+                assert_eq!(got.len(), expected, "{metric:?}: every live row once");
+                let mut seen = std::collections::HashSet::new();
+                for w in got.windows(2) {
+                    if options.iterative == crate::IterativeScan::Off {
+                        assert!(w[0].1 <= w[1].1, "{metric:?}: rows come by bound");
+                    }
+                }
+                let mut exact: Vec<(f64, usize)> = Vec::new();
+                for &(t, lb) in &got {
+                    let i = row_of(t);
+                    assert!(seen.insert(i) && live(i));
+                    let ex = exact_value(metric, &rows[i], &query);
+                    assert!((lb as f64) <= ex, "{metric:?}: bound {lb} above exact {ex}");
+                    exact.push((ex, i));
+                }
+                // The reorder queue over rows by bound returns the exact top 10.
+                exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let mut queue: Vec<(f64, usize)> = Vec::new();
+                let mut out: Vec<f64> = Vec::new();
+                for &(t, lb) in &got {
+                    queue.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    while out.len() < 10 && queue.last().is_some_and(|r| r.0 <= lb as f64) {
+                        out.push(queue.pop().unwrap().0);
+                    }
+                    let i = row_of(t);
+                    queue.push((exact_value(metric, &rows[i], &query), i));
+                }
+                queue.sort_by(|a, b| b.0.total_cmp(&a.0));
+                while out.len() < 10 {
+                    out.push(queue.pop().unwrap().0);
+                }
+                if options.iterative == crate::IterativeScan::Off {
+                    let want: Vec<f64> = exact[..10].iter().map(|r| r.0).collect();
+                    assert_eq!(out, want, "{metric:?}: exact order after recheck");
+                }
+            };
+            check(&rows, &|_| true, &all);
+            let iterative = crate::SearchOptions {
+                probes: 1,
+                iterative: crate::IterativeScan::RelaxedOrder { max_probes: lists },
+            };
+            check(&rows, &|_| true, &iterative);
+
+            // Insert: the query itself, found first with a bound at most 0 (L2, cosine).
+            let mut rows = rows;
+            rows.push(query.clone());
+            crate::insert_with_codes(&rel, &space, &codec, tid(n), &qp, &query).unwrap();
+            check(&rows, &|_| true, &all);
+            let codec2 = RabitqCodec::from_meta(&meta, metric).unwrap();
+            let mut scan =
+                crate::Scan::new_with_codes(&rel, &space, &qp, &query, codec2, &all).unwrap();
+            let first = scan.next(&rel, &space).unwrap().unwrap();
+            if metric != Metric::InnerProduct {
+                assert_eq!(
+                    first.0,
+                    tid(n),
+                    "{metric:?}: the inserted copy of the query comes first"
+                );
+            }
+
+            // Vacuum every third row.
+            let stats = crate::bulk_delete(&rel, &mut |t| row_of(t) % 3 == 0).unwrap();
+            assert_eq!(stats.tuples_removed as usize, rows.len().div_ceil(3));
+            check(&rows, &|i| i % 3 != 0, &all);
+            // Inserts after vacuum reuse the slots, and are found.
+            let extra = gaussian(&mut rng, dims);
+            rows.push(extra.clone());
+            crate::insert_with_codes(
+                &rel,
+                &space,
+                &codec,
+                tid(n + 1),
+                &payload_of(metric, &extra),
+                &extra,
+            )
+            .unwrap();
+            check(&rows, &|i| i % 3 != 0, &all);
+        }
+    }
+
+    fn exact_value(metric: Metric, o: &[f32], q: &[f32]) -> f64 {
+        exact(metric, o, q)
     }
 }

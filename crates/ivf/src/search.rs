@@ -21,9 +21,10 @@ use std::collections::BinaryHeap;
 
 use pagestore::{BlockNumber, ItemPointer, Relation};
 
-use crate::centroids::{for_each_centroid, read_meta};
+use crate::centroids::{for_each_centroid, read_meta, read_meta_any};
 use crate::error::IvfError;
 use crate::lists::{for_each_page, for_each_tuple};
+use crate::rabitq::RabitqCodec;
 use crate::space::Space;
 
 /// Whether a scan continues into more lists once its probes are exhausted.
@@ -73,6 +74,17 @@ pub struct Scan {
     list_distances: Vec<f32>,
     /// List numbers of `lists`, in order.
     list_numbers: Vec<u32>,
+    /// A scan of a code index (see [`Scan::new_with_codes`]).
+    codes: Option<CodeScan>,
+}
+
+/// State of a scan over RaBitQ codes.
+struct CodeScan {
+    codec: RabitqCodec,
+    /// The query as the operator sees it.
+    vector: Vec<f32>,
+    /// f32 centroids of `lists`, in order, row-major.
+    centroids: Vec<f32>,
 }
 
 /// Bytes of one row held by a scan.
@@ -89,6 +101,59 @@ impl Scan {
         options: &SearchOptions,
     ) -> Result<Self, IvfError> {
         let meta = read_meta(rel)?;
+        Self::new_inner(rel, space, query, &meta, options, None)
+    }
+
+    /// A scan of a code index ([`crate::format::FORMAT_VERSION_RABITQ`]):
+    /// lists are ranked by `query` (the space's encoding) as usual, and each
+    /// row's distance is a **provable lower bound** of the operator's value
+    /// (`<->`, `<#>` or `<=>` of `codec`'s metric, in the operator's units,
+    /// rounded down to f32) between `vector` (the query as the operator
+    /// sees it) and the row, from its code. Rows come in the order of
+    /// their bounds: a caller reports them as ORDER BY values to recheck
+    /// (the executor's reorder queue then returns exact order). `codec` is
+    /// [`RabitqCodec::from_meta`] of the index.
+    pub fn new_with_codes<R: Relation, S: Space>(
+        rel: &R,
+        space: &S,
+        query: &[u8],
+        vector: &[f32],
+        codec: RabitqCodec,
+        options: &SearchOptions,
+    ) -> Result<Self, IvfError> {
+        let (meta, codes) = read_meta_any(rel)?;
+        let Some(codes) = codes else {
+            return Err(IvfError::UnsupportedQuantization(meta.quantization));
+        };
+        if codes != codec.trailer() {
+            return Err(IvfError::InvalidBuild(
+                "the codec is not the one the index records".into(),
+            ));
+        }
+        if vector.len() != codec.dims() {
+            return Err(IvfError::PayloadSize {
+                expected: codec.dims() * 4,
+                actual: vector.len() * 4,
+            });
+        }
+        let code = CodeScan {
+            codec,
+            vector: vector.to_vec(),
+            centroids: Vec::new(),
+        };
+        let mut scan = Self::new_inner(rel, space, query, &meta, options, Some(code))?;
+        scan.payload_size = codes.code_size;
+        Ok(scan)
+    }
+
+    fn new_inner<R: Relation, S: Space>(
+        rel: &R,
+        space: &S,
+        query: &[u8],
+        meta: &crate::format::MetaTuple,
+        options: &SearchOptions,
+        mut codes: Option<CodeScan>,
+    ) -> Result<Self, IvfError> {
         let expected = space.query_size(meta.payload_size as usize);
         if query.len() != expected {
             return Err(IvfError::PayloadSize {
@@ -116,6 +181,23 @@ impl Scan {
             ranked.truncate(wanted);
         }
         ranked.sort_unstable_by(by_distance);
+        if let Some(code) = codes.as_mut() {
+            // The centroids of the lists the scan may read (at most
+            // `max_probes` of them), in rank order.
+            let dims = code.codec.dims();
+            let rank: std::collections::HashMap<u32, usize> =
+                ranked.iter().enumerate().map(|(i, r)| (r.1, i)).collect();
+            code.centroids = vec![0.0; ranked.len() * dims];
+            let target = &mut code.centroids;
+            for_each_centroid(rel, meta, |entry| {
+                if let Some(&i) = rank.get(&entry.list) {
+                    let floats: Vec<f32> = bytemuck::pod_collect_to_vec(entry.payload);
+                    if floats.len() == dims {
+                        target[i * dims..(i + 1) * dims].copy_from_slice(&floats);
+                    }
+                }
+            })?;
+        }
         Ok(Self {
             query: query.to_vec(),
             list_distances: ranked.iter().map(|r| r.0).collect(),
@@ -129,6 +211,7 @@ impl Scan {
             batch_start: 0,
             batch_truncated: false,
             last_returned: None,
+            codes,
         })
     }
 
@@ -200,6 +283,16 @@ impl Scan {
         let mut k = keep.iter();
         self.list_numbers
             .retain(|_| *k.next().expect("one flag per list"));
+        if let Some(code) = self.codes.as_mut() {
+            let dims = code.codec.dims();
+            let mut kept = Vec::with_capacity(self.lists.len() * dims);
+            for (i, c) in code.centroids.chunks_exact(dims).enumerate() {
+                if keep[i] {
+                    kept.extend_from_slice(c);
+                }
+            }
+            code.centroids = kept;
+        }
         Ok(())
     }
 
@@ -268,13 +361,20 @@ impl Scan {
         let after = self.last_returned;
         let query = &self.query;
         let mut failed = None;
-        for &head in &self.lists[start..end] {
+        for (index, &head) in self.lists[start..end].iter().enumerate() {
+            let bound = self.codes.as_ref().map(|code| {
+                let dims = code.codec.dims();
+                let at = (start + index) * dims;
+                code.codec
+                    .list_bound(&code.vector, &code.centroids[at..at + dims])
+            });
             for_each_page(rel, head, |page| {
                 for_each_tuple(page, payload_size, |tid, payload| {
-                    let c = Candidate {
-                        distance: space.distance(query, payload),
-                        tid,
+                    let distance = match &bound {
+                        Some(bound) => f32_at_most(bound.lower_bound(payload)),
+                        None => space.distance(query, payload),
                     };
+                    let c = Candidate { distance, tid };
                     // `Candidate`'s order is reversed: `a > b` means a is nearer.
                     if after.is_some_and(|last| c >= last) {
                         return;
@@ -315,6 +415,19 @@ impl Scan {
         self.batch_truncated = truncated;
         self.candidates = BinaryHeap::from(batch);
         Ok(())
+    }
+}
+
+/// The largest f32 not above `x` (`-inf` for NaN: no bound is provable).
+fn f32_at_most(x: f64) -> f32 {
+    if x.is_nan() {
+        return f32::NEG_INFINITY;
+    }
+    let f = x as f32;
+    if f as f64 > x {
+        f.next_down()
+    } else {
+        f
     }
 }
 

@@ -10,7 +10,9 @@
 
 use pagestore::{BlockNumber, ItemPointer, OffsetNumber, Page, PageMut, Relation, FIRST_OFFSET};
 
-use crate::centroids::{for_each_centroid, read_meta, update_centroid, CentroidLocation};
+use crate::centroids::{
+    for_each_centroid, read_meta_any, tuple_payload_size, update_centroid, CentroidLocation,
+};
 use crate::error::IvfError;
 use crate::format::{decode_list_tuple, EMPTY_SLOT, FLAG_HAS_EMPTY_SLOTS, LIST_TUPLE_HEADER_SIZE};
 use crate::lists::{check_list_page, has_room, ChainGuard};
@@ -44,8 +46,9 @@ pub fn bulk_delete_with_delay<R: Relation>(
     is_dead: &mut dyn FnMut(ItemPointer) -> bool,
     between_pages: &mut dyn FnMut(),
 ) -> Result<VacuumStats, IvfError> {
-    let meta = read_meta(rel)?;
-    let tuple_len = LIST_TUPLE_HEADER_SIZE + meta.payload_size as usize;
+    // Both formats: a code index's tuples hold codes instead of vectors.
+    let (meta, codes) = read_meta_any(rel)?;
+    let tuple_len = LIST_TUPLE_HEADER_SIZE + tuple_payload_size(&meta, codes.as_ref()) as usize;
     // Collected first so that no centroid page stays locked while lists are read.
     let mut lists: Vec<(CentroidLocation, BlockNumber)> = Vec::with_capacity(meta.lists as usize);
     for_each_centroid(rel, &meta, |entry| {
