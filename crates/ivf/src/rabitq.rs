@@ -559,6 +559,35 @@ mod tests {
                 iterative: crate::IterativeScan::RelaxedOrder { max_probes: lists },
             };
             check(&rows, &|_| true, &iterative);
+            if metric == Metric::L2 {
+                // Radius scans leave out lists beyond the radius, and still
+                // return every row within it.
+                let mut d: Vec<f64> = rows
+                    .iter()
+                    .map(|r| exact_value(metric, r, &query))
+                    .collect();
+                d.sort_by(f64::total_cmp);
+                let radius = d[20];
+                let codec2 = RabitqCodec::from_meta(&meta, metric).unwrap();
+                let mut scan =
+                    crate::Scan::new_with_codes(&rel, &space, &qp, &query, codec2, &all).unwrap();
+                scan.skip_lists_outside(
+                    &rel,
+                    radius,
+                    |d| (d.max(0.0) as f64).sqrt(),
+                    |a, b| (crate::Space::distance(&space, a, b).max(0.0) as f64).sqrt(),
+                )
+                .unwrap();
+                let found: std::collections::HashSet<usize> = drain(&rel, &space, &mut scan)
+                    .into_iter()
+                    .map(|(t, _)| row_of(t))
+                    .collect();
+                for (i, r) in rows.iter().enumerate() {
+                    if exact_value(metric, r, &query) <= radius {
+                        assert!(found.contains(&i), "row {i} within the radius is missing");
+                    }
+                }
+            }
 
             // Insert: the query itself, found first with a bound at most 0 (L2, cosine).
             let mut rows = rows;

@@ -237,7 +237,8 @@ impl Scan {
         if self.next_list > 0 || self.lists.len() < 2 {
             return Ok(());
         }
-        let meta = read_meta(rel)?;
+        // Either format: centroids are payloads of the space in both.
+        let (meta, _) = read_meta_any(rel)?;
         let first = self.list_numbers[0];
         let mut c1 = None;
         for_each_centroid(rel, &meta, |entry| {

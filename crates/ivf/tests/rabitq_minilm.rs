@@ -116,8 +116,11 @@ fn rabitq_lists_rerank_few_rows_and_bounds_hold() {
         let len = codec.code_size();
         let start = Instant::now();
         let mut codes = vec![0u8; n * len];
-        for (i, code) in codes.chunks_exact_mut(len).enumerate() {
-            codec.encode_into(base.row(i), centroid(list_of[i]), code);
+        {
+            use rayon::prelude::*;
+            codes.par_chunks_mut(len).enumerate().for_each(|(i, code)| {
+                codec.encode_into(base.row(i), centroid(list_of[i]), code);
+            });
         }
         let encoded = start.elapsed();
         let per_page = items_per_page(LIST_TUPLE_HEADER_SIZE + len);
