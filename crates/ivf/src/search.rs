@@ -162,7 +162,7 @@ impl Scan {
             });
         }
         let mut ranked = Vec::with_capacity(meta.lists as usize);
-        for_each_centroid(rel, &meta, |entry| {
+        for_each_centroid(rel, meta, |entry| {
             let distance = space.distance(query, entry.payload);
             ranked.push((distance, entry.list, entry.header.head));
         })?;
