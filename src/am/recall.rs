@@ -427,15 +427,29 @@ pub unsafe fn calibrate_build_held_out<R: Relation>(
         }
     };
     // SAFETY: `index` is open.
+    unsafe { store_built(rel, index, &cal, started) };
+    inserted
+}
+
+/// Stores a build's calibration and logs (DEBUG2) what it measured.
+///
+/// # Safety
+/// `index` is the open index `rel` writes.
+unsafe fn store_built<R: Relation>(
+    rel: &R,
+    index: pg_sys::Relation,
+    cal: &Calibration,
+    started: std::time::Instant,
+) {
+    // SAFETY: the caller's contract.
     let name = unsafe { relation_name(index) };
-    store(rel, &cal, &name);
+    store(rel, cal, &name);
     pgrx::debug2!(
         "recall calibration of \"{name}\": {} queries, {} settings in {:.3} s",
         cal.queries,
         cal.settings.len(),
         started.elapsed().as_secs_f64()
     );
-    inserted
 }
 
 /// Stores `cal` on the meta page through `rel`.
@@ -466,14 +480,7 @@ pub unsafe fn calibrate_build<R: Relation>(
     // SAFETY: the build's open relations.
     let cal = unsafe { measure(kind, heap, index, index_info_ptr, rel, info) };
     // SAFETY: `index` is open.
-    let name = unsafe { relation_name(index) };
-    store(rel, &cal, &name);
-    pgrx::debug2!(
-        "recall calibration of \"{name}\": {} queries, {} settings in {:.3} s",
-        cal.queries,
-        cal.settings.len(),
-        started.elapsed().as_secs_f64()
-    );
+    unsafe { store_built(rel, index, &cal, started) };
 }
 
 /// Calibrates `index` (open) again from its table `heap` (open, locked),

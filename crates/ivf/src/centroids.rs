@@ -70,6 +70,31 @@ pub(crate) fn read_meta_any<R: Relation>(
     decode_meta_any(item)
 }
 
+/// The meta tuple of a code index whose trailer is `codec`'s, checking that
+/// `vector` (the raw vector a code is taken of) has the codec's dimensions.
+pub(crate) fn read_code_meta<R: Relation>(
+    rel: &R,
+    codec: &crate::rabitq::RabitqCodec,
+    vector: &[f32],
+) -> Result<MetaTuple, IvfError> {
+    let (meta, codes) = read_meta_any(rel)?;
+    let Some(codes) = codes else {
+        return Err(IvfError::UnsupportedQuantization(meta.quantization));
+    };
+    if codes != codec.trailer() {
+        return Err(IvfError::InvalidBuild(
+            "the codec is not the one the index records".into(),
+        ));
+    }
+    if vector.len() != codec.dims() {
+        return Err(IvfError::PayloadSize {
+            expected: codec.dims() * 4,
+            actual: vector.len() * 4,
+        });
+    }
+    Ok(meta)
+}
+
 /// Bytes of a list tuple's payload: the code of a code index, else the
 /// vector payload.
 pub(crate) fn tuple_payload_size(meta: &MetaTuple, codes: Option<&RabitqTrailer>) -> u32 {

@@ -16,7 +16,7 @@
 use pagestore::{BlockNumber, ItemPointer, Page, Relation, INVALID_BLOCK};
 
 use crate::centroids::{
-    for_each_centroid, read_meta, read_meta_any, update_centroid, CentroidLocation,
+    for_each_centroid, read_code_meta, read_meta, update_centroid, CentroidLocation,
 };
 use crate::error::IvfError;
 use crate::format::{encode_list_tuple, CentroidHeader, MetaTuple};
@@ -50,21 +50,7 @@ pub fn insert_with_codes<R: Relation, S: Space>(
     payload: &[u8],
     vector: &[f32],
 ) -> Result<(), IvfError> {
-    let (meta, codes) = read_meta_any(rel)?;
-    let Some(codes) = codes else {
-        return Err(IvfError::UnsupportedQuantization(meta.quantization));
-    };
-    if codes != codec.trailer() {
-        return Err(IvfError::InvalidBuild(
-            "the codec is not the one the index records".into(),
-        ));
-    }
-    if vector.len() != codec.dims() {
-        return Err(IvfError::PayloadSize {
-            expected: codec.dims() * 4,
-            actual: vector.len() * 4,
-        });
-    }
+    let meta = read_code_meta(rel, codec, vector)?;
     insert_into(rel, space, &meta, tid, payload, Some((codec, vector)))
 }
 

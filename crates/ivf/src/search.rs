@@ -21,7 +21,7 @@ use std::collections::BinaryHeap;
 
 use pagestore::{BlockNumber, ItemPointer, Relation};
 
-use crate::centroids::{for_each_centroid, read_meta, read_meta_any};
+use crate::centroids::{for_each_centroid, read_code_meta, read_meta, read_meta_any};
 use crate::error::IvfError;
 use crate::lists::{for_each_page, for_each_tuple};
 use crate::rabitq::RabitqCodec;
@@ -121,28 +121,16 @@ impl Scan {
         codec: RabitqCodec,
         options: &SearchOptions,
     ) -> Result<Self, IvfError> {
-        let (meta, codes) = read_meta_any(rel)?;
-        let Some(codes) = codes else {
-            return Err(IvfError::UnsupportedQuantization(meta.quantization));
-        };
-        if codes != codec.trailer() {
-            return Err(IvfError::InvalidBuild(
-                "the codec is not the one the index records".into(),
-            ));
-        }
-        if vector.len() != codec.dims() {
-            return Err(IvfError::PayloadSize {
-                expected: codec.dims() * 4,
-                actual: vector.len() * 4,
-            });
-        }
+        let meta = read_code_meta(rel, &codec, vector)?;
+        // The index's trailer equals the codec's (checked above).
+        let code_size = codec.trailer().code_size;
         let code = CodeScan {
             codec,
             vector: vector.to_vec(),
             centroids: Vec::new(),
         };
         let mut scan = Self::new_inner(rel, space, query, &meta, options, Some(code))?;
-        scan.payload_size = codes.code_size;
+        scan.payload_size = code_size;
         Ok(scan)
     }
 
