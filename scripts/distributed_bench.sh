@@ -97,4 +97,9 @@ for round in $(seq "$ROUNDS"); do
         --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label one-node --out "$OUT"
     $B run --dataset "$DS" --url "$(url $H)" --extension pgvector_rs --reuse \
         --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label distributed --out "$OUT"
+    # The same searches in postgres_fdw's remote transactions (START TRANSACTION and
+    # COMMIT each a round trip of their own, per server).
+    $B run --dataset "$DS" --url "$(url $H)" --extension pgvector_rs --reuse \
+        --setup "SET pgvector_rs.distributed_pipelined_transactions = off" \
+        --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label distributed-fdw-xact --out "$OUT"
 done

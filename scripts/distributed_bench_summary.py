@@ -1,11 +1,22 @@
 #!/usr/bin/env python3
 """Summarise scripts/distributed_bench.sh's JSON lines: for each (setting value, clients),
-the median QPS over the rounds of one node and of the distributed setup, their recall, and
-the ratio, as a Markdown table.  Usage: distributed_bench_summary.py [OUT.jsonl]"""
+the median recall and QPS over the rounds of one node and of each distributed setup
+(`distributed`: pgvector_rs's scan with pipelined remote transactions;
+`distributed-fdw-xact`: the same scan in postgres_fdw's remote transactions;
+`pgvector-fdw`: pgvector 0.8.6 over plain postgres_fdw partitions, if measured), with each
+one's QPS as a ratio of one node's, as a Markdown table.
+Usage: distributed_bench_summary.py [OUT.jsonl]"""
 import json
 import statistics
 import sys
 from collections import defaultdict
+
+LABELS = ["distributed", "distributed-fdw-xact", "pgvector-fdw"]
+NAMES = {
+    "distributed": "distributed",
+    "distributed-fdw-xact": "distributed, postgres_fdw xacts",
+    "pgvector-fdw": "pgvector + plain postgres_fdw",
+}
 
 path = sys.argv[1] if len(sys.argv) > 1 else "/tmp/distributed_bench.jsonl"
 runs = defaultdict(list)
@@ -14,19 +25,33 @@ for line in open(path):
     if not line:
         continue
     r = json.loads(line)
-    if r.get("label") not in ("one-node", "distributed"):
+    if r.get("label") not in ["one-node"] + LABELS:
         continue
     runs[(r["guc"], int(r["value"]), r["clients"], r["label"])].append(r)
-keys = sorted({(g, v, c) for (g, v, c, _) in runs})
-print("| setting | clients | one node recall | one node QPS | distributed recall | distributed QPS | QPS ratio | rounds |")
-print("|---|---|---|---|---|---|---|---|")
+present = [l for l in LABELS if any(k[3] == l for k in runs)]
+keys = sorted({(g, v, c) for (g, v, c, _) in runs}, key=lambda k: (k[2], k[0], k[1]))
+head = "| setting | clients | one node recall | one node QPS |"
+rule = "|---|---|---|---|"
+for l in present:
+    head += f" {NAMES[l]} recall | QPS | ratio |"
+    rule += "---|---|---|"
+print(head + " rounds |")
+print(rule + "---|")
 for g, v, c in keys:
     one = runs.get((g, v, c, "one-node"), [])
-    dist = runs.get((g, v, c, "distributed"), [])
-    if not one or not dist:
+    if not one:
         continue
     oq = statistics.median(r["qps"] for r in one)
-    dq = statistics.median(r["qps"] for r in dist)
     orc = statistics.median(r["recall"] for r in one)
-    drc = statistics.median(r["recall"] for r in dist)
-    print(f"| {g} = {v} | {c} | {orc:.3f} | {oq:.0f} | {drc:.3f} | {dq:.0f} | {dq / oq:.2f} | {min(len(one), len(dist))} |")
+    row = f"| {g} = {v} | {c} | {orc:.3f} | {oq:.0f} |"
+    rounds = len(one)
+    for l in present:
+        d = runs.get((g, v, c, l), [])
+        if not d:
+            row += " | | |"
+            continue
+        dq = statistics.median(r["qps"] for r in d)
+        drc = statistics.median(r["recall"] for r in d)
+        row += f" {drc:.3f} | {dq:.0f} | {dq / oq:.2f} |"
+        rounds = min(rounds, len(d))
+    print(row + f" {rounds} |")

@@ -17,6 +17,63 @@ use pgrx::PgSqlErrorCode;
 use std::collections::VecDeque;
 use std::ffi::CString;
 
+/// Whether this execution may use our own connections and a self-contained remote
+/// transaction (pipelined with the search) instead of postgres_fdw's connections and
+/// remote transactions. Only when nothing could observe the difference:
+/// - the setting `pgvector_rs.distributed_pipelined_transactions` is on;
+/// - the statement is a transaction of its own (no transaction block), in READ
+///   COMMITTED, and nothing in the transaction has written yet (so there is no remote
+///   write of postgres_fdw's to read back);
+/// - it is the portal's own top-level statement (not inside a function, where the
+///   calling statement may have opened postgres_fdw transactions), a plain SELECT
+///   without FOR UPDATE/SHARE or data-modifying WITH;
+/// - no foreign table other than this scan's partitions is in the statement, and each
+///   of those only once (so no other scan would want the same remote snapshot).
+unsafe fn direct_allowed(node: *mut pg_sys::CustomScanState, st: &State) -> bool {
+    // SAFETY: executor structures of the running statement; ActivePortal is the portal
+    // being run (or NULL).
+    unsafe {
+        if !super::PIPELINED.get()
+            || pg_sys::IsTransactionBlock()
+            || pg_sys::XactIsoLevel != pg_sys::XACT_READ_COMMITTED as c_int
+            || pg_sys::GetCurrentCommandId(false) != pg_sys::FirstCommandId
+        {
+            return false;
+        }
+        let estate = (*node).ss.ps.state;
+        let portal = pg_sys::ActivePortal;
+        if portal.is_null()
+            || (*portal).queryDesc.is_null()
+            || (*(*portal).queryDesc).estate != estate
+        {
+            return false;
+        }
+        let stmt = (*estate).es_plannedstmt;
+        if stmt.is_null()
+            || (*stmt).commandType != pg_sys::CmdType::CMD_SELECT
+            || (*stmt).hasModifyingCTE
+            || !(*stmt).rowMarks.is_null()
+        {
+            return false;
+        }
+        let mut seen: Vec<u32> = Vec::new();
+        let rtable = (*estate).es_range_table;
+        for i in 0..list_len(rtable) {
+            let rte = list_nth::<pg_sys::RangeTblEntry>(rtable, i);
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION
+                && (*rte).relkind as u8 == pg_sys::RELKIND_FOREIGN_TABLE
+            {
+                let oid = u32::from((*rte).relid);
+                if seen.contains(&oid) || !st.info.leaves.iter().any(|l| l.rel_oid == oid) {
+                    return false;
+                }
+                seen.push(oid);
+            }
+        }
+        true
+    }
+}
+
 /// The session's search settings set locally (as `SET LOCAL` does) before each remote search.
 pub(super) const FORWARDED_SETTINGS: [&str; 7] = [
     "hnsw.ef_search",
@@ -105,6 +162,8 @@ struct State {
     order: Vec<Src>,
     next: usize,
     executed: bool,
+    /// Whether the last execution used our own connections (None: not run yet).
+    last_own: Option<bool>,
 }
 
 fn raise(code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String>) -> ! {
@@ -275,6 +334,7 @@ unsafe extern "C-unwind" fn begin_scan(
             order: Vec::new(),
             next: 0,
             executed: false,
+            last_own: None,
         });
         (*(node as *mut Node)).state = Box::into_raw(st);
         let cb = pg_sys::palloc0(core::mem::size_of::<pg_sys::MemoryContextCallback>())
@@ -410,6 +470,8 @@ unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Cmd {
+    /// START TRANSACTION or COMMIT of a self-contained remote transaction (own connections).
+    Xact,
     Settings,
     Query(usize),
     Sync,
@@ -428,7 +490,19 @@ struct Conn {
     done: bool,
     /// The Sync was sent.
     synced: bool,
+    /// One of our own connections (a self-contained remote transaction in the
+    /// pipeline), not postgres_fdw's.
+    own: bool,
+    /// The user mapping it serves.
+    umid: pg_sys::Oid,
+    /// An explicit START TRANSACTION ... COMMIT around the searches (own connections
+    /// with several partitions).
+    explicit: bool,
 }
+
+/// `Failure`'s partition for an error outside the searches.
+const FAILED_SETTINGS: usize = usize::MAX;
+const FAILED_XACT: usize = usize::MAX - 1;
 
 fn send_failed(pq: &ffi::Libpq, conn: *mut PGconn, server: &str) -> ! {
     // SAFETY: a live connection; PQerrorMessage returns its current message.
@@ -488,7 +562,7 @@ unsafe fn read_results(
                         cstr((pq.PQerrorMessage)(c.conn)).trim_end().to_string(),
                         None,
                         None,
-                        usize::MAX,
+                        FAILED_SETTINGS,
                     ));
                 }
                 c.done = true;
@@ -499,9 +573,10 @@ unsafe fn read_results(
                 continue;
             }
             let (expected, leaf) = match cmd {
-                Cmd::Settings => (ffi::PGRES_TUPLES_OK, usize::MAX),
+                Cmd::Settings => (ffi::PGRES_TUPLES_OK, FAILED_SETTINGS),
+                Cmd::Xact => (ffi::PGRES_COMMAND_OK, FAILED_XACT),
                 Cmd::Query(l) => (ffi::PGRES_TUPLES_OK, l),
-                Cmd::Sync => (ffi::PGRES_PIPELINE_SYNC, usize::MAX),
+                Cmd::Sync => (ffi::PGRES_PIPELINE_SYNC, FAILED_SETTINGS),
             };
             if status != expected {
                 let field = |f| {
@@ -557,6 +632,21 @@ unsafe fn abandon(pq: &ffi::Libpq, conns: &mut [Conn]) {
     // are called.
     unsafe {
         for c in conns.iter_mut() {
+            if c.own {
+                // Ours: cancel what runs there and close it (the remote transaction
+                // ends with the session); the next statement connects again.
+                if !c.done {
+                    let cancel = (pq.PQgetCancel)(c.conn);
+                    if !cancel.is_null() {
+                        let mut buf = [0 as c_char; 256];
+                        (pq.PQcancel)(cancel, buf.as_mut_ptr(), buf.len() as c_int);
+                        (pq.PQfreeCancel)(cancel);
+                    }
+                }
+                super::conn::discard(pq, c.conn);
+                c.done = true;
+                continue;
+            }
             if c.done {
                 continue;
             }
@@ -712,8 +802,24 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         }
         pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.reset_transmission_modes)(nest));
         pg_sys::CurrentMemoryContext = saved_cxt;
-        let (set_sql, _) = settings_sql();
+        let (set_sql, pairs) = settings_sql();
         let set_sql = CString::new(set_sql).unwrap();
+        // On our own connections every search starts from the server's own settings
+        // (nothing is ever set there but locally), so only the values set on the head
+        // are sent, and no statement at all when there are none.
+        let own_set_sql = if pairs.is_empty() {
+            CString::default()
+        } else {
+            CString::new(format!(
+                "SELECT {}",
+                pairs
+                    .iter()
+                    .map(|(n, v)| format!("set_config('{}', '{}', true)", n, v.replace('\'', "''")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .unwrap()
+        };
         let ncols = st.inputs.len() as c_int;
 
         // Connections: postgres_fdw's, one per user mapping. Each gets all its work in
@@ -724,19 +830,34 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         // If anything raises an error while a pipeline is open, `abandon` cancels the
         // remote work and takes the connection out of pipeline mode first, so
         // postgres_fdw's abort handling finds it as it left it.
+        //
+        // When the statement cannot tell the difference (`direct_allowed`), our own
+        // connections are used instead, each with a self-contained remote transaction
+        // in the same pipeline (START TRANSACTION ... READ ONLY, settings, searches,
+        // COMMIT, Sync): one round trip per server in all, every server at once.
+        let own = direct_allowed(node, st);
+        st.last_own = Some(own);
         let mut conns: Vec<Conn> = Vec::new();
         let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for (l, leaf) in st.info.leaves.iter().enumerate() {
                 let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
+                let umid = (*user).umid;
                 let mut connstate: *mut c_void = core::ptr::null_mut();
-                let conn = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                    (fdw.GetConnection)(
-                        user,
-                        false,
-                        &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
-                    )
-                });
-                let ci = match conns.iter().position(|c| c.conn == conn) {
+                let found = conns.iter().position(|c| c.umid == umid);
+                let conn = if let Some(ci) = found {
+                    conns[ci].conn
+                } else if own {
+                    super::conn::get(pq, fdw, user, &leaf.server_name)
+                } else {
+                    pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                        (fdw.GetConnection)(
+                            user,
+                            false,
+                            &mut connstate as *mut *mut c_void as *mut *mut *mut c_void,
+                        )
+                    })
+                };
+                let ci = match found.or_else(|| conns.iter().position(|c| c.conn == conn)) {
                     Some(ci) => ci,
                     None => {
                         if !connstate.is_null() {
@@ -750,9 +871,6 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                                 });
                             }
                         }
-                        if (pq.PQenterPipelineMode)(conn) == 0 {
-                            send_failed(pq, conn, &leaf.server_name);
-                        }
                         conns.push(Conn {
                             conn,
                             server: leaf.server_name.clone(),
@@ -761,8 +879,48 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                             failed: None,
                             done: false,
                             synced: false,
+                            own,
+                            explicit: false,
+                            umid,
                         });
+                        if (pq.PQenterPipelineMode)(conn) == 0 {
+                            send_failed(pq, conn, &leaf.server_name);
+                        }
                         let c = conns.last_mut().unwrap();
+                        // One search on this server: the pipeline's implicit
+                        // transaction (until the Sync) is that statement's, with one
+                        // snapshot. Several: an explicit one, so they share a snapshot.
+                        c.explicit = own
+                            && st
+                                .info
+                                .leaves
+                                .iter()
+                                .filter(|x| x.server_oid == leaf.server_oid)
+                                .count()
+                                > 1;
+                        if c.explicit {
+                            let begin =
+                                if pg_sys::XactIsoLevel >= pg_sys::XACT_SERIALIZABLE as c_int {
+                                    c"START TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY"
+                                } else {
+                                    c"START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                };
+                            let ok = (pq.PQsendQueryParams)(
+                                conn,
+                                begin.as_ptr(),
+                                0,
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                core::ptr::null(),
+                                0,
+                            );
+                            if ok == 0 {
+                                send_failed(pq, conn, &c.server);
+                            }
+                            c.expect.push_back(Cmd::Xact);
+                        }
+                        let set_sql = if own { &own_set_sql } else { &set_sql };
                         if !set_sql.as_bytes().is_empty() {
                             let ok = (pq.PQsendQueryParams)(
                                 conn,
@@ -818,6 +976,22 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 }
             }
             for c in conns.iter_mut() {
+                if c.explicit {
+                    let ok = (pq.PQsendQueryParams)(
+                        c.conn,
+                        c"COMMIT TRANSACTION".as_ptr(),
+                        0,
+                        core::ptr::null(),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                        0,
+                    );
+                    if ok == 0 {
+                        send_failed(pq, c.conn, &c.server);
+                    }
+                    c.expect.push_back(Cmd::Xact);
+                }
                 if (pq.PQpipelineSync)(c.conn) == 0 {
                     send_failed(pq, c.conn, &c.server);
                 }
@@ -844,7 +1018,13 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
             std::panic::resume_unwind(e);
         }
         for c in &conns {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.ReleaseConnection)(c.conn));
+            if !c.own {
+                pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.ReleaseConnection)(c.conn));
+            } else if c.failed.is_some() || (pq.PQtransactionStatus)(c.conn) != ffi::PQTRANS_IDLE {
+                // Its transaction failed (and is left aborted after the Sync): close
+                // it rather than spend a round trip on ROLLBACK.
+                super::conn::discard(pq, c.conn);
+            }
         }
         // Every pipeline is finished: report the first remote error.
         if let Some(c) = conns.iter().find(|c| c.failed.is_some()) {
@@ -858,8 +1038,10 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 matches!(code, PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT | PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION | PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME)
                     .then(|| "The remote database needs pgvector_rs (or pgvector 0.8) installed in the same schema as here, and the remote table must exist.".to_string())
             });
-            let what = if leaf == usize::MAX {
+            let what = if leaf == FAILED_SETTINGS {
                 "while applying search settings".to_string()
+            } else if leaf == FAILED_XACT {
+                "in its remote transaction".to_string()
             } else {
                 format!("for partition \"{}\"", st.info.leaves[leaf].rel_name)
             };

@@ -20,7 +20,11 @@ pub struct PGresult {
 }
 
 // ExecStatusType values (libpq-fe.h, stable since libpq 7.4).
+pub const PGRES_COMMAND_OK: c_int = 1;
 pub const PGRES_TUPLES_OK: c_int = 2;
+// ConnStatusType / PGTransactionStatusType values (libpq-fe.h).
+pub const CONNECTION_OK: c_int = 0;
+pub const PQTRANS_IDLE: c_int = 0;
 pub const PGRES_PIPELINE_SYNC: c_int = 10;
 pub const PGRES_PIPELINE_ABORTED: c_int = 11;
 
@@ -86,6 +90,14 @@ pub struct Libpq {
     pub PQgetCancel: unsafe extern "C" fn(*mut PGconn) -> *mut PGcancel,
     pub PQcancel: unsafe extern "C" fn(*mut PGcancel, *mut c_char, c_int) -> c_int,
     pub PQfreeCancel: unsafe extern "C" fn(*mut PGcancel),
+    // Our own connections (the pipelined-transaction path).
+    pub PQconnectdbParams:
+        unsafe extern "C" fn(*const *const c_char, *const *const c_char, c_int) -> *mut PGconn,
+    pub PQstatus: unsafe extern "C" fn(*const PGconn) -> c_int,
+    pub PQtransactionStatus: unsafe extern "C" fn(*const PGconn) -> c_int,
+    pub PQconnectionUsedPassword: unsafe extern "C" fn(*const PGconn) -> c_int,
+    pub PQexec: unsafe extern "C" fn(*mut PGconn, *const c_char) -> *mut PGresult,
+    pub PQfinish: unsafe extern "C" fn(*mut PGconn),
 }
 
 /// postgres_fdw's exported helpers (PostgreSQL 14+ signatures; checked against 15).
@@ -118,6 +130,12 @@ pub struct Fdw {
         *mut *mut pg_sys::List,
         *mut *mut pg_sys::List,
     ),
+    /// option.c: the libpq keywords/values among a server's or user mapping's options.
+    pub ExtractConnectionOptions: unsafe extern "C-unwind" fn(
+        *mut pg_sys::List,
+        *mut *const c_char,
+        *mut *const c_char,
+    ) -> c_int,
 }
 
 static mut LIBPQ: Option<Libpq> = None;
@@ -163,6 +181,7 @@ pub unsafe fn fdw() -> Option<&'static Fdw> {
                 reset_transmission_modes: sym!(c"reset_transmission_modes"),
                 is_foreign_expr: sym!(c"is_foreign_expr"),
                 deparseSelectStmtForRel: sym!(c"deparseSelectStmtForRel"),
+                ExtractConnectionOptions: sym!(c"ExtractConnectionOptions"),
             });
         }
         slot.as_ref()
@@ -210,6 +229,12 @@ pub unsafe fn libpq() -> Option<&'static Libpq> {
                 PQgetCancel: sym!(c"PQgetCancel"),
                 PQcancel: sym!(c"PQcancel"),
                 PQfreeCancel: sym!(c"PQfreeCancel"),
+                PQconnectdbParams: sym!(c"PQconnectdbParams"),
+                PQstatus: sym!(c"PQstatus"),
+                PQtransactionStatus: sym!(c"PQtransactionStatus"),
+                PQconnectionUsedPassword: sym!(c"PQconnectionUsedPassword"),
+                PQexec: sym!(c"PQexec"),
+                PQfinish: sym!(c"PQfinish"),
             });
         }
         slot.as_ref()

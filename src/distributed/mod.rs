@@ -9,6 +9,7 @@
 //!
 //! `pgvector_rs.distributed_search = off` turns it off.
 
+mod conn;
 mod exec;
 mod ffi;
 mod plan;
@@ -19,6 +20,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 pub(crate) const CUSTOM_NAME: &core::ffi::CStr = c"VectorDistributedTopK";
 
 pub(crate) static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub(crate) static PIPELINED: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// Registers the setting, the custom scan and the planner hook (from `_PG_init`).
 pub fn init() {
@@ -27,6 +29,14 @@ pub fn init() {
         c"Plans vector top-k queries over postgres_fdw partitions as one distributed search",
         c"Each partition's server runs the ORDER BY ... LIMIT k search with the session's search settings; the results are merged by distance.",
         &ENABLED,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pgvector_rs.distributed_pipelined_transactions",
+        c"Runs a distributed search that is a transaction of its own in self-contained remote transactions, pipelined with the search",
+        c"Outside transaction blocks, for a plain SELECT that is its own transaction, the search uses connections of its own and sends START TRANSACTION, the settings, the search and COMMIT to every server at once (one round trip); otherwise, or when off, it runs in postgres_fdw's remote transactions.",
+        &PIPELINED,
         GucContext::Userset,
         GucFlags::default(),
     );

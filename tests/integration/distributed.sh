@@ -272,6 +272,54 @@ same "with indexes and a large ef_search on the head: exact" \
     "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10"
 hq -c "ALTER DATABASE postgres RESET hnsw.ef_search"
 
+# Pipelined remote transactions: a statement that is a transaction of its own runs on
+# the scan's own connections (START TRANSACTION, settings, search, COMMIT in one
+# pipeline); anything that could see the difference runs in postgres_fdw's.
+sql dnode1 "$N1" -c "CREATE VIEW our_conns AS SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pgvector_rs_distributed'"
+hq -c "CREATE FOREIGN TABLE our_conns_n1 (n bigint) SERVER n1 OPTIONS (table_name 'our_conns')"
+searched() { hq "$@" | tr '\n' ' ' | sed 's/ $//'; }
+# Sessions that ended close their connections as they exit: wait for that.
+no_ours_left() {
+    for _ in $(seq 50); do
+        [ "$(sql dnode1 "$N1" -c 'SELECT n FROM our_conns')" = 0 ] && return
+        sleep 0.1
+    done
+}
+# A new session once the earlier ones' connections are gone.
+fresh() { no_ours_left; searched "$@"; }
+S3="SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s"
+check "a statement of its own: the scan's own connection, one per server" "3 3 1" \
+    "$(fresh -c "$S3" -c "$S3" -c "SELECT n FROM our_conns_n1")"
+check "inside a transaction block: postgres_fdw's connections" "3 0" \
+    "$(fresh -c "BEGIN" -c "$S3" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
+check "pgvector_rs.distributed_pipelined_transactions = off: postgres_fdw's connections" "3 0" \
+    "$(fresh -c "SET pgvector_rs.distributed_pipelined_transactions = off" -c "$S3" -c "SELECT n FROM our_conns_n1")"
+check "REPEATABLE READ: postgres_fdw's connections" "3 0" \
+    "$(fresh -c "SET default_transaction_isolation = 'repeatable read'" -c "$S3" -c "SELECT n FROM our_conns_n1")"
+check "another foreign table in the statement: postgres_fdw's connections" "3 0" \
+    "$(fresh -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s, pid_n2" -c "SELECT n FROM our_conns_n1")"
+# Read-your-writes: a row at distance 0 from Q1, written through postgres_fdw first.
+check "after a remote write in a transaction block, the search sees it" 900001 \
+    "$(searched -c "BEGIN" -c "INSERT INTO items (id, cat, emb) VALUES (900001, 0, '$Q1')" -c "SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 1" -c "ROLLBACK")"
+hq <<'SQL'
+CREATE FUNCTION ins_then_search(q vector, new_id int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE r int;
+BEGIN
+    INSERT INTO items (id, cat, emb) VALUES (new_id, 0, q);
+    SELECT id INTO r FROM items ORDER BY emb <-> q LIMIT 1;
+    DELETE FROM items WHERE id = new_id;
+    RETURN r;
+END $$;
+CREATE FUNCTION search_first(q vector) RETURNS int LANGUAGE sql AS $$
+    SELECT id FROM items ORDER BY emb <-> q LIMIT 1
+$$;
+SQL
+check "a function that writes through postgres_fdw then searches sees its write" 900002 \
+    "$(searched -c "SELECT ins_then_search('$Q1', 900002)")"
+check "a write then a search in one implicit transaction (one Query message) sees the write" 900003 \
+    "$(searched -c "INSERT INTO items (id, cat, emb) VALUES (900003, 0, '$Q1'); SELECT search_first('$Q1'); DELETE FROM items WHERE id = 900003")"
+check "the writes were rolled back or deleted" 0 "$(hq -c "SELECT count(*) FROM items WHERE id > 900000")"
+
 # Faults.
 hq <<SQL
 CREATE TABLE f_down (LIKE items) PARTITION BY HASH (id);
@@ -316,6 +364,10 @@ echo "# no extension: $out" | head -3
 check "a node without the extension: ERROR naming the server" t \
     "$(grep -q 'ERROR:  error from server "n3" for partition "f_noext_1": type "public.vector" does not exist' <<<"$out" && echo t || echo f)"
 check "a node without the extension: a hint" t "$(grep -q 'HINT:.*pgvector_rs' <<<"$out" && echo t || echo f)"
+# The searches' own faults, on the scan's own connections (on) and on postgres_fdw's (off).
+for mode in on off; do
+export PGOPTIONS="-c pgvector_rs.distributed_pipelined_transactions=$mode"
+no_ours_left
 start=$(date +%s)
 out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
 SELECT 'pid-before:' || pid FROM pid_n2;
@@ -327,12 +379,12 @@ SQL
 )
 elapsed=$(( $(date +%s) - start ))
 echo "# statement_timeout (${elapsed}s): $(echo "$out" | tr '\n' ' ')"
-check "statement_timeout cancels the distributed query" t "$(grep -q 'canceling statement due to statement timeout' <<<"$out" && echo t || echo f)"
-check "statement_timeout: promptly" t "$([ "$elapsed" -le 10 ] && echo t || echo f)"
-check "statement_timeout: the remote query was cancelled" 0 \
+check "statement_timeout cancels the distributed query ($mode)" t "$(grep -q 'canceling statement due to statement timeout' <<<"$out" && echo t || echo f)"
+check "statement_timeout: promptly ($mode)" t "$([ "$elapsed" -le 10 ] && echo t || echo f)"
+check "statement_timeout: the remote query was cancelled ($mode)" 0 \
     "$(sql dnode2 "$N2" -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow_items%' AND state = 'active' AND pid <> pg_backend_pid()")"
-check "statement_timeout: the session's connections work afterwards" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
-check "statement_timeout: the connection is kept (cancelled and rolled back, not replaced)" t \
+check "statement_timeout: the session's connections work afterwards ($mode)" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
+check "statement_timeout: the connection is kept (cancelled and rolled back, not replaced) ($mode)" t \
     "$(b=$(grep -o 'pid-before:[0-9]*' <<<"$out" | cut -d: -f2); a=$(grep -o 'pid-after:[0-9]*' <<<"$out" | cut -d: -f2); [ -n "$b" ] && [ "$b" = "$a" ] && ! grep -q WARNING <<<"$out" && echo t || echo f)"
 out=$(hq -v ON_ERROR_STOP=0 <<SQL 2>&1
 SELECT id FROM f_bad ORDER BY emb <-> '$Q1' LIMIT 3;
@@ -344,13 +396,18 @@ SELECT id FROM f_bad ORDER BY emb <-> '$Q1' LIMIT 3;
 ROLLBACK TO a;
 SELECT 'after-savepoint:' || count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 5) s;
 COMMIT;
+SELECT 'ours:' || n FROM our_conns_n1;
 SQL
 )
 echo "# shard error: $(echo "$out" | tr '\n' ' ' | cut -c1-300)"
-check "an error on one shard: ERROR with the remote message and server" t \
+check "an error on one shard: ERROR with the remote message and server ($mode)" t \
     "$(grep -q 'ERROR:  error from server "n2" for partition "f_bad_1": division by zero' <<<"$out" && echo t || echo f)"
-check "an error on one shard: the next query works" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
-check "an error on one shard inside a savepoint: the transaction goes on" t "$(grep -q 'after-savepoint:5' <<<"$out" && echo t || echo f)"
+check "an error on one shard: the next query works ($mode)" t "$(grep -q 'after:3' <<<"$out" && echo t || echo f)"
+check "an error on one shard inside a savepoint: the transaction goes on ($mode)" t "$(grep -q 'after-savepoint:5' <<<"$out" && echo t || echo f)"
+check "an error on one shard: no connection of ours left behind ($mode)" "$([ $mode = on ] && echo 1 || echo 0)" \
+    "$(grep -o 'ours:[0-9]*' <<<"$out" | cut -d: -f2)"
+done
+unset PGOPTIONS
 
 # Ordinary queries are untouched: a plain table, a partitioned local table.
 hq -c "CREATE TABLE plain AS SELECT * FROM ref" >/dev/null
