@@ -17,6 +17,11 @@
 # Environment: SWEEP (default hnsw.ef_search=40,80), Q queries per point (1000),
 # CLIENTS (1,8), ROUNDS (3), OUT (/tmp/distributed_bench.jsonl), DATASET, BENCH (the
 # pgvector_rs-bench binary; build it with `cargo build --release -p pgvector_rs-bench`).
+# PGVECTOR_FDW_URL: optionally, the connection string of a head running pgvector whose
+# `items` is partitioned over plain postgres_fdw foreign tables on data nodes running
+# pgvector (set up by hand, see docs/distributed.md): measured in each round too, as
+# `pgvector-fdw`. LABELS (default one-node,distributed,distributed-fdw-xact,pgvector-fdw)
+# picks the setups to run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/common.sh
@@ -91,15 +96,22 @@ SQL
     echo "rows: $(psqlp $N1 -c 'SELECT count(*) FROM items') + $(psqlp $N2 -c 'SELECT count(*) FROM items')"
 fi
 
+LABELS=${LABELS:-one-node,distributed,distributed-fdw-xact,pgvector-fdw}
+want() { [[ ",$LABELS," == *",$1,"* ]]; }
 for round in $(seq "$ROUNDS"); do
     echo "# round $round" >&2
-    $B run --dataset "$DS" --url "$(url $S)" --extension pgvector_rs --index "$INDEX" --reuse \
+    want one-node && $B run --dataset "$DS" --url "$(url $S)" --extension pgvector_rs --index "$INDEX" --reuse \
         --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label one-node --out "$OUT"
-    $B run --dataset "$DS" --url "$(url $H)" --extension pgvector_rs --reuse \
+    # A search that is a statement of its own: pipelined remote transactions.
+    want distributed && $B run --dataset "$DS" --url "$(url $H)" --extension pgvector_rs --reuse \
         --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label distributed --out "$OUT"
     # The same searches in postgres_fdw's remote transactions (START TRANSACTION and
-    # COMMIT each a round trip of their own, per server).
-    $B run --dataset "$DS" --url "$(url $H)" --extension pgvector_rs --reuse \
+    # COMMIT each a round trip of their own, per server), as inside a transaction block.
+    want distributed-fdw-xact && $B run --dataset "$DS" --url "$(url $H)" --extension pgvector_rs --reuse \
         --setup "SET pgvector_rs.distributed_pipelined_transactions = off" \
         --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label distributed-fdw-xact --out "$OUT"
+    if [ -n "${PGVECTOR_FDW_URL:-}" ] && want pgvector-fdw; then
+        $B run --dataset "$DS" --url "$PGVECTOR_FDW_URL" --extension vector --reuse \
+            --sweep "$SWEEP" --queries "$Q" --clients "$CLIENTS" --label pgvector-fdw --out "$OUT"
+    fi
 done

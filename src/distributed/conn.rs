@@ -3,14 +3,15 @@
 //! postgres_fdw opens each remote transaction with a synchronous `START TRANSACTION`
 //! (one round trip per server, one after the other) and commits each at the end of the
 //! local transaction (another round trip). On a loaded machine every round trip is a
-//! wake-up of two processes, and a search over two shards paid four of them before and
-//! after the searches themselves. When the statement cannot observe the difference (see
-//! `exec::direct_allowed`), the search runs instead on a connection of ours, in a
-//! self-contained remote transaction sent as one pipeline:
-//! `START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`, the settings, the
-//! searches, `COMMIT`, Sync. Nothing stays open on the connection between statements,
-//! so no transaction callback is needed: on an error the connection is cancelled and
-//! closed (the next statement connects again).
+//! wake-up of two processes. When the statement cannot observe the difference (see
+//! `exec::direct_allowed`), the search runs instead on a connection of ours, as one
+//! pipeline per server sent to all at once: the settings (only those set on the head),
+//! the search, Sync; the search is then a remote transaction of its own (the pipeline's
+//! implicit one, committed at the Sync), or `START TRANSACTION ISOLATION LEVEL
+//! REPEATABLE READ READ ONLY` ... `COMMIT` around the searches when one server holds
+//! several partitions, so they share a snapshot. Nothing stays open on the connection
+//! between statements, so no transaction callback is needed: on an error the connection
+//! is cancelled and closed (the next statement connects again).
 //!
 //! Connections are made as postgres_fdw makes them: the server's and the user mapping's
 //! libpq options (through postgres_fdw's own `ExtractConnectionOptions`), the same

@@ -1,12 +1,14 @@
-//! Execution: one remote top-k query per partition, all in flight at once on
-//! postgres_fdw's connections (inside its remote transactions), then a merge by
-//! distance and OFFSET/LIMIT.
+//! Execution: one remote top-k query per partition, all in flight at once, on
+//! postgres_fdw's connections inside its remote transactions, or (when the statement
+//! cannot tell, `direct_allowed`) on our own connections in self-contained remote
+//! transactions pipelined with the search; then a merge by distance and OFFSET/LIMIT.
 //!
 //! No query is ever left running on a connection between two calls of this node: the
 //! first call sends everything, waits for every result and only then returns rows. On an
 //! error (remote error, cancel, statement_timeout) postgres_fdw's transaction-abort
 //! callback cancels whatever is still running and rolls the remote transactions back,
-//! the same path its own asynchronous scans use.
+//! the same path its own asynchronous scans use; our own connections are cancelled and
+//! closed (`abandon`).
 
 use super::ffi::{self, PGconn, PGresult};
 use super::plan::{PlanInfo, EXPR_FIRST_PARAM, EXPR_LIMIT, EXPR_OFFSET, EXPR_QUERY};
