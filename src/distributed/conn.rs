@@ -36,6 +36,28 @@ struct Cached {
     conn: *mut PGconn,
     /// `GENERATION` when it was made: older ones are closed at their next use.
     generation: u64,
+    /// The SQL of the statements prepared on it; statement i is `pgvector_rs_<i>`.
+    prepared: Vec<String>,
+}
+
+/// Statements prepared per connection at most (more run unnamed).
+const MAX_PREPARED: usize = 256;
+
+/// The name of `sql`'s prepared statement on our connection `conn`, and whether it
+/// still has to be prepared (the caller sends the Prepare in the same pipeline; if
+/// anything fails there the connection is discarded, and with it this record). None:
+/// not one of ours, or too many statements: run it unnamed.
+pub(super) fn prepared_name(conn: *mut PGconn, sql: &str) -> Option<(CString, bool)> {
+    let e = cache().iter_mut().find(|e| e.conn == conn)?;
+    let (i, new) = match e.prepared.iter().position(|p| p == sql) {
+        Some(i) => (i, false),
+        None if e.prepared.len() < MAX_PREPARED => {
+            e.prepared.push(sql.to_string());
+            (e.prepared.len() - 1, true)
+        }
+        None => return None,
+    };
+    Some((CString::new(format!("pgvector_rs_{i}")).unwrap(), new))
 }
 
 static mut CACHE: Vec<Cached> = Vec::new();
@@ -159,6 +181,7 @@ pub(super) unsafe fn get(
             umid,
             conn,
             generation: GENERATION,
+            prepared: Vec::new(),
         });
         conn
     }

@@ -474,6 +474,9 @@ unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
 enum Cmd {
     /// START TRANSACTION or COMMIT of a self-contained remote transaction (own connections).
     Xact,
+    /// The Prepare of a statement on our own connection (for errors: the partition, or
+    /// FAILED_SETTINGS).
+    Prepare(usize),
     Settings,
     Query(usize),
     Sync,
@@ -505,6 +508,66 @@ struct Conn {
 /// `Failure`'s partition for an error outside the searches.
 const FAILED_SETTINGS: usize = usize::MAX;
 const FAILED_XACT: usize = usize::MAX - 1;
+
+/// Queue one statement of the pipeline (with text parameters), and what its result is.
+/// On our own connections the statement is prepared (once per connection, in this same
+/// pipeline) and executed by name.
+unsafe fn send(pq: &ffi::Libpq, c: &mut Conn, sql: &str, values: &[*const c_char], cmd: Cmd) {
+    // SAFETY: a live connection in pipeline mode; the strings outlive the calls (libpq
+    // copies them into its output buffer).
+    unsafe {
+        let text = CString::new(sql).unwrap();
+        let n = values.len() as c_int;
+        let prepared = if c.own {
+            super::conn::prepared_name(c.conn, sql)
+        } else {
+            None
+        };
+        let ok = match prepared {
+            Some((name, new)) => {
+                if new {
+                    if (pq.PQsendPrepare)(
+                        c.conn,
+                        name.as_ptr(),
+                        text.as_ptr(),
+                        n,
+                        core::ptr::null(),
+                    ) == 0
+                    {
+                        send_failed(pq, c.conn, &c.server);
+                    }
+                    c.expect.push_back(Cmd::Prepare(match cmd {
+                        Cmd::Query(l) => l,
+                        _ => FAILED_SETTINGS,
+                    }));
+                }
+                (pq.PQsendQueryPrepared)(
+                    c.conn,
+                    name.as_ptr(),
+                    n,
+                    values.as_ptr(),
+                    core::ptr::null(),
+                    core::ptr::null(),
+                    0,
+                )
+            }
+            None => (pq.PQsendQueryParams)(
+                c.conn,
+                text.as_ptr(),
+                n,
+                core::ptr::null(),
+                values.as_ptr(),
+                core::ptr::null(),
+                core::ptr::null(),
+                0,
+            ),
+        };
+        if ok == 0 {
+            send_failed(pq, c.conn, &c.server);
+        }
+        c.expect.push_back(cmd);
+    }
+}
 
 fn send_failed(pq: &ffi::Libpq, conn: *mut PGconn, server: &str) -> ! {
     // SAFETY: a live connection; PQerrorMessage returns its current message.
@@ -577,6 +640,7 @@ unsafe fn read_results(
             let (expected, leaf) = match cmd {
                 Cmd::Settings => (ffi::PGRES_TUPLES_OK, FAILED_SETTINGS),
                 Cmd::Xact => (ffi::PGRES_COMMAND_OK, FAILED_XACT),
+                Cmd::Prepare(l) => (ffi::PGRES_COMMAND_OK, l),
                 Cmd::Query(l) => (ffi::PGRES_TUPLES_OK, l),
                 Cmd::Sync => (ffi::PGRES_PIPELINE_SYNC, FAILED_SETTINGS),
             };
@@ -924,26 +988,21 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                         }
                         let set_sql = if own { &own_set_sql } else { &set_sql };
                         if !set_sql.as_bytes().is_empty() {
-                            let ok = (pq.PQsendQueryParams)(
-                                conn,
-                                set_sql.as_ptr(),
-                                0,
-                                core::ptr::null(),
-                                core::ptr::null(),
-                                core::ptr::null(),
-                                core::ptr::null(),
-                                0,
-                            );
-                            if ok == 0 {
-                                send_failed(pq, conn, &c.server);
-                            }
-                            c.expect.push_back(Cmd::Settings);
+                            send(pq, c, set_sql.to_str().unwrap(), &[], Cmd::Settings);
                         }
                         conns.len() - 1
                     }
                 };
                 let c = &mut conns[ci];
-                let sql = CString::new(leaf.sql.as_str()).unwrap();
+                // On our own connections, with a LIMIT: k in the SQL text (not a
+                // parameter), so that the statement, prepared once per connection,
+                // gets a generic plan as good as a custom one (the vector does not
+                // change the plan's costs; an unknown LIMIT would) and the server
+                // neither parses nor plans it again.
+                let inline_k = match (own, k, leaf.sql.rfind(" LIMIT $")) {
+                    (true, Some(k), Some(at)) => Some(format!("{} LIMIT {}", &leaf.sql[..at], k)),
+                    _ => None,
+                };
                 let mut values: Vec<*const c_char> = Vec::new();
                 for i in leaf.param_start..leaf.param_start + leaf.param_count {
                     values.push(
@@ -957,21 +1016,16 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                         .as_ref()
                         .map_or(core::ptr::null(), |s| s.as_ptr()),
                 );
-                values.push(k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
-                let ok = (pq.PQsendQueryParams)(
-                    c.conn,
-                    sql.as_ptr(),
-                    values.len() as c_int,
-                    core::ptr::null(),
-                    values.as_ptr(),
-                    core::ptr::null(),
-                    core::ptr::null(),
-                    0,
-                );
-                if ok == 0 {
-                    send_failed(pq, c.conn, &c.server);
+                if inline_k.is_none() {
+                    values.push(k_text.as_ref().map_or(core::ptr::null(), |s| s.as_ptr()));
                 }
-                c.expect.push_back(Cmd::Query(l));
+                send(
+                    pq,
+                    c,
+                    inline_k.as_deref().unwrap_or(&leaf.sql),
+                    &values,
+                    Cmd::Query(l),
+                );
                 // The server runs what it has received (it answers after the Sync).
                 if (pq.PQflush)(c.conn) < 0 {
                     send_failed(pq, c.conn, &c.server);

@@ -98,6 +98,22 @@ pub struct Libpq {
     pub PQconnectionUsedPassword: unsafe extern "C" fn(*const PGconn) -> c_int,
     pub PQexec: unsafe extern "C" fn(*mut PGconn, *const c_char) -> *mut PGresult,
     pub PQfinish: unsafe extern "C" fn(*mut PGconn),
+    pub PQsendPrepare: unsafe extern "C" fn(
+        *mut PGconn,
+        *const c_char,
+        *const c_char,
+        c_int,
+        *const pg_sys::Oid,
+    ) -> c_int,
+    pub PQsendQueryPrepared: unsafe extern "C" fn(
+        *mut PGconn,
+        *const c_char,
+        c_int,
+        *const *const c_char,
+        *const c_int,
+        *const c_int,
+        c_int,
+    ) -> c_int,
 }
 
 /// postgres_fdw's exported helpers (PostgreSQL 14+ signatures; checked against 15).
@@ -235,6 +251,8 @@ pub unsafe fn libpq() -> Option<&'static Libpq> {
                 PQconnectionUsedPassword: sym!(c"PQconnectionUsedPassword"),
                 PQexec: sym!(c"PQexec"),
                 PQfinish: sym!(c"PQfinish"),
+                PQsendPrepare: sym!(c"PQsendPrepare"),
+                PQsendQueryPrepared: sym!(c"PQsendQueryPrepared"),
             });
         }
         slot.as_ref()
