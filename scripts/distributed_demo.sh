@@ -50,9 +50,9 @@ DROP EXTENSION IF EXISTS pgvector_rs CASCADE;
 CREATE EXTENSION pgvector_rs;
 CREATE EXTENSION postgres_fdw;
 CREATE SERVER node1 FOREIGN DATA WRAPPER postgres_fdw
-    OPTIONS (host 'localhost', port '$NODE1_PORT', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2');
+    OPTIONS (host 'localhost', port '$NODE1_PORT', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2', parallel_commit 'true');
 CREATE SERVER node2 FOREIGN DATA WRAPPER postgres_fdw
-    OPTIONS (host 'localhost', port '$NODE2_PORT', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2');
+    OPTIONS (host 'localhost', port '$NODE2_PORT', dbname 'postgres', extensions 'pgvector_rs', connect_timeout '2', parallel_commit 'true');
 CREATE USER MAPPING FOR CURRENT_USER SERVER node1 OPTIONS (user 'postgres');
 CREATE USER MAPPING FOR CURRENT_USER SERVER node2 OPTIONS (user 'postgres');
 CREATE TABLE items (id int, name text NOT NULL, summary text NOT NULL, embedding vector(384) NOT NULL)
