@@ -1000,7 +1000,17 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 // change the plan's costs; an unknown LIMIT would) and the server
                 // neither parses nor plans it again.
                 let inline_k = match (own, k, leaf.sql.rfind(" LIMIT $")) {
-                    (true, Some(k), Some(at)) => Some(format!("{} LIMIT {}", &leaf.sql[..at], k)),
+                    // The SQL ends with the LIMIT parameter (plan.rs writes it last).
+                    (true, Some(k), Some(at))
+                        if leaf.sql[at..]
+                            .strip_prefix(" LIMIT $")
+                            .and_then(|r| r.strip_suffix("::pg_catalog.int8"))
+                            .is_some_and(|d| {
+                                !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+                            }) =>
+                    {
+                        Some(format!("{} LIMIT {}", &leaf.sql[..at], k))
+                    }
                     _ => None,
                 };
                 let mut values: Vec<*const c_char> = Vec::new();
