@@ -318,6 +318,17 @@ check "a function that writes through postgres_fdw then searches sees its write"
     "$(searched -c "SELECT ins_then_search('$Q1', 900002)")"
 check "a write then a search in one implicit transaction (one Query message) sees the write" 900003 \
     "$(searched -c "INSERT INTO items (id, cat, emb) VALUES (900003, 0, '$Q1'); SELECT search_first('$Q1'); DELETE FROM items WHERE id = 900003")"
+# Two partitions on one server: one pipeline, inside START TRANSACTION ... COMMIT (one
+# snapshot for both), on the scan's own connection.
+sql dnode1 "$N1" -c "CREATE VIEW items_even AS SELECT * FROM items WHERE id % 2 = 0" -c "CREATE VIEW items_odd AS SELECT * FROM items WHERE id % 2 = 1"
+hq <<'SQL'
+CREATE TABLE two_on_n1 (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE two_on_n1_a PARTITION OF two_on_n1 FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items_even');
+CREATE FOREIGN TABLE two_on_n1_b PARTITION OF two_on_n1 FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n1 OPTIONS (table_name 'items_odd');
+SQL
+check "two partitions on one server: the top 7 of that server's rows, on one own connection" \
+    "$(sql dnode1 "$N1" -c "SET enable_indexscan = off" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY emb <-> '$Q1', id LIMIT 7) s") 1" \
+    "$(fresh -c "SET hnsw.ef_search = 1000" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM two_on_n1 ORDER BY emb <-> '$Q1' LIMIT 7) s" -c "SELECT n FROM our_conns_n1")"
 check "the writes were rolled back or deleted" 0 "$(hq -c "SELECT count(*) FROM items WHERE id > 900000")"
 
 # Faults.
