@@ -83,6 +83,17 @@ pub trait AccessMethod: Sized + 'static {
     fn option_table() -> Vec<pg_sys::relopt_parse_elt>;
     /// The `quantization` option of `index` ([`quantization::AUTO`] if unset).
     unsafe fn quantization_option(index: pg_sys::Relation) -> i32;
+    /// Whether `quantization = rabitq` (RaBitQ codes) is supported.
+    const CODES: bool = false;
+    /// Refuses combinations of options (`amoptions` with `validate`), after
+    /// each option was checked on its own.
+    fn check_options(options: &Self::Options) {
+        let _ = options;
+    }
+    /// Called when a search ends (the scan ends or is rescanned).
+    unsafe fn end_search(search: &mut Self::Search, index: pg_sys::Relation) {
+        let _ = (search, index);
+    }
     /// Largest dimensions of a key of `element`.
     fn max_dimensions(element: ElementType) -> usize;
     /// Refuses operator classes the access method cannot index.
@@ -171,6 +182,7 @@ pub unsafe fn index_info<A: AccessMethod>(index: pg_sys::Relation) -> IndexInfo 
                 space,
                 A::quantization_option(index),
                 &HALF_METRICS,
+                A::CODES,
                 A::NAME,
             ),
         };
@@ -178,6 +190,8 @@ pub unsafe fn index_info<A: AccessMethod>(index: pg_sys::Relation) -> IndexInfo 
         let dims = checked_dimensions(index, &space, A::NAME, |element| match space.storage() {
             Storage::Half => A::max_dimensions(ElementType::F16),
             Storage::Exact => A::max_dimensions(element),
+            // Codes keep f32 centroids, which must fit a page.
+            Storage::Codes => A::max_dimensions(ElementType::F32),
         });
         let info = IndexInfo { space, dims };
         let cached =
@@ -416,7 +430,12 @@ unsafe extern "C-unwind" fn amoptions<A: AccessMethod>(
     unsafe {
         pgrx_extern_c_guard(|| {
             let table = A::option_table();
-            parse_options::<A::Options>(reloptions, validate, A::relopt_kind(), &table)
+            let parsed = parse_options::<A::Options>(reloptions, validate, A::relopt_kind(), &table);
+            if validate && !parsed.is_null() {
+                // `build_reloptions` allocated a whole `A::Options`.
+                A::check_options(&*(parsed as *const A::Options));
+            }
+            parsed
         })
     }
 }
@@ -493,6 +512,9 @@ unsafe extern "C-unwind" fn amrescan<A: AccessMethod>(
         pgrx_extern_c_guard(|| {
             copy_keys(scan, keys, nkeys, orderbys, norderbys);
             let state = scan_state::<A>(scan);
+            if let Some((search, _)) = state.search.as_mut() {
+                A::end_search(search, (*scan).indexRelation);
+            }
             state.search = None;
             state.empty = false;
         })
@@ -580,7 +602,11 @@ unsafe extern "C-unwind" fn amendscan<A: AccessMethod>(scan: pg_sys::IndexScanDe
     // SAFETY: `scan` comes from our `ambeginscan`.
     unsafe {
         pgrx_extern_c_guard(|| {
-            scan_state::<A>(scan).search = None;
+            let state = scan_state::<A>(scan);
+            if let Some((search, _)) = state.search.as_mut() {
+                A::end_search(search, (*scan).indexRelation);
+            }
+            state.search = None;
         })
     }
 }

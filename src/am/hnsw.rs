@@ -169,7 +169,8 @@ unsafe fn index_payload_options(index: pg_sys::Relation, info: &IndexInfo) -> In
         space_id: info.space.id(),
         quantization: match info.space.storage() {
             Storage::Half => ::hnsw::format::QUANTIZATION_HALF,
-            Storage::Exact => ::hnsw::format::QUANTIZATION_NONE,
+            // (hnsw never has codes: `quantization::requested` refuses them.)
+            Storage::Exact | Storage::Codes => ::hnsw::format::QUANTIZATION_NONE,
         },
     }
 }

@@ -14,13 +14,23 @@
 //! 3. heap scan 2 pushes every row into [`IvfBuilder`], which assigns them in
 //!    parallel batches and writes the lists; the pages are WAL-logged once at
 //!    the end.
+//!
+//! With `quantization = rabitq` the lists hold RaBitQ codes instead of
+//! vectors (the crate's code paths: `IvfBuilder::new_with_codes`,
+//! `insert_with_codes`, `Scan::new_with_codes`): payloads are the raw
+//! vectors as `f32` (`Storage::Codes`), the codes are taken of them, and a
+//! scan reports each row's provable lower bound for the executor to
+//! recheck. What the last scan read and returned is
+//! `pgvector_rs_last_scan_stats()` (and a DEBUG1 line per scan).
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::sync::atomic::AtomicI32;
 
 use ::ivf::kmeans::Progress;
 use ::ivf::threads::WorkerPool;
+use ::ivf::rabitq::{read_rabitq_meta, RabitqCodec};
 use ::ivf::{
     IndexParams, IterativeScan, IvfBuilder, IvfError, PgvectorMemory, Reservoir, SampleError, Scan,
     SearchOptions,
@@ -71,7 +81,13 @@ pub struct IvfflatOptions {
     quantization: i32,
     /// Default `probes` of scans (0: not given).
     probes: i32,
+    /// Bits per dimension of RaBitQ codes (0: not given).
+    bits: i32,
 }
+
+/// Seed of the rotation of a new code index: the same table gives the same
+/// index. (The rotation is stored in the meta page; readers use that one.)
+const ROTATION_SEED: u64 = 0x0AB1_7C0D_E5EE_D001;
 
 pub fn register_reloptions() {
     // SAFETY: called once from `_PG_init` on the backend's thread; the
@@ -97,6 +113,17 @@ pub fn register_reloptions() {
             1,
             IVFFLAT_MAX_LISTS,
             pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
+        );
+        // Ours: bits per dimension of the codes of `quantization = rabitq`
+        // (0, the default, means unset: 4 bits).
+        pg_sys::add_int_reloption(
+            kind,
+            c"bits".as_ptr(),
+            c"Bits per dimension of RaBitQ codes (with quantization = rabitq)".as_ptr(),
+            0,
+            1,
+            8,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
     }
 }
@@ -191,6 +218,8 @@ fn index_params(info: &IndexInfo) -> IndexParams {
         quantization: match info.space.storage() {
             Storage::Half => ::ivf::format::QUANTIZATION_HALF,
             Storage::Exact => ::ivf::format::QUANTIZATION_NONE,
+            // (recorded by the codec's meta item)
+            Storage::Codes => ::ivf::format::QUANTIZATION_RABITQ,
         },
     }
 }
@@ -243,6 +272,10 @@ fn worker_pool(threads: usize) -> WorkerPool {
 /// `None` for the others.
 fn euclidean_of(space: &VectorSpace, distance: f64) -> Option<f64> {
     match (space.metric(), space.element()) {
+        // Codes' payloads compare by the cosine distance, as `halfvec`'s.
+        (Metric::Cosine, _) if space.storage() == Storage::Codes => {
+            Some((2.0 * distance).max(0.0).sqrt())
+        }
         (Metric::L2, ElementType::F32 | ElementType::F16) => Some(distance.max(0.0).sqrt()),
         (Metric::Cosine, ElementType::F32) => Some((2.0 + 2.0 * distance).max(0.0).sqrt()),
         (Metric::Cosine, ElementType::F16) => Some((2.0 * distance).max(0.0).sqrt()),
@@ -250,13 +283,138 @@ fn euclidean_of(space: &VectorSpace, distance: f64) -> Option<f64> {
     }
 }
 
+/// The codes' metric of a space with [`Storage::Codes`].
+fn code_metric(space: &VectorSpace) -> ::ivf::rabitq::Metric {
+    match space.metric() {
+        Metric::L2 => ::ivf::rabitq::Metric::L2,
+        Metric::InnerProduct => ::ivf::rabitq::Metric::InnerProduct,
+        // Only L2, inner product and cosine spaces have codes.
+        _ => ::ivf::rabitq::Metric::Cosine,
+    }
+}
+
+/// The bits of a new code index (`bits`, else the default).
+unsafe fn index_bits(index: pg_sys::Relation) -> u8 {
+    // SAFETY: the caller passes an open ivfflat index.
+    let bits = unsafe { options(index) }.map_or(0, |o| o.bits);
+    if bits == 0 {
+        quantization::DEFAULT_BITS as u8
+    } else {
+        bits.clamp(1, 8) as u8
+    }
+}
+
+/// A payload of [`Storage::Codes`] as the raw `f32` vector it holds.
+fn payload_floats(payload: &[u8]) -> Cow<'_, [f32]> {
+    match bytemuck::try_cast_slice(payload) {
+        Ok(floats) => Cow::Borrowed(floats),
+        Err(_) => Cow::Owned(bytemuck::pod_collect_to_vec(payload)),
+    }
+}
+
+/// The codec of a code index, from its meta page.
+fn index_codec<R: Relation>(rel: &R, space: &VectorSpace) -> Result<RabitqCodec, IvfError> {
+    let meta = read_rabitq_meta(rel)?;
+    RabitqCodec::from_meta(&meta, code_metric(space))
+}
+
+/// The common meta tuple of an index of either format.
+pub(crate) fn read_any_meta<R: Relation>(rel: &R) -> Result<::ivf::format::MetaTuple, IvfError> {
+    match ::ivf::read_meta(rel) {
+        Err(IvfError::UnsupportedQuantization(::ivf::format::QUANTIZATION_RABITQ)) => {
+            read_rabitq_meta(rel).map(|m| m.meta)
+        }
+        other => other,
+    }
+}
+
+/// A scan of an index whose space is `index_space` (the one its pages
+/// record), comparing in `space`: over codes when the index has them. For
+/// the calibration of recall targets, which scans like `amgettuple` does.
+pub(crate) fn new_scan<R: Relation, S: ::ivf::Space>(
+    rel: &R,
+    index_space: &VectorSpace,
+    space: &S,
+    query: &[u8],
+    options: &SearchOptions,
+) -> Result<Scan, IvfError> {
+    if index_space.storage() != Storage::Codes {
+        return Scan::new(rel, space, query, options);
+    }
+    let codec = index_codec(rel, index_space)?;
+    Scan::new_with_codes(rel, space, query, &payload_floats(query), codec, options)
+}
+
+/// What the last ivfflat scan of this backend did
+/// (`pgvector_rs_last_scan_stats()`).
+#[derive(Clone)]
+struct ScanStats {
+    index: String,
+    lists: usize,
+    returned: u64,
+    rechecked: bool,
+}
+
+thread_local! {
+    static LAST_SCAN: std::cell::RefCell<Option<ScanStats>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The DEBUG1 line of a finished scan.
+fn log_scan(index: &str, lists: usize, returned: u64, rechecked: u64) {
+    use ::core as core;
+    pgrx::debug1!(
+        "ivfflat scan of index \"{index}\": {lists} lists read, {returned} rows returned, {rechecked} rows rechecked"
+    );
+}
+
+/// A running ivfflat scan and what it returned so far.
+pub struct IvfScan {
+    scan: Scan,
+    /// Rows returned to the executor.
+    returned: u64,
+    /// The rows come with lower bounds that the executor rechecks on the
+    /// heap row (half precision, codes): each returned row is reranked.
+    rechecked: bool,
+}
+
+impl IvfScan {
+    fn new(scan: Scan, info: &IndexInfo) -> Self {
+        IvfScan {
+            scan,
+            returned: 0,
+            rechecked: info.space.storage() != Storage::Exact,
+        }
+    }
+}
+
+crate::pg_function!(last_scan_stats, |fcinfo| {
+    // pgvector_rs_last_scan_stats() RETURNS text: the last ivfflat scan of
+    // this backend, NULL before the first.
+    let text = LAST_SCAN.with(|s| s.borrow().clone()).map(|s| {
+        format!(
+            "index {}: {} lists read, {} rows returned, {} rows rechecked",
+            s.index,
+            s.lists,
+            s.returned,
+            if s.rechecked { s.returned } else { 0 }
+        )
+    });
+    match text {
+        Some(text) => crate::fmgr::text_datum(&text),
+        None => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0)
+        }
+    }
+});
+
 /// Lists of index `oid` from its meta page, else from its options.
 unsafe fn index_list_count(oid: pg_sys::Oid) -> usize {
     // SAFETY: the planner holds a lock on the indexes it costs, so opening
     // one without a further lock is safe; it is closed before returning.
     unsafe {
         let index = pg_sys::index_open(oid, pg_sys::NoLock as pg_sys::LOCKMODE);
-        let lists = match ::ivf::read_meta(&PgRelation::logged(index)) {
+        let lists = match read_any_meta(&PgRelation::logged(index)) {
             Ok(meta) => meta.lists.max(1) as usize,
             Err(_) => index_lists(index),
         };
@@ -268,8 +426,9 @@ unsafe fn index_list_count(oid: pg_sys::Oid) -> usize {
 impl AccessMethod for Ivfflat {
     const NAME: &'static str = AM;
     const SUPPORT_PROCS: u16 = 5;
+    const CODES: bool = true;
     type Options = IvfflatOptions;
-    type Search = Scan;
+    type Search = IvfScan;
 
     fn relopt_kind() -> &'static AtomicI32 {
         &RELOPT_KIND
@@ -280,7 +439,32 @@ impl AccessMethod for Ivfflat {
             int_option(c"lists", std::mem::offset_of!(IvfflatOptions, lists)),
             quantization::parse_elt(std::mem::offset_of!(IvfflatOptions, quantization)),
             int_option(c"probes", std::mem::offset_of!(IvfflatOptions, probes)),
+            int_option(c"bits", std::mem::offset_of!(IvfflatOptions, bits)),
         ]
+    }
+
+    fn check_options(options: &IvfflatOptions) {
+        if options.bits != 0 && options.quantization != quantization::RABITQ {
+            error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "option \"bits\" requires quantization = rabitq",
+                Some("Add quantization = rabitq to the index options, or remove bits."),
+            )
+        }
+    }
+
+    unsafe fn end_search(search: &mut IvfScan, index: pg_sys::Relation) {
+        // SAFETY: `index` is the open index of the scan.
+        let name = unsafe { relation_name(index) };
+        let rechecked = if search.rechecked { search.returned } else { 0 };
+        log_scan(&name, search.scan.lists_read(), search.returned, rechecked);
+        let stats = ScanStats {
+            index: name,
+            lists: search.scan.lists_read(),
+            returned: search.returned,
+            rechecked: search.rechecked,
+        };
+        LAST_SCAN.with(|s| *s.borrow_mut() = Some(stats));
     }
 
     unsafe fn quantization_option(index: pg_sys::Relation) -> i32 {
@@ -323,6 +507,11 @@ impl AccessMethod for Ivfflat {
         Some(match ::ivf::read_meta(&rel) {
             Ok(meta) if meta.quantization == ::ivf::format::QUANTIZATION_HALF => Storage::Half,
             Ok(_) => Storage::Exact,
+            Err(IvfError::UnsupportedQuantization(::ivf::format::QUANTIZATION_RABITQ)) => {
+                // A code index whose meta page decodes.
+                read_rabitq_meta(&rel).unwrap_or_else(|e| raise(&rel, e));
+                Storage::Codes
+            }
             Err(IvfError::UnsupportedQuantization(code)) => {
                 // SAFETY: `index` is open.
                 quantization::unknown(code, &unsafe { relation_name(index) })
@@ -431,15 +620,37 @@ impl AccessMethod for Ivfflat {
                 report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
             }
         };
-        let mut builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, progress)
-            .unwrap_or_else(|e| raise(&rel, e))
-            .with_pool(&pool);
+        let codes = info.space.storage() == Storage::Codes;
+        let codec = codes.then(|| {
+            // SAFETY: `index` is the open index being built.
+            let bits = unsafe { index_bits(index) };
+            RabitqCodec::new(info.dims, bits, ROTATION_SEED, code_metric(&info.space))
+                .unwrap_or_else(|e| raise(&rel, e))
+        });
+        let builder = match &codec {
+            Some(codec) => IvfBuilder::new_with_codes(
+                &rel,
+                &info.space,
+                index_params(info),
+                centroids,
+                codec,
+                progress,
+            ),
+            None => IvfBuilder::new(&rel, &info.space, index_params(info), centroids, progress),
+        };
+        let mut builder = builder.unwrap_or_else(|e| raise(&rel, e)).with_pool(&pool);
         let mut pushed = 0u64;
         // SAFETY: as for the sampling scan.
         let reltuples = unsafe {
             scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
                 if encode_ptr(&info.space, detoast(datum), &mut payload) {
-                    builder.push(tid, &payload).unwrap_or_else(|e| raise(&rel, e));
+                    let pushed_row = if codes {
+                        // The payload is the raw vector the code is taken of.
+                        builder.push_with_vector(tid, &payload, &payload_floats(&payload))
+                    } else {
+                        builder.push(tid, &payload)
+                    };
+                    pushed_row.unwrap_or_else(|e| raise(&rel, e));
                     pushed += 1;
                 }
             })
@@ -474,8 +685,24 @@ impl AccessMethod for Ivfflat {
         let centroids = train_centroids(info, unsafe { index_lists(index) }, &[], &pool);
         // SAFETY: `index` is the unlogged index whose init fork is written.
         let rel = unsafe { PgRelation::init_fork(index) };
-        let builder = IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {})
-            .unwrap_or_else(|e| raise(&rel, e));
+        let codec = (info.space.storage() == Storage::Codes).then(|| {
+            // SAFETY: `index` is open.
+            let bits = unsafe { index_bits(index) };
+            RabitqCodec::new(info.dims, bits, ROTATION_SEED, code_metric(&info.space))
+                .unwrap_or_else(|e| raise(&rel, e))
+        });
+        let builder = match &codec {
+            Some(codec) => IvfBuilder::new_with_codes(
+                &rel,
+                &info.space,
+                index_params(info),
+                centroids,
+                codec,
+                |_| {},
+            ),
+            None => IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {}),
+        };
+        let builder = builder.unwrap_or_else(|e| raise(&rel, e));
         builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(&rel, e));
         // SAFETY: `index` is open.
         super::recall::store_pending(&rel, &unsafe { relation_name(index) });
@@ -484,7 +711,14 @@ impl AccessMethod for Ivfflat {
     unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {
         // SAFETY: `index` is open and locked by the inserting statement.
         let rel = unsafe { PgRelation::logged(index) };
-        if let Err(e) = ::ivf::insert(&rel, &info.space, tid, payload) {
+        let inserted = if info.space.storage() == Storage::Codes {
+            index_codec(&rel, &info.space).and_then(|codec| {
+                ::ivf::insert_with_codes(&rel, &info.space, &codec, tid, payload, &payload_floats(payload))
+            })
+        } else {
+            ::ivf::insert(&rel, &info.space, tid, payload)
+        };
+        if let Err(e) = inserted {
             raise(&rel, e);
         }
     }
@@ -556,10 +790,10 @@ impl AccessMethod for Ivfflat {
 
     unsafe fn start_search(
         index: pg_sys::Relation,
-        _info: &IndexInfo,
+        info: &IndexInfo,
         query: &[u8],
         space: &QuerySpace,
-    ) -> Scan {
+    ) -> IvfScan {
         let iterative = match guc::IVFFLAT_ITERATIVE_SCAN.get() {
             IvfIterativeScanMode::Off => IterativeScan::Off,
             IvfIterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder {
@@ -576,10 +810,11 @@ impl AccessMethod for Ivfflat {
         };
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
+        let mut search =
+            new_scan(&rel, &info.space, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         // An ivfflat scan holds at most work_mem of candidate rows.
         search.set_memory_limit(guc::work_mem_bytes());
-        search
+        IvfScan::new(search, info)
     }
 
     unsafe fn start_radius_search(
@@ -588,7 +823,7 @@ impl AccessMethod for Ivfflat {
         query: &[u8],
         space: &QuerySpace,
         threshold: f32,
-    ) -> Scan {
+    ) -> IvfScan {
         // Batches of `ivfflat.probes` lists, up to `ivfflat.max_probes` whatever
         // `ivfflat.iterative_scan` says (radius scans have no LIMIT to stop at),
         // until a batch holds no row within the radius.
@@ -600,13 +835,25 @@ impl AccessMethod for Ivfflat {
         };
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        let mut search = Scan::new(&rel, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
+        let mut search =
+            new_scan(&rel, &info.space, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         search.set_memory_limit(guc::work_mem_bytes());
         // Under a metric, lists on the far side of a Voronoi bisector farther than
         // the radius cannot hold rows within it: they are left out. (Inner product
         // is not a metric: those scans read up to `max_probes` lists.)
         let space_of = info.space;
-        if let Some(radius) = euclidean_of(&space_of, threshold as f64).filter(|r| r.is_finite()) {
+        // A code index's row distances are the operator's values (bounds of
+        // them), its centroid distances those of the space.
+        let radius = if space_of.storage() == Storage::Codes {
+            match space_of.metric() {
+                Metric::L2 => Some(threshold as f64),
+                Metric::Cosine => Some((2.0 * threshold as f64).max(0.0).sqrt()),
+                _ => None,
+            }
+        } else {
+            euclidean_of(&space_of, threshold as f64)
+        };
+        if let Some(radius) = radius.filter(|r| r.is_finite()) {
             let skipped = search.skip_lists_outside(
                 &rel,
                 radius,
@@ -615,16 +862,18 @@ impl AccessMethod for Ivfflat {
             );
             skipped.unwrap_or_else(|e| raise(&rel, e));
         }
-        search
+        IvfScan::new(search, info)
     }
 
     unsafe fn next(
-        search: &mut Scan,
+        search: &mut IvfScan,
         index: pg_sys::Relation,
         space: &QuerySpace,
     ) -> Option<(ItemPointer, f32)> {
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        search.next(&rel, space).unwrap_or_else(|e| raise(&rel, e))
+        let row = search.scan.next(&rel, space).unwrap_or_else(|e| raise(&rel, e));
+        search.returned += row.is_some() as u64;
+        row
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! `auto` (the default) stores `vector_cosine_ops` indexes in half precision
 //! and everything else as given; `none` always stores vectors as given;
-//! `half` asks for half precision where the access method supports it. Unit
+//! `half` asks for half precision where the access method supports it;
+//! `rabitq` (ivfflat only) stores RaBitQ codes of `bits` bits per dimension
+//! (the `bits` option, 1 to 8, default [`DEFAULT_BITS`]). Unit
 //! vectors lose the same small fraction of their precision whatever the
 //! data, while under L2 and inner product the loss depends on the data's
 //! scale and offset, which the user knows and we do not: hence opt-in there.
@@ -20,6 +22,12 @@ use super::error;
 pub const AUTO: i32 = 0;
 pub const NONE: i32 = 1;
 pub const HALF: i32 = 2;
+pub const RABITQ: i32 = 3;
+
+/// Bits per dimension of RaBitQ codes when `bits` is not given: at 384
+/// dimensions 4-bit codes leave about a hundred rows per query to recheck,
+/// 1-bit codes too many.
+pub const DEFAULT_BITS: i32 = 4;
 
 /// Adds the option to the reloption kind of an access method. The enum
 /// table must outlive every later parse, so it is leaked, once per backend
@@ -39,6 +47,10 @@ pub unsafe fn register(kind: pg_sys::relopt_kind::Type) {
             symbol_val: HALF,
         },
         pg_sys::relopt_enum_elt_def {
+            string_val: c"rabitq".as_ptr(),
+            symbol_val: RABITQ,
+        },
+        pg_sys::relopt_enum_elt_def {
             string_val: std::ptr::null(),
             symbol_val: 0,
         },
@@ -49,10 +61,10 @@ pub unsafe fn register(kind: pg_sys::relopt_kind::Type) {
         pg_sys::add_enum_reloption(
             kind as pg_sys::bits32,
             c"quantization".as_ptr(),
-            c"How the index stores vectors: auto, none (as given) or half (half precision, exact order by rechecking)".as_ptr(),
+            c"How the index stores vectors: auto, none (as given), half (half precision) or rabitq (RaBitQ codes, ivfflat); exact order by rechecking".as_ptr(),
             members.as_mut_ptr(),
             AUTO,
-            c"Valid values are \"auto\", \"none\" and \"half\".".as_ptr(),
+            c"Valid values are \"auto\", \"none\", \"half\" and \"rabitq\".".as_ptr(),
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
     }
@@ -68,11 +80,13 @@ pub fn parse_elt(offset: usize) -> pg_sys::relopt_parse_elt {
 }
 
 /// The space a new build uses for option value `option`, given the metrics
-/// with which the access method supports half precision (`vector` only).
+/// with which the access method supports half precision (`vector` only) and
+/// whether it supports RaBitQ codes (`codes`).
 pub fn requested(
     space: VectorSpace,
     option: i32,
     half_metrics: &[Metric],
+    codes: bool,
     am: &str,
 ) -> VectorSpace {
     let half = || {
@@ -83,6 +97,20 @@ pub fn requested(
     };
     match option {
         NONE => space,
+        RABITQ if !codes => error(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            &format!("quantization \"rabitq\" is not supported by {am} indexes"),
+            Some("Use an ivfflat index, or quantization = 'half'."),
+        ),
+        RABITQ => space.with_storage(Storage::Codes).unwrap_or_else(|| {
+            error(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                &format!(
+                    "quantization \"rabitq\" is only supported for the l2, ip and cosine operator classes of vector and halfvec in {am} indexes"
+                ),
+                None,
+            )
+        }),
         HALF => half().unwrap_or_else(|| {
             let mut classes: Vec<String> = half_metrics
                 .iter()
@@ -122,7 +150,7 @@ pub fn built(space: VectorSpace, storage: Storage, index_name: &str) -> VectorSp
         error(
             PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
             &format!(
-                "index \"{index_name}\" records half-precision storage for an operator class without it"
+                "index \"{index_name}\" records a storage (half precision or codes) its operator class does not support"
             ),
             Some("REINDEX the index."),
         )

@@ -272,7 +272,7 @@ unsafe fn measure_samples<R: Relation>(
     let ladder = match kind {
         Kind::Hnsw => ::calibrate::hnsw_ladder(guc::MAX_EF_SEARCH as u32),
         Kind::Ivfflat => {
-            let lists = ::ivf::read_meta(rel).map_or(1, |m| m.lists);
+            let lists = super::ivfflat::read_any_meta(rel).map_or(1, |m| m.lists);
             ::calibrate::ivf_ladder(lists)
         }
     };
@@ -315,7 +315,9 @@ unsafe fn measure_samples<R: Relation>(
                         probes: setting as usize,
                         iterative: ::ivf::IterativeScan::Off,
                     };
-                    let mut scan = match ::ivf::Scan::new(rel, &space, &sample.query, &options) {
+                    let scan =
+                        super::ivfflat::new_scan(rel, &info.space, &space, &sample.query, &options);
+                    let mut scan = match scan {
                         Ok(scan) => scan,
                         Err(e) => super::ivfflat::raise(&named, e),
                     };

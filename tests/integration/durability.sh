@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Index durability: hnsw and ivfflat indexes built and then changed by
+# Index durability: hnsw and ivfflat indexes (the latter also with RaBitQ
+# codes, quantization = rabitq) built and then changed by
 # inserts and vacuum survive an immediate shutdown (crash), also in the
 # middle of inserts, and replay on a streaming standby. Indexes of UNLOGGED
 # tables come back empty and usable after a crash and after a standby's
@@ -15,12 +16,14 @@ CREATE TABLE t (id int PRIMARY KEY, v vector(16));
 INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 4000) i;
 CREATE INDEX t_v ON t USING hnsw (v vector_cosine_ops);
 CREATE INDEX t_ivf ON t USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+-- A code index: <#> is served by it.
+CREATE INDEX t_rq ON t USING ivfflat (v vector_ip_ops) WITH (lists = 20, quantization = rabitq);
 -- Exact answers for a few queries, to compare with index answers later.
 CREATE TABLE q AS SELECT id AS qid, v FROM t WHERE id % 500 = 1;
 -- Index answers equal exact answers when the index is searched exhaustively
 -- (hnsw with a huge ef_search, ivfflat probing every list).
 CREATE FUNCTION index_matches_exact() RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE r record; a int[]; b int[]; c int[]; d int[]; ok boolean := true;
+DECLARE r record; a int[]; b int[]; c int[]; d int[]; e int[]; f int[]; ok boolean := true;
 BEGIN
     SET LOCAL hnsw.ef_search = 10000;
     SET LOCAL ivfflat.probes = 20;
@@ -28,10 +31,12 @@ BEGIN
         SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = on;
         SELECT array_agg(id) INTO a FROM (SELECT id FROM t ORDER BY v <=> r.v LIMIT 10) s;
         SELECT array_agg(id) INTO c FROM (SELECT id FROM t ORDER BY v <-> r.v LIMIT 10) s;
+        SELECT array_agg(id) INTO e FROM (SELECT id FROM t ORDER BY v <#> r.v LIMIT 10) s;
         SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = off;
         SELECT array_agg(id) INTO b FROM (SELECT id FROM t ORDER BY v <=> r.v LIMIT 10) s;
         SELECT array_agg(id) INTO d FROM (SELECT id FROM t ORDER BY v <-> r.v LIMIT 10) s;
-        ok := ok AND a = b AND c = d;
+        SELECT array_agg(id) INTO f FROM (SELECT id FROM t ORDER BY v <#> r.v LIMIT 10) s;
+        ok := ok AND a = b AND c = d AND e = f;
     END LOOP;
     RETURN ok;
 END $$;
@@ -142,6 +147,9 @@ check "after a crash during inserts: whole transactions only" 0 "$(sql crash "$P
 check "after a crash during inserts: ivfflat returns every row with all lists probed" "$after" \
     "$(sql crash "$P" -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 20" \
         -c "SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM q LIMIT 1) LIMIT 1000000) s")"
+check "after a crash during inserts: rabitq ivfflat returns every row with all lists probed" "$after" \
+    "$(sql crash "$P" -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 20" \
+        -c "SELECT count(*) FROM (SELECT id FROM t ORDER BY v <#> (SELECT v FROM q LIMIT 1) LIMIT 1000000) s")"
 check "after a crash during inserts: index consistent" t "$(sql crash "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
 check "after a crash during inserts: exact at large ef_search" t "$(sql crash "$P" -c "SELECT index_matches_exact()")"
 sql crash "$P" -c "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(8001, 9000) i" -c "VACUUM t"

@@ -20,10 +20,13 @@
 //! [`crate::bulk_delete`] (both formats). The paths that take no codec
 //! ([`crate::read_meta`], [`crate::insert`], [`crate::Scan::new`]) reject a
 //! code index as an unsupported quantization. The pgrx layer does not create
-//! code indexes yet (no `quantization = rabitq` option).
+//! code indexes with `quantization = rabitq` (`src/am/ivfflat.rs`).
 
 use pagestore::{BlockNumber, ItemPointer, Page, Relation, FIRST_OFFSET};
-use quant::{Estimator, Metric, Quantizer, Rotation};
+use quant::{Estimator, Quantizer, Rotation};
+
+/// The operator a code index's bounds are of (`quant`'s).
+pub use quant::Metric;
 
 use crate::error::IvfError;
 use crate::format::{

@@ -43,6 +43,9 @@ enum Kind {
     L2 { error: f64, gamma: f64 },
     /// `<#>`: the distance is `-q.h`; bound `distance - slack`.
     InnerProduct { slack: f64 },
+    /// The index reports the bound itself (RaBitQ codes): the distance is
+    /// already a lower bound of the operator's value, in its units.
+    Reported,
 }
 
 /// Relative error of an f32 sum of `n` terms (see the module documentation),
@@ -103,6 +106,14 @@ impl OrderByBound {
         }
     }
 
+    /// For indexes whose distances already are lower bounds of the
+    /// operator's value (`Storage::Codes`): passed through unchanged.
+    pub(crate) fn reported() -> Self {
+        OrderByBound {
+            kind: Kind::Reported,
+        }
+    }
+
     /// The bound for a row at index distance `distance`.
     pub fn lower_bound(&self, distance: f32) -> f64 {
         let d = distance as f64;
@@ -117,6 +128,7 @@ impl OrderByBound {
                 }
             }
             Kind::InnerProduct { slack } => d - slack,
+            Kind::Reported => d,
         }
     }
 }

@@ -46,6 +46,16 @@ pub enum Storage {
     /// row ([`VectorSpace::order_by_bound`]), which the executor turns into
     /// exact order by rechecking the heap value.
     Half,
+    /// RaBitQ codes (`ivfflat` with `quantization = rabitq`): the index's
+    /// lists hold codes of the vectors, its centroids are `f32` payloads.
+    /// Payloads of this storage are the vector as the operator sees it, as
+    /// `f32` values, not normalised (`halfvec` values widened exactly), so
+    /// that a payload is also the raw vector a code is encoded from; cosine
+    /// compares them by the cosine distance (centroids are unit vectors).
+    /// The index itself reports each row's provable lower bound of the
+    /// operator's value ([`VectorSpace::order_by_bound`] passes it through),
+    /// which the executor rechecks, as for [`Storage::Half`].
+    Codes,
 }
 
 /// One operator class: how payloads are encoded and compared.
@@ -84,6 +94,13 @@ impl VectorSpace {
                         Metric::L2 | Metric::InnerProduct | Metric::Cosine
                     )
             }
+            Storage::Codes => {
+                matches!(self.element, ElementType::F32 | ElementType::F16)
+                    && matches!(
+                        self.metric,
+                        Metric::L2 | Metric::InnerProduct | Metric::Cosine
+                    )
+            }
         };
         supported.then_some(VectorSpace { storage, ..self })
     }
@@ -94,9 +111,13 @@ impl VectorSpace {
     }
 
     /// The space queries are encoded in: the same operator class at the
-    /// column's own precision. Compare its payloads with stored ones through
-    /// [`VectorSpace::query_distance`].
+    /// column's own precision (for [`Storage::Codes`], the space itself: its
+    /// payloads are the raw vectors as `f32`). Compare its payloads with
+    /// stored ones through [`VectorSpace::query_distance`].
     pub fn query_space(&self) -> Self {
+        if self.storage == Storage::Codes {
+            return *self;
+        }
         VectorSpace {
             storage: Storage::Exact,
             ..*self
@@ -119,6 +140,8 @@ impl VectorSpace {
     pub fn id(&self) -> u16 {
         let element = match (self.element, self.storage) {
             (ElementType::F32, Storage::Half) => 5,
+            (ElementType::F32, Storage::Codes) => 6,
+            (ElementType::F16, Storage::Codes) => 7,
             (ElementType::F32, _) => 1,
             (ElementType::F16, _) => 2,
             (ElementType::Sparse, _) => 3,
@@ -141,6 +164,7 @@ impl VectorSpace {
         match self.element {
             ElementType::F32 if self.storage == Storage::Half => Some(dims * 2),
             ElementType::F32 => Some(dims * 4),
+            ElementType::F16 if self.storage == Storage::Codes => Some(dims * 4),
             ElementType::F16 => Some(dims * 2),
             ElementType::Sparse => None,
             ElementType::Bit => Some(dims.div_ceil(8)),
@@ -153,7 +177,9 @@ impl VectorSpace {
     /// normalised vector to f16 costs about 1e-3 of relative precision,
     /// enough to order near-ties differently from exact search.
     pub fn normalizes(&self) -> bool {
-        self.metric == Metric::Cosine && self.element != ElementType::F16
+        self.metric == Metric::Cosine
+            && self.element != ElementType::F16
+            && self.storage != Storage::Codes
     }
 
     /// Encodes a `vector` into `out` (cleared first). Returns false, leaving
@@ -208,6 +234,14 @@ impl VectorSpace {
         if self.metric == Metric::Cosine && !values.iter().any(|v| v.to_f32() != 0.0) {
             return false;
         }
+        if self.storage == Storage::Codes {
+            // Widened exactly: the values the operator computes with.
+            out.reserve(values.len() * 4);
+            for v in values {
+                out.extend_from_slice(&v.to_f32().to_ne_bytes());
+            }
+            return true;
+        }
         out.extend_from_slice(bytemuck::cast_slice(values));
         true
     }
@@ -257,6 +291,14 @@ impl VectorSpace {
     /// prefix rather than panicking.
     #[inline]
     pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        if self.storage == Storage::Codes {
+            let (a, b) = (floats(a), floats(b));
+            return match self.metric {
+                Metric::L2 => kernels::l2_squared_f32(a, b),
+                Metric::Cosine => kernels::cosine_distance_f32(a, b) as f32,
+                _ => -kernels::dot_f32(a, b),
+            };
+        }
         match self.element {
             ElementType::F32 if self.storage == Storage::Half => {
                 let (a, b) = (halves(a), halves(b));
@@ -324,7 +366,7 @@ impl VectorSpace {
                     _ => -kernels::dot_f32_f16(query, stored),
                 }
             }
-            Storage::Exact => self.distance(query, stored),
+            Storage::Exact | Storage::Codes => self.distance(query, stored),
         }
     }
 
@@ -370,8 +412,10 @@ impl VectorSpace {
         dims: usize,
         max_payload_norm: impl FnOnce() -> f64,
     ) -> Option<OrderByBound> {
-        if self.storage == Storage::Exact {
-            return None;
+        match self.storage {
+            Storage::Exact => return None,
+            Storage::Codes => return Some(OrderByBound::reported()),
+            Storage::Half => {}
         }
         Some(match self.metric {
             Metric::Cosine => OrderByBound::cosine(dims),
@@ -396,6 +440,9 @@ impl VectorSpace {
                 out.extend(halves(payload).iter().map(|h| h.to_f32()))
             }
             ElementType::F32 => out.extend_from_slice(floats(payload)),
+            ElementType::F16 if self.storage == Storage::Codes => {
+                out.extend_from_slice(floats(payload))
+            }
             ElementType::F16 => out.extend(halves(payload).iter().map(|h| h.to_f32())),
             ElementType::Bit => {
                 for byte in payload {
@@ -413,6 +460,15 @@ impl VectorSpace {
     /// bit vectors. Returns false for an unusable (zero) cosine centroid.
     pub fn encode_centroid(&self, centroid: &[f32], dims: usize, out: &mut Vec<u8>) -> bool {
         let centroid = &centroid[..dims.min(centroid.len())];
+        if self.storage == Storage::Codes {
+            // Unit centroids under cosine: codes are of `o / |o| - c`.
+            let unit = VectorSpace {
+                element: ElementType::F32,
+                storage: Storage::Exact,
+                ..*self
+            };
+            return unit.encode_f32(centroid, out);
+        }
         match self.element {
             ElementType::F32 | ElementType::F16 => self.encode_f32(centroid, out),
             ElementType::Bit => {
@@ -551,11 +607,23 @@ impl ivf::Space for VectorSpace {
     fn query_size(&self, stored_size: usize) -> usize {
         match self.storage {
             Storage::Half => stored_size * 2,
-            Storage::Exact => stored_size,
+            Storage::Exact | Storage::Codes => stored_size,
         }
     }
 
     fn dense(&self) -> Option<ivf::DenseEncoding> {
+        if self.storage == Storage::Codes {
+            let metric = match self.metric {
+                Metric::L2 => ivf::Metric::L2,
+                Metric::InnerProduct => ivf::Metric::InnerProduct,
+                Metric::Cosine => ivf::Metric::Cosine,
+                _ => return None,
+            };
+            return Some(ivf::DenseEncoding {
+                element: ivf::Element::F32,
+                metric,
+            });
+        }
         if self.storage == Storage::Half {
             // Halves rank like the vectors they round (normalised under
             // cosine), by the same metric.

@@ -289,3 +289,66 @@ mod half_storage {
         }
     }
 }
+
+/// RaBitQ code storage: payloads are the raw vectors as f32 (halfvec values
+/// widened exactly, nothing normalised), queries are encoded the same way,
+/// distances rank like the operators, centroids are unit vectors under
+/// cosine, and the index's distances pass through as the reported bounds.
+#[test]
+fn codes_storage_keeps_raw_f32_payloads() {
+    use crate::Storage;
+    for e in [ElementType::F32, ElementType::F16] {
+        for m in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+            let s = space(e, m).with_storage(Storage::Codes).unwrap();
+            assert_eq!(s.query_space(), s);
+            assert_eq!(s.payload_size(3), Some(12));
+            assert!(!s.normalizes());
+            let v = [1.5f32, -2.0, 0.25];
+            let mut p = Vec::new();
+            match e {
+                ElementType::F32 => assert!(s.encode_f32(&v, &mut p)),
+                _ => {
+                    let h: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+                    assert!(s.encode_f16(&h, &mut p))
+                }
+            }
+            let floats: Vec<f32> = bytemuck::pod_collect_to_vec(&p);
+            assert_eq!(floats, v, "{e:?} {m:?}: the raw values");
+            let w = [0.5f32, 1.0, -1.0];
+            let mut q = Vec::new();
+            assert!(space(ElementType::F32, m)
+                .with_storage(Storage::Codes)
+                .unwrap()
+                .encode_f32(&w, &mut q));
+            let d = s.distance(&q, &p) as f64;
+            let expected = match m {
+                Metric::L2 => v.iter().zip(&w).map(|(a, b)| ((a - b) * (a - b)) as f64).sum(),
+                Metric::InnerProduct => -dot(&v, &w),
+                _ => 1.0 - dot(&v, &w) / (dot(&v, &v).sqrt() * dot(&w, &w).sqrt()),
+            };
+            assert!((d - expected).abs() < 1e-5, "{e:?} {m:?}: {d} vs {expected}");
+            assert_eq!(s.query_distance(&q, &p), s.distance(&q, &p));
+            let bound = s.order_by_bound(&q, 3, || 0.0).unwrap();
+            assert_eq!(bound.lower_bound(0.125), 0.125);
+            let mut c = Vec::new();
+            assert!(s.encode_centroid(&[3.0, 4.0, 0.0], 3, &mut c));
+            let c: Vec<f32> = bytemuck::pod_collect_to_vec(&c);
+            if m == Metric::Cosine {
+                assert!((c[0] - 0.6).abs() < 1e-6 && (c[1] - 0.8).abs() < 1e-6);
+            } else {
+                assert_eq!(c, [3.0, 4.0, 0.0]);
+            }
+            let mut dense = Vec::new();
+            assert!(s.decode_dense(&p, &mut dense));
+            assert_eq!(dense, v);
+        }
+    }
+    // Only the float classes of vector and halfvec have codes.
+    assert!(space(ElementType::F32, Metric::L1).with_storage(Storage::Codes).is_none());
+    assert!(space(ElementType::Bit, Metric::Hamming).with_storage(Storage::Codes).is_none());
+    assert!(space(ElementType::Sparse, Metric::L2).with_storage(Storage::Codes).is_none());
+    let a = space(ElementType::F32, Metric::L2).with_storage(Storage::Codes).unwrap();
+    let b = space(ElementType::F16, Metric::L2).with_storage(Storage::Codes).unwrap();
+    assert_ne!(a.id(), b.id());
+    assert_ne!(a.id(), space(ElementType::F32, Metric::L2).id());
+}
