@@ -802,17 +802,31 @@ unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, e
     }
 }
 
+/// [`decide`] with the index's own option: the setting a scan of `index`
+/// (of access method `kind`) starts with for a query with LIMIT + OFFSET
+/// `k`. What EXPLAIN reports and what the planner charges
+/// (`cost::planned_setting`).
+///
+/// # Safety
+/// `index` is an open index of access method `kind`.
+pub unsafe fn decide_for(kind: Kind, index: pg_sys::Relation, k: Option<u32>) -> Decision {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let option = match kind {
+            Kind::Hnsw => super::hnsw::ef_search_option(index),
+            Kind::Ivfflat => super::ivfflat::probes_option(index),
+        };
+        decide(kind, index, k, option)
+    }
+}
+
 /// EXPLAIN's line for a scan of `index` with LIMIT `k`: when a recall
 /// target is set or the index's option decided the setting.
 unsafe fn explain_note(index: pg_sys::Relation, k: Option<u32>) -> Option<String> {
     // SAFETY: `index` is open.
     unsafe {
                 let kind = Kind::of(index)?;
-                let option = match kind {
-                    Kind::Hnsw => super::hnsw::ef_search_option(index),
-                    Kind::Ivfflat => super::ivfflat::probes_option(index),
-                };
-                let d = decide(kind, index, k, option);
+                let d = decide_for(kind, index, k);
                 (guc::TARGET_RECALL.get() > 0.0 || d.source == SettingSource::IndexOption).then(|| {
                     format!(
                         "pgvector_rs: {} scan of {}: {} = {} ({})",
