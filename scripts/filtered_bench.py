@@ -11,7 +11,9 @@
 already be created in each database (`CREATE EXTENSION vector` on pgvector's server,
 `CREATE EXTENSION pgvector_rs` on ours). Nothing is built here.
 
-`run` sets `hnsw.iterative_scan = relaxed_order` and, for each selectivity, runs
+`run` sets `hnsw.iterative_scan = relaxed_order` (and, with `--target-recall X`,
+`pgvector_rs.target_recall = X`; the plan column then names the ef_search the scan
+starts with) and, for each selectivity, runs
 `SELECT id FROM filtered_items WHERE cat < X ORDER BY emb <=> q LIMIT 10` for the first
 N held-out queries (query.npy), with the planner's choice and with each plan forced
 (`--modes`): the plan (graph or btree), the mean rows returned, recall@10 against the
@@ -94,7 +96,7 @@ MODES = {
 }
 
 
-def run(servers, nqueries, repeat, modes):
+def run(servers, nqueries, repeat, modes, target=None):
     queries = [literal(q) for q in read_npy_f16(f"{DATA}/query.npy", nqueries)]
     sql = "SELECT id FROM filtered_items WHERE cat < {b} ORDER BY emb <=> '{q}' LIMIT 10"
     results = []
@@ -102,6 +104,9 @@ def run(servers, nqueries, repeat, modes):
         with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
             conn.execute("SET hnsw.iterative_scan = relaxed_order")
             conn.execute("SET jit = off")
+            if target is not None:
+                # pgvector_rs only; on another server it is an unused placeholder
+                conn.execute(f"SET pgvector_rs.target_recall = {float(target)}")
             for label, bound in SELECTIVITIES:
                 # exact answers: no vector index
                 with conn.transaction():
@@ -114,6 +119,12 @@ def run(servers, nqueries, repeat, modes):
                         for setting in MODES[mode]:
                             conn.execute(setting)
                         plan = plan_of(conn, sql.format(b=bound, q=queries[0]))
+                        if target is not None:
+                            # the setting the scan starts with (EXPLAIN's line), if the graph
+                            note = [r[0] for r in conn.execute("EXPLAIN " + sql.format(b=bound, q=queries[0]))
+                                    if r[0].startswith("pgvector_rs:")]
+                            if note:
+                                plan += " (" + note[0].split(": ")[2].split(" (")[0] + ")"
                         got = [[r[0] for r in conn.execute(sql.format(b=bound, q=q))] for q in queries]
                         rows = statistics.mean(len(g) for g in got)
                         recall = statistics.mean(
@@ -145,13 +156,15 @@ def main():
     pr.add_argument("server", nargs="+", help="NAME=DSN")
     pr.add_argument("--queries", type=int, default=50)
     pr.add_argument("--repeat", type=int, default=3)
+    pr.add_argument("--target-recall", type=float,
+                    help="SET pgvector_rs.target_recall to this in every session")
     pr.add_argument("--modes", default="planner,exact,graph",
                     help="comma-separated: planner (its choice), exact, graph (forced)")
     a = p.parse_args()
     if a.cmd == "load":
         load(a.dsn)
     else:
-        run([tuple(s.split("=", 1)) for s in a.server], a.queries, a.repeat, a.modes.split(","))
+        run([tuple(s.split("=", 1)) for s in a.server], a.queries, a.repeat, a.modes.split(","), a.target_recall)
 
 
 if __name__ == "__main__":

@@ -280,6 +280,74 @@ pub mod model {
             assert_eq!(ivf_ratio(&plain, &demand(10.0, 0.001)), 0.1);
         }
 
+        /// The calibration of the README's pypi-minilm-100k example (hnsw, m 16).
+        fn pypi_calibration() -> ::calibrate::Calibration {
+            #[rustfmt::skip]
+            let recall: Vec<f32> = vec![
+                0.810, 0.875, 0.900, 0.945, 0.970, 0.970, 0.985, 0.990, 1.000, 1.000,
+                0.808, 0.869, 0.902, 0.938, 0.960, 0.970, 0.982, 0.992, 0.996, 0.998,
+                0.099, 0.159, 0.249, 0.398, 0.639, 0.932, 0.960, 0.976, 0.987, 0.993,
+            ];
+            ::calibrate::Calibration {
+                queries: 200,
+                rows: 100_000,
+                held_out: true,
+                ks: vec![1, 10, 100],
+                settings: vec![10, 16, 25, 40, 64, 100, 160, 250, 400, 640],
+                recall,
+            }
+        }
+
+        #[test]
+        fn a_recall_target_is_charged_at_the_beam_it_chooses() {
+            // The planner passes the setting the scan will start with (the
+            // calibration's choice for the target at the query's k).
+            let cal = pypi_calibration();
+            let low = cal.choose_confident(0.90, 10, 10).setting as f64;
+            let high = cal.choose_confident(0.99, 10, 10).setting as f64;
+            assert!(low < 40.0 && high > 200.0, "{low} {high}");
+            let at = |ef: f64| GraphScan {
+                ef_search: ef,
+                ..graph(true)
+            };
+            // unfiltered: the charge follows the chosen beam
+            let unfiltered = demand(10.0, 1.0);
+            assert!(hnsw_ratio(&at(low), &unfiltered) < hnsw_ratio(&at(40.0), &unfiltered));
+            assert!(hnsw_ratio(&at(40.0), &unfiltered) < hnsw_ratio(&at(high), &unfiltered));
+            // a 10% filter needs 100 rows in order: the default beam and the
+            // low target are charged for those; the high target searches
+            // with its larger beam from the start, and is charged for it
+            assert_eq!(hnsw_effective_ef(&at(low), &demand(10.0, 0.1)), 100.0);
+            assert_eq!(hnsw_effective_ef(&at(40.0), &demand(10.0, 0.1)), 100.0);
+            assert_eq!(hnsw_effective_ef(&at(high), &demand(10.0, 0.1)), high);
+            assert!(hnsw_ratio(&at(high), &demand(10.0, 0.1)) > hnsw_ratio(&at(40.0), &demand(10.0, 0.1)));
+            // a 1% filter needs 1,000 rows, more than either beam: no change
+            assert_eq!(
+                hnsw_ratio(&at(high), &demand(10.0, 0.01)),
+                hnsw_ratio(&at(40.0), &demand(10.0, 0.01))
+            );
+            // LIMIT 100 at 0.99 asks for a larger beam still
+            let high100 = cal.choose_confident(0.99, 100, 100).setting as f64;
+            assert!(high100 > high, "{high100} {high}");
+            assert_eq!(hnsw_effective_ef(&at(high100), &demand(100.0, 0.5)), high100);
+        }
+
+        #[test]
+        fn a_recall_target_is_charged_at_the_probes_it_chooses() {
+            let lists = |probes: f64| ListScan {
+                lists: 100.0,
+                probes,
+                iterative: true,
+                max_probes: 100.0,
+            };
+            // 10% needs 100 rows, in one list of 1,000: the probes chosen
+            // decide what is read
+            assert_eq!(ivf_ratio(&lists(1.0), &demand(10.0, 0.1)), 0.01);
+            assert_eq!(ivf_ratio(&lists(12.0), &demand(10.0, 0.1)), 0.12);
+            // 0.1% needs 10 lists: in batches of the chosen probes
+            assert_eq!(ivf_ratio(&lists(4.0), &demand(10.0, 0.001)), 0.12);
+        }
+
         #[test]
         fn a_radius_bounds_the_rows_needed() {
             let d = Demand {
@@ -375,6 +443,39 @@ pub unsafe fn demand(
             other_selectivity: other,
             index_selectivity,
         }
+    }
+}
+
+/// The query's k as the planner sees it: LIMIT + OFFSET when both are
+/// known at plan time (`limit_tuples`), else `None` (no LIMIT, or a
+/// parameter of a generic plan).
+pub unsafe fn planned_k(root: *mut pg_sys::PlannerInfo) -> Option<u32> {
+    // SAFETY: the planner's state, valid while a path is costed.
+    let limit = unsafe { (*root).limit_tuples };
+    (limit >= 1.0).then(|| limit.min(u32::MAX as f64) as u32)
+}
+
+/// The `ef_search` (`probes`) a scan of `path`'s index will start with:
+/// [`recall::decide`](super::recall::decide), the one function the scan
+/// itself calls, at the planner's k. Under `pgvector_rs.target_recall`
+/// that is the calibrated setting for the target, so a high target charges
+/// the graph for the larger beam it will search with (and the exact plan
+/// wins where it is cheaper than the graph at that recall); an index
+/// option counts as it will at run time.
+pub unsafe fn planned_setting(
+    kind: super::recall::Kind,
+    root: *mut pg_sys::PlannerInfo,
+    path: *mut pg_sys::IndexPath,
+) -> f64 {
+    // SAFETY: the planner holds a lock on every index of the relations it
+    // plans (taken in `get_relation_info`), so opening with NoLock is safe,
+    // as pgvector's cost estimates do to read the meta page.
+    unsafe {
+        let oid = (*(*path).indexinfo).indexoid;
+        let index = pg_sys::index_open(oid, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let decision = super::recall::decide_for(kind, index, planned_k(root));
+        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+        decision.setting.max(1) as f64
     }
 }
 

@@ -440,7 +440,7 @@ impl AccessMethod for Hnsw {
             // the scan needs to return LIMIT rows past the other quals.
             let scan = cost::model::GraphScan {
                 m,
-                ef_search: guc::HNSW_EF_SEARCH.get() as f64,
+                ef_search: cost::planned_setting(super::recall::Kind::Hnsw, root, path),
                 iterative: guc::HNSW_ITERATIVE_SCAN.get() != IterativeScanMode::Off
                     || !(*path).indexclauses.is_null(),
                 max_scan_tuples: guc::HNSW_MAX_SCAN_TUPLES.get() as f64,

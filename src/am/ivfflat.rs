@@ -756,7 +756,7 @@ impl AccessMethod for Ivfflat {
             // (at the lists the scan needs to return LIMIT rows past the other quals)
             let scan = cost::model::ListScan {
                 lists,
-                probes: guc::IVFFLAT_PROBES.get() as f64,
+                probes: cost::planned_setting(super::recall::Kind::Ivfflat, root, path),
                 iterative: guc::IVFFLAT_ITERATIVE_SCAN.get() != IvfIterativeScanMode::Off
                     || !(*path).indexclauses.is_null(),
                 max_probes: guc::IVFFLAT_MAX_PROBES.get() as f64,

@@ -11,33 +11,10 @@
 # Skipped when the dataset is not beside the checkout.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DATASET=${PYPI_DATASET:-$PROJECT_DIR/../shared/datasets/pypi-minilm-100k}
-if [ ! -f "$DATASET/base.npy" ]; then
-    echo "ok - real-data recall # SKIP no dataset at $DATASET"
-    exit 0
-fi
-P=28820
-fresh_cluster recall "$P"
-cargo build --release -q -p pgvector_rs-bench
-BENCH=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/pgvector_rs-bench
-URL="host=$(cluster_dir recall) port=$P user=postgres dbname=postgres"
+bench_setup recall 28820 "real-data recall"
 
 # run LABEL MIN_RECALL ARGS...: one bench run that must reach MIN_RECALL.
-run() {
-    local label=$1 min=$2
-    shift 2
-    local log
-    log=$(mktemp)
-    if "$BENCH" run --dataset "$DATASET" --max-base 20000 --queries 200 --warmup 10 --url "$URL" \
-        --extension pgvector_rs --min-recall "$min" "$@" >"$log" 2>&1; then
-        echo "ok - $label: $(grep -E '^\| (default|[0-9])' "$log" | head -1 | cut -d'|' -f2,3 | tr -s ' ')"
-    else
-        echo "not ok - $label"
-        sed 's/^/# /' "$log" | grep -vE '^# +[0-9]+:' | tail -15
-        FAILURES=$((FAILURES + 1))
-    fi
-    rm -f "$log"
-}
+run() { bench_check 200 "$@"; }
 
 run "vector_cosine_ops recall@10 >= 0.93" 0.93 --metric cosine --index "USING hnsw (emb vector_cosine_ops)"
 run "vector_cosine_ops, quantization none, recall@10 >= 0.93" 0.93 --metric cosine --index "USING hnsw (emb vector_cosine_ops) WITH (quantization = none)"

@@ -64,6 +64,51 @@ RESET ivfflat.probes;
 RESET ivfflat.iterative_scan;
 
 DROP TABLE items;
+
+-- Under a recall target the graph is charged at the ef_search the target
+-- will choose (the index's calibration at the query's LIMIT, the same
+-- decision the scan makes), not at hnsw.ef_search. On data where a high
+-- recall needs a large beam (random 128-d vectors: recall@10 0.99 needs
+-- ef_search about 640 here, 0.9 about 150), a high target makes the exact
+-- plan win where it is cheaper than the graph at that recall; a low target
+-- keeps the graph.
+SELECT setseed(0.42);
+CREATE TABLE items (id int, cat int, emb vector(128));
+INSERT INTO items SELECT i, i % 1000, ARRAY(SELECT random() - 0.5 FROM generate_series(1, 128) WHERE i >= 0)
+FROM generate_series(0, 9999) i;
+CREATE INDEX items_cat ON items (cat);
+CREATE INDEX items_graph ON items USING hnsw (emb vector_l2_ops);
+VACUUM ANALYZE items;
+SELECT emb AS q FROM items WHERE id = 123 \gset
+CREATE FUNCTION target_plans(target text) RETURNS TABLE (target_recall text, selectivity text, plan text) LANGUAGE plpgsql AS $$
+DECLARE s record;
+BEGIN
+    PERFORM set_config('pgvector_rs.target_recall', target, true);
+    FOR s IN SELECT * FROM (VALUES ('20%', 'cat < 200'), ('10%', 'cat < 100'), ('1%', 'cat < 10')) v(label, filter) LOOP
+        target_recall := target;
+        selectivity := s.label;
+        plan := plan_kind(format('SELECT id FROM items WHERE %s ORDER BY emb <-> %L LIMIT 10', s.filter, current_setting('my.q')));
+        RETURN NEXT;
+    END LOOP;
+END $$;
+SELECT set_config('my.q', :'q', false) IS NOT NULL AS q_set;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT * FROM target_plans('0');
+SELECT * FROM target_plans('0.9');
+SELECT * FROM target_plans('0.99');
+-- an explicitly set hnsw.ef_search wins over the target, in the estimate too
+SET hnsw.ef_search = 40;
+SELECT * FROM target_plans('0.99');
+RESET hnsw.ef_search;
+-- so does the index's own option
+ALTER INDEX items_graph SET (ef_search = 40);
+SELECT * FROM target_plans('0');
+ALTER INDEX items_graph SET (ef_search = 1000);
+SELECT * FROM target_plans('0');
+ALTER INDEX items_graph RESET (ef_search);
+RESET hnsw.iterative_scan;
+DROP TABLE items;
+DROP FUNCTION target_plans(text);
 DROP FUNCTION plans(text);
 DROP FUNCTION plan_kind(text);
 RESET my.q;

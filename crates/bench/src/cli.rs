@@ -104,6 +104,14 @@ pub struct RunArgs {
     /// ivfflat.probes=1,5,10) or `none`.
     #[arg(long, default_value = "none")]
     pub sweep: SweepSpec,
+    /// After the sweep, run the query set again under each recall target
+    /// (`SET pgvector_rs.target_recall = x`, comma-separated, e.g.
+    /// 0.9,0.95,0.99; pgvector_rs only) and report each next to the best
+    /// setting of the sweep reaching the same recall. The sweep's setting
+    /// must not also be set by --setup (an explicitly set ef_search or
+    /// probes wins over a target).
+    #[arg(long, value_delimiter = ',', value_name = "RECALL,...")]
+    pub target_recall: Vec<f64>,
     /// Neighbours per query (LIMIT k) and the k of recall@k.
     #[arg(short, long, default_value_t = 10)]
     pub k: usize,

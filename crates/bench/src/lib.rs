@@ -13,3 +13,4 @@ pub mod progress;
 pub mod recall;
 pub mod report;
 pub mod sweep;
+pub mod target;

@@ -14,6 +14,7 @@ use crate::progress;
 use crate::recall::RecallEvaluator;
 use crate::report::{self, ResultRecord, RunInfo, SweepPoint};
 use crate::sweep::Workload;
+use crate::target;
 
 pub fn run(args: &RunArgs) -> Result<()> {
     db::check_identifier(&args.table, "table name")?;
@@ -26,6 +27,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     ensure!(args.k > 0, "-k must be at least 1");
     ensure!(args.queries != Some(0), "--queries must be at least 1");
+    ensure!(
+        args.target_recall.iter().all(|&t| t > 0.0 && t <= 1.0),
+        "--target-recall values must be in (0, 1]"
+    );
     ensure!(
         !args.clients.is_empty() && args.clients.iter().all(|&c| c > 0),
         "--clients needs positive counts"
@@ -109,7 +114,56 @@ pub fn run(args: &RunArgs) -> Result<()> {
             points.push(point);
         }
     }
+    let mut targets = Vec::new();
+    for &target in &args.target_recall {
+        let value = target.to_string();
+        let setting = Some((target::TARGET_GUC, value.as_str()));
+        let chosen = chosen_setting(args, &sql, &literals[0], &value)?;
+        for &clients in &args.clients {
+            let phase = format!("{}={value}, {clients} client(s)", target::TARGET_GUC);
+            let bar = progress::bar(literals.len() as u64, &phase);
+            let measurement = workload.measure(setting, clients, &bar)?;
+            bar.finish_and_clear();
+            let point = SweepPoint {
+                guc: Some(target::TARGET_GUC.to_string()),
+                value: Some(value.clone()),
+                clients,
+                recall: evaluator.mean_recall(&measurement.results),
+                qps: measurement.qps(),
+                latency: LatencySummary::from_ms(&measurement.latencies_ms),
+            };
+            progress::status(format!(
+                "{phase} ({}): recall@{} {:.3}, {} QPS, p50 {} ms",
+                chosen.as_deref().unwrap_or("setting not reported"),
+                args.k,
+                point.recall,
+                report::format_sig3(point.qps),
+                report::format_sig3(point.latency.p50_ms),
+            ));
+            if let Some(out) = &args.out {
+                report::append_jsonl(
+                    out,
+                    &[ResultRecord {
+                        run: run.clone(),
+                        point: point.clone(),
+                    }],
+                )?;
+            }
+            targets.push(target::TargetPoint {
+                target: value.clone(),
+                chosen: chosen.clone(),
+                point,
+            });
+        }
+    }
     print!("{}", report::markdown(&run, &points));
+    if !targets.is_empty() {
+        print!("{}", target::markdown(args.k, &targets, &points));
+    }
+    let points: Vec<SweepPoint> = points
+        .into_iter()
+        .chain(targets.into_iter().map(|t| t.point))
+        .collect();
     if let Some(min) = args.min_recall {
         let low: Vec<String> = points
             .iter()
@@ -182,6 +236,21 @@ fn check_plan(args: &RunArgs, sql: &str, literal: &str, index_name: Option<Strin
         }
     }
     Ok(())
+}
+
+/// The setting the server chooses under recall target `value`, from the
+/// line pgvector_rs adds to EXPLAIN. One query first loads the library (the
+/// first statement of a session that loads it gets no EXPLAIN line).
+fn chosen_setting(args: &RunArgs, sql: &str, literal: &str, value: &str) -> Result<Option<String>> {
+    let mut client = db::connect(&args.url)?;
+    db::run_statements(&mut client, &args.setup)?;
+    client.query(sql, &[&query::TextParam(literal)])?;
+    client.execute(
+        "SELECT set_config($1, $2, false)",
+        &[&target::TARGET_GUC, &value],
+    )?;
+    let plan = query::explain(&mut client, sql, literal)?;
+    Ok(target::chosen_setting(&plan))
 }
 
 /// Compares shipped nearest-neighbour distances with ours: a mismatch most
