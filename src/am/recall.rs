@@ -308,8 +308,9 @@ unsafe fn measure_samples<R: Relation>(
         }
     };
     let space = SearchSpace(info.space);
-    // Quantized storage reports approximate distances: compare ids only.
-    let ties = info.space.storage() == Storage::Exact;
+    // Quantized hnsw storage reports approximate distances: compare ids
+    // only. ivfflat's measure below keeps exact distances.
+    let ties = kind == Kind::Ivfflat || info.space.storage() == Storage::Exact;
     let mut tally = Tally::new(&KS, &ladder);
     let mut found: Vec<(u64, f32)> = Vec::with_capacity(MAX_K + 1);
     let memory_limit =
@@ -357,16 +358,36 @@ unsafe fn measure_samples<R: Relation>(
                         Err(e) => super::ivfflat::raise(&named, e),
                     };
                     scan.set_memory_limit(guc::work_mem_bytes());
-                    for _ in 0..=MAX_K {
+                    // The executor rechecks every row an ivfflat scan returns
+                    // (half precision and codes report lower bounds), so a
+                    // query gets the exact top k of the rows in the probed
+                    // lists: a true neighbour is found exactly when its row
+                    // is in one of them. Reading the scan to its end and
+                    // keeping the true neighbours it holds measures that for
+                    // every storage (taking the first rows in bound order
+                    // would understate recall under codes, and the ladder
+                    // would climb past the setting the target needs).
+                    let exact = &truth[q];
+                    let index_of: std::collections::HashMap<u64, usize> =
+                        exact.iter().enumerate().map(|(i, &(t, _))| (t, i)).collect();
+                    let mut seen = vec![false; exact.len()];
+                    loop {
                         match scan.next(rel, &space) {
-                            Ok(Some((tid, d))) => keep(tid_id(tid), d),
+                            Ok(Some((tid, _))) => {
+                                let id = tid_id(tid);
+                                if let Some(&i) = index_of.get(&id) {
+                                    seen[i] = true;
+                                }
+                            }
                             Ok(None) => break,
                             // More candidates than work_mem holds: larger
                             // settings cannot be measured (nor run).
                             Err(::ivf::IvfError::OutOfMemory { .. }) => break 'ladder,
                             Err(e) => super::ivfflat::raise(&named, e),
                         }
+                        check_for_interrupts();
                     }
+                    found.extend(exact.iter().zip(&seen).filter(|(_, &s)| s).map(|(&e, _)| e));
                 }
             }
             found.truncate(MAX_K);
