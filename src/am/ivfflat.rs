@@ -150,6 +150,20 @@ pub(crate) fn raise(rel: &PgRelation, e: IvfError) -> ! {
     error(code, &e.to_string(), None)
 }
 
+/// The codec a build of `index` writes codes with: a new one from the
+/// index's `bits` and the build's rotation seed, when it stores codes.
+///
+/// # Safety
+/// `index` is an open ivfflat index.
+unsafe fn build_codec(index: pg_sys::Relation, info: &IndexInfo, rel: &PgRelation) -> Option<RabitqCodec> {
+    (info.space.storage() == Storage::Codes).then(|| {
+        // SAFETY: the caller passes an open index.
+        let bits = unsafe { index_bits(index) };
+        RabitqCodec::new(info.dims, bits, ROTATION_SEED, code_metric(&info.space))
+            .unwrap_or_else(|e| raise(rel, e))
+    })
+}
+
 /// Raises a sampling failure with pgvector's message.
 fn raise_sample(e: SampleError) -> ! {
     match e {
@@ -621,23 +635,16 @@ impl AccessMethod for Ivfflat {
             }
         };
         let codes = info.space.storage() == Storage::Codes;
-        let codec = codes.then(|| {
-            // SAFETY: `index` is the open index being built.
-            let bits = unsafe { index_bits(index) };
-            RabitqCodec::new(info.dims, bits, ROTATION_SEED, code_metric(&info.space))
-                .unwrap_or_else(|e| raise(&rel, e))
-        });
-        let builder = match &codec {
-            Some(codec) => IvfBuilder::new_with_codes(
-                &rel,
-                &info.space,
-                index_params(info),
-                centroids,
-                codec,
-                progress,
-            ),
-            None => IvfBuilder::new(&rel, &info.space, index_params(info), centroids, progress),
-        };
+        // SAFETY: `index` is the open index being built.
+        let codec = unsafe { build_codec(index, info, &rel) };
+        let builder = IvfBuilder::new_maybe_codes(
+            &rel,
+            &info.space,
+            index_params(info),
+            centroids,
+            codec.as_ref(),
+            progress,
+        );
         let mut builder = builder.unwrap_or_else(|e| raise(&rel, e)).with_pool(&pool);
         let mut pushed = 0u64;
         // SAFETY: as for the sampling scan.
@@ -685,23 +692,16 @@ impl AccessMethod for Ivfflat {
         let centroids = train_centroids(info, unsafe { index_lists(index) }, &[], &pool);
         // SAFETY: `index` is the unlogged index whose init fork is written.
         let rel = unsafe { PgRelation::init_fork(index) };
-        let codec = (info.space.storage() == Storage::Codes).then(|| {
-            // SAFETY: `index` is open.
-            let bits = unsafe { index_bits(index) };
-            RabitqCodec::new(info.dims, bits, ROTATION_SEED, code_metric(&info.space))
-                .unwrap_or_else(|e| raise(&rel, e))
-        });
-        let builder = match &codec {
-            Some(codec) => IvfBuilder::new_with_codes(
-                &rel,
-                &info.space,
-                index_params(info),
-                centroids,
-                codec,
-                |_| {},
-            ),
-            None => IvfBuilder::new(&rel, &info.space, index_params(info), centroids, |_| {}),
-        };
+        // SAFETY: `index` is open.
+        let codec = unsafe { build_codec(index, info, &rel) };
+        let builder = IvfBuilder::new_maybe_codes(
+            &rel,
+            &info.space,
+            index_params(info),
+            centroids,
+            codec.as_ref(),
+            |_| {},
+        );
         let builder = builder.unwrap_or_else(|e| raise(&rel, e));
         builder.with_pool(&pool).finish().unwrap_or_else(|e| raise(&rel, e));
         // SAFETY: `index` is open.

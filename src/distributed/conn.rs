@@ -112,19 +112,6 @@ unsafe extern "C-unwind" fn at_exit(_code: c_int, _arg: pg_sys::Datum) {
     }
 }
 
-fn raise(code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String>) -> ! {
-    let mut r =
-        pgrx::pg_sys::panic::ErrorReport::new(code, message, "pgvector_rs distributed search");
-    if let Some(d) = detail {
-        r = r.set_detail(d);
-    }
-    if let Some(h) = hint {
-        r = r.set_hint(h);
-    }
-    r.report(pgrx::PgLogLevel::ERROR);
-    unreachable!("an ERROR report does not return")
-}
-
 /// postgres_fdw's `password_required` user-mapping option (default true).
 unsafe fn password_required(user: *mut pg_sys::UserMapping) -> bool {
     // SAFETY: the user mapping's options are a List of DefElem.

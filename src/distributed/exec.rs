@@ -168,19 +168,6 @@ struct State {
     last_own: Option<bool>,
 }
 
-fn raise(code: PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String>) -> ! {
-    let mut r =
-        pgrx::pg_sys::panic::ErrorReport::new(code, message, "pgvector_rs distributed search");
-    if let Some(d) = detail {
-        r = r.set_detail(d);
-    }
-    if let Some(h) = hint {
-        r = r.set_hint(h);
-    }
-    r.report(pgrx::PgLogLevel::ERROR);
-    unreachable!("an ERROR report does not return")
-}
-
 /// MAKE_SQLSTATE of a five-character code.
 fn sqlstate(code: &str) -> i32 {
     let b = code.as_bytes();

@@ -38,3 +38,17 @@ pub(super) unsafe fn heap_tuple_struct<T>(tup: pg_sys::HeapTuple) -> *mut T {
         (header as *mut u8).add((*header).t_hoff as usize) as *mut T
     }
 }
+
+/// Raises an ERROR of the distributed scan with its SQLSTATE, detail and hint.
+pub(super) fn raise(code: pgrx::PgSqlErrorCode, message: String, detail: Option<String>, hint: Option<String>) -> ! {
+    let mut r =
+        pgrx::pg_sys::panic::ErrorReport::new(code, message, "pgvector_rs distributed search");
+    if let Some(d) = detail {
+        r = r.set_detail(d);
+    }
+    if let Some(h) = hint {
+        r = r.set_hint(h);
+    }
+    r.report(pgrx::PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}

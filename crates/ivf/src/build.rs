@@ -109,6 +109,21 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         Self::new_inner(rel, space, params, centroids, None, progress)
     }
 
+    /// [`Self::new_with_codes`] when `codec` is given, else [`Self::new`].
+    pub fn new_maybe_codes(
+        rel: &'a R,
+        space: &'a S,
+        params: IndexParams,
+        centroids: Vec<u8>,
+        codec: Option<&'a RabitqCodec>,
+        progress: impl FnMut(u64) + 'a,
+    ) -> Result<Self, IvfError> {
+        match codec {
+            Some(codec) => Self::new_with_codes(rel, space, params, centroids, codec, progress),
+            None => Self::new(rel, space, params, centroids, progress),
+        }
+    }
+
     /// Starts the build of a code index ([`crate::format::FORMAT_VERSION_RABITQ`]):
     /// as [`IvfBuilder::new`], with centroids that are f32 payloads
     /// (`payload_size = 4 × dims`), rows assigned to lists by their payloads
