@@ -82,17 +82,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 Some((guc, value)) => format!("{guc}={value}, {clients} client(s)"),
                 None => format!("{clients} client(s)"),
             };
-            let bar = progress::bar(literals.len() as u64, &phase);
-            let measurement = workload.measure(setting, clients, &bar)?;
-            bar.finish_and_clear();
-            let point = SweepPoint {
-                guc: args.sweep.guc.clone(),
-                value: setting.map(|(_, value)| value.to_string()),
+            let point = measure_point(
+                &workload,
+                &evaluator,
+                &phase,
+                args.sweep.guc.clone(),
+                setting,
                 clients,
-                recall: evaluator.mean_recall(&measurement.results),
-                qps: measurement.qps(),
-                latency: LatencySummary::from_ms(&measurement.latencies_ms),
-            };
+            )?;
             progress::status(format!(
                 "{phase}: recall@{} {:.3}, {} QPS, p50 {} ms, p99 {} ms",
                 args.k,
@@ -101,16 +98,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 report::format_sig3(point.latency.p50_ms),
                 report::format_sig3(point.latency.p99_ms)
             ));
-            // Written as we go, so an interrupted sweep keeps what it measured.
-            if let Some(out) = &args.out {
-                report::append_jsonl(
-                    out,
-                    &[ResultRecord {
-                        run: run.clone(),
-                        point: point.clone(),
-                    }],
-                )?;
-            }
+            save_point(args, &run, &point)?;
             points.push(point);
         }
     }
@@ -121,17 +109,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let chosen = chosen_setting(args, &sql, &literals[0], &value)?;
         for &clients in &args.clients {
             let phase = format!("{}={value}, {clients} client(s)", target::TARGET_GUC);
-            let bar = progress::bar(literals.len() as u64, &phase);
-            let measurement = workload.measure(setting, clients, &bar)?;
-            bar.finish_and_clear();
-            let point = SweepPoint {
-                guc: Some(target::TARGET_GUC.to_string()),
-                value: Some(value.clone()),
+            let point = measure_point(
+                &workload,
+                &evaluator,
+                &phase,
+                Some(target::TARGET_GUC.to_string()),
+                setting,
                 clients,
-                recall: evaluator.mean_recall(&measurement.results),
-                qps: measurement.qps(),
-                latency: LatencySummary::from_ms(&measurement.latencies_ms),
-            };
+            )?;
             progress::status(format!(
                 "{phase} ({}): recall@{} {:.3}, {} QPS, p50 {} ms",
                 chosen.as_deref().unwrap_or("setting not reported"),
@@ -140,15 +125,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 report::format_sig3(point.qps),
                 report::format_sig3(point.latency.p50_ms),
             ));
-            if let Some(out) = &args.out {
-                report::append_jsonl(
-                    out,
-                    &[ResultRecord {
-                        run: run.clone(),
-                        point: point.clone(),
-                    }],
-                )?;
-            }
+            save_point(args, &run, &point)?;
             targets.push(target::TargetPoint {
                 target: value.clone(),
                 chosen: chosen.clone(),
@@ -372,4 +349,42 @@ fn fingerprint(dataset: &Dataset, args: &RunArgs) -> String {
         args.column_type.sql_name(),
         args.extension
     )
+}
+
+/// Runs the query set once under `setting` with `clients` connections (a
+/// progress bar named `phase`) and scores it.
+fn measure_point(
+    workload: &Workload,
+    evaluator: &RecallEvaluator,
+    phase: &str,
+    guc: Option<String>,
+    setting: Option<(&str, &str)>,
+    clients: usize,
+) -> Result<SweepPoint> {
+    let bar = progress::bar(workload.literals.len() as u64, phase);
+    let measurement = workload.measure(setting, clients, &bar)?;
+    bar.finish_and_clear();
+    Ok(SweepPoint {
+        guc,
+        value: setting.map(|(_, value)| value.to_string()),
+        clients,
+        recall: evaluator.mean_recall(&measurement.results),
+        qps: measurement.qps(),
+        latency: LatencySummary::from_ms(&measurement.latencies_ms),
+    })
+}
+
+/// Appends a measured point to `--out` as we go, so an interrupted run
+/// keeps what it measured.
+fn save_point(args: &RunArgs, run: &RunInfo, point: &SweepPoint) -> Result<()> {
+    if let Some(out) = &args.out {
+        report::append_jsonl(
+            out,
+            &[ResultRecord {
+                run: run.clone(),
+                point: point.clone(),
+            }],
+        )?;
+    }
+    Ok(())
 }
