@@ -612,35 +612,14 @@ impl ivf::Space for VectorSpace {
     }
 
     fn dense(&self) -> Option<ivf::DenseEncoding> {
-        if self.storage == Storage::Codes {
-            let metric = match self.metric {
-                Metric::L2 => ivf::Metric::L2,
-                Metric::InnerProduct => ivf::Metric::InnerProduct,
-                Metric::Cosine => ivf::Metric::Cosine,
-                _ => return None,
-            };
-            return Some(ivf::DenseEncoding {
-                element: ivf::Element::F32,
-                metric,
-            });
-        }
-        if self.storage == Storage::Half {
-            // Halves rank like the vectors they round (normalised under
-            // cosine), by the same metric.
-            let metric = match self.metric {
-                Metric::L2 => ivf::Metric::L2,
-                Metric::InnerProduct => ivf::Metric::InnerProduct,
-                Metric::Cosine => ivf::Metric::Cosine,
-                _ => return None,
-            };
-            return Some(ivf::DenseEncoding {
-                element: ivf::Element::F16,
-                metric,
-            });
-        }
-        let element = match self.element {
-            ElementType::F32 => ivf::Element::F32,
-            ElementType::F16 => ivf::Element::F16,
+        // Codes are taken of the raw vector, kept as f32; halves rank like
+        // the vectors they round (normalised under cosine). All by the same
+        // metric.
+        let element = match (self.storage, self.element) {
+            (Storage::Codes, _) => ivf::Element::F32,
+            (Storage::Half, _) => ivf::Element::F16,
+            (_, ElementType::F32) => ivf::Element::F32,
+            (_, ElementType::F16) => ivf::Element::F16,
             _ => return None,
         };
         let metric = match self.metric {
