@@ -886,18 +886,18 @@ pub unsafe fn decide_for(kind: Kind, index: pg_sys::Relation, k: Option<u32>) ->
 unsafe fn explain_note(index: pg_sys::Relation, k: Option<u32>) -> Option<String> {
     // SAFETY: `index` is open.
     unsafe {
-                let kind = Kind::of(index)?;
-                let d = decide_for(kind, index, k);
-                (guc::TARGET_RECALL.get() > 0.0 || d.source == SettingSource::IndexOption).then(|| {
-                    format!(
-                        "pgvector_rs: {} scan of {}: {} = {} ({})",
-                        kind.guc_name().split('.').next().unwrap_or(""),
-                        relation_name(index),
-                        kind.setting_name(),
-                        d.setting,
-                        d.why
-                    )
-                })
+        let kind = Kind::of(index)?;
+        let d = decide_for(kind, index, k);
+        (guc::TARGET_RECALL.get() > 0.0 || d.source == SettingSource::IndexOption).then(|| {
+            format!(
+                "pgvector_rs: {} scan of {}: {} = {} ({})",
+                kind.guc_name().split('.').next().unwrap_or(""),
+                relation_name(index),
+                kind.setting_name(),
+                d.setting,
+                d.why
+            )
+        })
     }
 }
 
