@@ -33,7 +33,15 @@ pub(super) const APPLICATION_NAME: &str = "pgvector_rs_distributed";
 
 struct Cached {
     umid: pg_sys::Oid,
+    /// The foreign server it connects to (for `postgres_fdw_disconnect(server)`).
+    serverid: pg_sys::Oid,
     conn: *mut PGconn,
+    /// The server's `keep_connections` option (postgres_fdw's, default on): when off,
+    /// the connection is closed after each use, as postgres_fdw closes its own at the
+    /// end of each transaction.
+    keep: bool,
+    /// Closed at its next use (a disconnect asked for while a search was using it).
+    stale: bool,
     /// `GENERATION` when it was made: older ones are closed at their next use.
     generation: u64,
     /// The SQL of the statements prepared on it; statement i is `pgvector_rs_<i>`.
@@ -112,6 +120,64 @@ unsafe extern "C-unwind" fn at_exit(_code: c_int, _arg: pg_sys::Datum) {
     }
 }
 
+/// postgres_fdw's `keep_connections` server option (default true).
+unsafe fn keep_connections(server: *mut pg_sys::ForeignServer) -> bool {
+    // SAFETY: the server's options are a List of DefElem.
+    unsafe {
+        for i in 0..list_len((*server).options) {
+            let d = list_nth::<pg_sys::DefElem>((*server).options, i);
+            if cstr((*d).defname) == "keep_connections" {
+                return pg_sys::defGetBoolean(d);
+            }
+        }
+        true
+    }
+}
+
+/// After a search used `conn`: close it if its server says `keep_connections 'off'`.
+pub(super) unsafe fn release(pq: &ffi::Libpq, conn: *mut PGconn) {
+    let keep = cache().iter().find(|e| e.conn == conn).is_some_and(|e| e.keep && !e.stale);
+    if !keep {
+        // SAFETY: conn is one of ours (or already forgotten, then nothing happens).
+        unsafe { discard(pq, conn) };
+    }
+}
+
+/// Whether a search is using our connections now (then a disconnect only marks them).
+static mut BUSY: bool = false;
+
+/// Marks our connections in use (true) or not (false) by the running search.
+pub(super) fn set_busy(busy: bool) {
+    // SAFETY: single-threaded backend.
+    unsafe { BUSY = busy }
+}
+
+/// Close our connections to `server` (all servers when None), as
+/// `postgres_fdw_disconnect(server)` / `postgres_fdw_disconnect_all()` close
+/// postgres_fdw's. Nothing stays open on ours between statements, so they can go at once
+/// (if a search is using them right now, they go at their next use).
+pub(super) unsafe fn disconnect(server: Option<pg_sys::Oid>) {
+    // SAFETY: single-threaded backend; libpq calls on connections of ours.
+    unsafe {
+        let Some(pq) = ffi::libpq() else { return };
+        let busy = BUSY;
+        let c = cache();
+        let mut i = 0;
+        while i < c.len() {
+            if server.is_none_or(|s| c[i].serverid == s) {
+                if busy {
+                    c[i].stale = true;
+                } else {
+                    let e = c.swap_remove(i);
+                    close(pq, e.conn);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
 /// postgres_fdw's `password_required` user-mapping option (default true).
 unsafe fn password_required(user: *mut pg_sys::UserMapping) -> bool {
     // SAFETY: the user mapping's options are a List of DefElem.
@@ -155,6 +221,7 @@ pub(super) unsafe fn get(
         if let Some(i) = cache().iter().position(|e| e.umid == umid) {
             let conn = cache()[i].conn;
             if cache()[i].generation == GENERATION
+                && !cache()[i].stale
                 && (pq.PQstatus)(conn) == ffi::CONNECTION_OK
                 && (pq.PQtransactionStatus)(conn) == ffi::PQTRANS_IDLE
             {
@@ -164,9 +231,13 @@ pub(super) unsafe fn get(
             close(pq, conn);
         }
         let conn = connect(pq, fdw, user, server_name);
+        let server = pg_sys::GetForeignServer((*user).serverid);
         cache().push(Cached {
             umid,
+            serverid: (*user).serverid,
             conn,
+            keep: keep_connections(server),
+            stale: false,
             generation: GENERATION,
             prepared: Vec::new(),
         });
@@ -184,7 +255,7 @@ unsafe fn connect(
     // the CStrings below until PQconnectdbParams returns.
     unsafe {
         let server = pg_sys::GetForeignServer((*user).serverid);
-        let n = list_len((*server).options) + list_len((*user).options) + 3;
+        let n = list_len((*server).options) + list_len((*user).options) + 4;
         let mut keys: Vec<*const c_char> = vec![core::ptr::null(); n];
         let mut vals: Vec<*const c_char> = vec![core::ptr::null(); n];
         let mut i = pg_sys::ffi::pg_guard_ffi_boundary(|| {
@@ -197,6 +268,29 @@ unsafe fn connect(
                 vals.as_mut_ptr().add(i),
             )
         }) as usize;
+        // application_name as postgres_fdw sets it: postgres_fdw.application_name
+        // overrides the server's and user mapping's, and the last non-empty one, with
+        // its escapes (%a, %u, %d, %p, ...) replaced, is used.
+        let fdw_appname = pg_sys::GetConfigOption(c"postgres_fdw.application_name".as_ptr(), true, false);
+        if !fdw_appname.is_null() && *fdw_appname != 0 {
+            keys[i] = c"application_name".as_ptr();
+            vals[i] = fdw_appname;
+            i += 1;
+        }
+        for j in (0..i).rev() {
+            if cstr(keys[j]) == "application_name" && !vals[j].is_null() && *vals[j] != 0 {
+                let name = match fdw.process_pgfdw_appname {
+                    Some(f) => pg_sys::ffi::pg_guard_ffi_boundary(|| f(vals[j])) as *const c_char,
+                    None => vals[j],
+                };
+                if *name != 0 {
+                    vals[j] = name;
+                    break;
+                }
+                // Empty after the escapes: not used, the previous one may be.
+                vals[j] = core::ptr::null();
+            }
+        }
         let app = CString::new(APPLICATION_NAME).unwrap();
         keys[i] = c"fallback_application_name".as_ptr();
         vals[i] = app.as_ptr();

@@ -891,6 +891,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         let own = direct_allowed(node, st);
         st.last_own = Some(own);
         let mut conns: Vec<Conn> = Vec::new();
+        super::conn::set_busy(own);
         let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for (l, leaf) in st.info.leaves.iter().enumerate() {
                 let user = pg_sys::GetUserMapping(st.userid, pg_sys::Oid::from(leaf.server_oid));
@@ -1066,6 +1067,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 wait(pq, &conns, &waiting);
             }
         }));
+        super::conn::set_busy(false);
         if let Err(e) = body {
             abandon(pq, &mut conns);
             std::panic::resume_unwind(e);
@@ -1077,6 +1079,9 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 // Its transaction failed (and is left aborted after the Sync): close
                 // it rather than spend a round trip on ROLLBACK.
                 super::conn::discard(pq, c.conn);
+            } else {
+                // keep_connections 'off', or a disconnect asked for meanwhile.
+                super::conn::release(pq, c.conn);
             }
         }
         // Every pipeline is finished: report the first remote error.

@@ -126,6 +126,8 @@ pub struct Fdw {
     ) -> *mut PGconn,
     pub ReleaseConnection: unsafe extern "C-unwind" fn(*mut PGconn),
     pub process_pending_request: unsafe extern "C-unwind" fn(*mut c_void),
+    /// Replaces the escapes of an application_name (PostgreSQL 15+; None before).
+    pub process_pgfdw_appname: Option<unsafe extern "C-unwind" fn(*const c_char) -> *mut c_char>,
     pub set_transmission_modes: unsafe extern "C-unwind" fn() -> c_int,
     pub reset_transmission_modes: unsafe extern "C-unwind" fn(c_int),
     pub is_foreign_expr: unsafe extern "C-unwind" fn(
@@ -193,6 +195,8 @@ pub unsafe fn fdw() -> Option<&'static Fdw> {
                 GetConnection: sym!(c"GetConnection"),
                 ReleaseConnection: sym!(c"ReleaseConnection"),
                 process_pending_request: sym!(c"process_pending_request"),
+                process_pgfdw_appname: fdw_symbol(c"process_pgfdw_appname")
+                    .map(|p| core::mem::transmute::<*mut c_void, unsafe extern "C-unwind" fn(*const c_char) -> *mut c_char>(p)),
                 set_transmission_modes: sym!(c"set_transmission_modes"),
                 reset_transmission_modes: sym!(c"reset_transmission_modes"),
                 is_foreign_expr: sym!(c"is_foreign_expr"),

@@ -10,6 +10,7 @@
 //! `pgvector_rs.distributed_search = off` turns it off.
 
 mod conn;
+mod disconnect;
 mod exec;
 mod ffi;
 mod plan;
@@ -44,5 +45,6 @@ pub fn init() {
     unsafe {
         pgrx::pg_sys::RegisterCustomScanMethods(&raw const exec::SCAN_METHODS);
         plan::install_hook();
+        disconnect::install();
     }
 }

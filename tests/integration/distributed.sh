@@ -331,6 +331,36 @@ check "two partitions on one server: the top 7 of that server's rows, on one own
     "$(fresh -c "SET hnsw.ef_search = 1000" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM two_on_n1 ORDER BY emb <-> '$Q1' LIMIT 7) s" -c "SELECT n FROM our_conns_n1")"
 check "the writes were rolled back or deleted" 0 "$(hq -c "SELECT count(*) FROM items WHERE id > 900000")"
 
+# The scan's own connections honour what postgres_fdw's do.
+sql dnode1 "$N1" -c "CREATE VIEW conns_named AS SELECT application_name AS a, count(*) AS n FROM pg_stat_activity GROUP BY 1"
+hq -c "CREATE FOREIGN TABLE conns_named_n1 (a text, n bigint) SERVER n1 OPTIONS (table_name 'conns_named')"
+named() { echo "SELECT coalesce(sum(n), 0) FROM conns_named_n1 WHERE a = '$1'"; }
+check "postgres_fdw_disconnect('n1') closes the scan's connection to n1 too" "3 f 0" \
+    "$(fresh -c "$S3" -c "SELECT postgres_fdw_disconnect('n1')" -c "SELECT n FROM our_conns_n1")"
+check "postgres_fdw_disconnect('n2') leaves the one to n1" "3 f 1" \
+    "$(fresh -c "$S3" -c "SELECT postgres_fdw_disconnect('n2')" -c "SELECT n FROM our_conns_n1")"
+check "postgres_fdw_disconnect_all() closes the scan's connections" "3 f 0" \
+    "$(fresh -c "$S3" -c "SELECT postgres_fdw_disconnect_all()" -c "SELECT n FROM our_conns_n1")"
+hq -c "ALTER SERVER n1 OPTIONS (ADD keep_connections 'off')"
+check "keep_connections 'off': the scan's connection is closed after each search" "3 3 0" \
+    "$(fresh -c "$S3" -c "$S3" -c "SELECT n FROM our_conns_n1")"
+hq -c "ALTER SERVER n1 OPTIONS (DROP keep_connections)"
+check "postgres_fdw.application_name (with its escapes) names the scan's connections" "3 2 0" \
+    "$(fresh -c "SET postgres_fdw.application_name = 'dist_%u_x'" -c "$S3" -c "$(named dist_postgres_x)" -c "SELECT n FROM our_conns_n1")"
+sql dnode1 "$N1" -c "CREATE ROLE dist_other LOGIN SUPERUSER" \
+    -c "CREATE VIEW our_users AS SELECT coalesce(string_agg(usename::text, ','), '') AS u FROM pg_stat_activity WHERE application_name = 'pgvector_rs_distributed'"
+hq -c "CREATE FOREIGN TABLE our_users_n1 (u text) SERVER n1 OPTIONS (table_name 'our_users')"
+check "ALTER USER MAPPING reconnects the scan's connection with the new options" "3 postgres 3 dist_other" \
+    "$(fresh -c "$S3" -c "SELECT u FROM our_users_n1" \
+        -c "ALTER USER MAPPING FOR CURRENT_USER SERVER n1 OPTIONS (SET user 'dist_other')" \
+        -c "$S3" -c "SELECT u FROM our_users_n1")"
+hq -c "ALTER USER MAPPING FOR CURRENT_USER SERVER n1 OPTIONS (SET user 'postgres')"
+check "ALTER SERVER reconnects the scan's connection with the new options" "3 1 3 2 0" \
+    "$(fresh -c "$S3" -c "SELECT n FROM our_conns_n1" \
+        -c "ALTER SERVER n1 OPTIONS (ADD application_name 'srv_app')" \
+        -c "$S3" -c "$(named srv_app)" -c "SELECT n FROM our_conns_n1")"
+hq -c "ALTER SERVER n1 OPTIONS (DROP application_name)"
+
 # Faults.
 hq <<SQL
 CREATE TABLE f_down (LIKE items) PARTITION BY HASH (id);
