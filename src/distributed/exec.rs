@@ -146,6 +146,9 @@ struct LocalRow {
 
 struct State {
     info: PlanInfo,
+    /// The query value's type, and whether it is this library's `vector` (then its
+    /// text for the servers is written by `vector_text`), once known.
+    query_type: Option<(pg_sys::Oid, bool)>,
     /// The local partitions' plans (also in `custom_ps`, for EXPLAIN).
     locals: Vec<*mut pg_sys::PlanState>,
     /// Holds the local rows' pass-by-reference values until the next rescan.
@@ -324,6 +327,7 @@ unsafe extern "C-unwind" fn begin_scan(
             next: 0,
             executed: false,
             last_own: None,
+            query_type: None,
         });
         (*(node as *mut Node)).state = Box::into_raw(st);
         let cb = pg_sys::palloc0(core::mem::size_of::<pg_sys::MemoryContextCallback>())
@@ -455,6 +459,80 @@ unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
         let s = pg_sys::OidOutputFunctionCall(func, value);
         CString::from(core::ffi::CStr::from_ptr(s))
     }
+}
+
+/// Whether `typ` is this library's `vector` type: its output function is `vector_out`
+/// of a library named pgvector_rs (so its values have this library's layout).
+unsafe fn is_our_vector(typ: pg_sys::Oid) -> bool {
+    // SAFETY: catalog lookups on the backend's thread; the tuple is released.
+    unsafe {
+        let mut func = pg_sys::InvalidOid;
+        let mut varlena = false;
+        pg_sys::getTypeOutputInfo(typ, &mut func, &mut varlena);
+        let tup = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as c_int,
+            pg_sys::Datum::from(func),
+        );
+        if tup.is_null() {
+            return false;
+        }
+        let text = |attnum: u32| {
+            let mut isnull = false;
+            let d = pg_sys::SysCacheGetAttr(
+                pg_sys::SysCacheIdentifier::PROCOID as c_int,
+                tup,
+                attnum as pg_sys::AttrNumber,
+                &mut isnull,
+            );
+            if isnull {
+                String::new()
+            } else {
+                cstr(pg_sys::text_to_cstring(d.cast_mut_ptr()))
+            }
+        };
+        let src = text(pg_sys::Anum_pg_proc_prosrc);
+        let bin = text(pg_sys::Anum_pg_proc_probin);
+        pg_sys::ReleaseSysCache(tup);
+        let lib = bin.rsplit('/').next().unwrap_or("");
+        // The C symbol is pgvr_vector_out (vector_out in older builds).
+        (src == "pgvr_vector_out" || src == "vector_out") && (lib == "pgvector_rs" || lib.starts_with("pgvector_rs."))
+    }
+}
+
+/// The text of a `vector` for the servers: `[x,y,...]` with each float's shortest
+/// round-trip digits (what `vector_out` prints, without its exact-format rules, which a
+/// reader does not need: any server's `vector_in` reads back the same floats).
+unsafe fn vector_text(value: pg_sys::Datum) -> CString {
+    // SAFETY: value is a non-null `vector` of this library (is_our_vector).
+    unsafe {
+        let ptr = pg_sys::pg_detoast_datum(value.cast_mut_ptr()) as *const u8;
+        let xs = crate::types::datum::dense_from_ptr::<f32>(ptr);
+        CString::new(format_vector(xs)).unwrap()
+    }
+}
+
+fn format_vector(xs: &[f32]) -> String {
+    let mut s = String::with_capacity(2 + xs.len() * 12);
+    let mut buf = ryu::Buffer::new();
+    s.push('[');
+    for (i, &x) in xs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        if x.is_finite() {
+            let t = buf.format_finite(x);
+            // ryu writes integral values as "1.0" and large ones as "1e30": both read.
+            s.push_str(t);
+        } else if x.is_nan() {
+            s.push_str("NaN");
+        } else if x > 0.0 {
+            s.push_str("Infinity");
+        } else {
+            s.push_str("-Infinity");
+        }
+    }
+    s.push(']');
+    s
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -841,10 +919,28 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         // rescans with new parameters do not accumulate memory.
         let saved_cxt = pg_sys::CurrentMemoryContext;
         pg_sys::CurrentMemoryContext = (*(*node).ss.ps.ps_ExprContext).ecxt_per_tuple_memory;
-        let nest = pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.set_transmission_modes)());
-        let query_text = eval(node, st, EXPR_QUERY).map(|(d, t)| to_text(d, t));
-        let k_text = k.map(|k| CString::new(k.to_string()).unwrap());
+        // The query vector: this library's `vector` is written directly (shortest
+        // round-trip digits, which every server's vector input reads back to the same
+        // floats), whatever the session's settings; other types by their output
+        // function, with postgres_fdw's transmission settings (extra_float_digits = 3,
+        // ISO dates), as are the WHERE clauses' values. Those settings are a GUC nest
+        // level (set, then rolled back), so they are applied only when something needs
+        // them.
+        let query = eval(node, st, EXPR_QUERY);
+        let fast = query.is_some_and(|(_, t)| {
+            if st.query_type.is_none_or(|(known, _)| known != t) {
+                st.query_type = Some((t, is_our_vector(t)));
+            }
+            st.query_type.is_some_and(|(_, v)| v)
+        });
         let nexprs = st.exprs.len();
+        let nest = if fast && nexprs <= EXPR_FIRST_PARAM {
+            None
+        } else {
+            Some(pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.set_transmission_modes)()))
+        };
+        let query_text = query.map(|(d, t)| if fast { vector_text(d) } else { to_text(d, t) });
+        let k_text = k.map(|k| CString::new(k.to_string()).unwrap());
         let mut where_values: Vec<Option<CString>> = Vec::with_capacity(nexprs);
         for i in 0..nexprs {
             if i < EXPR_FIRST_PARAM {
@@ -853,7 +949,9 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                 where_values.push(eval(node, st, i).map(|(d, t)| to_text(d, t)));
             }
         }
-        pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.reset_transmission_modes)(nest));
+        if let Some(nest) = nest {
+            pg_sys::ffi::pg_guard_ffi_boundary(|| (fdw.reset_transmission_modes)(nest));
+        }
         pg_sys::CurrentMemoryContext = saved_cxt;
         let (set_sql, pairs) = settings_sql();
         let set_sql = CString::new(set_sql).unwrap();
@@ -1391,6 +1489,19 @@ mod tests {
         assert!(parse_distance("NaN").is_nan());
         assert_eq!(parse_distance("-Infinity"), f64::NEG_INFINITY);
         assert_eq!(parse_distance("0.12345678901234568"), 0.12345678901234568);
+    }
+
+    #[test]
+    fn vector_text_reads_back_exactly() {
+        let xs = [0.1f32, -0.0, 1.0, 3.4028235e38, 1.0e-45, -1.17549435e-38, 0.33333334, 123456.79];
+        let s = format_vector(&xs);
+        assert!(s.starts_with('[') && s.ends_with(']'));
+        let back: Vec<f32> = s[1..s.len() - 1].split(',').map(|t| t.parse().unwrap()).collect();
+        assert_eq!(back.len(), xs.len());
+        for (a, b) in xs.iter().zip(&back) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{s}");
+        }
+        assert_eq!(format_vector(&[]), "[]");
     }
 
     #[test]
