@@ -55,3 +55,33 @@ for g, v, c in keys:
         row += f" {drc:.3f} | {dq:.0f} | {dq / oq:.2f} |"
         rounds = min(rounds, len(d))
     print(row + f" {rounds} |")
+
+# QPS at a target recall (default 0.95), interpolated linearly between the two sweep
+# points around it (median recall and QPS of each point), per setup and client count.
+TARGET = float(sys.argv[2]) if len(sys.argv) > 2 else 0.95
+
+
+def at_target(label, g, c):
+    pts = sorted(
+        (statistics.median(r["recall"] for r in rs), statistics.median(r["qps"] for r in rs))
+        for (gg, v, cc, l), rs in runs.items()
+        if l == label and gg == g and cc == c
+    )
+    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        if r0 <= TARGET <= r1 and r1 > r0:
+            return q0 + (q1 - q0) * (TARGET - r0) / (r1 - r0)
+    return None
+
+
+print()
+print(f"| clients | one node QPS at recall {TARGET} |" + "".join(f" {NAMES[l]} QPS | ratio |" for l in present))
+print("|---|---|" + "---|---|" * len(present))
+for g, c in sorted({(g, c) for (g, _, c) in keys}, key=lambda k: k[1]):
+    one = at_target("one-node", g, c)
+    if one is None:
+        continue
+    row = f"| {c} | {one:.0f} |"
+    for l in present:
+        d = at_target(l, g, c)
+        row += " | |" if d is None else f" {d:.0f} | {d / one:.2f} |"
+    print(row)

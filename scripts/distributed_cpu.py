@@ -9,6 +9,7 @@ nothing else may run on them meanwhile). CPU time is much less sensitive than QP
 other work on a shared machine. Run as root (or the postgres user).
 
   scripts/distributed_cpu.py HEAD_PORT NODE1_PORT NODE2_PORT [SETUP_SQL ...]
+  scripts/distributed_cpu.py ONE_NODE_PORT - -        (one node holding every row)
 
 Environment: N (1000 executions), EF (40, hnsw.ef_search set on the head), DATASET,
 PSQL (psql binary), HOST (localhost).
@@ -106,6 +107,8 @@ def main():
     until("warm")
     nodes = []
     for port in (n1, n2):
+        if port == "-":  # a single node: only its backend is measured
+            continue
         nodes += [int(x) for x in one_shot(port, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")]
     before = [cpu_ticks(pid)] + [cpu_ticks(x) for x in nodes]
     for i in range(n):
