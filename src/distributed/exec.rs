@@ -23,9 +23,13 @@ use std::ffi::CString;
 /// transaction (pipelined with the search) instead of postgres_fdw's connections and
 /// remote transactions. Only when nothing could observe the difference:
 /// - the setting `pgvector_rs.distributed_pipelined_transactions` is on;
-/// - the statement is a transaction of its own (no transaction block), in READ
-///   COMMITTED, and nothing in the transaction has written yet (so there is no remote
-///   write of postgres_fdw's to read back);
+/// - nothing in the transaction has written yet (so there is no remote write of
+///   postgres_fdw's to read back), and either the statement is a transaction of its own
+///   (no transaction block; in REPEATABLE READ or SERIALIZABLE the remote transaction is
+///   started with that isolation level, in the pipeline, as postgres_fdw would), or it
+///   is in a READ COMMITTED transaction block that has run no foreign scan yet
+///   (`track`: the search then takes a snapshot of its own, as a READ COMMITTED
+///   statement does, and no postgres_fdw snapshot of the transaction is older);
 /// - it is the portal's own top-level statement (not inside a function, where the
 ///   calling statement may have opened postgres_fdw transactions), a plain SELECT
 ///   without FOR UPDATE/SHARE or data-modifying WITH;
@@ -36,8 +40,9 @@ unsafe fn direct_allowed(node: *mut pg_sys::CustomScanState, st: &State) -> bool
     // being run (or NULL).
     unsafe {
         if !super::PIPELINED.get()
-            || pg_sys::IsTransactionBlock()
-            || pg_sys::XactIsoLevel != pg_sys::XACT_READ_COMMITTED as c_int
+            || (pg_sys::IsTransactionBlock()
+                && (pg_sys::XactIsoLevel > pg_sys::XACT_READ_COMMITTED as c_int
+                    || super::track::fdw_used()))
             || pg_sys::GetCurrentCommandId(false) != pg_sys::FirstCommandId
         {
             return false;
@@ -988,6 +993,10 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
         // COMMIT, Sync): one round trip per server in all, every server at once.
         let own = direct_allowed(node, st);
         st.last_own = Some(own);
+        if !own {
+            // postgres_fdw's remote transactions are opened below.
+            super::track::mark();
+        }
         let mut conns: Vec<Conn> = Vec::new();
         super::conn::set_busy(own);
         let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1039,17 +1048,21 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                             send_failed(pq, conn, &leaf.server_name);
                         }
                         let c = conns.last_mut().unwrap();
-                        // One search on this server: the pipeline's implicit
-                        // transaction (until the Sync) is that statement's, with one
-                        // snapshot. Several: an explicit one, so they share a snapshot.
+                        // One search on this server in READ COMMITTED: the
+                        // pipeline's implicit transaction (until the Sync) is that
+                        // statement's, with one snapshot. Several: an explicit one, so
+                        // they share a snapshot; and in REPEATABLE READ or SERIALIZABLE
+                        // an explicit one of that level (postgres_fdw's remote
+                        // transactions use it; SERIALIZABLE's guarantees need it).
                         c.explicit = own
-                            && st
-                                .info
-                                .leaves
-                                .iter()
-                                .filter(|x| x.server_oid == leaf.server_oid)
-                                .count()
-                                > 1;
+                            && (pg_sys::XactIsoLevel > pg_sys::XACT_READ_COMMITTED as c_int
+                                || st
+                                    .info
+                                    .leaves
+                                    .iter()
+                                    .filter(|x| x.server_oid == leaf.server_oid)
+                                    .count()
+                                    > 1);
                         if c.explicit {
                             let begin =
                                 if pg_sys::XactIsoLevel >= pg_sys::XACT_SERIALIZABLE as c_int {

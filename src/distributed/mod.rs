@@ -14,6 +14,7 @@ mod disconnect;
 mod exec;
 mod ffi;
 mod plan;
+mod track;
 mod util;
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
@@ -46,5 +47,6 @@ pub fn init() {
         pgrx::pg_sys::RegisterCustomScanMethods(&raw const exec::SCAN_METHODS);
         plan::install_hook();
         disconnect::install();
+        track::install();
     }
 }

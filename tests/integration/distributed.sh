@@ -290,12 +290,39 @@ fresh() { no_ours_left; searched "$@"; }
 S3="SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s"
 check "a statement of its own: the scan's own connection, one per server" "3 3 1" \
     "$(fresh -c "$S3" -c "$S3" -c "SELECT n FROM our_conns_n1")"
-check "inside a transaction block: postgres_fdw's connections" "3 0" \
+# (The transaction that loads the library counts as one that may have run a foreign
+# scan: LOAD it first, as session_preload_libraries would.)
+check "inside a READ COMMITTED transaction block: the scan's own connection" "3 3 1" \
+    "$(fresh -c "LOAD 'pgvector_rs'" -c "BEGIN" -c "$S3" -c "$S3" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
+check "inside the transaction block that loaded the library: postgres_fdw's connections" "3 0" \
     "$(fresh -c "BEGIN" -c "$S3" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
+check "inside a transaction block after a foreign scan: postgres_fdw's connections" "1 3 0" \
+    "$(fresh -c "LOAD 'pgvector_rs'" -c "BEGIN" -c "SELECT count(*) FROM pid_n2" -c "$S3" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
+check "inside a transaction block after a foreign scan in a function: postgres_fdw's connections" "1 3 0" \
+    "$(fresh -c "CREATE FUNCTION pg_temp.npid() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM pid_n2'" -c "LOAD 'pgvector_rs'" -c "BEGIN" -c "SELECT pg_temp.npid()" -c "$S3" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
 check "pgvector_rs.distributed_pipelined_transactions = off: postgres_fdw's connections" "3 0" \
     "$(fresh -c "SET pgvector_rs.distributed_pipelined_transactions = off" -c "$S3" -c "SELECT n FROM our_conns_n1")"
-check "REPEATABLE READ: postgres_fdw's connections" "3 0" \
+check "REPEATABLE READ, a statement of its own: the scan's own connection" "3 1" \
     "$(fresh -c "SET default_transaction_isolation = 'repeatable read'" -c "$S3" -c "SELECT n FROM our_conns_n1")"
+check "REPEATABLE READ inside a transaction block: postgres_fdw's connections" "3 0" \
+    "$(fresh -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "$S3" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
+# The remote transaction's isolation level, seen from the data node: a partition whose
+# remote table is a view that reports it.
+sql dnode1 "$N1" -c "CREATE VIEW items_iso AS SELECT id, cat, emb, bits, current_setting('transaction_isolation') AS note FROM items"
+hq <<'SQL'
+CREATE TABLE iso_t (LIKE items) PARTITION BY HASH (id);
+CREATE FOREIGN TABLE iso_t_a PARTITION OF iso_t FOR VALUES WITH (MODULUS 2, REMAINDER 0) SERVER n1 OPTIONS (table_name 'items_iso');
+CREATE FOREIGN TABLE iso_t_b PARTITION OF iso_t FOR VALUES WITH (MODULUS 2, REMAINDER 1) SERVER n2 OPTIONS (table_name 'items');
+SQL
+ISO="SELECT DISTINCT note FROM (SELECT note FROM iso_t ORDER BY emb <-> '$Q1' LIMIT 500) s WHERE note IN ('read committed', 'repeatable read', 'serializable')"
+check "READ COMMITTED statement: the remote search is one statement (read committed), own connection" "read committed 1" \
+    "$(fresh -c "$ISO" -c "SELECT n FROM our_conns_n1")"
+check "REPEATABLE READ statement: a repeatable read remote transaction, pipelined, own connection" "repeatable read 1" \
+    "$(fresh -c "SET default_transaction_isolation = 'repeatable read'" -c "$ISO" -c "SELECT n FROM our_conns_n1")"
+check "SERIALIZABLE statement: a serializable remote transaction, pipelined, own connection" "serializable 1" \
+    "$(fresh -c "SET default_transaction_isolation = 'serializable'" -c "$ISO" -c "SELECT n FROM our_conns_n1")"
+check "SERIALIZABLE transaction block: postgres_fdw's serializable remote transaction" "serializable 0" \
+    "$(fresh -c "BEGIN ISOLATION LEVEL SERIALIZABLE" -c "$ISO" -c "SELECT n FROM our_conns_n1" -c "COMMIT")"
 check "another foreign table in the statement: postgres_fdw's connections" "3 0" \
     "$(fresh -c "SELECT count(*) FROM (SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 3) s, pid_n2" -c "SELECT n FROM our_conns_n1")"
 # Read-your-writes: a row at distance 0 from Q1, written through postgres_fdw first.
