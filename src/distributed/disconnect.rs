@@ -111,7 +111,16 @@ unsafe fn classify(oid: pg_sys::Oid) -> Option<Kind> {
                     if f.is_null() {
                         kind = None;
                     } else {
-                        original().insert(oid, Some(core::mem::transmute::<*mut core::ffi::c_void, unsafe extern "C-unwind" fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum>(f)));
+                        original().insert(
+                            oid,
+                            Some(core::mem::transmute::<
+                                *mut core::ffi::c_void,
+                                unsafe extern "C-unwind" fn(
+                                    pg_sys::FunctionCallInfo,
+                                )
+                                    -> pg_sys::Datum,
+                            >(f)),
+                        );
                     }
                 }
             }

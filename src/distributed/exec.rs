@@ -466,8 +466,8 @@ unsafe fn to_text(value: pg_sys::Datum, typ: pg_sys::Oid) -> CString {
     }
 }
 
-/// Whether `typ` is this library's `vector` type: its output function is `vector_out`
-/// of a library named pgvector_rs (so its values have this library's layout).
+/// Whether `typ` is this library's `vector` type: its output function is the C function
+/// `pgvr_vector_out` of a library named pgvector_rs (so its values have this library's layout).
 unsafe fn is_our_vector(typ: pg_sys::Oid) -> bool {
     // SAFETY: catalog lookups on the backend's thread; the tuple is released.
     unsafe {
@@ -500,7 +500,8 @@ unsafe fn is_our_vector(typ: pg_sys::Oid) -> bool {
         pg_sys::ReleaseSysCache(tup);
         let lib = bin.rsplit('/').next().unwrap_or("");
         // The C symbol is pgvr_vector_out (vector_out in older builds).
-        (src == "pgvr_vector_out" || src == "vector_out") && (lib == "pgvector_rs" || lib.starts_with("pgvector_rs."))
+        (src == "pgvr_vector_out" || src == "vector_out")
+            && (lib == "pgvector_rs" || lib.starts_with("pgvector_rs."))
     }
 }
 
