@@ -317,12 +317,34 @@ unsafe fn measure_samples<R: Relation>(
     let truth_time = started.elapsed();
     let truth = top.finish();
     // Pass 3: index searches over the ladder, until recall saturates.
+    let lists = match kind {
+        Kind::Hnsw => 0,
+        Kind::Ivfflat => super::ivfflat::read_any_meta(rel).map_or(1, |m| m.lists),
+    };
     let ladder = match kind {
         Kind::Hnsw => ::calibrate::hnsw_ladder(guc::MAX_EF_SEARCH as u32),
-        Kind::Ivfflat => {
-            let lists = super::ivfflat::read_any_meta(rel).map_or(1, |m| m.lists);
-            ::calibrate::ivf_ladder(lists)
-        }
+        Kind::Ivfflat => ::calibrate::ivf_ladder(lists),
+    };
+    // IVF: one scan per query reads its lists one at a time, nearest
+    // first, and goes on from where it stopped at the next setting (the
+    // lists `probes = p` reads are the first p of the same order), so the
+    // ladder reads each list once per query instead of once per setting.
+    // The scans stay open across settings when they fit half of
+    // maintenance_work_mem beside the samples (a code index's scan holds
+    // the centroids it ranked); otherwise each setting starts them again.
+    let per_scan = lists as usize * (samples.first().map_or(0, |s| s.query.len()) + 32) + (64 << 10);
+    let keep_scans = per_scan.saturating_mul(samples.len()) <= budget.saturating_sub(per_query * samples.len());
+    let mut ivf: Vec<IvfProgress> = match kind {
+        Kind::Hnsw => Vec::new(),
+        Kind::Ivfflat => truth
+            .iter()
+            .map(|t| IvfProgress {
+                scan: None,
+                hits: TrueNeighbours::new(t),
+                pending: None,
+                done: false,
+            })
+            .collect(),
     };
     let space = SearchSpace(info.space);
     // Exact storage returns rows in exact order with exact distances: the
@@ -384,39 +406,79 @@ unsafe fn measure_samples<R: Relation>(
                     }
                 }
                 Kind::Ivfflat => {
-                    let options = ::ivf::SearchOptions {
-                        probes: setting as usize,
-                        iterative: ::ivf::IterativeScan::Off,
-                    };
-                    let scan =
-                        super::ivfflat::new_scan(rel, &info.space, &space, &sample.query, &options);
-                    let mut scan = match scan {
-                        Ok(scan) => scan,
-                        Err(e) => super::ivfflat::raise(&named, e),
-                    };
-                    scan.set_memory_limit(guc::work_mem_bytes());
-                    // The executor rechecks every row an ivfflat scan returns
-                    // (half precision and codes report lower bounds), so a
-                    // query gets the exact top k of the rows in the probed
-                    // lists: a true neighbour is found exactly when its row
-                    // is in one of them. Reading the scan to its end and
-                    // keeping the true neighbours it holds measures that for
-                    // every storage (taking the first rows in bound order
-                    // would understate recall under codes, and the ladder
-                    // would climb past the setting the target needs).
-                    let mut hits = TrueNeighbours::new(&truth[q]);
-                    loop {
-                        match scan.next(rel, &space) {
-                            Ok(Some((tid, _))) => hits.see(tid_id(tid)),
-                            Ok(None) => break,
-                            // More candidates than work_mem holds: larger
-                            // settings cannot be measured (nor run).
-                            Err(::ivf::IvfError::OutOfMemory { .. }) => break 'ladder,
-                            Err(e) => super::ivfflat::raise(&named, e),
+                    // The executor rechecks every row an ivfflat scan
+                    // returns (half precision and codes report lower
+                    // bounds), so a query gets the exact top k of the rows
+                    // in the probed lists: a true neighbour is found
+                    // exactly when its row is in one of them.
+                    let st = &mut ivf[q];
+                    let probes = setting as usize;
+                    if let Some((id, rank)) = st.pending {
+                        if rank < probes {
+                            st.hits.see(id);
+                            st.pending = None;
                         }
-                        check_for_interrupts();
                     }
-                    found.extend(hits.found());
+                    if st.pending.is_none() && !st.done {
+                        let scan = match &mut st.scan {
+                            Some(scan) => scan,
+                            slot @ None => {
+                                let options = ::ivf::SearchOptions {
+                                    probes: 1,
+                                    iterative: ::ivf::IterativeScan::RelaxedOrder {
+                                        max_probes: lists as usize,
+                                    },
+                                };
+                                let scan = super::ivfflat::new_scan(
+                                    rel,
+                                    &info.space,
+                                    &space,
+                                    &sample.query,
+                                    &options,
+                                );
+                                let mut scan = match scan {
+                                    Ok(scan) => scan,
+                                    Err(e) => super::ivfflat::raise(&named, e),
+                                };
+                                scan.set_memory_limit(guc::work_mem_bytes());
+                                slot.insert(scan)
+                            }
+                        };
+                        // Batches of one list: the list of the row just
+                        // returned is number `lists_read() - 1`. A row of a
+                        // list beyond this setting (after empty lists)
+                        // waits for the setting that reads it.
+                        loop {
+                            if scan.rows_held() == 0 && scan.lists_read() >= probes {
+                                break;
+                            }
+                            match scan.next(rel, &space) {
+                                Ok(Some((tid, _))) => {
+                                    let rank = scan.lists_read().saturating_sub(1);
+                                    if rank < probes {
+                                        st.hits.see(tid_id(tid));
+                                    } else {
+                                        st.pending = Some((tid_id(tid), rank));
+                                        break;
+                                    }
+                                }
+                                Ok(None) => {
+                                    st.done = true;
+                                    break;
+                                }
+                                // More candidates than work_mem holds:
+                                // larger settings cannot be measured (nor
+                                // run).
+                                Err(::ivf::IvfError::OutOfMemory { .. }) => break 'ladder,
+                                Err(e) => super::ivfflat::raise(&named, e),
+                            }
+                            check_for_interrupts();
+                        }
+                        if !keep_scans || st.done {
+                            st.scan = None;
+                        }
+                    }
+                    found.extend(st.hits.found());
                 }
             }
             found.truncate(MAX_K);
@@ -440,6 +502,21 @@ unsafe fn measure_samples<R: Relation>(
         kind.setting_name()
     );
     tally.finish(rows, held_out).unwrap_or_else(|| Calibration::pending(rows))
+}
+
+/// Where an IVF calibration query's scan stands along the ladder.
+struct IvfProgress<'a> {
+    /// Its scan, reading one list per batch (`None` before the first
+    /// setting, after the last list, or between settings when the scans do
+    /// not fit memory).
+    scan: Option<::ivf::Scan>,
+    /// Its true neighbours found in the lists read so far.
+    hits: TrueNeighbours<'a>,
+    /// A row read from a list beyond the current setting, and that list's
+    /// number.
+    pending: Option<(u64, usize)>,
+    /// Every list was read.
+    done: bool,
 }
 
 /// Rows of a heap scan buffered for [`ExactTopK::push_batch`]: ids and

@@ -348,6 +348,10 @@ impl Ord for Dist {
     }
 }
 
+/// Bytes of rows [`ExactTopK::push_batch`] compares with every query
+/// before moving on.
+const TILE_BYTES: usize = 32 << 10;
+
 /// The exact `k` nearest rows of every sample query, fed one row at a
 /// time (a single pass over the rows; memory is `queries × k`).
 pub struct ExactTopK {
@@ -394,20 +398,28 @@ impl ExactTopK {
         // Rows × queries below which threads cost more than they save.
         const SERIAL_WORK: usize = 1 << 14;
         let chunk = self.heaps.len().div_ceil(threads).max(1);
+        // Rows are taken a tile at a time (a few tens of kB, which stays in
+        // cache while every query of the thread's share compares with it):
+        // streaming the whole batch once per query would read it from
+        // memory hundreds of times.
+        let row_bytes = rows.first().map_or(1, |r| r.1.len().max(1) + 16);
+        let tile = (TILE_BYTES / row_bytes).max(1);
         let work = |first: usize, heaps: &mut [BinaryHeap<(Dist, u64)>]| {
-            for (i, heap) in heaps.iter_mut().enumerate() {
-                let q = first + i;
-                let query = queries[q];
-                for &(id, row) in rows {
-                    if skip(q, id) {
-                        continue;
-                    }
-                    let d = Dist(distance(query, row));
-                    if heap.len() < k {
-                        heap.push((d, id));
-                    } else if d < heap.peek().unwrap().0 {
-                        heap.pop();
-                        heap.push((d, id));
+            for tile in rows.chunks(tile) {
+                for (i, heap) in heaps.iter_mut().enumerate() {
+                    let q = first + i;
+                    let query = queries[q];
+                    for &(id, row) in tile {
+                        if skip(q, id) {
+                            continue;
+                        }
+                        let d = Dist(distance(query, row));
+                        if heap.len() < k {
+                            heap.push((d, id));
+                        } else if d < heap.peek().unwrap().0 {
+                            heap.pop();
+                            heap.push((d, id));
+                        }
                     }
                 }
             }
