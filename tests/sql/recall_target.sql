@@ -212,7 +212,7 @@ SHOW enable_indexscan;
 -- of the same rows in the same order (same sample, same lists): the
 -- rabitq index needs no more probes than the half-precision one.
 SELECT setseed(0.25);
-CREATE TABLE codes_h AS SELECT i AS id, (SELECT array_agg(random() + (i % 7) * 0.2) FROM generate_series(1, 32) WHERE i > 0)::vector(32) AS v
+CREATE TABLE codes_h AS SELECT i AS id, (SELECT array_agg(random() + c) FROM generate_series(1, 32), (SELECT (i % 7) * 0.2 AS c) k)::vector(32) AS v
   FROM generate_series(1, 4000) i;
 CREATE TABLE codes_r AS SELECT * FROM codes_h ORDER BY id;
 CREATE INDEX ON codes_h USING ivfflat (v vector_l2_ops) WITH (lists = 20);
