@@ -683,10 +683,17 @@ pub unsafe fn calibrate_build_held_out<R: Relation>(
             measure_samples(Kind::Hnsw, heap, index, index_info_ptr, rel, info, &chosen, rows, false)
         } else {
             let cal = measure_samples(Kind::Hnsw, heap, index, index_info_ptr, rel, info, &chosen, rows, true);
+            let inserting = std::time::Instant::now();
             for s in &chosen {
                 check_for_interrupts();
                 insert(s.tid, &s.payload);
             }
+            pgrx::debug1!(
+                "recall calibration of \"{}\": {} held-out rows inserted in {:.2} s",
+                relation_name(index),
+                chosen.len(),
+                inserting.elapsed().as_secs_f64()
+            );
             cal
         }
     };
