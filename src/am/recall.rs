@@ -491,10 +491,15 @@ unsafe fn measure_samples<R: Relation>(
     }
     let ladder_time: f64 = rung_times.iter().map(|r| r.1).sum();
     let rungs: Vec<String> = rung_times.iter().map(|(s, t)| format!("{s}:{t:.2}")).collect();
+    let scans = match kind {
+        Kind::Hnsw => "",
+        Kind::Ivfflat if keep_scans => ", scans carried across settings",
+        Kind::Ivfflat => ", scans restarted at each setting",
+    };
     // SAFETY: `index` is open.
     let name = unsafe { relation_name(index) };
     pgrx::debug1!(
-        "recall calibration of \"{name}\": exact neighbours of {} queries in {:.2} s ({threads} threads), {} searches in {ladder_time:.2} s ({} s by {})",
+        "recall calibration of \"{name}\": exact neighbours of {} queries in {:.2} s ({threads} threads), {} searches in {ladder_time:.2} s ({} s by {}{scans})",
         samples.len(),
         truth_time.as_secs_f64(),
         samples.len() * rung_times.len(),

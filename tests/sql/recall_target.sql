@@ -234,6 +234,14 @@ SELECT probes_for('codes_r') <= probes_for('codes_h') AS not_above, probes_for('
 SET pgvector_rs.target_recall = 0.99;
 SELECT probes_for('codes_r') <= probes_for('codes_h') AS not_above, probes_for('codes_r') < 20 AS not_every_list;
 RESET pgvector_rs.target_recall;
+-- The ivfflat ladder carries each query's scan from one probes to the next
+-- (one list at a time); when the scans do not fit half of
+-- maintenance_work_mem it starts them again at each setting. Both measure
+-- the same (a refresh samples the same rows as the build).
+SELECT pgvector_rs_calibration('codes_h_v_idx') AS built_h, pgvector_rs_calibration('codes_r_v_idx') AS built_r \gset
+SET maintenance_work_mem = '1MB';
+SELECT pgvector_rs_calibrate('codes_h_v_idx') = :'built_h' AS same_h, pgvector_rs_calibrate('codes_r_v_idx') = :'built_r' AS same_r;
+RESET maintenance_work_mem;
 
 -- pgvector_rs.calibrate_on_build = off: the build measures nothing, a
 -- target is ignored (EXPLAIN says so) until pgvector_rs_calibrate.
