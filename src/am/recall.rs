@@ -292,7 +292,14 @@ unsafe fn measure_samples<R: Relation>(
     let mut exact = Vec::new();
     let flush = |batch: &mut RowBatch, top: &mut ExactTopK| {
         let rows = batch.rows();
+        // Threads spawned now start with asynchronous signals blocked, so
+        // that no Postgres signal handler runs on them; a signal arriving
+        // meanwhile is delivered here when the guard drops (one batch, a
+        // fraction of a second, later) and a cancel is then served by the
+        // heap scan's next interrupt check.
+        let signals = pagestore::threads::SignalsBlocked::new();
         top.push_batch(&queries, &rows, &distance, &own_row, threads);
+        drop(signals);
         batch.clear();
     };
     // SAFETY: the caller passes open relations and an IndexInfo of `index`.
