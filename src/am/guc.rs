@@ -43,6 +43,9 @@ pub static IVFFLAT_MAX_PROBES: GucSetting<i32> = GucSetting::<i32>::new(IVFFLAT_
 pub static BUILD_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// `pgvector_rs.target_recall`: 0 (off) or the recall@k scans aim for.
 pub static TARGET_RECALL: GucSetting<f64> = GucSetting::<f64>::new(0.0);
+/// `pgvector_rs.calibrate_on_build`: whether CREATE INDEX / REINDEX measure
+/// the recall calibration (on by default).
+pub static CALIBRATE_ON_BUILD: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn register() {
     GucRegistry::define_int_guc(
@@ -128,6 +131,14 @@ pub fn register() {
         &TARGET_RECALL,
         0.0,
         1.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pgvector_rs.calibrate_on_build",
+        c"Sets whether an hnsw or ivfflat build measures the index's recall calibration",
+        c"Off: the index is built without a calibration (recall targets ignore it until pgvector_rs_calibrate measures one); the build is faster by the calibration's time.",
+        &CALIBRATE_ON_BUILD,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -276,10 +276,32 @@ unsafe fn measure_samples<R: Relation>(
     }
     let samples = &samples[..fit.min(samples.len())];
     let sample_ids: std::collections::HashSet<u64> = samples.iter().map(|s| s.id).collect();
-    // Pass 2: exact neighbours (table_index_build_scan checks for interrupts
-    // between tuples).
+    let started = std::time::Instant::now();
+    // Pass 2: exact neighbours. The heap scan (on this thread; it checks
+    // for interrupts between tuples) fills a batch of rows' exact
+    // encodings; each full batch is compared with every query on the
+    // build's threads (distances only: no Postgres call off this thread).
+    // SAFETY: the caller passes open relations.
+    let threads = super::guc::build_threads(unsafe { super::core::planned_workers(heap, index, true) });
+    let batch_bytes = (budget / 4).clamp(64 << 10, 16 << 20);
     let mut top = ExactTopK::new(samples.len(), MAX_K);
+    let queries: Vec<&[u8]> = samples.iter().map(|s| s.exact.as_slice()).collect();
+    let distance = |a: &[u8], b: &[u8]| enc.exact.distance(a, b);
+    let own_row = |q: usize, id: u64| samples[q].id == id;
+    let mut batch = RowBatch::default();
     let mut exact = Vec::new();
+    let flush = |batch: &mut RowBatch, top: &mut ExactTopK| {
+        let rows = batch.rows();
+        // Threads spawned now start with asynchronous signals blocked, so
+        // that no Postgres signal handler runs on them; a signal arriving
+        // meanwhile is delivered here when the guard drops (one batch, a
+        // fraction of a second, later) and a cancel is then served by the
+        // heap scan's next interrupt check.
+        let signals = pagestore::threads::SignalsBlocked::new();
+        top.push_batch(&queries, &rows, &distance, &own_row, threads);
+        drop(signals);
+        batch.clear();
+    };
     // SAFETY: the caller passes open relations and an IndexInfo of `index`.
     unsafe {
         scan_heap(heap, index, index_info_ptr, false, &mut |tid, datum| {
@@ -291,31 +313,57 @@ unsafe fn measure_samples<R: Relation>(
             if !encode_ptr(&enc.exact, ptr, &mut exact) {
                 return;
             }
-            for (q, s) in samples.iter().enumerate() {
-                if s.id != id {
-                    top.push(q, id, enc.exact.distance(&s.exact, &exact));
-                }
+            batch.push(id, &exact);
+            if batch.bytes() >= batch_bytes {
+                flush(&mut batch, &mut top);
             }
         })
     };
+    flush(&mut batch, &mut top);
+    drop(batch);
+    let truth_time = started.elapsed();
     let truth = top.finish();
     // Pass 3: index searches over the ladder, until recall saturates.
+    let lists = match kind {
+        Kind::Hnsw => 0,
+        Kind::Ivfflat => super::ivfflat::read_any_meta(rel).map_or(1, |m| m.lists),
+    };
     let ladder = match kind {
         Kind::Hnsw => ::calibrate::hnsw_ladder(guc::MAX_EF_SEARCH as u32),
-        Kind::Ivfflat => {
-            let lists = super::ivfflat::read_any_meta(rel).map_or(1, |m| m.lists);
-            ::calibrate::ivf_ladder(lists)
-        }
+        Kind::Ivfflat => ::calibrate::ivf_ladder(lists),
+    };
+    // IVF: one scan per query reads its lists one at a time, nearest
+    // first, and goes on from where it stopped at the next setting (the
+    // lists `probes = p` reads are the first p of the same order), so the
+    // ladder reads each list once per query instead of once per setting.
+    // The scans stay open across settings when they fit half of
+    // maintenance_work_mem beside the samples (a code index's scan holds
+    // the centroids it ranked); otherwise each setting starts them again.
+    let per_scan = lists as usize * (samples.first().map_or(0, |s| s.query.len()) + 32) + (64 << 10);
+    let keep_scans = per_scan.saturating_mul(samples.len()) <= budget.saturating_sub(per_query * samples.len());
+    let mut ivf: Vec<IvfProgress> = match kind {
+        Kind::Hnsw => Vec::new(),
+        Kind::Ivfflat => truth
+            .iter()
+            .map(|t| IvfProgress {
+                scan: None,
+                hits: TrueNeighbours::new(t),
+                pending: None,
+                done: false,
+            })
+            .collect(),
     };
     let space = SearchSpace(info.space);
-    // Quantized hnsw storage reports approximate distances: compare ids
-    // only. ivfflat's measure below keeps exact distances.
-    let ties = kind == Kind::Ivfflat || info.space.storage() == Storage::Exact;
+    // Exact storage returns rows in exact order with exact distances: the
+    // first k rows are the query's result.
+    let exact_order = info.space.storage() == Storage::Exact;
     let mut tally = Tally::new(&KS, &ladder);
+    let mut rung_times: Vec<(u32, f64)> = Vec::with_capacity(ladder.len());
     let mut found: Vec<(u64, f32)> = Vec::with_capacity(MAX_K + 1);
     let memory_limit =
         (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get()) as usize;
     'ladder: for (si, &setting) in ladder.iter().enumerate() {
+        let rung_started = std::time::Instant::now();
         for (q, sample) in samples.iter().enumerate() {
             check_for_interrupts();
             found.clear();
@@ -338,66 +386,220 @@ unsafe fn measure_samples<R: Relation>(
                         space: &space,
                         own: if held_out { &[] } else { &sample.payload },
                     };
-                    for _ in 0..=MAX_K {
-                        match scan.next(rel, &space) {
-                            Ok(Some(item)) => keep(tid_id(item.heap_tid), item.distance),
-                            Ok(None) => break,
-                            Err(e) => super::hnsw::raise(&named, e),
+                    if exact_order {
+                        for _ in 0..=MAX_K {
+                            match scan.next(rel, &space) {
+                                Ok(Some(item)) => keep(tid_id(item.heap_tid), item.distance),
+                                Ok(None) => break,
+                                Err(e) => super::hnsw::raise(&named, e),
+                            }
                         }
+                    } else {
+                        // Half precision and codes report lower bounds that
+                        // the executor rechecks: a query gets the exact top
+                        // k of the scan's candidates (all `ef_search` of
+                        // them), so a true neighbour is found exactly when
+                        // it is a candidate (taking the first rows in bound
+                        // order would understate recall).
+                        let mut hits = TrueNeighbours::new(&truth[q]);
+                        loop {
+                            match scan.next(rel, &space) {
+                                Ok(Some(item)) => hits.see(tid_id(item.heap_tid)),
+                                Ok(None) => break,
+                                Err(e) => super::hnsw::raise(&named, e),
+                            }
+                        }
+                        found.extend(hits.found());
                     }
                 }
                 Kind::Ivfflat => {
-                    let options = ::ivf::SearchOptions {
-                        probes: setting as usize,
-                        iterative: ::ivf::IterativeScan::Off,
-                    };
-                    let scan =
-                        super::ivfflat::new_scan(rel, &info.space, &space, &sample.query, &options);
-                    let mut scan = match scan {
-                        Ok(scan) => scan,
-                        Err(e) => super::ivfflat::raise(&named, e),
-                    };
-                    scan.set_memory_limit(guc::work_mem_bytes());
-                    // The executor rechecks every row an ivfflat scan returns
-                    // (half precision and codes report lower bounds), so a
-                    // query gets the exact top k of the rows in the probed
-                    // lists: a true neighbour is found exactly when its row
-                    // is in one of them. Reading the scan to its end and
-                    // keeping the true neighbours it holds measures that for
-                    // every storage (taking the first rows in bound order
-                    // would understate recall under codes, and the ladder
-                    // would climb past the setting the target needs).
-                    let exact = &truth[q];
-                    let index_of: std::collections::HashMap<u64, usize> =
-                        exact.iter().enumerate().map(|(i, &(t, _))| (t, i)).collect();
-                    let mut seen = vec![false; exact.len()];
-                    loop {
-                        match scan.next(rel, &space) {
-                            Ok(Some((tid, _))) => {
-                                let id = tid_id(tid);
-                                if let Some(&i) = index_of.get(&id) {
-                                    seen[i] = true;
-                                }
-                            }
-                            Ok(None) => break,
-                            // More candidates than work_mem holds: larger
-                            // settings cannot be measured (nor run).
-                            Err(::ivf::IvfError::OutOfMemory { .. }) => break 'ladder,
-                            Err(e) => super::ivfflat::raise(&named, e),
+                    // The executor rechecks every row an ivfflat scan
+                    // returns (half precision and codes report lower
+                    // bounds), so a query gets the exact top k of the rows
+                    // in the probed lists: a true neighbour is found
+                    // exactly when its row is in one of them.
+                    let st = &mut ivf[q];
+                    let probes = setting as usize;
+                    if let Some((id, rank)) = st.pending {
+                        if rank < probes {
+                            st.hits.see(id);
+                            st.pending = None;
                         }
-                        check_for_interrupts();
                     }
-                    found.extend(exact.iter().zip(&seen).filter(|(_, &s)| s).map(|(&e, _)| e));
+                    if st.pending.is_none() && !st.done {
+                        let scan = match &mut st.scan {
+                            Some(scan) => scan,
+                            slot @ None => {
+                                let options = ::ivf::SearchOptions {
+                                    probes: 1,
+                                    iterative: ::ivf::IterativeScan::RelaxedOrder {
+                                        max_probes: lists as usize,
+                                    },
+                                };
+                                let scan = super::ivfflat::new_scan(
+                                    rel,
+                                    &info.space,
+                                    &space,
+                                    &sample.query,
+                                    &options,
+                                );
+                                let mut scan = match scan {
+                                    Ok(scan) => scan,
+                                    Err(e) => super::ivfflat::raise(&named, e),
+                                };
+                                scan.set_memory_limit(guc::work_mem_bytes());
+                                slot.insert(scan)
+                            }
+                        };
+                        // Batches of one list: the list of the row just
+                        // returned is number `lists_read() - 1`. A row of a
+                        // list beyond this setting (after empty lists)
+                        // waits for the setting that reads it.
+                        loop {
+                            if scan.rows_held() == 0 && scan.lists_read() >= probes {
+                                break;
+                            }
+                            match scan.next(rel, &space) {
+                                Ok(Some((tid, _))) => {
+                                    let rank = scan.lists_read().saturating_sub(1);
+                                    if rank < probes {
+                                        st.hits.see(tid_id(tid));
+                                    } else {
+                                        st.pending = Some((tid_id(tid), rank));
+                                        break;
+                                    }
+                                }
+                                Ok(None) => {
+                                    st.done = true;
+                                    break;
+                                }
+                                // More candidates than work_mem holds:
+                                // larger settings cannot be measured (nor
+                                // run).
+                                Err(::ivf::IvfError::OutOfMemory { .. }) => break 'ladder,
+                                Err(e) => super::ivfflat::raise(&named, e),
+                            }
+                            check_for_interrupts();
+                        }
+                        if !keep_scans || st.done {
+                            st.scan = None;
+                        }
+                    }
+                    found.extend(st.hits.found());
                 }
             }
             found.truncate(MAX_K);
-            tally.record(si, &truth[q], &found, ties);
+            tally.record(si, &truth[q], &found, true);
         }
+        rung_times.push((setting, rung_started.elapsed().as_secs_f64()));
         if tally.mean_at_largest_k(si) >= ::calibrate::SATURATED {
             break;
         }
     }
+    let ladder_time: f64 = rung_times.iter().map(|r| r.1).sum();
+    let rungs: Vec<String> = rung_times.iter().map(|(s, t)| format!("{s}:{t:.2}")).collect();
+    let scans = match kind {
+        Kind::Hnsw => "",
+        Kind::Ivfflat if keep_scans => ", scans carried across settings",
+        Kind::Ivfflat => ", scans restarted at each setting",
+    };
+    // SAFETY: `index` is open.
+    let name = unsafe { relation_name(index) };
+    pgrx::debug1!(
+        "recall calibration of \"{name}\": exact neighbours of {} queries in {:.2} s ({threads} threads), {} searches in {ladder_time:.2} s ({} s by {}{scans})",
+        samples.len(),
+        truth_time.as_secs_f64(),
+        samples.len() * rung_times.len(),
+        rungs.join(" "),
+        kind.setting_name()
+    );
     tally.finish(rows, held_out).unwrap_or_else(|| Calibration::pending(rows))
+}
+
+/// Where an IVF calibration query's scan stands along the ladder.
+struct IvfProgress<'a> {
+    /// Its scan, reading one list per batch (`None` before the first
+    /// setting, after the last list, or between settings when the scans do
+    /// not fit memory).
+    scan: Option<::ivf::Scan>,
+    /// Its true neighbours found in the lists read so far.
+    hits: TrueNeighbours<'a>,
+    /// A row read from a list beyond the current setting, and that list's
+    /// number.
+    pending: Option<(u64, usize)>,
+    /// Every list was read.
+    done: bool,
+}
+
+/// Rows of a heap scan buffered for [`ExactTopK::push_batch`]: ids and
+/// encodings, one allocation for all.
+#[derive(Default)]
+struct RowBatch {
+    ids: Vec<u64>,
+    ends: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl RowBatch {
+    fn push(&mut self, id: u64, encoding: &[u8]) {
+        self.ids.push(id);
+        self.bytes.extend_from_slice(encoding);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Memory held (about).
+    fn bytes(&self) -> usize {
+        self.bytes.len() + self.ids.len() * 16
+    }
+
+    fn rows(&self) -> Vec<(u64, &[u8])> {
+        let mut start = 0;
+        self.ids
+            .iter()
+            .zip(&self.ends)
+            .map(|(&id, &end)| {
+                let row = (id, &self.bytes[start..end]);
+                start = end;
+                row
+            })
+            .collect()
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.ends.clear();
+        self.bytes.clear();
+    }
+}
+
+/// Which of a query's exact neighbours a scan returned, whatever the order
+/// (the executor rechecks rows reported with lower bounds, so a query gets
+/// the exact top k of the candidates: the true neighbours among them).
+struct TrueNeighbours<'a> {
+    exact: &'a [(u64, f32)],
+    rank: HashMap<u64, usize>,
+    seen: Vec<bool>,
+}
+
+impl<'a> TrueNeighbours<'a> {
+    fn new(exact: &'a [(u64, f32)]) -> Self {
+        TrueNeighbours {
+            exact,
+            rank: exact.iter().enumerate().map(|(i, &(t, _))| (t, i)).collect(),
+            seen: vec![false; exact.len()],
+        }
+    }
+
+    fn see(&mut self, id: u64) {
+        if let Some(&i) = self.rank.get(&id) {
+            self.seen[i] = true;
+        }
+    }
+
+    /// The neighbours seen, nearest first, with their exact distances.
+    fn found(&self) -> impl Iterator<Item = (u64, f32)> + '_ {
+        self.exact.iter().zip(&self.seen).filter(|(_, &s)| s).map(|(&e, _)| e)
+    }
 }
 
 /// Rows a build needs to hold its sample out of the graph while measuring
@@ -414,13 +616,18 @@ const HOLD_OUT_MIN_ROWS: u64 = 1000;
 pub struct BuildSampler {
     enc: Encodings,
     reservoir: Reservoir<Sample>,
+    /// `pgvector_rs.calibrate_on_build` when the build started: off, no
+    /// row is held out and nothing is measured.
+    enabled: bool,
 }
 
 impl BuildSampler {
     pub fn new(info: &IndexInfo) -> Self {
+        let enabled = guc::CALIBRATE_ON_BUILD.get();
         BuildSampler {
             enc: Encodings::of(info),
-            reservoir: Reservoir::new(::calibrate::DEFAULT_QUERIES, SAMPLE_SEED),
+            reservoir: Reservoir::new(if enabled { ::calibrate::DEFAULT_QUERIES } else { 0 }, SAMPLE_SEED),
+            enabled,
         }
     }
 
@@ -434,6 +641,10 @@ impl BuildSampler {
         payload: &[u8],
         push: &mut dyn FnMut(ItemPointer, &[u8]),
     ) {
+        if !self.enabled {
+            push(tid, payload);
+            return;
+        }
         let enc = self.enc;
         // SAFETY: the caller passes a detoasted value of the key's type.
         let Some(sample) = (unsafe { enc.sample(tid, ptr, payload) }) else {
@@ -462,6 +673,10 @@ pub unsafe fn calibrate_build_held_out<R: Relation>(
     sampler: BuildSampler,
     insert: &mut dyn FnMut(ItemPointer, &[u8]),
 ) -> u64 {
+    if !sampler.enabled {
+        // Every row went into the graph; no calibration is stored.
+        return 0;
+    }
     let started = std::time::Instant::now();
     let rows = sampler.reservoir.seen();
     let (chosen, rest) = sampler.reservoir.into_split(::calibrate::queries_for(rows));
@@ -480,10 +695,17 @@ pub unsafe fn calibrate_build_held_out<R: Relation>(
             measure_samples(Kind::Hnsw, heap, index, index_info_ptr, rel, info, &chosen, rows, false)
         } else {
             let cal = measure_samples(Kind::Hnsw, heap, index, index_info_ptr, rel, info, &chosen, rows, true);
+            let inserting = std::time::Instant::now();
             for s in &chosen {
                 check_for_interrupts();
                 insert(s.tid, &s.payload);
             }
+            pgrx::debug1!(
+                "recall calibration of \"{}\": {} held-out rows inserted in {:.2} s",
+                relation_name(index),
+                chosen.len(),
+                inserting.elapsed().as_secs_f64()
+            );
             cal
         }
     };
@@ -537,6 +759,9 @@ pub unsafe fn calibrate_build<R: Relation>(
     rel: &R,
     info: &IndexInfo,
 ) {
+    if !guc::CALIBRATE_ON_BUILD.get() {
+        return;
+    }
     let started = std::time::Instant::now();
     // SAFETY: the build's open relations.
     let cal = unsafe { measure(kind, heap, index, index_info_ptr, rel, info) };
@@ -661,7 +886,7 @@ crate::pg_function!(calibration, |fcinfo| {
         pg_sys::index_close(index, lock);
         match cal {
             Some(cal) => crate::fmgr::text_datum(&describe(kind, &cal)),
-            None => crate::fmgr::text_datum("not calibrated (index built before calibrations existed: run pgvector_rs_calibrate)"),
+            None => crate::fmgr::text_datum("not calibrated (built with pgvector_rs.calibrate_on_build off, or before calibrations existed: run pgvector_rs_calibrate)"),
         }
     }
 });

@@ -206,4 +206,57 @@ SELECT pgvector_rs_evaluate_recall('empty_hnsw', '[1,1,1]'::vector, 10);
 SHOW enable_seqscan;
 SHOW enable_indexscan;
 
+-- Code indexes calibrate to what the executor returns: it rechecks every
+-- row an ivfflat scan reports (codes report lower bounds), so a query gets
+-- the exact top k of the probed lists, as with half precision. Two tables
+-- of the same rows in the same order (same sample, same lists): the
+-- rabitq index needs no more probes than the half-precision one.
+SELECT setseed(0.25);
+CREATE TABLE codes_h AS SELECT i AS id, (SELECT array_agg(random() + c) FROM generate_series(1, 32), (SELECT (i % 7) * 0.2 AS c) k)::vector(32) AS v
+  FROM generate_series(1, 4000) i;
+CREATE TABLE codes_r AS SELECT * FROM codes_h ORDER BY id;
+CREATE INDEX ON codes_h USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+CREATE INDEX ON codes_r USING ivfflat (v vector_l2_ops) WITH (lists = 20, quantization = rabitq);
+CREATE FUNCTION probes_for(tbl text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM %I ORDER BY v <-> (SELECT v FROM %I WHERE id = 7) LIMIT 10', tbl, tbl) LOOP
+        IF line LIKE 'pgvector_rs:%' THEN
+            RETURN substring(line FROM 'probes = (\d+)')::int;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+SET pgvector_rs.target_recall = 0.9;
+SELECT probes_for('codes_r') <= probes_for('codes_h') AS not_above, probes_for('codes_h') BETWEEN 2 AND 19 AS half_needs_some;
+SET pgvector_rs.target_recall = 0.99;
+SELECT probes_for('codes_r') <= probes_for('codes_h') AS not_above, probes_for('codes_r') < 20 AS not_every_list;
+RESET pgvector_rs.target_recall;
+-- The ivfflat ladder carries each query's scan from one probes to the next
+-- (one list at a time); when the scans do not fit half of
+-- maintenance_work_mem it starts them again at each setting. Both measure
+-- the same (a refresh samples the same rows as the build).
+SELECT pgvector_rs_calibration('codes_h_v_idx') AS built_h, pgvector_rs_calibration('codes_r_v_idx') AS built_r \gset
+SET maintenance_work_mem = '1MB';
+SELECT pgvector_rs_calibrate('codes_h_v_idx') = :'built_h' AS same_h, pgvector_rs_calibrate('codes_r_v_idx') = :'built_r' AS same_r;
+RESET maintenance_work_mem;
+
+-- pgvector_rs.calibrate_on_build = off: the build measures nothing, a
+-- target is ignored (EXPLAIN says so) until pgvector_rs_calibrate.
+SET pgvector_rs.calibrate_on_build = off;
+CREATE TABLE uncal AS SELECT * FROM codes_h;
+CREATE INDEX uncal_hnsw ON uncal USING hnsw (v vector_l2_ops);
+CREATE INDEX uncal_ivf ON uncal USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+RESET pgvector_rs.calibrate_on_build;
+SELECT pgvector_rs_calibration('uncal_hnsw');
+SELECT pgvector_rs_calibration('uncal_ivf');
+-- Every row is in the graph (none held out for a calibration).
+SELECT relname, reltuples FROM pg_class WHERE relname IN ('uncal_hnsw', 'uncal_ivf') ORDER BY relname;
+SET pgvector_rs.target_recall = 0.9;
+SELECT * FROM notes('SELECT id FROM uncal ORDER BY v <-> (SELECT v FROM uncal WHERE id = 7) LIMIT 10');
+SELECT pgvector_rs_calibrate('uncal_ivf') LIKE 'calibrated probes at recall@k on 50 sample queries%' AS calibrated;
+RESET pgvector_rs.target_recall;
+
 DROP SCHEMA recall_target_test CASCADE;

@@ -348,6 +348,10 @@ impl Ord for Dist {
     }
 }
 
+/// Bytes of rows [`ExactTopK::push_batch`] compares with every query
+/// before moving on.
+const TILE_BYTES: usize = 32 << 10;
+
 /// The exact `k` nearest rows of every sample query, fed one row at a
 /// time (a single pass over the rows; memory is `queries × k`).
 pub struct ExactTopK {
@@ -373,6 +377,66 @@ impl ExactTopK {
             heap.pop();
             heap.push((Dist(distance), id));
         }
+    }
+
+    /// Offers every row of `rows` (ids and encodings) to every query of
+    /// `queries` (encodings, one per top-k list, in order), comparing with
+    /// `distance`, on `threads` threads (at least one: the caller's): each
+    /// thread owns a contiguous share of the queries' lists, so the result
+    /// is the same as offering the rows one at a time, whatever `threads`
+    /// is. `skip(q, id)` leaves row `id` out for query `q` (a query's own
+    /// row). `distance` runs off the calling thread: it must not call into
+    /// anything thread-bound (Postgres).
+    pub fn push_batch<D, S>(&mut self, queries: &[&[u8]], rows: &[(u64, &[u8])], distance: &D, skip: &S, threads: usize)
+    where
+        D: Fn(&[u8], &[u8]) -> f32 + Sync,
+        S: Fn(usize, u64) -> bool + Sync,
+    {
+        assert_eq!(queries.len(), self.heaps.len(), "one query per top-k list");
+        let k = self.k;
+        let threads = threads.clamp(1, self.heaps.len().max(1));
+        // Rows × queries below which threads cost more than they save.
+        const SERIAL_WORK: usize = 1 << 14;
+        let chunk = self.heaps.len().div_ceil(threads).max(1);
+        // Rows are taken a tile at a time (a few tens of kB, which stays in
+        // cache while every query of the thread's share compares with it):
+        // streaming the whole batch once per query would read it from
+        // memory hundreds of times.
+        let row_bytes = rows.first().map_or(1, |r| r.1.len().max(1) + 16);
+        let tile = (TILE_BYTES / row_bytes).max(1);
+        let work = |first: usize, heaps: &mut [BinaryHeap<(Dist, u64)>]| {
+            for tile in rows.chunks(tile) {
+                for (i, heap) in heaps.iter_mut().enumerate() {
+                    let q = first + i;
+                    let query = queries[q];
+                    for &(id, row) in tile {
+                        if skip(q, id) {
+                            continue;
+                        }
+                        let d = Dist(distance(query, row));
+                        if heap.len() < k {
+                            heap.push((d, id));
+                        } else if d < heap.peek().unwrap().0 {
+                            heap.pop();
+                            heap.push((d, id));
+                        }
+                    }
+                }
+            }
+        };
+        if threads == 1 || rows.len() * queries.len() < SERIAL_WORK {
+            work(0, &mut self.heaps);
+            return;
+        }
+        std::thread::scope(|scope| {
+            let mut parts = self.heaps.chunks_mut(chunk).enumerate();
+            let (_, mine) = parts.next().expect("at least one query");
+            for (i, part) in parts {
+                let work = &work;
+                scope.spawn(move || work(i * chunk, part));
+            }
+            work(0, mine);
+        });
     }
 
     /// Each query's neighbours, nearest first (ties by id).

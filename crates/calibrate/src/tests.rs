@@ -281,3 +281,47 @@ fn confident_choice_adds_one_standard_error() {
     // A target of 1 stays 1.
     assert_eq!(c.choose_confident(1.0, 10, 1), c.choose(1.0, 10, 1));
 }
+
+#[test]
+fn batched_parallel_top_k_equals_one_row_at_a_time() {
+    use pagestore::rng::SplitMix64;
+    let mut rng = SplitMix64::new(7);
+    let dims = 8;
+    let vec_of = |rng: &mut SplitMix64| -> Vec<u8> {
+        (0..dims).flat_map(|_| (rng.next_f64() as f32).to_ne_bytes()).collect()
+    };
+    let queries: Vec<Vec<u8>> = (0..37).map(|_| vec_of(&mut rng)).collect();
+    let rows: Vec<(u64, Vec<u8>)> = (0..500u64).map(|i| (i, vec_of(&mut rng))).collect();
+    let dist = |a: &[u8], b: &[u8]| -> f32 {
+        a.chunks_exact(4)
+            .zip(b.chunks_exact(4))
+            .map(|(x, y)| {
+                let d = f32::from_ne_bytes(x.try_into().unwrap()) - f32::from_ne_bytes(y.try_into().unwrap());
+                d * d
+            })
+            .sum()
+    };
+    // Query q's own row is q (leave-one-out).
+    let skip = |q: usize, id: u64| id == q as u64;
+    let mut one = ExactTopK::new(queries.len(), 10);
+    for (id, row) in &rows {
+        for (q, query) in queries.iter().enumerate() {
+            if !skip(q, *id) {
+                one.push(q, *id, dist(query, row));
+            }
+        }
+    }
+    let expected = one.finish();
+    assert!(expected.iter().enumerate().all(|(q, l)| l.len() == 10 && l.iter().all(|&(id, _)| id != q as u64)));
+    let qs: Vec<&[u8]> = queries.iter().map(|q| q.as_slice()).collect();
+    for threads in [1, 2, 3, 64] {
+        for batch in [1, 7, 500] {
+            let mut t = ExactTopK::new(queries.len(), 10);
+            for part in rows.chunks(batch) {
+                let part: Vec<(u64, &[u8])> = part.iter().map(|(i, r)| (*i, r.as_slice())).collect();
+                t.push_batch(&qs, &part, &dist, &skip, threads);
+            }
+            assert_eq!(t.finish(), expected, "threads {threads}, batch {batch}");
+        }
+    }
+}
