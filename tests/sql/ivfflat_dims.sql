@@ -116,7 +116,7 @@ VACUUM t16;
 SELECT * FROM exact('t16', 'q16', 'v', '<->');
 SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM t16 ORDER BY v <-> (SELECT v FROM q16 WHERE id = 2)) s;
 -- A meta page, four centroids of 8 pages each, and one 8,016-byte code per
--- list page (123 rows inserted): 1.2 MB against the vectors' 7.7 MB.
+-- list page (123 rows inserted): 1.2 MiB against the vectors' 7.5 MiB.
 SELECT pg_relation_size('t16_v') / 8192 AS pages;
 -- An iterative scan with a filter finds every row that passes it.
 SET ivfflat.iterative_scan = relaxed_order;
