@@ -345,7 +345,12 @@ fn payload_floats(payload: &[u8]) -> Cow<'_, [f32]> {
     }
 }
 
-/// The codec of a code index, from its meta page.
+/// The codec of a code index, from its meta page: rebuilt at every scan
+/// start and insert rather than cached, since it is one meta page read and
+/// a rotation recomputed from its seed: 0.55 µs at 384 dimensions and 2.2 µs
+/// at 3,072, against 0.67 ms and 5.0 ms for a scan returning 10 rows
+/// (`cargo bench -p pgvector_rs-ivf --bench codes_scan`; 2,000 rows, 40
+/// lists, 4 probes), under 0.1%.
 fn index_codec<R: Relation>(rel: &R, space: &VectorSpace) -> Result<RabitqCodec, IvfError> {
     let meta = read_rabitq_meta(rel)?;
     RabitqCodec::from_meta(&meta, code_metric(space))
