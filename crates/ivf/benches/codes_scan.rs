@@ -82,7 +82,9 @@ fn bench_codes_scan(c: &mut Criterion) {
                     &options,
                 )
                 .unwrap();
-                (0..10).filter_map(|_| scan.next(&rel, &L2).unwrap()).count()
+                (0..10)
+                    .filter_map(|_| scan.next(&rel, &L2).unwrap())
+                    .count()
             })
         });
     }

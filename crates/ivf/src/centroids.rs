@@ -6,8 +6,7 @@ use pagestore::{BlockNumber, OffsetNumber, Page, PageMut, Relation, FIRST_OFFSET
 use crate::error::IvfError;
 use crate::format::{
     centroid_pages, centroid_piece_len, CentroidHeader, MetaTuple, PageRole, RabitqMeta,
-    RabitqTrailer, CENTROID_HEADER_SIZE, FLAG_ROLE_MASK, IVF_PAGE_ID, META_BLOCK,
-    RABITQ_META_SIZE,
+    RabitqTrailer, CENTROID_HEADER_SIZE, FLAG_ROLE_MASK, IVF_PAGE_ID, META_BLOCK, RABITQ_META_SIZE,
 };
 use crate::lists::ChainGuard;
 
@@ -327,8 +326,10 @@ mod tests {
 
     impl crate::Space for L2 {
         fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
-            let (a, b): (Vec<f32>, Vec<f32>) =
-                (bytemuck::pod_collect_to_vec(a), bytemuck::pod_collect_to_vec(b));
+            let (a, b): (Vec<f32>, Vec<f32>) = (
+                bytemuck::pod_collect_to_vec(a),
+                bytemuck::pod_collect_to_vec(b),
+            );
             a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum()
         }
     }
@@ -341,7 +342,11 @@ mod tests {
     fn code_index(dims: usize, lists: usize) -> (MemRelation, Vec<Vec<f32>>) {
         let codec = RabitqCodec::new(dims, 1, 7, Metric::L2).unwrap();
         let centroids: Vec<Vec<f32>> = (0..lists)
-            .map(|l| (0..dims).map(|d| ((l * 7919 + d * 31) % 1000) as f32 * 0.01).collect())
+            .map(|l| {
+                (0..dims)
+                    .map(|d| ((l * 7919 + d * 31) % 1000) as f32 * 0.01)
+                    .collect()
+            })
             .collect();
         let rel = MemRelation::new();
         let params = crate::IndexParams {
@@ -418,7 +423,8 @@ mod tests {
         let damages: [(&str, fn(&MemRelation)); 7] = [
             ("a piece's role", |rel| {
                 rel.with_raw_page(2, |p| {
-                    p[FLAGS_AT..FLAGS_AT + 2].copy_from_slice(&(PageRole::List as u16).to_ne_bytes())
+                    p[FLAGS_AT..FLAGS_AT + 2]
+                        .copy_from_slice(&(PageRole::List as u16).to_ne_bytes())
                 })
             }),
             ("a first page's role", |rel| {
@@ -431,11 +437,15 @@ mod tests {
                 rel.with_raw_page(3, |p| p[NEXT_AT..NEXT_AT + 4].fill(0xFF))
             }),
             ("a link back (a cycle)", |rel| {
-                rel.with_raw_page(5, |p| p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&1u32.to_ne_bytes()))
+                rel.with_raw_page(5, |p| {
+                    p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&1u32.to_ne_bytes())
+                })
             }),
             ("a link past the end", |rel| {
                 let end = rel.nblocks() + 5;
-                rel.with_raw_page(4, |p| p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&end.to_ne_bytes()))
+                rel.with_raw_page(4, |p| {
+                    p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&end.to_ne_bytes())
+                })
             }),
             ("a piece's item length", |rel| {
                 rel.with_raw_page(6, |p| {
@@ -446,14 +456,17 @@ mod tests {
                 })
             }),
             ("the chain skips a piece", |rel| {
-                rel.with_raw_page(1, |p| p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&3u32.to_ne_bytes()))
+                rel.with_raw_page(1, |p| {
+                    p[NEXT_AT..NEXT_AT + 4].copy_from_slice(&3u32.to_ne_bytes())
+                })
             }),
         ];
         for (what, damage) in damages {
             let (rel, centroids) = code_index(dims, lists);
             let (meta, _) = read_meta_any(&rel).unwrap();
-            let codec = RabitqCodec::from_meta(&crate::rabitq::read_rabitq_meta(&rel).unwrap(), Metric::L2)
-                .unwrap();
+            let codec =
+                RabitqCodec::from_meta(&crate::rabitq::read_rabitq_meta(&rel).unwrap(), Metric::L2)
+                    .unwrap();
             let all = SearchOptions {
                 probes: lists,
                 iterative: IterativeScan::Off,
@@ -461,9 +474,15 @@ mod tests {
             let q = &centroids[1];
             // A scan started before the damage reads each list's centroid
             // when it reads the list.
-            let mut early =
-                Scan::new_with_codes(&rel, &L2, &bytes(q), q, RabitqCodec::new(dims, 1, 7, Metric::L2).unwrap(), &all)
-                    .unwrap();
+            let mut early = Scan::new_with_codes(
+                &rel,
+                &L2,
+                &bytes(q),
+                q,
+                RabitqCodec::new(dims, 1, 7, Metric::L2).unwrap(),
+                &all,
+            )
+            .unwrap();
             damage(&rel);
             rel.limit_accesses(Some(1000));
             let corrupted = |r: Result<(), IvfError>| {

@@ -186,8 +186,7 @@ impl MetaTuple {
             return Err(IvfError::NotAnIvfIndex);
         }
         let meta: MetaTuple = bytemuck::pod_read_unaligned(&item[..size_of::<MetaTuple>()]);
-        if item.len() == rabitq_len && meta.magic == META_MAGIC && is_code_version(meta.version)
-        {
+        if item.len() == rabitq_len && meta.magic == META_MAGIC && is_code_version(meta.version) {
             return Err(IvfError::UnsupportedQuantization(meta.quantization));
         }
         if item.len() != size_of::<MetaTuple>() {

@@ -32,8 +32,8 @@ pub use quant::Metric;
 
 use crate::error::IvfError;
 use crate::format::{
-    rabitq_code_size, rabitq_version, MetaTuple, PageRole, RabitqMeta, RabitqTrailer, FLAG_ROLE_MASK,
-    IVF_PAGE_ID, META_BLOCK, META_MAGIC, QUANTIZATION_RABITQ,
+    rabitq_code_size, rabitq_version, MetaTuple, PageRole, RabitqMeta, RabitqTrailer,
+    FLAG_ROLE_MASK, IVF_PAGE_ID, META_BLOCK, META_MAGIC, QUANTIZATION_RABITQ,
 };
 use crate::lists::{for_each_page, for_each_tuple};
 

@@ -186,10 +186,7 @@ impl Scan {
         if let Some(code) = codes.as_mut() {
             // Where the centroids of the lists the scan may read are, in
             // rank order (`locations` is in list order).
-            code.locations = ranked
-                .iter()
-                .map(|r| locations[r.1 as usize])
-                .collect();
+            code.locations = ranked.iter().map(|r| locations[r.1 as usize]).collect();
         }
         Ok(Self {
             query: query.to_vec(),
@@ -356,10 +353,11 @@ impl Scan {
                     let location = code.locations[start + index];
                     read_centroid(rel, &code.meta, location, &mut code.centroid_bytes)?;
                     code.centroid.clear();
-                    code.centroid
-                        .extend(code.centroid_bytes.chunks_exact(4).map(|b| {
-                            f32::from_ne_bytes(b.try_into().expect("4 bytes"))
-                        }));
+                    code.centroid.extend(
+                        code.centroid_bytes
+                            .chunks_exact(4)
+                            .map(|b| f32::from_ne_bytes(b.try_into().expect("4 bytes"))),
+                    );
                     if code.centroid.len() != code.codec.dims() {
                         return Err(IvfError::Corrupted(
                             "centroid size does not match the dimensions",
