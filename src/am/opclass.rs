@@ -118,13 +118,15 @@ pub unsafe fn key_typmod(index: pg_sys::Relation) -> i32 {
 }
 
 /// Dimensions of `index`'s key column, checked against the access method's
-/// limit for the element type (`limits` = max dims of vector, halfvec, bit).
-/// Sparse vectors have no dimension requirement; 0 is returned for them.
+/// limit for the element type (`limits` = max dims of vector, halfvec, bit),
+/// with `hint` on the error (pgvector's message has none). Sparse vectors
+/// have no dimension requirement; 0 is returned for them.
 pub unsafe fn checked_dimensions(
     index: pg_sys::Relation,
     space: &VectorSpace,
     am: &str,
     limit: impl Fn(ElementType) -> usize,
+    hint: Option<&str>,
 ) -> usize {
     if space.element() == ElementType::Sparse {
         return 0;
@@ -143,7 +145,7 @@ pub unsafe fn checked_dimensions(
         error(
             pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             &format!("column cannot have more than {max} dimensions for {am} index"),
-            None,
+            hint,
         );
     }
     typmod as usize

@@ -16,15 +16,20 @@ use pagestore::{BlockNumber, ItemPointer, Page, PageMut, Relation, INVALID_BLOCK
 use crate::assign::ListAssigner;
 use crate::error::IvfError;
 use crate::format::{
-    encode_list_tuple, items_per_page, max_payload_size, CentroidHeader, MetaTuple, PageRole,
-    CENTROID_HEADER_SIZE, FORMAT_VERSION, LIST_TUPLE_HEADER_SIZE, META_BLOCK, META_MAGIC,
+    centroid_pages, centroid_piece_len, encode_list_tuple, items_per_page, max_payload_size,
+    CentroidHeader, MetaTuple, PageRole, CENTROID_HEADER_SIZE, FORMAT_VERSION,
+    LIST_TUPLE_HEADER_SIZE, MAX_SPANNING_PAYLOAD_SIZE, META_BLOCK, META_MAGIC,
 };
 use crate::rabitq::RabitqCodec;
 use crate::space::Space;
 use crate::threads::WorkerPool;
 
-/// Tuples assigned to lists per parallel batch.
+/// Tuples assigned to lists per parallel batch, at most.
 const BATCH_TUPLES: usize = 4096;
+/// Bytes of payloads a batch holds at most (a code build holds as many
+/// again of vectors): 4,096 rows up to 512 `f32` dimensions, 131 rows at
+/// 16,000.
+const BATCH_BYTES: usize = 8 << 20;
 
 /// Shape of the index being built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +66,8 @@ pub struct IvfBuilder<'a, R: Relation, S: Space> {
     centroid_blocks: Vec<BlockNumber>,
     lists: Vec<ListWriter>,
     tuples_per_page: usize,
+    /// Tuples per batch (fewer for large payloads, see [`BATCH_BYTES`]).
+    batch_tuples: usize,
     /// Tuples waiting for assignment: heap TIDs and row-major payloads.
     batch_tids: Vec<ItemPointer>,
     batch_payloads: Vec<u8>,
@@ -149,7 +156,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         builder.codes = Some(CodeBuild {
             codec,
             centroids: f32s,
-            batch_vectors: Vec::with_capacity(BATCH_TUPLES * codec.dims()),
+            batch_vectors: Vec::with_capacity(builder.batch_tuples * codec.dims()),
         });
         Ok(builder)
     }
@@ -164,11 +171,22 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
     ) -> Result<Self, IvfError> {
         let size = params.payload_size;
         let invalid = |why: String| Err(IvfError::InvalidBuild(why));
-        if size == 0 || size > max_payload_size() {
-            return invalid(format!(
-                "payload size {size} outside 1..={}",
-                max_payload_size()
-            ));
+        // Only the f32 centroids of a code index may span pages.
+        let max_size = match codec {
+            Some(_) => MAX_SPANNING_PAYLOAD_SIZE,
+            None => max_payload_size(),
+        };
+        if size == 0 || size > max_size {
+            return invalid(format!("payload size {size} outside 1..={max_size}"));
+        }
+        if let Some(codec) = codec {
+            if codec.code_size() > max_payload_size() {
+                return invalid(format!(
+                    "codes of {} bytes do not fit a page (at most {})",
+                    codec.code_size(),
+                    max_payload_size()
+                ));
+            }
         }
         if centroids.is_empty() || !centroids.len().is_multiple_of(size) {
             return invalid(format!(
@@ -183,6 +201,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         let assigner = ListAssigner::new(space, centroids, size)?;
         let centroid_blocks = write_meta_and_reserve_centroid_pages(rel, params, lists, codec)?;
         let tuple_size = codec.map_or(size, |c| c.code_size());
+        let batch_tuples = (BATCH_BYTES / size).clamp(1, BATCH_TUPLES);
         Ok(Self {
             rel,
             space,
@@ -192,8 +211,9 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
             centroid_blocks,
             lists: (0..lists).map(|_| ListWriter::default()).collect(),
             tuples_per_page: items_per_page(LIST_TUPLE_HEADER_SIZE + tuple_size),
-            batch_tids: Vec::with_capacity(BATCH_TUPLES),
-            batch_payloads: Vec::with_capacity(BATCH_TUPLES * size),
+            batch_tuples,
+            batch_tids: Vec::with_capacity(batch_tuples),
+            batch_payloads: Vec::with_capacity(batch_tuples * size),
             tuples_done: 0,
             progress: Box::new(progress),
             pool: None,
@@ -256,7 +276,7 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
         self.max_payload_norm = self.max_payload_norm.max(self.space.payload_norm(payload));
         self.batch_tids.push(tid);
         self.batch_payloads.extend_from_slice(payload);
-        if self.batch_tids.len() == BATCH_TUPLES {
+        if self.batch_tids.len() == self.batch_tuples {
             self.write_batch();
         }
         Ok(())
@@ -384,17 +404,45 @@ impl<'a, R: Relation, S: Space> IvfBuilder<'a, R, S> {
 
     /// Fills the reserved centroid pages, chained in order.
     fn write_centroid_pages(&self, headers: &[CentroidHeader]) {
-        let per_page = items_per_page(CENTROID_HEADER_SIZE + self.payload_size);
-        let mut item = vec![0u8; CENTROID_HEADER_SIZE + self.payload_size];
-        let payloads = self.assigner.centroids().chunks(self.payload_size);
+        let size = self.payload_size;
+        let payloads = self.assigner.centroids().chunks(size);
+        let next_of = |i: usize| {
+            self.centroid_blocks
+                .get(i + 1)
+                .copied()
+                .unwrap_or(INVALID_BLOCK)
+        };
+        let pieces = centroid_pages(size);
+        if pieces > 1 {
+            // One item per page: the header and the centroid's first bytes,
+            // then its continuation pieces.
+            let mut blocks = self.centroid_blocks.iter().enumerate();
+            let mut item = Vec::with_capacity(centroid_piece_len(size, 0));
+            for (header, payload) in headers.iter().zip(payloads) {
+                let mut rest = payload;
+                for piece in 0..pieces {
+                    let (i, &block) = blocks.next().expect("pages reserved per centroid");
+                    item.clear();
+                    if piece == 0 {
+                        item.extend_from_slice(bytemuck::bytes_of(header));
+                    }
+                    let take = centroid_piece_len(size, piece) - item.len();
+                    item.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    let mut page = self.rel.write(block);
+                    page.opaque_mut().next = next_of(i);
+                    assert!(page.add_item(&item).is_some(), "centroid page overflow");
+                }
+                debug_assert!(rest.is_empty());
+            }
+            return;
+        }
+        let per_page = items_per_page(CENTROID_HEADER_SIZE + size);
+        let mut item = vec![0u8; CENTROID_HEADER_SIZE + size];
         let mut entries = headers.iter().zip(payloads);
         for (i, &block) in self.centroid_blocks.iter().enumerate() {
             let mut page = self.rel.write(block);
-            page.opaque_mut().next = self
-                .centroid_blocks
-                .get(i + 1)
-                .copied()
-                .unwrap_or(INVALID_BLOCK);
+            page.opaque_mut().next = next_of(i);
             for (header, payload) in entries.by_ref().take(per_page) {
                 header.encode_into(&mut item);
                 item[CENTROID_HEADER_SIZE..].copy_from_slice(payload);
@@ -411,8 +459,12 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
     lists: usize,
     codec: Option<&RabitqCodec>,
 ) -> Result<Vec<BlockNumber>, IvfError> {
-    let per_page = items_per_page(CENTROID_HEADER_SIZE + params.payload_size);
-    let pages = lists.div_ceil(per_page);
+    let pieces = centroid_pages(params.payload_size);
+    let pages = if pieces > 1 {
+        lists * pieces
+    } else {
+        lists.div_ceil(items_per_page(CENTROID_HEADER_SIZE + params.payload_size))
+    };
     let meta = MetaTuple {
         magic: META_MAGIC,
         version: FORMAT_VERSION,
@@ -435,9 +487,13 @@ fn write_meta_and_reserve_centroid_pages<R: Relation>(
     assert!(page.add_item(&item).is_some());
     drop(page);
     let blocks: Vec<BlockNumber> = (0..pages)
-        .map(|_| {
+        .map(|i| {
             let mut page = rel.extend();
-            *page.opaque_mut() = PageRole::Centroids.opaque();
+            *page.opaque_mut() = if i % pieces == 0 {
+                PageRole::Centroids.opaque()
+            } else {
+                PageRole::CentroidPiece.opaque()
+            };
             page.block()
         })
         .collect();

@@ -1,4 +1,4 @@
-//! On-page format of an IVF index, version 1.
+//! On-page format of an IVF index, versions 1 to 3.
 //!
 //! All pages use the standard Postgres layout of the page store (header, line
 //! pointers, MAXALIGNed items, a 16-byte [`PageOpaque`]). Integers are
@@ -50,6 +50,22 @@
 //! |      6 | `reserved: u16`  | zero                                  |
 //! |      8 | payload          | the vector, `payload_size` bytes      |
 //!
+//! ## Code indexes (versions 2 and 3)
+//! A code index ([`QUANTIZATION_RABITQ`]) stores RaBitQ codes in its list
+//! tuples and f32 centroids (see [`RabitqTrailer`] for the meta item). Up to
+//! 2,032 dimensions a centroid item fits a page and the index is
+//! [`FORMAT_VERSION_RABITQ`]: the layout above. Beyond, it is
+//! [`FORMAT_VERSION_RABITQ_SPANNING`] and every centroid spans
+//! [`centroid_pages`] consecutive pages of the centroid chain, one item per
+//! page: the first page (`PageRole::Centroids`) holds the header and the
+//! first [`max_payload_size`] bytes of the centroid (an item of
+//! [`max_item_size`] bytes), each following page
+//! (`PageRole::CentroidPiece`) the next [`max_item_size`] bytes (the last
+//! one the rest). Sizes follow from `payload_size`, so a reader checks every
+//! piece's role, item count and length, and a damaged chain is an error.
+//! The list pages are as above (a code of 16,000 dimensions at 4 bits is
+//! 8,016 bytes and fits a page).
+//!
 //! An item of exactly [`LIST_TUPLE_HEADER_SIZE`] bytes with an invalid TID is
 //! an *empty slot*: what vacuum leaves of a dead tuple (the page-store API
 //! keeps line pointers, so vacuum shrinks the item instead of deleting it;
@@ -80,6 +96,15 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The format version of indexes storing RaBitQ codes: the meta item is a
 /// [`MetaTuple`] followed by a [`RabitqTrailer`] (see [`RabitqMeta`]).
 pub const FORMAT_VERSION_RABITQ: u32 = 2;
+/// The format version of code indexes whose centroids span pages
+/// (`payload_size` above [`max_payload_size`]): as
+/// [`FORMAT_VERSION_RABITQ`] but for the centroid pages (see the module
+/// documentation). Readers of versions 1 and 2 reject it as a newer version
+/// instead of misreading its centroid chain.
+pub const FORMAT_VERSION_RABITQ_SPANNING: u32 = 3;
+/// Largest centroid payload of a [`FORMAT_VERSION_RABITQ_SPANNING`] index:
+/// f32 centroids of the rotation's largest dimension.
+pub const MAX_SPANNING_PAYLOAD_SIZE: usize = 4 * quant::rotation::MAX_DIMS;
 /// `MetaTuple::quantization`: list tuples store the caller's payload as is.
 pub const QUANTIZATION_NONE: u32 = 0;
 /// `MetaTuple::quantization`: the caller's payloads are half-precision
@@ -110,6 +135,9 @@ pub enum PageRole {
     Centroids = 2,
     /// Tuples of one inverted list.
     List = 3,
+    /// A continuation piece of a centroid that spans pages
+    /// ([`FORMAT_VERSION_RABITQ_SPANNING`]).
+    CentroidPiece = 4,
 }
 
 impl PageRole {
@@ -158,10 +186,7 @@ impl MetaTuple {
             return Err(IvfError::NotAnIvfIndex);
         }
         let meta: MetaTuple = bytemuck::pod_read_unaligned(&item[..size_of::<MetaTuple>()]);
-        if item.len() == rabitq_len
-            && meta.magic == META_MAGIC
-            && meta.version == FORMAT_VERSION_RABITQ
-        {
+        if item.len() == rabitq_len && meta.magic == META_MAGIC && is_code_version(meta.version) {
             return Err(IvfError::UnsupportedQuantization(meta.quantization));
         }
         if item.len() != size_of::<MetaTuple>() {
@@ -170,7 +195,7 @@ impl MetaTuple {
         if meta.magic != META_MAGIC {
             return Err(IvfError::NotAnIvfIndex);
         }
-        if meta.version == FORMAT_VERSION_RABITQ && meta.quantization == QUANTIZATION_RABITQ {
+        if is_code_version(meta.version) && meta.quantization == QUANTIZATION_RABITQ {
             // A code index: its meta item is longer and only `RabitqMeta` reads it.
             return Err(IvfError::UnsupportedQuantization(meta.quantization));
         }
@@ -264,7 +289,7 @@ impl RabitqMeta {
         if meta.magic != META_MAGIC {
             return Err(IvfError::NotAnIvfIndex);
         }
-        if meta.version != FORMAT_VERSION_RABITQ {
+        if !is_code_version(meta.version) {
             return Err(IvfError::UnsupportedVersion(meta.version));
         }
         if meta.quantization != QUANTIZATION_RABITQ {
@@ -273,7 +298,13 @@ impl RabitqMeta {
         if meta.lists == 0 || meta.lists > MAX_LISTS {
             return Err(IvfError::Corrupted("number of lists out of range"));
         }
-        if meta.payload_size == 0 || meta.payload_size as usize > max_payload_size() {
+        // Version 2 centroids fit a page, version 3 ones span pages.
+        let size = meta.payload_size as usize;
+        let in_range = match meta.version {
+            FORMAT_VERSION_RABITQ => size != 0 && size <= max_payload_size(),
+            _ => size > max_payload_size() && size <= MAX_SPANNING_PAYLOAD_SIZE,
+        };
+        if !in_range {
             return Err(IvfError::Corrupted("payload size out of range"));
         }
         let codes: RabitqTrailer = bytemuck::pod_read_unaligned(&item[size_of::<MetaTuple>()..]);
@@ -296,6 +327,64 @@ impl RabitqMeta {
             ));
         }
         Ok(RabitqMeta { meta, codes })
+    }
+}
+
+/// The format version of a code index whose centroids have
+/// `payload_size` bytes.
+pub const fn rabitq_version(payload_size: usize) -> u32 {
+    if payload_size <= max_payload_size() {
+        FORMAT_VERSION_RABITQ
+    } else {
+        FORMAT_VERSION_RABITQ_SPANNING
+    }
+}
+
+/// True for the format versions of code indexes.
+const fn is_code_version(version: u32) -> bool {
+    version == FORMAT_VERSION_RABITQ || version == FORMAT_VERSION_RABITQ_SPANNING
+}
+
+/// The most bits per dimension whose codes of `dims` dimensions fit a list
+/// page (`None` if not even 1-bit codes fit): what a build refusing a
+/// larger `bits` suggests.
+pub const fn rabitq_max_bits(dims: usize) -> Option<u8> {
+    let mut bits = 8;
+    while bits > 0 {
+        if rabitq_code_size(dims, bits) <= max_payload_size() {
+            return Some(bits as u8);
+        }
+        bits -= 1;
+    }
+    None
+}
+
+/// Pages of the centroid chain one centroid of `payload_size` bytes takes:
+/// 1 when its item fits a page (several centroids then share a page),
+/// else its first page and the continuation pieces.
+pub const fn centroid_pages(payload_size: usize) -> usize {
+    if payload_size <= max_payload_size() {
+        1
+    } else {
+        1 + (payload_size - max_payload_size()).div_ceil(max_item_size(SPECIAL_SIZE))
+    }
+}
+
+/// Length of the item on page `piece` (0-based) of a centroid of
+/// `payload_size` bytes that spans pages (`centroid_pages(payload_size) > 1`):
+/// the header and the first bytes on page 0, then full pieces, the last one
+/// holding the rest.
+pub const fn centroid_piece_len(payload_size: usize, piece: usize) -> usize {
+    let full = max_item_size(SPECIAL_SIZE);
+    if piece == 0 {
+        return full;
+    }
+    let before = max_payload_size() + (piece - 1) * full;
+    let rest = payload_size - before;
+    if rest < full {
+        rest
+    } else {
+        full
     }
 }
 
@@ -394,8 +483,8 @@ pub fn is_empty_slot(item: &[u8]) -> bool {
     item.len() == LIST_TUPLE_HEADER_SIZE
 }
 
-/// Largest payload the format can store (a list tuple or centroid item must
-/// fit on one page).
+/// Largest payload the format stores in one item (a list tuple or a
+/// centroid item of versions 1 and 2 must fit on one page).
 pub const fn max_payload_size() -> usize {
     max_item_size(SPECIAL_SIZE) - CENTROID_HEADER_SIZE
 }
@@ -417,6 +506,28 @@ mod tests {
         assert_eq!(max_payload_size(), 8128);
         // pgvector also fits five 384-dimensional f32 vectors per page.
         assert_eq!(items_per_page(LIST_TUPLE_HEADER_SIZE + 384 * 4), 5);
+    }
+
+    #[test]
+    fn spanning_centroid_pieces_add_up_and_codes_fit_up_to_16000_dimensions() {
+        for dims in [2033, 3072, 4000, 16_000] {
+            let size = dims * 4;
+            let pages = centroid_pages(size);
+            let total: usize = (0..pages).map(|p| centroid_piece_len(size, p)).sum();
+            assert_eq!(total, CENTROID_HEADER_SIZE + size, "{dims} dimensions");
+            assert!((1..pages).all(|p| centroid_piece_len(size, p) > 0));
+            assert_eq!(rabitq_version(size), FORMAT_VERSION_RABITQ_SPANNING);
+        }
+        assert_eq!(centroid_pages(2032 * 4), 1);
+        assert_eq!(rabitq_version(2032 * 4), FORMAT_VERSION_RABITQ);
+        assert_eq!(centroid_pages(16_000 * 4), 8);
+        // 16 + 4 × 250 words of 8 bytes = 8,016 bytes at 4 bits.
+        assert_eq!(rabitq_max_bits(16_000), Some(4));
+        assert_eq!(rabitq_code_size(16_000, 4), 8016);
+        assert_eq!(rabitq_max_bits(3072), Some(8));
+        assert_eq!(rabitq_max_bits(8000), Some(8));
+        assert_eq!(rabitq_max_bits(8200), Some(7));
+        assert_eq!(rabitq_max_bits(70_000), None);
     }
 
     #[test]

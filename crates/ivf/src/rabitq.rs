@@ -1,4 +1,6 @@
-//! RaBitQ codes of list tuples ([`FORMAT_VERSION_RABITQ`] indexes): the
+//! RaBitQ codes of list tuples ([`crate::format::FORMAT_VERSION_RABITQ`] indexes, and
+//! [`crate::format::FORMAT_VERSION_RABITQ_SPANNING`] ones above 2,032
+//! dimensions, whose centroids span pages): the
 //! crate-level pieces an index storing codes instead of vectors is made of.
 //!
 //! * [`RabitqCodec`] is made from the meta page ([`RabitqMeta`]): the
@@ -30,8 +32,8 @@ pub use quant::Metric;
 
 use crate::error::IvfError;
 use crate::format::{
-    rabitq_code_size, MetaTuple, PageRole, RabitqMeta, RabitqTrailer, FLAG_ROLE_MASK,
-    FORMAT_VERSION_RABITQ, IVF_PAGE_ID, META_BLOCK, META_MAGIC, QUANTIZATION_RABITQ,
+    rabitq_code_size, rabitq_version, MetaTuple, PageRole, RabitqMeta, RabitqTrailer,
+    FLAG_ROLE_MASK, IVF_PAGE_ID, META_BLOCK, META_MAGIC, QUANTIZATION_RABITQ,
 };
 use crate::lists::{for_each_page, for_each_tuple};
 
@@ -90,7 +92,8 @@ impl RabitqCodec {
         RabitqMeta {
             meta: MetaTuple {
                 magic: META_MAGIC,
-                version: FORMAT_VERSION_RABITQ,
+                // Version 3 where the f32 centroids span pages.
+                version: rabitq_version(self.dims() * 4),
                 quantization: QUANTIZATION_RABITQ,
                 dims: self.dims() as u32,
                 payload_size: (self.dims() * 4) as u32,
@@ -184,7 +187,10 @@ pub fn for_each_code<R: Relation>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{encode_list_tuple, FORMAT_VERSION, QUANTIZATION_HALF};
+    use crate::format::{
+        encode_list_tuple, FORMAT_VERSION, FORMAT_VERSION_RABITQ, FORMAT_VERSION_RABITQ_SPANNING,
+        QUANTIZATION_HALF,
+    };
     use crate::lists::{link_at_tail, new_list_page, place_tuple};
     use pagestore::{MemRelation, PageMut};
 
@@ -280,9 +286,14 @@ mod tests {
             Err(IvfError::Corrupted(_))
         ));
         assert_eq!(
-            bad(&|m| m.meta.version = 3),
-            Err(IvfError::UnsupportedVersion(3))
+            bad(&|m| m.meta.version = 4),
+            Err(IvfError::UnsupportedVersion(4))
         );
+        // Version 3 is for centroids that span pages, which 100 f32s do not.
+        assert!(matches!(
+            bad(&|m| m.meta.version = 3),
+            Err(IvfError::Corrupted(_))
+        ));
         assert_eq!(
             bad(&|m| m.meta.quantization = 9),
             Err(IvfError::UnsupportedQuantization(9))
@@ -450,7 +461,13 @@ mod tests {
     /// value, and the executor's recheck of them gives the exact top rows.
     #[test]
     fn code_index_build_scan_insert_vacuum() {
-        let (dims, lists, n) = (40, 6, 900);
+        // Centroids on one page (40 dimensions), and spanning 2 and 8 pages.
+        for (dims, lists, n) in [(40, 6, 900), (3072, 3, 60), (16000, 2, 30)] {
+            code_index_build_scan_insert_vacuum_at(dims, lists, n);
+        }
+    }
+
+    fn code_index_build_scan_insert_vacuum_at(dims: usize, lists: usize, n: usize) {
         let mut rng = pagestore::rng::SplitMix64::new(9);
         for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
             let space = TestSpace(metric);
@@ -511,6 +528,11 @@ mod tests {
             assert_eq!(crate::insert(&rel, &space, tid(n), &qp), refused);
 
             let meta = read_rabitq_meta(&rel).unwrap();
+            let version = match dims {
+                40 => FORMAT_VERSION_RABITQ,
+                _ => FORMAT_VERSION_RABITQ_SPANNING,
+            };
+            assert_eq!(meta.meta.version, version, "{dims} dimensions");
             let codec = RabitqCodec::from_meta(&meta, metric).unwrap();
             let check = |rows: &[Vec<f32>],
                          live: &dyn Fn(usize) -> bool,

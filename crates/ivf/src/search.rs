@@ -21,7 +21,9 @@ use std::collections::BinaryHeap;
 
 use pagestore::{BlockNumber, ItemPointer, Relation};
 
-use crate::centroids::{for_each_centroid, read_code_meta, read_meta, read_meta_any};
+use crate::centroids::{
+    for_each_centroid, read_centroid, read_code_meta, read_meta, read_meta_any, CentroidLocation,
+};
 use crate::error::IvfError;
 use crate::lists::{for_each_page, for_each_tuple};
 use crate::rabitq::RabitqCodec;
@@ -83,8 +85,15 @@ struct CodeScan {
     codec: RabitqCodec,
     /// The query as the operator sees it.
     vector: Vec<f32>,
-    /// f32 centroids of `lists`, in order, row-major.
-    centroids: Vec<f32>,
+    /// The index's meta tuple (where centroids are, and their size).
+    meta: crate::format::MetaTuple,
+    /// Where the centroids of `lists` are, in order: each is read when its
+    /// list is, so a scan holds one centroid at a time (64 kB at 16,000
+    /// dimensions) whatever its `max_probes`.
+    locations: Vec<CentroidLocation>,
+    /// The centroid last read, as bytes and as floats.
+    centroid_bytes: Vec<u8>,
+    centroid: Vec<f32>,
 }
 
 /// Bytes of one row held by a scan.
@@ -127,7 +136,10 @@ impl Scan {
         let code = CodeScan {
             codec,
             vector: vector.to_vec(),
-            centroids: Vec::new(),
+            meta,
+            locations: Vec::new(),
+            centroid_bytes: Vec::new(),
+            centroid: Vec::new(),
         };
         let mut scan = Self::new_inner(rel, space, query, &meta, options, Some(code))?;
         scan.payload_size = code_size;
@@ -150,9 +162,11 @@ impl Scan {
             });
         }
         let mut ranked = Vec::with_capacity(meta.lists as usize);
+        let mut locations = Vec::with_capacity(meta.lists as usize);
         for_each_centroid(rel, meta, |entry| {
             let distance = space.distance(query, entry.payload);
             ranked.push((distance, entry.list, entry.header.head));
+            locations.push(entry.location);
         })?;
         let probes = options.probes.max(1);
         let wanted = match options.iterative {
@@ -170,21 +184,9 @@ impl Scan {
         }
         ranked.sort_unstable_by(by_distance);
         if let Some(code) = codes.as_mut() {
-            // The centroids of the lists the scan may read (at most
-            // `max_probes` of them), in rank order.
-            let dims = code.codec.dims();
-            let rank: std::collections::HashMap<u32, usize> =
-                ranked.iter().enumerate().map(|(i, r)| (r.1, i)).collect();
-            code.centroids = vec![0.0; ranked.len() * dims];
-            let target = &mut code.centroids;
-            for_each_centroid(rel, meta, |entry| {
-                if let Some(&i) = rank.get(&entry.list) {
-                    let floats: Vec<f32> = bytemuck::pod_collect_to_vec(entry.payload);
-                    if floats.len() == dims {
-                        target[i * dims..(i + 1) * dims].copy_from_slice(&floats);
-                    }
-                }
-            })?;
+            // Where the centroids of the lists the scan may read are, in
+            // rank order (`locations` is in list order).
+            code.locations = ranked.iter().map(|r| locations[r.1 as usize]).collect();
         }
         Ok(Self {
             query: query.to_vec(),
@@ -273,14 +275,9 @@ impl Scan {
         self.list_numbers
             .retain(|_| *k.next().expect("one flag per list"));
         if let Some(code) = self.codes.as_mut() {
-            let dims = code.codec.dims();
-            let mut kept = Vec::with_capacity(self.lists.len() * dims);
-            for (i, c) in code.centroids.chunks_exact(dims).enumerate() {
-                if keep[i] {
-                    kept.extend_from_slice(c);
-                }
-            }
-            code.centroids = kept;
+            let mut k = keep.iter();
+            code.locations
+                .retain(|_| *k.next().expect("one flag per list"));
         }
         Ok(())
     }
@@ -351,12 +348,25 @@ impl Scan {
         let query = &self.query;
         let mut failed = None;
         for (index, &head) in self.lists[start..end].iter().enumerate() {
-            let bound = self.codes.as_ref().map(|code| {
-                let dims = code.codec.dims();
-                let at = (start + index) * dims;
-                code.codec
-                    .list_bound(&code.vector, &code.centroids[at..at + dims])
-            });
+            let bound = match self.codes.as_mut() {
+                Some(code) => {
+                    let location = code.locations[start + index];
+                    read_centroid(rel, &code.meta, location, &mut code.centroid_bytes)?;
+                    code.centroid.clear();
+                    code.centroid.extend(
+                        code.centroid_bytes
+                            .chunks_exact(4)
+                            .map(|b| f32::from_ne_bytes(b.try_into().expect("4 bytes"))),
+                    );
+                    if code.centroid.len() != code.codec.dims() {
+                        return Err(IvfError::Corrupted(
+                            "centroid size does not match the dimensions",
+                        ));
+                    }
+                    Some(code.codec.list_bound(&code.vector, &code.centroid))
+                }
+                None => None,
+            };
             for_each_page(rel, head, |page| {
                 for_each_tuple(page, payload_size, |tid, payload| {
                     let distance = match &bound {
