@@ -96,6 +96,11 @@ pub trait AccessMethod: Sized + 'static {
     }
     /// Largest dimensions of a key of `element`.
     fn max_dimensions(element: ElementType) -> usize;
+    /// Largest dimensions of a key stored as RaBitQ codes
+    /// (`quantization = rabitq`), where the access method supports them.
+    fn max_code_dimensions() -> usize {
+        Self::max_dimensions(ElementType::F32)
+    }
     /// Refuses operator classes the access method cannot index.
     unsafe fn check_space(index: pg_sys::Relation, space: &VectorSpace) {
         let _ = (index, space);
@@ -187,12 +192,29 @@ pub unsafe fn index_info<A: AccessMethod>(index: pg_sys::Relation) -> IndexInfo 
             ),
         };
         // Half-precision storage fits `vector`s as long as `halfvec`s.
-        let dims = checked_dimensions(index, &space, A::NAME, |element| match space.storage() {
+        // Past the limit of the storage, codes may still fit: say so.
+        let max_for = |element| match space.storage() {
             Storage::Half => A::max_dimensions(ElementType::F16),
             Storage::Exact => A::max_dimensions(element),
-            // Codes keep f32 centroids, which must fit a page.
-            Storage::Codes => A::max_dimensions(ElementType::F32),
+            Storage::Codes => A::max_code_dimensions(),
+        };
+        let codes_hint = (A::CODES
+            && space.storage() != Storage::Codes
+            && space.with_storage(Storage::Codes).is_some()
+            && A::max_code_dimensions() > max_for(space.element()))
+        .then(|| {
+            format!(
+                "Use quantization = rabitq (up to {} dimensions).",
+                A::max_code_dimensions()
+            )
         });
+        let dims = checked_dimensions(
+            index,
+            &space,
+            A::NAME,
+            max_for,
+            codes_hint.as_deref(),
+        );
         let info = IndexInfo { space, dims };
         let cached =
             pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<IndexInfo>())

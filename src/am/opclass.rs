@@ -125,6 +125,7 @@ pub unsafe fn checked_dimensions(
     space: &VectorSpace,
     am: &str,
     limit: impl Fn(ElementType) -> usize,
+    hint: Option<&str>,
 ) -> usize {
     if space.element() == ElementType::Sparse {
         return 0;
@@ -143,7 +144,7 @@ pub unsafe fn checked_dimensions(
         error(
             pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             &format!("column cannot have more than {max} dimensions for {am} index"),
-            None,
+            hint,
         );
     }
     typmod as usize
