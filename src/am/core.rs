@@ -200,7 +200,8 @@ pub unsafe fn index_info<A: AccessMethod>(index: pg_sys::Relation) -> IndexInfo 
         // Where codes would take more dimensions, the error says so.
         let hint = (A::CODES
             && space.storage() != Storage::Codes
-            && space.with_storage(Storage::Codes).is_some())
+            && space.with_storage(Storage::Codes).is_some()
+            && A::max_code_dimensions() > limit(space.element()))
         .then(|| {
             format!(
                 "Use quantization = rabitq to index up to {} dimensions.",

@@ -12,7 +12,7 @@ use ::hnsw::{
 use pagestore::{ItemPointer, Page, Relation};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
-use vecspace::{ElementType, Storage};
+use vecspace::{CodeQuery, CodeSpace, ElementType, Storage};
 
 use super::buffer::PgRelation;
 use super::build::{report_tuples_total, scan_heap};
@@ -59,7 +59,16 @@ pub struct HnswOptions {
     quantization: i32,
     /// Default `ef_search` of scans (0: not given).
     ef_search: i32,
+    /// Bits per dimension of `quantization = rabitq` codes (0: not given).
+    bits: i32,
 }
+
+/// Seed of the rotation of `quantization = rabitq` codes (stored in the
+/// meta page, so a later version may choose others).
+const ROTATION_SEED: u64 = 0x4853_5752_4F54_0001;
+
+/// Largest dimensions of `vector` and `halfvec` keys stored as codes.
+const MAX_CODE_DIMENSIONS: usize = 16_000;
 
 pub fn register_reloptions() {
     // SAFETY: called once from `_PG_init` on the backend's thread; the
@@ -98,6 +107,29 @@ pub fn register_reloptions() {
             guc::MAX_EF_SEARCH,
             pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
         );
+        // Ours: bits per dimension of the codes of `quantization = rabitq`
+        // (0, the default, means unset: 4 bits), as for ivfflat.
+        pg_sys::add_int_reloption(
+            kind,
+            c"bits".as_ptr(),
+            c"Bits per dimension of RaBitQ codes (with quantization = rabitq)".as_ptr(),
+            0,
+            1,
+            8,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+    }
+}
+
+/// The bits of a new code index (`bits`, else the default).
+unsafe fn index_bits(index: pg_sys::Relation) -> u8 {
+    // SAFETY: `rd_options` is NULL or the `HnswOptions` our `amoptions`
+    // produced for this open index.
+    let bits = unsafe { ((*index).rd_options as *const HnswOptions).as_ref() }.map_or(0, |o| o.bits);
+    if bits == 0 {
+        quantization::DEFAULT_BITS as u8
+    } else {
+        bits.clamp(1, 8) as u8
     }
 }
 
@@ -161,7 +193,7 @@ unsafe fn index_options(index: pg_sys::Relation) -> (u16, u16, i32) {
 unsafe fn index_payload_options(index: pg_sys::Relation, info: &IndexInfo) -> IndexOptions {
     // SAFETY: the caller passes an open hnsw index.
     let (m, ef_construction, _) = unsafe { index_options(index) };
-    IndexOptions {
+    let mut options = IndexOptions {
         m,
         ef_construction,
         dimensions: info.dims as u32,
@@ -169,10 +201,100 @@ unsafe fn index_payload_options(index: pg_sys::Relation, info: &IndexInfo) -> In
         space_id: info.space.id(),
         quantization: match info.space.storage() {
             Storage::Half => ::hnsw::format::QUANTIZATION_HALF,
-            // (hnsw never has codes: `quantization::requested` refuses them.)
-            Storage::Exact | Storage::Codes => ::hnsw::format::QUANTIZATION_NONE,
+            Storage::Codes => ::hnsw::format::QUANTIZATION_RABITQ,
+            Storage::Exact => ::hnsw::format::QUANTIZATION_NONE,
         },
+        ..IndexOptions::default()
+    };
+    if info.space.storage() == Storage::Codes {
+        // SAFETY: as above.
+        let bits = unsafe { index_bits(index) };
+        options.payload_size = checked_code_len(info.dims, bits) as u32;
+        options.code_bits = bits as u32;
+        options.code_seed = ROTATION_SEED;
     }
+    options
+}
+
+/// Bytes of an element's code, or an ERROR naming the `bits` that fit if
+/// an element tuple cannot hold it.
+fn checked_code_len(dims: usize, bits: u8) -> usize {
+    let len = CodeSpace::code_len(dims, bits);
+    let max = ::hnsw::format::MAX_PAYLOAD_SIZE;
+    if len > max {
+        let fits = (1..bits).rev().find(|&b| CodeSpace::code_len(dims, b) <= max);
+        let hint = match fits {
+            Some(b) => format!("Use bits = {b} or fewer."),
+            None => "Index fewer dimensions.".to_string(),
+        };
+        error(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            &format!(
+                "{bits}-bit codes of {dims} dimensions need {len} bytes, more than an hnsw element holds ({max})"
+            ),
+            Some(&hint),
+        );
+    }
+    len
+}
+
+/// The codes of `index` (stored as `quantization = rabitq`), from its meta
+/// page; `None` for other storages.
+unsafe fn code_space(index: pg_sys::Relation, info: &IndexInfo) -> Option<CodeSpace> {
+    if info.space.storage() != Storage::Codes {
+        return None;
+    }
+    // SAFETY: the caller passes an open hnsw index.
+    let meta = unsafe { read_meta(index) };
+    let space = meta
+        .filter(|m| m.quantization == ::hnsw::format::QUANTIZATION_RABITQ)
+        .and_then(|m| CodeSpace::new(info.space, info.dims, m.code_bits.min(8) as u8, m.code_seed));
+    Some(space.unwrap_or_else(|| {
+        // SAFETY: `index` is open.
+        let rel = unsafe { PgRelation::logged(index) };
+        rel.raise_corrupted("meta page of a rabitq index without valid code parameters")
+    }))
+}
+
+/// The code space a new build of `index` writes.
+unsafe fn build_code_space(index: pg_sys::Relation, info: &IndexInfo) -> Option<CodeSpace> {
+    if info.space.storage() != Storage::Codes {
+        return None;
+    }
+    // SAFETY: the caller passes the open index being built.
+    let bits = unsafe { index_bits(index) };
+    checked_code_len(info.dims, bits);
+    Some(CodeSpace::new(info.space, info.dims, bits, ROTATION_SEED).unwrap_or_else(|| {
+        error(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "quantization \"rabitq\" is not supported for this operator class",
+            None,
+        )
+    }))
+}
+
+/// An element's stored encoding of `payload` under `space` (codes), or
+/// the payload itself.
+fn stored<'a, S: ::hnsw::Space>(space: &S, payload: &'a [u8], buf: &'a mut Vec<u8>) -> &'a [u8] {
+    if space.encode_stored(payload, buf) {
+        buf
+    } else {
+        payload
+    }
+}
+
+/// The code space of `index` if it stores codes (scans prepare their
+/// query with it; calibration encodes its queries and rows).
+pub(crate) unsafe fn index_code_space(index: pg_sys::Relation, info: &IndexInfo) -> Option<CodeSpace> {
+    // SAFETY: the caller passes an open hnsw index.
+    unsafe { code_space(index, info) }
+}
+
+/// A running hnsw scan: the graph search and, for code indexes, the
+/// prepared query it compares codes with.
+pub struct HnswSearch {
+    scan: HnswScan,
+    codes: Option<CodeQuery>,
 }
 
 /// `m` from the meta page of index `oid`, if readable.
@@ -203,7 +325,8 @@ impl AccessMethod for Hnsw {
     const NAME: &'static str = AM;
     const SUPPORT_PROCS: u16 = 3;
     type Options = HnswOptions;
-    type Search = HnswScan;
+    type Search = HnswSearch;
+    const CODES: bool = true;
 
     fn relopt_kind() -> &'static AtomicI32 {
         &RELOPT_KIND
@@ -218,7 +341,22 @@ impl AccessMethod for Hnsw {
             ),
             quantization::parse_elt(std::mem::offset_of!(HnswOptions, quantization)),
             int_option(c"ef_search", std::mem::offset_of!(HnswOptions, ef_search)),
+            int_option(c"bits", std::mem::offset_of!(HnswOptions, bits)),
         ]
+    }
+
+    fn check_options(options: &HnswOptions) {
+        if options.bits != 0 && options.quantization != quantization::RABITQ {
+            error(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "option \"bits\" requires quantization = rabitq",
+                Some("Add quantization = rabitq to the index options, or remove bits."),
+            )
+        }
+    }
+
+    fn max_code_dimensions() -> usize {
+        MAX_CODE_DIMENSIONS
     }
 
     unsafe fn quantization_option(index: pg_sys::Relation) -> i32 {
@@ -241,6 +379,7 @@ impl AccessMethod for Hnsw {
         Some(match meta.quantization {
             ::hnsw::format::QUANTIZATION_NONE => Storage::Exact,
             ::hnsw::format::QUANTIZATION_HALF => Storage::Half,
+            ::hnsw::format::QUANTIZATION_RABITQ => Storage::Codes,
             // SAFETY: `index` is open.
             other => quantization::unknown(other as u32, &unsafe { relation_name(index) }),
         })
@@ -285,105 +424,13 @@ impl AccessMethod for Hnsw {
         index_info_ptr: *mut pg_sys::IndexInfo,
         info: &IndexInfo,
     ) -> (f64, f64) {
-        let options = BuildOptions {
-            // SAFETY: `index` is the open index being built.
-            index: unsafe { index_payload_options(index, info) },
-            memory_budget: guc::maintenance_work_mem_bytes(),
-            // SAFETY: the build's open relations.
-            threads: unsafe { core::build_threads(heap, index, true) },
-            ..BuildOptions::default()
-        };
-        // SAFETY: `index` is the empty index being built, exclusively locked.
-        let rel = unsafe { PgRelation::for_build(index) };
-        report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
-        // SAFETY: `heap` is the open heap of the build.
-        unsafe { report_tuples_total(heap) };
-        let mut last_phase = PHASE_LOAD;
-        let mut progress = |p: BuildProgress| {
-            let phase = match p.phase {
-                BuildPhase::Building => PHASE_BUILD_GRAPH,
-                BuildPhase::Writing => PHASE_WRITE,
-                BuildPhase::Inserting => PHASE_INSERT,
-            };
-            if phase != last_phase {
-                last_phase = phase;
-                report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, phase);
-                if p.total > 0 {
-                    report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, p.total as i64);
-                }
+        // SAFETY: the build's open relations and IndexInfo, passed on.
+        unsafe {
+            match build_code_space(index, info) {
+                Some(codes) => build_with(heap, index, index_info_ptr, info, &codes),
+                None => build_with(heap, index, index_info_ptr, info, &info.space),
             }
-            report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, p.done as i64);
-            // Serve a cancel that arrived while signals were blocked.
-            SignalsBlocked::deliver();
-            !interrupt_pending()
-        };
-        let mut builder = match Builder::new(&rel, &info.space, options, &mut progress) {
-            Ok(b) => b,
-            Err(e) => raise(&rel, e),
-        };
-        let mut payload = Vec::new();
-        let mut failure = None;
-        let mut sampler = super::recall::BuildSampler::new(info);
-        // SAFETY: the relations and IndexInfo Postgres passed to `ambuild`.
-        let reltuples = unsafe {
-            scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
-                if failure.is_some() {
-                    return;
-                }
-                let ptr = detoast(datum);
-                Hnsw::check_value(info, ptr);
-                if !crate::am::opclass::encode_ptr(&info.space, ptr, &mut payload) {
-                    return;
-                }
-                // The graph's worker threads may start in here; they must
-                // start with signals blocked. The calibration's sample stays
-                // out of the graph until it has been measured.
-                let signals = SignalsBlocked::new();
-                sampler.offer(tid, ptr, &payload, &mut |tid, payload| {
-                    if failure.is_none() {
-                        if let Err(e) = builder.push(tid, payload) {
-                            failure = Some(e);
-                        }
-                    }
-                });
-                drop(signals);
-            })
-        };
-        if let Some(e) = failure {
-            raise_cancellable(&rel, e);
         }
-        let signals = SignalsBlocked::new();
-        let report = builder.finish();
-        drop(signals);
-        let report = report.unwrap_or_else(|e| raise_cancellable(&rel, e));
-        if report.memory_budget_exceeded {
-            notice(
-                &format!(
-                    "hnsw graph no longer fits into maintenance_work_mem after {} tuples",
-                    report.in_memory_tuples
-                ),
-                "Building will take significantly more time.",
-                "Increase maintenance_work_mem to speed up builds.",
-            );
-        }
-        // SAFETY: the build's open relations; `rel` is written before it is logged.
-        let held_out = unsafe {
-            super::recall::calibrate_build_held_out(
-                heap,
-                index,
-                index_info_ptr,
-                &rel,
-                info,
-                sampler,
-                &mut |tid, payload| {
-                    if let Err(e) = ::hnsw::insert(&rel, &info.space, tid, payload) {
-                        raise_cancellable(&rel, e);
-                    }
-                },
-            )
-        };
-        rel.log_build();
-        (reltuples, (report.heap_tuples + held_out) as f64)
     }
 
     unsafe fn build_empty(index: pg_sys::Relation, info: &IndexInfo) {
@@ -401,7 +448,15 @@ impl AccessMethod for Hnsw {
     unsafe fn insert(index: pg_sys::Relation, info: &IndexInfo, tid: ItemPointer, payload: &[u8]) {
         // SAFETY: `index` is open and locked by the inserting statement.
         let rel = unsafe { PgRelation::logged(index) };
-        if let Err(e) = ::hnsw::insert(&rel, &info.space, tid, payload) {
+        // SAFETY: as above.
+        let result = match unsafe { code_space(index, info) } {
+            Some(codes) => {
+                let mut code = Vec::new();
+                ::hnsw::insert(&rel, &codes, tid, stored(&codes, payload, &mut code))
+            }
+            None => ::hnsw::insert(&rel, &info.space, tid, payload),
+        };
+        if let Err(e) = result {
             raise(&rel, e);
         }
     }
@@ -413,7 +468,12 @@ impl AccessMethod for Hnsw {
     ) -> VacuumCounts {
         // SAFETY: `index` is open and locked by VACUUM.
         let rel = unsafe { PgRelation::logged(index) };
-        match ::hnsw::vacuum(&rel, &info.space, deleted, super::vacuum_delay_point) {
+        // SAFETY: as above.
+        let result = match unsafe { code_space(index, info) } {
+            Some(codes) => ::hnsw::vacuum(&rel, &codes, deleted, super::vacuum_delay_point),
+            None => ::hnsw::vacuum(&rel, &info.space, deleted, super::vacuum_delay_point),
+        };
+        match result {
             Ok(v) => VacuumCounts {
                 pages: v.pages,
                 removed: v.heap_tids_removed,
@@ -474,10 +534,10 @@ impl AccessMethod for Hnsw {
 
     unsafe fn start_search(
         index: pg_sys::Relation,
-        _info: &IndexInfo,
+        info: &IndexInfo,
         query: &[u8],
-        _space: &QuerySpace,
-    ) -> HnswScan {
+        space: &QuerySpace,
+    ) -> HnswSearch {
         let iterative = match guc::HNSW_ITERATIVE_SCAN.get() {
             IterativeScanMode::Off => IterativeScan::Off,
             IterativeScanMode::RelaxedOrder => IterativeScan::RelaxedOrder,
@@ -493,7 +553,17 @@ impl AccessMethod for Hnsw {
             memory_limit: (guc::work_mem_bytes() as f64 * guc::HNSW_SCAN_MEM_MULTIPLIER.get())
                 as usize,
         };
-        HnswScan::new(query, options)
+        // A NULL query compares as distance 0 with everything (QuerySpace).
+        let codes = if space.is_null_query() {
+            None
+        } else {
+            // SAFETY: `index` is the open index of the scan.
+            unsafe { code_space(index, info) }.and_then(|cs| cs.prepare(query))
+        };
+        HnswSearch {
+            scan: HnswScan::new(query, options),
+            codes,
+        }
     }
 
     unsafe fn start_radius_search(
@@ -502,27 +572,142 @@ impl AccessMethod for Hnsw {
         query: &[u8],
         space: &QuerySpace,
         threshold: f32,
-    ) -> HnswScan {
+    ) -> HnswSearch {
         // SAFETY: as for `start_search`: the scan's open index.
         let mut search = unsafe { Self::start_search(index, info, query, space) };
         // Iterative even if `hnsw.iterative_scan` is off (radius scans have no LIMIT
         // to stop at), bounded by `hnsw.max_scan_tuples`.
-        search.stop_beyond(threshold);
+        search.scan.stop_beyond(threshold);
         search
     }
 
     unsafe fn next(
-        search: &mut HnswScan,
+        search: &mut HnswSearch,
         index: pg_sys::Relation,
         space: &QuerySpace,
     ) -> Option<(ItemPointer, f32)> {
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
-        match search.next(&rel, space) {
+        let item = match &search.codes {
+            Some(codes) => search.scan.next(&rel, codes),
+            None => search.scan.next(&rel, space),
+        };
+        match item {
             Ok(item) => item.map(|item| (item.heap_tid, item.distance)),
             Err(e) => raise(&rel, e),
         }
     }
+}
+
+/// `ambuild` with `space`: the operator class's space, or its codes.
+unsafe fn build_with<S: ::hnsw::Space + Sync>(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info_ptr: *mut pg_sys::IndexInfo,
+    info: &IndexInfo,
+    space: &S,
+) -> (f64, f64) {
+    let options = BuildOptions {
+        // SAFETY: `index` is the open index being built.
+        index: unsafe { index_payload_options(index, info) },
+        memory_budget: guc::maintenance_work_mem_bytes(),
+        // SAFETY: the build's open relations.
+        threads: unsafe { core::build_threads(heap, index, true) },
+        ..BuildOptions::default()
+    };
+    // SAFETY: `index` is the empty index being built, exclusively locked.
+    let rel = unsafe { PgRelation::for_build(index) };
+    report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    // SAFETY: `heap` is the open heap of the build.
+    unsafe { report_tuples_total(heap) };
+    let mut last_phase = PHASE_LOAD;
+    let mut progress = |p: BuildProgress| {
+        let phase = match p.phase {
+            BuildPhase::Building => PHASE_BUILD_GRAPH,
+            BuildPhase::Writing => PHASE_WRITE,
+            BuildPhase::Inserting => PHASE_INSERT,
+        };
+        if phase != last_phase {
+            last_phase = phase;
+            report_progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, phase);
+            if p.total > 0 {
+                report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, p.total as i64);
+            }
+        }
+        report_progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, p.done as i64);
+        // Serve a cancel that arrived while signals were blocked.
+        SignalsBlocked::deliver();
+        !interrupt_pending()
+    };
+    let mut builder = match Builder::new(&rel, space, options, &mut progress) {
+        Ok(b) => b,
+        Err(e) => raise(&rel, e),
+    };
+    let mut payload = Vec::new();
+    let mut failure = None;
+    let mut sampler = super::recall::BuildSampler::new(info);
+    // SAFETY: the relations and IndexInfo Postgres passed to `ambuild`.
+    let reltuples = unsafe {
+        scan_heap(heap, index, index_info_ptr, true, &mut |tid, datum| {
+            if failure.is_some() {
+                return;
+            }
+            let ptr = detoast(datum);
+            Hnsw::check_value(info, ptr);
+            if !crate::am::opclass::encode_ptr(&info.space, ptr, &mut payload) {
+                return;
+            }
+            // The graph's worker threads may start in here; they must
+            // start with signals blocked. The calibration's sample stays
+            // out of the graph until it has been measured.
+            let signals = SignalsBlocked::new();
+            sampler.offer(tid, ptr, &payload, &mut |tid, payload| {
+                if failure.is_none() {
+                    if let Err(e) = builder.push(tid, payload) {
+                        failure = Some(e);
+                    }
+                }
+            });
+            drop(signals);
+        })
+    };
+    if let Some(e) = failure {
+        raise_cancellable(&rel, e);
+    }
+    let signals = SignalsBlocked::new();
+    let report = builder.finish();
+    drop(signals);
+    let report = report.unwrap_or_else(|e| raise_cancellable(&rel, e));
+    if report.memory_budget_exceeded {
+        notice(
+            &format!(
+                "hnsw graph no longer fits into maintenance_work_mem after {} tuples",
+                report.in_memory_tuples
+            ),
+            "Building will take significantly more time.",
+            "Increase maintenance_work_mem to speed up builds.",
+        );
+    }
+    let mut code = Vec::new();
+    // SAFETY: the build's open relations; `rel` is written before it is logged.
+    let held_out = unsafe {
+        super::recall::calibrate_build_held_out(
+            heap,
+            index,
+            index_info_ptr,
+            &rel,
+            info,
+            sampler,
+            &mut |tid, payload| {
+                let payload = stored(space, payload, &mut code);
+                if let Err(e) = ::hnsw::insert(&rel, space, tid, payload) {
+                    raise_cancellable(&rel, e);
+                }
+            },
+        )
+    };
+    rel.log_build();
+    (reltuples, (report.heap_tuples + held_out) as f64)
 }
 
 /// Issues the check prints at most (the rest are counted).

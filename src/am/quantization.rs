@@ -4,7 +4,7 @@
 //! `auto` (the default) stores `vector_cosine_ops` indexes in half precision
 //! and everything else as given; `none` always stores vectors as given;
 //! `half` asks for half precision where the access method supports it;
-//! `rabitq` (ivfflat only) stores RaBitQ codes of `bits` bits per dimension
+//! `rabitq` (hnsw and ivfflat) stores RaBitQ codes of `bits` bits per dimension
 //! (the `bits` option, 1 to 8, default [`DEFAULT_BITS`]). Unit
 //! vectors lose the same small fraction of their precision whatever the
 //! data, while under L2 and inner product the loss depends on the data's
@@ -61,7 +61,7 @@ pub unsafe fn register(kind: pg_sys::relopt_kind::Type) {
         pg_sys::add_enum_reloption(
             kind as pg_sys::bits32,
             c"quantization".as_ptr(),
-            c"How the index stores vectors: auto, none (as given), half (half precision) or rabitq (RaBitQ codes, ivfflat); exact order by rechecking".as_ptr(),
+            c"How the index stores vectors: auto, none (as given), half (half precision) or rabitq (RaBitQ codes); exact order by rechecking".as_ptr(),
             members.as_mut_ptr(),
             AUTO,
             c"Valid values are \"auto\", \"none\", \"half\" and \"rabitq\".".as_ptr(),

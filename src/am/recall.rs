@@ -132,7 +132,8 @@ impl ::ivf::Space for SearchSpace {
 /// pypi-minilm-100k recall@10 0.959 instead of 0.869 at ef_search 16, so a
 /// target of 0.95 chose ef_search 16 and got 0.861).
 struct WithoutOwnRow<'a> {
-    space: &'a SearchSpace,
+    /// The index's search space (a prepared query for code indexes).
+    space: &'a dyn ::hnsw::Space,
     own: &'a [u8],
 }
 
@@ -142,7 +143,15 @@ impl ::hnsw::Space for WithoutOwnRow<'_> {
         if !self.own.is_empty() && stored == self.own {
             return f32::INFINITY;
         }
-        self.space.0.query_distance(query, stored)
+        self.space.distance(query, stored)
+    }
+
+    #[inline]
+    fn distance_and_bound(&self, query: &[u8], stored: &[u8]) -> (f32, f32) {
+        if !self.own.is_empty() && stored == self.own {
+            return (f32::INFINITY, f32::INFINITY);
+        }
+        self.space.distance_and_bound(query, stored)
     }
 }
 
@@ -354,6 +363,13 @@ unsafe fn measure_samples<R: Relation>(
             .collect(),
     };
     let space = SearchSpace(info.space);
+    // hnsw codes (`quantization = rabitq`): queries compare through the
+    // codes' estimator, and a row's own element holds its code.
+    let codes = match kind {
+        // SAFETY: the caller passes an open index of `kind`.
+        Kind::Hnsw => unsafe { super::hnsw::index_code_space(index, info) },
+        Kind::Ivfflat => None,
+    };
     // Exact storage returns rows in exact order with exact distances: the
     // first k rows are the query's result.
     let exact_order = info.space.storage() == Storage::Exact;
@@ -382,9 +398,20 @@ unsafe fn measure_samples<R: Relation>(
                         memory_limit,
                     };
                     let mut scan = ::hnsw::HnswScan::new(&sample.query, options);
+                    let prepared = codes.as_ref().and_then(|c| c.prepare(&sample.query));
+                    let mut own_code = Vec::new();
+                    let own: &[u8] = match &codes {
+                        _ if held_out => &[],
+                        Some(c) if ::hnsw::Space::encode_stored(c, &sample.payload, &mut own_code) => &own_code,
+                        Some(_) => &[],
+                        None => &sample.payload,
+                    };
                     let space = WithoutOwnRow {
-                        space: &space,
-                        own: if held_out { &[] } else { &sample.payload },
+                        space: match &prepared {
+                            Some(p) => p,
+                            None => &space,
+                        },
+                        own,
                     };
                     if exact_order {
                         for _ in 0..=MAX_K {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Index durability: hnsw and ivfflat indexes (the latter also with RaBitQ
+# Index durability: hnsw and ivfflat indexes (both also with RaBitQ
 # codes, quantization = rabitq) built and then changed by
 # inserts and vacuum survive an immediate shutdown (crash), also in the
 # middle of inserts, and replay on a streaming standby. Indexes of UNLOGGED
@@ -18,6 +18,8 @@ CREATE INDEX t_v ON t USING hnsw (v vector_cosine_ops);
 CREATE INDEX t_ivf ON t USING ivfflat (v vector_l2_ops) WITH (lists = 20);
 -- A code index: <#> is served by it.
 CREATE INDEX t_rq ON t USING ivfflat (v vector_ip_ops) WITH (lists = 20, quantization = rabitq);
+-- An hnsw code index, on an expression the other queries do not use.
+CREATE INDEX t_hrq ON t USING hnsw ((v::halfvec(16)) halfvec_l2_ops) WITH (quantization = rabitq);
 -- Exact answers for a few queries, to compare with index answers later.
 CREATE TABLE q AS SELECT id AS qid, v FROM t WHERE id % 500 = 1;
 -- Index answers equal exact answers when the index is searched exhaustively
@@ -39,6 +41,19 @@ BEGIN
         ok := ok AND a = b AND c = d AND e = f;
     END LOOP;
     RETURN ok;
+END $$;
+CREATE FUNCTION hnsw_codes_match_exact() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE r record; a int[]; b int[]; ok boolean := true;
+BEGIN
+    SET LOCAL hnsw.ef_search = 10000;
+    FOR r IN SELECT * FROM q LOOP
+        SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = on;
+        SELECT array_agg(id) INTO a FROM (SELECT id FROM t ORDER BY v::halfvec(16) <-> r.v::halfvec(16), id LIMIT 10) s;
+        SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = off;
+        SELECT array_agg(id) INTO b FROM (SELECT id FROM t ORDER BY v::halfvec(16) <-> r.v::halfvec(16) LIMIT 10) s;
+        ok := ok AND a = b;
+    END LOOP;
+    RETURN ok AND pgvector_rs_hnsw_check('t_hrq') LIKE '%is consistent%';
 END $$;
 SQL
 # WAL-logged changes after the (unlogged, then fully logged) build.
@@ -100,6 +115,7 @@ for _ in $(seq 1 120); do
 done
 check "standby replayed the primary's WAL" t "$replayed"
 check "standby: index consistent" t "$(sql standby "$S" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
+check "standby: hnsw codes consistent" t "$(sql standby "$S" -c "SELECT pgvector_rs_hnsw_check('t_hrq') LIKE '%is consistent%'")"
 check "standby: second index consistent" t "$(sql standby "$S" -c "SELECT pgvector_rs_hnsw_check('t_v_l1') LIKE '%is consistent%'")"
 # (<-> is served by the ivfflat index, the only one with vector_l2_ops.)
 primary_answer=$(sql crash "$P" -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = 10000" -c "SELECT array_agg(id) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM q LIMIT 1) LIMIT 10) s")
@@ -115,6 +131,7 @@ check "rows survive the crash" "$before" "$(sql crash "$P" -c "SELECT count(*) F
 unlogged_usable crash "$P" "after crash"
 check "after crash: index consistent" t "$(sql crash "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%'")"
 check "after crash: index answers are exact at large ef_search" t "$(sql crash "$P" -c "SELECT index_matches_exact()")"
+check "after crash: hnsw codes consistent and exact at large ef_search" t "$(sql crash "$P" -c "SELECT hnsw_codes_match_exact()")"
 check "after crash: ivfflat returns every row with all lists probed" "$(sql crash "$P" -c "SELECT count(*) FROM t")" \
     "$(sql crash "$P" -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 20" \
         -c "SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM q LIMIT 1) LIMIT 100000) s")"
@@ -154,6 +171,7 @@ check "after a crash during inserts: index consistent" t "$(sql crash "$P" -c "S
 check "after a crash during inserts: exact at large ef_search" t "$(sql crash "$P" -c "SELECT index_matches_exact()")"
 sql crash "$P" -c "INSERT INTO t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(8001, 9000) i" -c "VACUUM t"
 check "after recovery: inserts and vacuum work" t "$(sql crash "$P" -c "SELECT pgvector_rs_hnsw_check('t_v') LIKE '%is consistent%' AND index_matches_exact()")"
+check "after recovery: hnsw codes consistent and exact" t "$(sql crash "$P" -c "SELECT hnsw_codes_match_exact()")"
 
 # The standby, promoted: its unlogged tables start empty from their init forks.
 pg_ctl_as standby promote

@@ -120,6 +120,7 @@ fn main() {
             payload_size: (dim * 4) as u32,
             space_id: 0,
             quantization: 0,
+            ..IndexOptions::default()
         },
         memory_budget: 2 << 30,
         threads: std::env::var("HNSW_THREADS")

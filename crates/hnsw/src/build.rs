@@ -127,6 +127,8 @@ fn new_meta(options: &IndexOptions) -> MetaTuple {
     meta.ef_construction = options.ef_construction;
     meta.space_id = options.space_id;
     meta.quantization = options.quantization;
+    meta.code_seed = options.code_seed;
+    meta.code_bits = options.code_bits;
     meta.set_entry(None);
     meta.insert_page = 1;
     meta.heap_tids_per_element = MAX_HEAP_TIDS as u16;
@@ -148,6 +150,10 @@ pub struct Builder<'a, R, S> {
     /// has one (`None` from the first that has not).
     compact: Option<PayloadArena>,
     compact_buf: Vec<u8>,
+    /// [`Space::encode_stored`] encodings of `payloads` (empty if the
+    /// space stores payloads as given): what the pages hold.
+    stored: PayloadArena,
+    stored_buf: Vec<u8>,
     tids: Vec<ItemPointer>,
     levels: Vec<u8>,
     memory_used: usize,
@@ -178,6 +184,8 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             payloads: PayloadArena::default(),
             compact: Some(PayloadArena::default()),
             compact_buf: Vec::new(),
+            stored: PayloadArena::default(),
+            stored_buf: Vec::new(),
             tids: Vec::new(),
             levels: Vec::new(),
             memory_used: 0,
@@ -190,12 +198,19 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
 
     /// Adds one heap tuple's vector.
     pub fn push(&mut self, heap_tid: ItemPointer, payload: &[u8]) -> Result<(), HnswError> {
-        crate::format::check_payload_size(payload.len())?;
+        // The stored encoding (codes) is what must fit a page.
+        let encoded = self.space.encode_stored(payload, &mut self.stored_buf);
+        let stored_len = if encoded {
+            self.stored_buf.len()
+        } else {
+            payload.len()
+        };
+        crate::format::check_payload_size(stored_len)?;
         let expected = self.options.index.payload_size as usize;
-        if expected != 0 && payload.len() != expected {
+        if expected != 0 && stored_len != expected {
             return Err(HnswError::PayloadSizeMismatch {
                 expected,
-                got: payload.len(),
+                got: stored_len,
             });
         }
         self.report.heap_tuples += 1;
@@ -216,6 +231,11 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
                 } else {
                     0
                 }
+                + if encoded {
+                    PayloadArena::cost(self.stored_buf.len())
+                } else {
+                    0
+                }
                 + std::mem::size_of::<ItemPointer>()
                 + MemGraph::<S>::element_cost(m, level);
             if self.memory_used + cost <= self.options.memory_budget {
@@ -224,6 +244,9 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
                     arena.push(&self.compact_buf);
                 }
                 self.payloads.push(payload);
+                if encoded {
+                    self.stored.push(&self.stored_buf);
+                }
                 self.max_payload_norm = self.max_payload_norm.max(self.space.payload_norm(payload));
                 self.tids.push(heap_tid);
                 self.levels.push(level);
@@ -232,7 +255,8 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             self.report.memory_budget_exceeded = true;
             self.write_graph()?;
         }
-        insert(self.rel, self.space, heap_tid, payload)?;
+        let stored = if encoded { &self.stored_buf[..] } else { payload };
+        insert(self.rel, self.space, heap_tid, stored)?;
         self.report.inserted_on_pages += 1;
         let progress = BuildProgress {
             phase: BuildPhase::Inserting,
@@ -269,7 +293,13 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             index.ef_construction,
         );
         run_with_progress(&graph, self.options.threads, n as u64, &mut self.progress)?;
-        let layout = Layout::plan(&graph, &self.payloads, &self.levels, index.m);
+        // What the pages hold: the stored encodings if the space has them.
+        let stored = if self.stored.bytes() > 0 {
+            &self.stored
+        } else {
+            &self.payloads
+        };
+        let layout = Layout::plan(&graph, stored, &self.levels, index.m);
         self.report.in_memory_elements = layout.order.len() as u64;
         let mut meta = new_meta(&index);
         if let Some((entry, level)) = (n > 0).then(|| graph.entry()) {
@@ -283,7 +313,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             rel: self.rel,
             m: index.m,
             graph: &graph,
-            payloads: &self.payloads,
+            payloads: stored,
             levels: &self.levels,
             tids: &self.tids,
             layout: &layout,
@@ -291,6 +321,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
         writer.write(&mut self.progress)?;
         drop(graph);
         self.payloads = PayloadArena::default();
+        self.stored = PayloadArena::default();
         self.compact = None;
         self.tids = Vec::new();
         self.levels = Vec::new();

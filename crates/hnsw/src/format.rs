@@ -67,6 +67,12 @@ pub const QUANTIZATION_NONE: u16 = 0;
 /// report lower bounds of the exact distances (the caller's convention,
 /// recorded here so that every reader of the index agrees on it).
 pub const QUANTIZATION_HALF: u16 = 1;
+/// Payloads are RaBitQ codes (the caller's encoding) of `code_bits` bits per
+/// dimension under the rotation of seed `code_seed`; scans navigate on
+/// estimates and report provable lower bounds of the exact distances.
+/// Indexes of the other encodings read as before (these meta fields were
+/// reserved, zero).
+pub const QUANTIZATION_RABITQ: u16 = 2;
 
 /// Tuple kind byte of element tuples.
 pub const TUPLE_ELEMENT: u8 = 1;
@@ -136,8 +142,14 @@ pub struct MetaTuple {
     /// Largest [`Space::payload_norm`](crate::Space::payload_norm) of any
     /// payload stored so far (never lowered); 0 for spaces without one.
     pub max_payload_norm: f64,
+    /// [`QUANTIZATION_RABITQ`]: seed of the codes' rotation (else zero).
+    pub code_seed: u64,
+    /// [`QUANTIZATION_RABITQ`]: bits per dimension of the codes (else zero).
+    pub code_bits: u32,
+    /// Reserved, zero.
+    pub reserved1: u32,
     /// Reserved for future fields, zero.
-    pub reserved: [u64; 3],
+    pub reserved: [u64; 1],
 }
 
 impl MetaTuple {

@@ -231,7 +231,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             Some(keys) => self.space.compact_distance(keys.get(a), keys.get(b)),
             None => self
                 .space
-                .distance(self.payloads.get(a), self.payloads.get(b)),
+                .input_distance(self.payloads.get(a), self.payloads.get(b)),
         }
     }
 

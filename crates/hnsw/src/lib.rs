@@ -79,6 +79,36 @@ pub trait Space {
         let _ = payload;
         0.0
     }
+
+    /// Writes into `out` (cleared first) what an element stores for a
+    /// payload given to [`Builder::push`], when the index stores another
+    /// encoding than the one the graph is built from (compressed codes), and
+    /// returns true; false (the default) stores payloads as given. The index
+    /// options' `payload_size` is then the size of the stored encoding, and
+    /// [`Space::distance`] compares stored encodings (inserts and vacuum
+    /// pass stored encodings), while the in-memory graph compares the given
+    /// payloads by [`Space::input_distance`].
+    fn encode_stored(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        let _ = (payload, out);
+        false
+    }
+
+    /// Distance between two payloads given to [`Builder::push`] (in memory,
+    /// before [`Space::encode_stored`]); by default [`Space::distance`].
+    fn input_distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        self.distance(a, b)
+    }
+
+    /// For scans: the distance that navigates the search (what
+    /// [`Space::distance`] returns) and the value reported for the row
+    /// ([`ScanItem::distance`]), which must not exceed the exact distance a
+    /// caller ranks by when the first is an estimate. Scans return each
+    /// round's rows in non-decreasing order of the second. By default both
+    /// are [`Space::distance`].
+    fn distance_and_bound(&self, query: &[u8], stored: &[u8]) -> (f32, f32) {
+        let d = self.distance(query, stored);
+        (d, d)
+    }
 }
 
 impl<S: Space + ?Sized> Space for &S {
@@ -93,6 +123,15 @@ impl<S: Space + ?Sized> Space for &S {
     }
     fn payload_norm(&self, payload: &[u8]) -> f32 {
         (**self).payload_norm(payload)
+    }
+    fn encode_stored(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        (**self).encode_stored(payload, out)
+    }
+    fn input_distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        (**self).input_distance(a, b)
+    }
+    fn distance_and_bound(&self, query: &[u8], stored: &[u8]) -> (f32, f32) {
+        (**self).distance_and_bound(query, stored)
     }
 }
 
@@ -113,6 +152,12 @@ pub struct IndexOptions {
     /// `quantization` field); [`format::QUANTIZATION_NONE`] when payloads
     /// are the vectors as given.
     pub quantization: u16,
+    /// Stored in [`format::MetaTuple::code_seed`] (codes' rotation seed; 0
+    /// for other encodings).
+    pub code_seed: u64,
+    /// Stored in [`format::MetaTuple::code_bits`] (codes' bits per
+    /// dimension; 0 for other encodings).
+    pub code_bits: u32,
 }
 
 impl Default for IndexOptions {
@@ -125,6 +170,8 @@ impl Default for IndexOptions {
             payload_size: 0,
             space_id: 0,
             quantization: format::QUANTIZATION_NONE,
+            code_seed: 0,
+            code_bits: 0,
         }
     }
 }

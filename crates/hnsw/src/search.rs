@@ -28,6 +28,9 @@ pub(crate) struct Probe<'a, R, S> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Candidate {
     pub dist: f32,
+    /// The value a scan reports for the element
+    /// ([`Space::distance_and_bound`]; `dist` for exact spaces).
+    pub bound: f32,
     pub element: ItemPointer,
     pub neighbors: ItemPointer,
     pub level: u8,
@@ -198,8 +201,15 @@ impl LayerSearch {
                 return None;
             }
             let live = e.state() == STATE_LIVE && e.tid_count() > 0;
+            let (dist, bound) = if mode == SearchMode::Insert {
+                let d = probe.space.distance(probe.query, e.payload());
+                (d, d)
+            } else {
+                probe.space.distance_and_bound(probe.query, e.payload())
+            };
             let mut c = Candidate {
-                dist: probe.space.distance(probe.query, e.payload()),
+                dist,
+                bound,
                 element: ptr,
                 neighbors: e.neighbors(),
                 level: e.level(),
@@ -627,23 +637,28 @@ impl HnswScan {
             iterative && (s.visits >= max_tuples || s.memory_bytes() >= max_bytes)
         })?;
         self.search.take_best(&mut self.round);
+        // Reported in non-decreasing order of the reported value (the
+        // executor's reorder queue needs it when that is a lower bound of
+        // an estimate's row); the same order as `dist` for exact spaces.
+        self.round
+            .sort_by(|a, b| a.bound.total_cmp(&b.bound).then_with(|| a.cmp(b)));
         self.batch.clear();
         self.batch_pos = 0;
         if let (Some(threshold), Some(nearest)) = (self.radius_stop, self.round.first()) {
-            if nearest.dist > threshold {
+            if nearest.bound > threshold {
                 self.state = ScanState::Done;
                 return Ok(false);
             }
         }
         let strict = self.options.iterative == IterativeScan::StrictOrder;
         for c in &self.round {
-            if strict && c.dist < self.last_distance {
+            if strict && c.bound < self.last_distance {
                 continue;
             }
-            self.last_distance = self.last_distance.max(c.dist);
+            self.last_distance = self.last_distance.max(c.bound);
             for &heap_tid in self.search.heap_tids(c) {
                 self.batch.push(ScanItem {
-                    distance: c.dist,
+                    distance: c.bound,
                     heap_tid,
                 });
             }

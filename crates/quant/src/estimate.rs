@@ -297,7 +297,24 @@ impl Estimator {
     /// the project's kernels) for the row `code` encodes and this query;
     /// holds for every vector, whatever the rotation.
     pub fn lower_bound(&self, code: &[u8]) -> f64 {
+        self.lower_bound_of(&self.parts(code))
+    }
+
+    /// [`estimate`](Self::estimate) and [`lower_bound`](Self::lower_bound)
+    /// of one code, reading it once (what a graph search needs: it
+    /// navigates on the estimate and reports the bound).
+    #[inline]
+    pub fn estimate_and_lower_bound(&self, code: &[u8]) -> (f64, f64) {
         let p = self.parts(code);
+        let estimate = if !p.a.is_finite() || self.degenerate {
+            self.trivial().value
+        } else {
+            self.distance_at(p.a, p.beta / p.alpha)
+        };
+        (estimate, self.lower_bound_of(&p))
+    }
+
+    fn lower_bound_of(&self, p: &Parts) -> f64 {
         let (a, b) = (p.a, self.qnorm);
         let floor = match self.metric {
             Metric::InnerProduct => f64::NEG_INFINITY,

@@ -27,9 +27,11 @@
 #![warn(missing_docs)]
 
 mod bound;
+mod codes;
 mod space;
 
 pub use bound::OrderByBound;
+pub use codes::{CodeQuery, CodeSpace, CODE_QUERY_BITS};
 pub use space::{ElementType, Metric, Storage, VectorSpace};
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ pub fn index_options(dim: usize) -> IndexOptions {
         payload_size: (dim * 4) as u32,
         space_id: 1,
         quantization: 0,
+        ..IndexOptions::default()
     }
 }
 
