@@ -75,20 +75,7 @@ unsafe fn classify(oid: pg_sys::Oid) -> Option<Kind> {
         let mut kind = None;
         // ClanguageId (pg_language.dat): the oid of LANGUAGE C, fixed in every release.
         if (*form).prolang == pg_sys::Oid::from(13u32) {
-            let text = |attnum: u32| {
-                let mut isnull = false;
-                let d = pg_sys::SysCacheGetAttr(
-                    pg_sys::SysCacheIdentifier::PROCOID as core::ffi::c_int,
-                    tup,
-                    attnum as pg_sys::AttrNumber,
-                    &mut isnull,
-                );
-                if isnull {
-                    String::new()
-                } else {
-                    cstr(pg_sys::text_to_cstring(d.cast_mut_ptr()))
-                }
-            };
+            let text = |attnum: u32| proc_text(tup, attnum);
             let bin = text(pg_sys::Anum_pg_proc_probin);
             let lib = bin.rsplit('/').next().unwrap_or("");
             if lib == "postgres_fdw" || lib.starts_with("postgres_fdw.") {

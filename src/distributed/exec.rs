@@ -481,20 +481,7 @@ unsafe fn is_our_vector(typ: pg_sys::Oid) -> bool {
         if tup.is_null() {
             return false;
         }
-        let text = |attnum: u32| {
-            let mut isnull = false;
-            let d = pg_sys::SysCacheGetAttr(
-                pg_sys::SysCacheIdentifier::PROCOID as c_int,
-                tup,
-                attnum as pg_sys::AttrNumber,
-                &mut isnull,
-            );
-            if isnull {
-                String::new()
-            } else {
-                cstr(pg_sys::text_to_cstring(d.cast_mut_ptr()))
-            }
-        };
+        let text = |attnum: u32| proc_text(tup, attnum);
         let src = text(pg_sys::Anum_pg_proc_prosrc);
         let bin = text(pg_sys::Anum_pg_proc_probin);
         pg_sys::ReleaseSysCache(tup);

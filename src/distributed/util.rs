@@ -30,6 +30,26 @@ pub(super) unsafe fn cstr(p: *const c_char) -> String {
     unsafe { core::ffi::CStr::from_ptr(p).to_string_lossy().into_owned() }
 }
 
+/// A text attribute of a pg_proc tuple from the syscache ("" for NULL).
+pub(super) unsafe fn proc_text(tup: pg_sys::HeapTuple, attnum: u32) -> String {
+    let mut isnull = false;
+    // SAFETY: the caller holds `tup`, a PROCOID syscache tuple; the datum is a
+    // text read while the tuple is held.
+    unsafe {
+        let d = pg_sys::SysCacheGetAttr(
+            pg_sys::SysCacheIdentifier::PROCOID as core::ffi::c_int,
+            tup,
+            attnum as pg_sys::AttrNumber,
+            &mut isnull,
+        );
+        if isnull {
+            String::new()
+        } else {
+            cstr(pg_sys::text_to_cstring(d.cast_mut_ptr()))
+        }
+    }
+}
+
 /// GETSTRUCT(tuple).
 pub(super) unsafe fn heap_tuple_struct<T>(tup: pg_sys::HeapTuple) -> *mut T {
     // SAFETY: tup is a valid catalog tuple whose data starts with T at t_hoff.

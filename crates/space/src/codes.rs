@@ -10,10 +10,9 @@
 //! RaBitQ's unbiasing); scans compare the prepared query with codes by the
 //! estimator and report its provable lower bound ([`CodeQuery`]).
 
-use half::f16;
 use quant::{Estimator, Quantizer, HEADER_BYTES};
 
-use crate::space::{Metric, Storage, VectorSpace};
+use crate::space::{floats, halves, Metric, Storage, VectorSpace};
 
 /// Bits per dimension of the quantized query (as ivfflat: 8 keeps the
 /// query's own quantization error, which widens the lower bound, small).
@@ -141,15 +140,6 @@ fn code_metric(metric: Metric) -> Option<quant::Metric> {
     })
 }
 
-#[inline]
-fn floats(bytes: &[u8]) -> &[f32] {
-    bytemuck::cast_slice(&bytes[..bytes.len() / 4 * 4])
-}
-
-#[inline]
-fn halves(bytes: &[u8]) -> &[f16] {
-    bytemuck::cast_slice(&bytes[..bytes.len() / 2 * 2])
-}
 
 impl hnsw::Space for CodeSpace {
     /// Two stored codes (inserts, vacuum).
@@ -178,17 +168,7 @@ impl hnsw::Space for CodeSpace {
     /// The build's vectors in half precision, as `quantization = none`
     /// builds `vector` graphs (values beyond f16's range have none).
     fn compact(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
-        out.clear();
-        out.reserve(payload.len() / 2);
-        for &v in floats(payload) {
-            let h = f16::from_f32(v);
-            if !h.is_finite() {
-                out.clear();
-                return false;
-            }
-            out.extend_from_slice(&h.to_bits().to_ne_bytes());
-        }
-        true
+        crate::space::compact_halves(floats(payload), out)
     }
 
     #[inline]

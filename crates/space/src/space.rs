@@ -503,13 +503,30 @@ impl VectorSpace {
 /// which aligns to at least 8). A misaligned payload would be a bug: the
 /// cast panics, which the pgrx layer reports as an ERROR.
 #[inline]
-fn floats(bytes: &[u8]) -> &[f32] {
+pub(crate) fn floats(bytes: &[u8]) -> &[f32] {
     bytemuck::cast_slice(&bytes[..bytes.len() / 4 * 4])
 }
 
 #[inline]
-fn halves(bytes: &[u8]) -> &[f16] {
+pub(crate) fn halves(bytes: &[u8]) -> &[f16] {
     bytemuck::cast_slice(&bytes[..bytes.len() / 2 * 2])
+}
+
+/// Writes `values` rounded to half precision into `out` (cleared first), or
+/// returns false, `out` empty, if one is beyond f16's range: the graph
+/// construction encoding of f32 payloads ([`hnsw::Space::compact`]).
+pub(crate) fn compact_halves(values: &[f32], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    out.reserve(values.len() * 2);
+    for &v in values {
+        let h = f16::from_f32(v);
+        if !h.is_finite() {
+            out.clear();
+            return false;
+        }
+        out.extend_from_slice(&h.to_bits().to_ne_bytes());
+    }
+    true
 }
 
 #[inline]
@@ -548,16 +565,7 @@ impl hnsw::Space for VectorSpace {
         {
             return false;
         }
-        out.reserve(payload.len() / 2);
-        for &v in floats(payload) {
-            let h = f16::from_f32(v);
-            if !h.is_finite() {
-                out.clear();
-                return false;
-            }
-            out.extend_from_slice(&h.to_bits().to_ne_bytes());
-        }
-        true
+        compact_halves(floats(payload), out)
     }
 
     /// The `halfvec` distance of the same metric, except that cosine
