@@ -532,7 +532,7 @@ unsafe fn measure_samples<R: Relation>(
     };
     // SAFETY: `index` is open.
     let name = unsafe { relation_name(index) };
-    pgrx::debug1!(
+    pgrx::debug2!(
         "recall calibration of \"{name}\": exact neighbours of {} queries in {:.2} s ({threads} threads), {} searches in {ladder_time:.2} s ({} s by {}{scans})",
         samples.len(),
         truth_time.as_secs_f64(),
@@ -727,7 +727,7 @@ pub unsafe fn calibrate_build_held_out<R: Relation>(
                 check_for_interrupts();
                 insert(s.tid, &s.payload);
             }
-            pgrx::debug1!(
+            pgrx::debug2!(
                 "recall calibration of \"{}\": {} held-out rows inserted in {:.2} s",
                 relation_name(index),
                 chosen.len(),
