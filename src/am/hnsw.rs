@@ -67,9 +67,6 @@ pub struct HnswOptions {
 /// meta page, so a later version may choose others).
 const ROTATION_SEED: u64 = 0x4853_5752_4F54_0001;
 
-/// Largest dimensions of `vector` and `halfvec` keys stored as codes.
-const MAX_CODE_DIMENSIONS: usize = 16_000;
-
 pub fn register_reloptions() {
     // SAFETY: called once from `_PG_init` on the backend's thread; the
     // names and descriptions are static strings.
@@ -107,17 +104,6 @@ pub fn register_reloptions() {
             guc::MAX_EF_SEARCH,
             pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
         );
-        // Ours: bits per dimension of the codes of `quantization = rabitq`
-        // (0, the default, means unset: 4 bits), as for ivfflat.
-        pg_sys::add_int_reloption(
-            kind,
-            c"bits".as_ptr(),
-            c"Bits per dimension of RaBitQ codes (with quantization = rabitq)".as_ptr(),
-            0,
-            1,
-            8,
-            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
-        );
     }
 }
 
@@ -126,11 +112,7 @@ unsafe fn index_bits(index: pg_sys::Relation) -> u8 {
     // SAFETY: `rd_options` is NULL or the `HnswOptions` our `amoptions`
     // produced for this open index.
     let bits = unsafe { ((*index).rd_options as *const HnswOptions).as_ref() }.map_or(0, |o| o.bits);
-    if bits == 0 {
-        quantization::DEFAULT_BITS as u8
-    } else {
-        bits.clamp(1, 8) as u8
-    }
+    quantization::bits_of(bits)
 }
 
 /// The `ef_search` option of `index` (0 if not given).
@@ -346,17 +328,11 @@ impl AccessMethod for Hnsw {
     }
 
     fn check_options(options: &HnswOptions) {
-        if options.bits != 0 && options.quantization != quantization::RABITQ {
-            error(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "option \"bits\" requires quantization = rabitq",
-                Some("Add quantization = rabitq to the index options, or remove bits."),
-            )
-        }
+        quantization::check_bits(options.bits, options.quantization);
     }
 
     fn max_code_dimensions() -> usize {
-        MAX_CODE_DIMENSIONS
+        quantization::MAX_CODE_DIMENSIONS
     }
 
     unsafe fn quantization_option(index: pg_sys::Relation) -> i32 {

@@ -85,10 +85,6 @@ pub struct IvfflatOptions {
     bits: i32,
 }
 
-/// Largest dimensions of a `vector` or `halfvec` key stored as RaBitQ
-/// codes (`quantization = rabitq`).
-const MAX_CODE_DIMENSIONS: usize = 16_000;
-
 /// Seed of the rotation of a new code index: the same table gives the same
 /// index. (The rotation is stored in the meta page; readers use that one.)
 const ROTATION_SEED: u64 = 0x0AB1_7C0D_E5EE_D001;
@@ -117,17 +113,6 @@ pub fn register_reloptions() {
             1,
             IVFFLAT_MAX_LISTS,
             pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE,
-        );
-        // Ours: bits per dimension of the codes of `quantization = rabitq`
-        // (0, the default, means unset: 4 bits).
-        pg_sys::add_int_reloption(
-            kind,
-            c"bits".as_ptr(),
-            c"Bits per dimension of RaBitQ codes (with quantization = rabitq)".as_ptr(),
-            0,
-            1,
-            8,
-            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
     }
 }
@@ -330,11 +315,7 @@ fn code_metric(space: &VectorSpace) -> ::ivf::rabitq::Metric {
 unsafe fn index_bits(index: pg_sys::Relation) -> u8 {
     // SAFETY: the caller passes an open ivfflat index.
     let bits = unsafe { options(index) }.map_or(0, |o| o.bits);
-    if bits == 0 {
-        quantization::DEFAULT_BITS as u8
-    } else {
-        bits.clamp(1, 8) as u8
-    }
+    quantization::bits_of(bits)
 }
 
 /// A payload of [`Storage::Codes`] as the raw `f32` vector it holds.
@@ -491,13 +472,7 @@ impl AccessMethod for Ivfflat {
     }
 
     fn check_options(options: &IvfflatOptions) {
-        if options.bits != 0 && options.quantization != quantization::RABITQ {
-            error(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "option \"bits\" requires quantization = rabitq",
-                Some("Add quantization = rabitq to the index options, or remove bits."),
-            )
-        }
+        quantization::check_bits(options.bits, options.quantization);
     }
 
     unsafe fn end_search(search: &mut IvfScan, index: pg_sys::Relation) {
@@ -528,7 +503,7 @@ impl AccessMethod for Ivfflat {
     /// fits a list page up to 4 bits per dimension, and centroids span
     /// pages (format version 3).
     fn max_code_dimensions() -> usize {
-        MAX_CODE_DIMENSIONS
+        quantization::MAX_CODE_DIMENSIONS
     }
 
     /// pgvector's dimension limits for IVFFlat (a vector must fit one page).

@@ -29,6 +29,31 @@ pub const RABITQ: i32 = 3;
 /// 1-bit codes too many.
 pub const DEFAULT_BITS: i32 = 4;
 
+/// Largest `vector` / `halfvec` an index stores as codes: pgvector's type
+/// limit (a code of 16,000 dimensions fits a page at up to 4 bits).
+pub const MAX_CODE_DIMENSIONS: usize = 16_000;
+
+/// The bits per dimension of a new code index, from its `bits` option
+/// (0 when not given: [`DEFAULT_BITS`]).
+pub fn bits_of(option: i32) -> u8 {
+    if option == 0 {
+        DEFAULT_BITS as u8
+    } else {
+        option.clamp(1, 8) as u8
+    }
+}
+
+/// Refuses `bits` given without `quantization = rabitq`.
+pub fn check_bits(bits: i32, quantization: i32) {
+    if bits != 0 && quantization != RABITQ {
+        error(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "option \"bits\" requires quantization = rabitq",
+            Some("Add quantization = rabitq to the index options, or remove bits."),
+        )
+    }
+}
+
 /// Adds the option to the reloption kind of an access method. The enum
 /// table must outlive every later parse, so it is leaked, once per backend
 /// and access method.
@@ -65,6 +90,17 @@ pub unsafe fn register(kind: pg_sys::relopt_kind::Type) {
             members.as_mut_ptr(),
             AUTO,
             c"Valid values are \"auto\", \"none\", \"half\" and \"rabitq\".".as_ptr(),
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
+        // Bits per dimension of the codes of `quantization = rabitq` (0,
+        // the default, means unset: DEFAULT_BITS).
+        pg_sys::add_int_reloption(
+            kind as pg_sys::bits32,
+            c"bits".as_ptr(),
+            c"Bits per dimension of RaBitQ codes (with quantization = rabitq)".as_ptr(),
+            0,
+            1,
+            8,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
     }
