@@ -1,5 +1,7 @@
 //! Append-only storage of payloads, each starting 8-byte aligned.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 /// Payloads packed into `u64` words so every payload starts 8-byte aligned,
 /// the same guarantee page items give [`Space`](crate::Space) implementations.
 #[derive(Default)]
@@ -48,6 +50,46 @@ impl PayloadArena {
     /// Bytes counted for the payloads held, as [`PayloadArena::cost`] does.
     pub fn bytes(&self) -> usize {
         self.words.len() * 8 + self.spans.len() * std::mem::size_of::<(usize, u32)>()
+    }
+
+    /// An arena of `n` payloads of `len` bytes each, payload `i` written by
+    /// `fill(i, scratch, out)` into `out` (zeroed, `len` bytes; `scratch` is
+    /// the calling worker's own buffer), in parallel on the current rayon
+    /// pool. Stops early with `None` once `fill` returns false or `cancel`
+    /// is set; counts filled payloads in `done`.
+    pub fn fill_uniform(
+        n: usize,
+        len: usize,
+        fill: impl Fn(usize, &mut Vec<u8>, &mut [u8]) -> bool + Sync,
+        cancel: &AtomicBool,
+        done: &AtomicU64,
+    ) -> Option<Self> {
+        use rayon::prelude::*;
+        let stride = len.div_ceil(8).max(1);
+        let mut words = vec![0u64; n * stride];
+        let failed = AtomicBool::new(false);
+        words
+            .par_chunks_mut(stride)
+            .enumerate()
+            .for_each_init(Vec::new, |scratch, (i, chunk)| {
+                if cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let out = &mut bytemuck::cast_slice_mut::<u64, u8>(chunk)[..len];
+                if fill(i, scratch, out) {
+                    done.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.store(true, Ordering::Relaxed);
+                }
+            });
+        if cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(PayloadArena {
+            words,
+            spans: (0..n).map(|i| (i * stride, len as u32)).collect(),
+            uniform: (n > 0).then_some(len as u32),
+        })
     }
 
     /// Removes all payloads, keeping the allocation.

@@ -21,6 +21,7 @@ use crate::insert::insert;
 use crate::level::build_level;
 use crate::pages::{write_meta_page, GRAPH_OPAQUE};
 use crate::{HnswError, IndexOptions, Space};
+use pagestore::threads::WorkerPool;
 
 /// How often the build thread reports progress while workers run.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
@@ -150,10 +151,15 @@ pub struct Builder<'a, R, S> {
     /// has one (`None` from the first that has not).
     compact: Option<PayloadArena>,
     compact_buf: Vec<u8>,
-    /// [`Space::encode_stored`] encodings of `payloads` (empty if the
-    /// space stores payloads as given): what the pages hold.
+    /// [`Space::encode_stored`] encodings of `payloads`, made when the
+    /// graph is written (empty if the space stores payloads as given):
+    /// what the pages hold.
     stored: PayloadArena,
     stored_buf: Vec<u8>,
+    /// Stored lengths of the collected payloads ([`Space::stored_len`]):
+    /// `Some(Some(len))` while all have encodings of `len` bytes (encoded in
+    /// parallel), `None` once they differ.
+    stored_len: Option<Option<usize>>,
     tids: Vec<ItemPointer>,
     levels: Vec<u8>,
     memory_used: usize,
@@ -186,6 +192,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             compact_buf: Vec::new(),
             stored: PayloadArena::default(),
             stored_buf: Vec::new(),
+            stored_len: Some(None),
             tids: Vec::new(),
             levels: Vec::new(),
             memory_used: 0,
@@ -198,13 +205,16 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
 
     /// Adds one heap tuple's vector.
     pub fn push(&mut self, heap_tid: ItemPointer, payload: &[u8]) -> Result<(), HnswError> {
-        // The stored encoding (codes) is what must fit a page.
-        let encoded = self.space.encode_stored(payload, &mut self.stored_buf);
-        let stored_len = if encoded {
-            self.stored_buf.len()
+        // The stored encoding (codes) is what must fit a page. Vectors kept
+        // in memory are encoded when the graph is written, all at once.
+        let encoded_len = if self.written {
+            self.space
+                .encode_stored(payload, &mut self.stored_buf)
+                .then_some(self.stored_buf.len())
         } else {
-            payload.len()
+            self.space.stored_len(payload)
         };
+        let stored_len = encoded_len.unwrap_or(payload.len());
         crate::format::check_payload_size(stored_len)?;
         let expected = self.options.index.payload_size as usize;
         if expected != 0 && stored_len != expected {
@@ -231,11 +241,7 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
                 } else {
                     0
                 }
-                + if encoded {
-                    PayloadArena::cost(self.stored_buf.len())
-                } else {
-                    0
-                }
+                + encoded_len.map_or(0, PayloadArena::cost)
                 + std::mem::size_of::<ItemPointer>()
                 + MemGraph::<S>::element_cost(m, level);
             if self.memory_used + cost <= self.options.memory_budget {
@@ -244,9 +250,11 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
                     arena.push(&self.compact_buf);
                 }
                 self.payloads.push(payload);
-                if encoded {
-                    self.stored.push(&self.stored_buf);
-                }
+                self.stored_len = match (self.stored_len, self.tids.is_empty()) {
+                    (_, true) => Some(encoded_len),
+                    (Some(len), false) if len == encoded_len => Some(len),
+                    _ => None,
+                };
                 self.max_payload_norm = self.max_payload_norm.max(self.space.payload_norm(payload));
                 self.tids.push(heap_tid);
                 self.levels.push(level);
@@ -254,8 +262,17 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             }
             self.report.memory_budget_exceeded = true;
             self.write_graph()?;
+            if self.space.encode_stored(payload, &mut self.stored_buf) {
+                crate::format::check_payload_size(self.stored_buf.len())?;
+            } else {
+                self.stored_buf.clear();
+                self.stored_buf.extend_from_slice(payload);
+            }
+        } else if encoded_len.is_none() {
+            self.stored_buf.clear();
+            self.stored_buf.extend_from_slice(payload);
         }
-        let stored = if encoded { &self.stored_buf[..] } else { payload };
+        let stored = &self.stored_buf[..];
         insert(self.rel, self.space, heap_tid, stored)?;
         self.report.inserted_on_pages += 1;
         let progress = BuildProgress {
@@ -278,12 +295,76 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
         Ok(self.report)
     }
 
+    /// Fills `stored` with the [`Space::encode_stored`] encodings of the
+    /// collected payloads, if they have any: in parallel when they all have
+    /// the same length (fixed-size vectors), reported as the start of the
+    /// graph phase.
+    fn encode_stored_payloads(&mut self) -> Result<(), HnswError> {
+        let n = self.levels.len();
+        match self.stored_len {
+            Some(None) => Ok(()), // stored as given
+            Some(Some(len)) => {
+                let (space, payloads) = (self.space, &self.payloads);
+                let threads = self.options.threads;
+                let encode = |i: usize, scratch: &mut Vec<u8>, out: &mut [u8]| {
+                    space.encode_stored(payloads.get(i as u32), scratch)
+                        && scratch.len() == out.len()
+                        && {
+                            out.copy_from_slice(scratch);
+                            true
+                        }
+                };
+                let stored = poll_progress(
+                    BuildPhase::Building,
+                    n as u64,
+                    &mut self.progress,
+                    |done, cancel| {
+                        let pool =
+                            WorkerPool::new(pool_threads(threads)).expect("build worker threads");
+                        pool.install(|| PayloadArena::fill_uniform(n, len, encode, cancel, done))
+                    },
+                )?;
+                // No arena without a cancel means an encoding changed size.
+                self.stored = stored.ok_or(HnswError::PayloadSizeMismatch {
+                    expected: len,
+                    got: 0,
+                })?;
+                Ok(())
+            }
+            None => {
+                // Mixed lengths: one by one, each element's own encoding
+                // or its payload.
+                for i in 0..n {
+                    let payload = self.payloads.get(i as u32);
+                    if self.space.encode_stored(payload, &mut self.stored_buf) {
+                        self.stored.push(&self.stored_buf);
+                    } else {
+                        self.stored.push(payload);
+                    }
+                    if i % 1024 == 0
+                        && !(self.progress)(BuildProgress {
+                            phase: BuildPhase::Building,
+                            done: 0,
+                            total: n as u64,
+                        })
+                    {
+                        return Err(HnswError::Cancelled);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Builds the collected vectors in memory and writes them to pages.
     fn write_graph(&mut self) -> Result<(), HnswError> {
         self.written = true;
         let n = self.levels.len();
         self.report.in_memory_tuples = n as u64;
         let index = self.options.index;
+        // What the pages hold is encoded first, at the start of the graph
+        // phase.
+        self.encode_stored_payloads()?;
         let graph = MemGraph::new(
             self.space,
             &self.payloads,
@@ -292,7 +373,13 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             index.m,
             index.ef_construction,
         );
-        run_with_progress(&graph, self.options.threads, n as u64, &mut self.progress)?;
+        let threads = self.options.threads;
+        poll_progress(
+            BuildPhase::Building,
+            n as u64,
+            &mut self.progress,
+            |done, cancel| graph.build(threads, done, cancel),
+        )?;
         // What the pages hold: the stored encodings if the space has them.
         let stored = if self.stored.bytes() > 0 {
             &self.stored
@@ -331,20 +418,32 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
 
 /// Runs the parallel build on worker threads while this thread reports
 /// progress (Postgres functions may only be called from this thread).
-fn run_with_progress<S: Space + Sync>(
-    graph: &MemGraph<'_, S>,
-    threads: usize,
+/// Worker threads for `threads` (0: one per core).
+pub(crate) fn pool_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+}
+
+/// Runs `work` on a scoped thread while the calling thread reports its
+/// progress (`done` of `total` in `phase`) every [`PROGRESS_INTERVAL`] and
+/// sets the cancel flag `work` must poll once the callback asks to cancel.
+fn poll_progress<T: Send>(
+    phase: BuildPhase,
     total: u64,
     progress: &mut dyn FnMut(BuildProgress) -> bool,
-) -> Result<(), HnswError> {
+    work: impl FnOnce(&AtomicU64, &AtomicBool) -> T + Send,
+) -> Result<T, HnswError> {
     let done = AtomicU64::new(0);
     let cancel = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(|| graph.build(threads, &done, &cancel));
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| work(&done, &cancel));
         while !worker.is_finished() {
             std::thread::sleep(PROGRESS_INTERVAL);
             let report = BuildProgress {
-                phase: BuildPhase::Building,
+                phase,
                 done: done.load(Ordering::Relaxed),
                 total,
             };
@@ -352,14 +451,15 @@ fn run_with_progress<S: Space + Sync>(
                 cancel.store(true, Ordering::Relaxed);
             }
         }
-        if let Err(panic) = worker.join() {
-            std::panic::resume_unwind(panic);
+        match worker.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     });
     if cancel.load(Ordering::Relaxed) {
         return Err(HnswError::Cancelled);
     }
-    Ok(())
+    Ok(result)
 }
 
 /// Where each element's tuples go, decided before writing so that links can

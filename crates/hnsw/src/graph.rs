@@ -30,6 +30,10 @@ use crate::arena::PayloadArena;
 use crate::format::{layer_capacity, MAX_HEAP_TIDS};
 use crate::heuristic::select_neighbors;
 use crate::lists::{Link, Lists, CLOSER, NONE};
+
+/// Neighbours whose payloads are being fetched ahead of the one a beam
+/// search compares.
+const PREFETCH_AHEAD: usize = 4;
 use crate::Space;
 
 /// Beam width of the in-memory build's neighbour searches for an index's
@@ -179,11 +183,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         }
         // Element 0 is the initial entry point (set in `new`).
         done.fetch_add(1, Ordering::Relaxed);
-        let threads = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            threads
-        };
+        let threads = crate::build::pool_threads(threads);
         // Workers block asynchronous signals and are all gone when the pool
         // is dropped at the end of this function: none outlives the build.
         let pool = WorkerPool::new(threads).expect("build worker threads");
@@ -369,13 +369,19 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
             }
             self.copy_layer(candidate.id, layer, &mut ids);
             ids.retain(|&id| scratch.visit(id));
-            // The payloads of the unvisited neighbours are fetched in
-            // parallel instead of one cache miss after another.
-            for &id in &ids {
+            // The payloads of the unvisited neighbours are fetched a few
+            // ahead of the one compared: enough misses in flight to hide
+            // the latency, few enough that the prefetches themselves do
+            // not stall on a full set of line-fill buffers.
+            for &id in ids.iter().take(PREFETCH_AHEAD) {
                 let key = self.key(id);
                 pagestore::prefetch_bytes(key.as_ptr(), key.len());
             }
-            for &id in &ids {
+            for (i, &id) in ids.iter().enumerate() {
+                if let Some(&ahead) = ids.get(i + PREFETCH_AHEAD) {
+                    let key = self.key(ahead);
+                    pagestore::prefetch_bytes(key.as_ptr(), key.len());
+                }
                 let dist = self.distance(q, id);
                 let full = scratch.best.len() >= self.ef_construction;
                 if !full || dist < scratch.best.peek().map_or(f32::INFINITY, |w| w.dist) {

@@ -93,6 +93,15 @@ pub trait Space {
         false
     }
 
+    /// The length of [`Space::encode_stored`]'s encoding of `payload`, or
+    /// `None` if it is stored as given, without encoding it: a build checks
+    /// sizes as it collects vectors and encodes them all at once, on every
+    /// core, before writing. By default it encodes into a scratch buffer.
+    fn stored_len(&self, payload: &[u8]) -> Option<usize> {
+        let mut out = Vec::new();
+        self.encode_stored(payload, &mut out).then_some(out.len())
+    }
+
     /// Distance between two payloads given to [`Builder::push`] (in memory,
     /// before [`Space::encode_stored`]); by default [`Space::distance`].
     fn input_distance(&self, a: &[u8], b: &[u8]) -> f32 {
@@ -126,6 +135,9 @@ impl<S: Space + ?Sized> Space for &S {
     }
     fn encode_stored(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         (**self).encode_stored(payload, out)
+    }
+    fn stored_len(&self, payload: &[u8]) -> Option<usize> {
+        (**self).stored_len(payload)
     }
     fn input_distance(&self, a: &[u8], b: &[u8]) -> f32 {
         (**self).input_distance(a, b)

@@ -21,7 +21,7 @@
 use crate::rotation::{Error, Rotation};
 use crate::Metric;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
 
 /// Bytes before the bit planes of a code.
 pub const HEADER_BYTES: usize = 16;
@@ -293,39 +293,56 @@ fn best_levels(u: &[f64], bits: u32) -> Vec<u8> {
     let mut num: f64 = u.iter().map(|v| v.abs()).sum::<f64>() * 0.5;
     let mut den = n as f64 * 0.25;
     let mut best = num / den.sqrt();
-    let mut best_steps = 0usize;
+    // The sweep: each step takes the earliest event of all level lists
+    // (`peek_mut` advances that list in place, one sift instead of a pop and
+    // a push) and remembers the event of best cosine.
+    let mut best_event: Option<(f64, u32, usize)> = None;
     let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
-    let mut step = 0usize;
-    while let Some(e) = heap.pop() {
+    while let Some(mut top) = heap.peek_mut() {
         // Level lists advance in order, so the coordinate is at level - 1.
-        num += a(e.pos);
-        den += 2.0 * e.level as f64;
-        step += 1;
+        num += a(top.pos);
+        den += 2.0 * top.level as f64;
         let cos = num / den.sqrt();
         if cos > best {
             best = cos;
-            best_steps = step;
+            best_event = Some((top.t, top.level, top.pos));
         }
-        if e.pos + 1 < order.len() {
-            heap.push(Event {
-                t: e.level as f64 / a(e.pos + 1),
-                level: e.level,
-                pos: e.pos + 1,
-            });
+        if top.pos + 1 < order.len() {
+            top.pos += 1;
+            top.t = top.level as f64 / a(top.pos);
+        } else {
+            PeekMut::pop(top);
         }
     }
-    // Replay the merge up to the best step.
-    let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
-    for _ in 0..best_steps {
-        let e = heap.pop().expect("replay is shorter than the sweep");
-        m[order[e.pos]] += 1;
-        if e.pos + 1 < order.len() {
-            heap.push(Event {
-                t: e.level as f64 / a(e.pos + 1),
-                level: e.level,
-                pos: e.pos + 1,
-            });
+    // The grid point of the best step: each coordinate's level is the
+    // number of its events up to and including the best one in the sweep's
+    // order (ascending scale, then level, then position), a prefix of its
+    // levels since its scales grow with the level. The estimate
+    // `floor(t |u_i|)` is corrected by the exact comparisons.
+    let Some((t_best, level_best, pos_best)) = best_event else {
+        return m;
+    };
+    let reached = |pos: usize, level: u32| {
+        let t = level as f64 / a(pos);
+        t.total_cmp(&t_best)
+            .then(level.cmp(&level_best))
+            .then(pos.cmp(&pos_best))
+            .is_le()
+    };
+    for pos in 0..order.len() {
+        let guess = (t_best * a(pos)).floor();
+        let mut k = if guess >= max as f64 {
+            max
+        } else {
+            guess.max(0.0) as u32
+        };
+        while k < max && reached(pos, k + 1) {
+            k += 1;
         }
+        while k > 0 && !reached(pos, k) {
+            k -= 1;
+        }
+        m[order[pos]] = k as u8;
     }
     m
 }
@@ -343,6 +360,76 @@ mod tests {
             .sum();
         let den: f64 = m.iter().map(|&k| (k as f64 + 0.5).powi(2)).sum();
         num / den.sqrt() / norm(u)
+    }
+
+    /// The sweep by definition: every event `(k / |u_i|, k, position)`
+    /// sorted, the running cosine after each, the first best prefix.
+    fn best_levels_by_sorting(u: &[f64], bits: u32) -> Vec<u8> {
+        let max = (1u32 << (bits - 1)) - 1;
+        let mut order: Vec<usize> = (0..u.len()).filter(|&i| u[i] != 0.0).collect();
+        order.sort_by(|&x, &y| u[y].abs().total_cmp(&u[x].abs()).then(x.cmp(&y)));
+        let mut events: Vec<(f64, u32, usize)> = Vec::new();
+        for (pos, &i) in order.iter().enumerate() {
+            for k in 1..=max {
+                events.push((k as f64 / u[i].abs(), k, pos));
+            }
+        }
+        events.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        let mut num: f64 = u.iter().map(|v| v.abs()).sum::<f64>() * 0.5;
+        let mut den = u.len() as f64 * 0.25;
+        let (mut best, mut best_steps) = (num / den.sqrt(), 0);
+        for (step, &(_, k, pos)) in events.iter().enumerate() {
+            num += u[order[pos]].abs();
+            den += 2.0 * k as f64;
+            if num / den.sqrt() > best {
+                (best, best_steps) = (num / den.sqrt(), step + 1);
+            }
+        }
+        let mut m = vec![0u8; u.len()];
+        for &(_, _, pos) in &events[..best_steps] {
+            m[order[pos]] += 1;
+        }
+        m
+    }
+
+    #[test]
+    fn sweep_equals_sorting_every_event() {
+        // Random directions, and vectors with ties and zeros (equal
+        // magnitudes give equal scales: the order of levels and positions
+        // decides), at every bit width.
+        let mut rng = SplitMix64::new(21);
+        for bits in 1..=8u32 {
+            for case in 0..40 {
+                let n = [1usize, 2, 7, 64, 384][case % 5];
+                let u: Vec<f64> = (0..n)
+                    .map(|_| {
+                        let r = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                        match case % 4 {
+                            0 => r,
+                            1 => (r * 4.0).round() / 4.0,
+                            2 => {
+                                if r > 0.3 {
+                                    0.0
+                                } else {
+                                    r
+                                }
+                            }
+                            _ => r * r * r,
+                        }
+                    })
+                    .collect();
+                let mut unit = u.clone();
+                let l = norm(&unit);
+                if l > 0.0 {
+                    unit.iter_mut().for_each(|v| *v /= l);
+                }
+                assert_eq!(
+                    best_levels(&unit, bits),
+                    best_levels_by_sorting(&unit, bits),
+                    "bits {bits}, case {case}"
+                );
+            }
+        }
     }
 
     #[test]

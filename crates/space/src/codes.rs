@@ -91,7 +91,11 @@ impl CodeSpace {
         let metric = self.space.metric();
         if !(na.is_finite() && nb.is_finite()) {
             // A cosine code without direction (or a damaged norm).
-            return if metric == Metric::Cosine { 1.0 } else { f32::MAX };
+            return if metric == Metric::Cosine {
+                1.0
+            } else {
+                f32::MAX
+            };
         }
         let squared = ((na - nb) * (na - nb) + 2.0 * na * nb * (1.0 - t)).max(0.0);
         (match metric {
@@ -140,12 +144,17 @@ fn code_metric(metric: Metric) -> Option<quant::Metric> {
     })
 }
 
-
 impl hnsw::Space for CodeSpace {
     /// Two stored codes (inserts, vacuum).
     #[inline]
     fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         self.code_distance(a, b)
+    }
+
+    /// A code's length, for a payload of the quantizer's dimensions.
+    fn stored_len(&self, payload: &[u8]) -> Option<usize> {
+        (payload.len() % 4 == 0 && payload.len() / 4 == self.quantizer.dims())
+            .then(|| self.quantizer.code_len())
     }
 
     /// Two vectors given to the build (`f32` payloads).
@@ -242,7 +251,9 @@ mod tests {
             s ^= s << 17;
             (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
         };
-        let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..dims).map(|_| next()).collect()).collect();
+        let centres: Vec<Vec<f32>> = (0..8)
+            .map(|_| (0..dims).map(|_| next()).collect())
+            .collect();
         (0..n)
             .map(|i| centres[i % 8].iter().map(|c| c + 0.4 * next()).collect())
             .collect()
@@ -258,7 +269,12 @@ mod tests {
         let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
         let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
         match metric {
-            Metric::L2 => a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt(),
+            Metric::L2 => a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| ((x - y) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt(),
             Metric::InnerProduct => -dot,
             _ => 1.0 - dot / (na * nb),
         }
@@ -281,7 +297,10 @@ mod tests {
         for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
             let (dims, rows) = (128, data(200, 128, 3));
             let cs = code_space(metric, dims, 4);
-            let codes: Vec<Vec<u8>> = rows.iter().map(|v| cs.quantizer().encode(v, None)).collect();
+            let codes: Vec<Vec<u8>> = rows
+                .iter()
+                .map(|v| cs.quantizer().encode(v, None))
+                .collect();
             let mut error = 0.0;
             let mut scale = 0.0;
             for i in 0..50 {
@@ -291,9 +310,16 @@ mod tests {
                     scale += e.abs();
                 }
             }
-            assert!(error / scale < 0.08, "{metric:?}: relative error {}", error / scale);
+            assert!(
+                error / scale < 0.08,
+                "{metric:?}: relative error {}",
+                error / scale
+            );
             // Symmetric, and a code is nearest to itself.
-            assert_eq!(cs.code_distance(&codes[1], &codes[2]), cs.code_distance(&codes[2], &codes[1]));
+            assert_eq!(
+                cs.code_distance(&codes[1], &codes[2]),
+                cs.code_distance(&codes[2], &codes[1])
+            );
             // Damaged codes are never preferred.
             assert_eq!(cs.code_distance(&codes[1][..10], &codes[2]), f32::MAX);
         }
@@ -305,7 +331,11 @@ mod tests {
     /// nearest rows.
     #[test]
     fn graph_of_codes_scans_with_bounds() {
-        for (metric, bits) in [(Metric::L2, 4), (Metric::InnerProduct, 4), (Metric::Cosine, 4)] {
+        for (metric, bits) in [
+            (Metric::L2, 4),
+            (Metric::InnerProduct, 4),
+            (Metric::Cosine, 4),
+        ] {
             let dims = 64;
             let rows = data(1500, dims, 11);
             let cs = code_space(metric, dims, bits);
@@ -322,7 +352,10 @@ mod tests {
                 ..BuildOptions::default()
             };
             let rel = MemRelation::new();
-            let items = rows[..1200].iter().enumerate().map(|(i, v)| (tid(i), bytes(v)));
+            let items = rows[..1200]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (tid(i), bytes(v)));
             hnsw::build(&rel, &cs, options, items, |_| true).expect("build");
             // Inserts compare codes with codes.
             for (i, v) in rows.iter().enumerate().skip(1200) {
@@ -342,7 +375,11 @@ mod tests {
                 // Inner product estimates are coarser without a centroid: a beam
                 // over every row checks bounds, order and reachability
                 // (the error scales with |o| |q|, not with the residuals).
-                let ef_search = if metric == Metric::InnerProduct { 2000 } else { 100 };
+                let ef_search = if metric == Metric::InnerProduct {
+                    2000
+                } else {
+                    100
+                };
                 let options = ScanOptions {
                     ef_search,
                     iterative: IterativeScan::Off,
@@ -358,14 +395,20 @@ mod tests {
                         .find(|&i| tid(i) == item.heap_tid)
                         .expect("a live row");
                     let e = exact(metric, &query, &rows[i]);
-                    assert!(item.distance as f64 <= e + 1e-6, "{metric:?}: bound {} > {e}", item.distance);
+                    assert!(
+                        item.distance as f64 <= e + 1e-6,
+                        "{metric:?}: bound {} > {e}",
+                        item.distance
+                    );
                     assert!(item.distance >= last, "{metric:?}: bounds out of order");
                     last = item.distance;
                     found.push((e, i));
                 }
                 found.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let mut truth: Vec<(f64, usize)> =
-                    alive.iter().map(|&i| (exact(metric, &query, &rows[i]), i)).collect();
+                let mut truth: Vec<(f64, usize)> = alive
+                    .iter()
+                    .map(|&i| (exact(metric, &query, &rows[i]), i))
+                    .collect();
                 truth.sort_by(|a, b| a.0.total_cmp(&b.0));
                 hits += truth[..10]
                     .iter()
