@@ -75,8 +75,8 @@ CREATE OPERATOR CLASS bit_hamming_ops
 	FUNCTION 3 hamming_distance(bit, bit),
 	FUNCTION 5 ivfflat_bit_support(internal);
 
--- RaBitQ (quantization = rabitq) scans: what the last ivfflat scan of this
--- session read and returned (NULL before the first). Rows returned with a
--- lower bound are reranked by the executor on their heap values.
+-- What the last hnsw or ivfflat scan of this session read and returned
+-- (NULL before the first). Rows returned with a lower bound (half
+-- precision, RaBitQ codes) are reranked by the executor on their heap values.
 CREATE FUNCTION pgvector_rs_last_scan_stats() RETURNS text
 	AS 'MODULE_PATHNAME', 'pgvr_last_scan_stats' LANGUAGE C VOLATILE PARALLEL RESTRICTED;

@@ -20,6 +20,7 @@ use super::core::{self, AccessMethod, IndexInfo, VacuumCounts};
 use super::guc::{self, IterativeScanMode};
 use super::opclass::relation_name;
 use super::scan::QuerySpace;
+use super::stats::{self, RowCounts, Work};
 use super::{
     check_for_interrupts, cost, error, int_option, interrupt_pending, notice, quantization,
     report_progress,
@@ -277,6 +278,8 @@ pub(crate) unsafe fn index_code_space(index: pg_sys::Relation, info: &IndexInfo)
 pub struct HnswSearch {
     scan: HnswScan,
     codes: Option<CodeQuery>,
+    /// Rows returned to the executor, and whether it reranks them.
+    rows: RowCounts,
 }
 
 /// `m` from the meta page of index `oid`, if readable.
@@ -539,6 +542,7 @@ impl AccessMethod for Hnsw {
         HnswSearch {
             scan: HnswScan::new(query, options),
             codes,
+            rows: RowCounts::ordered(info.space.storage(), space),
         }
     }
 
@@ -554,6 +558,7 @@ impl AccessMethod for Hnsw {
         // Iterative even if `hnsw.iterative_scan` is off (radius scans have no LIMIT
         // to stop at), bounded by `hnsw.max_scan_tuples`.
         search.scan.stop_beyond(threshold);
+        search.rows = RowCounts::radius();
         search
     }
 
@@ -569,9 +574,18 @@ impl AccessMethod for Hnsw {
             None => search.scan.next(&rel, space),
         };
         match item {
-            Ok(item) => item.map(|item| (item.heap_tid, item.distance)),
+            Ok(item) => {
+                search.rows.count(&item);
+                item.map(|item| (item.heap_tid, item.distance))
+            }
             Err(e) => raise(&rel, e),
         }
+    }
+
+    unsafe fn end_search(search: &mut HnswSearch, index: pg_sys::Relation) {
+        let work = Work::ElementsVisited(search.scan.tuples_visited());
+        // SAFETY: `index` is the open index of the scan.
+        unsafe { stats::record(Self::NAME, index, work, search.rows) };
     }
 }
 

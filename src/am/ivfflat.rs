@@ -46,6 +46,7 @@ use super::core::{self, AccessMethod, IndexInfo, VacuumCounts};
 use super::guc::{self, IvfIterativeScanMode, IVFFLAT_MAX_LISTS};
 use super::opclass::{encode_ptr, relation_name};
 use super::scan::QuerySpace;
+use super::stats::{self, RowCounts, Work};
 use super::{
     check_for_interrupts, cost, error, int_option, interrupt_pending, notice, quantization,
     report_progress,
@@ -364,77 +365,12 @@ pub(crate) fn new_scan<R: Relation, S: ::ivf::Space>(
     Scan::new_with_codes(rel, space, query, &payload_floats(query), codec, options)
 }
 
-/// What the last ivfflat scan of this backend did
-/// (`pgvector_rs_last_scan_stats()`). The index is kept by OID, its name
-/// only looked up when reported.
-#[derive(Clone, Copy)]
-struct ScanStats {
-    index: pg_sys::Oid,
-    lists: usize,
-    returned: u64,
-    /// Every returned row is rechecked (lower bounds: half precision,
-    /// codes), or none (exact distances).
-    rechecked: bool,
-}
-
-impl ScanStats {
-    /// "{lists} lists read, {returned} rows returned, {rechecked} rows rechecked".
-    fn counts(&self) -> String {
-        let rechecked = if self.rechecked { self.returned } else { 0 };
-        format!(
-            "{} lists read, {} rows returned, {rechecked} rows rechecked",
-            self.lists, self.returned
-        )
-    }
-}
-
-thread_local! {
-    static LAST_SCAN: Cell<Option<ScanStats>> = const { Cell::new(None) };
-}
-
 /// A running ivfflat scan and what it returned so far.
 pub struct IvfScan {
     scan: Scan,
-    /// Rows returned to the executor.
-    returned: u64,
-    /// The rows come with lower bounds that the executor rechecks on the
-    /// heap row (half precision, codes): each returned row is reranked.
-    rechecked: bool,
+    /// Rows returned to the executor, and whether it reranks them.
+    rows: RowCounts,
 }
-
-impl IvfScan {
-    fn new(scan: Scan, info: &IndexInfo) -> Self {
-        IvfScan {
-            scan,
-            returned: 0,
-            rechecked: info.space.storage() != Storage::Exact,
-        }
-    }
-}
-
-crate::pg_function!(last_scan_stats, |fcinfo| {
-    // pgvector_rs_last_scan_stats() RETURNS text: the last ivfflat scan of
-    // this backend, NULL before the first.
-    let text = LAST_SCAN.with(Cell::get).map(|s| {
-        // SAFETY: a syscache lookup by OID; NULL if the index was dropped
-        // since, else a palloc'd NUL-terminated name.
-        let name = unsafe { pg_sys::get_rel_name(s.index) };
-        let name = if name.is_null() {
-            format!("with OID {}", s.index.to_u32())
-        } else {
-            // SAFETY: non-NULL, NUL-terminated (above).
-            unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
-        };
-        format!("index {name}: {}", s.counts())
-    });
-    match text {
-        Some(text) => crate::fmgr::text_datum(&text),
-        None => {
-            (*fcinfo).isnull = true;
-            pg_sys::Datum::from(0)
-        }
-    }
-});
 
 /// Lists of index `oid` from its meta page, else from its options.
 unsafe fn index_list_count(oid: pg_sys::Oid) -> usize {
@@ -476,22 +412,9 @@ impl AccessMethod for Ivfflat {
     }
 
     unsafe fn end_search(search: &mut IvfScan, index: pg_sys::Relation) {
-        let stats = ScanStats {
-            // SAFETY: `index` is the open index of the scan.
-            index: unsafe { (*index).rd_id },
-            lists: search.scan.lists_read(),
-            returned: search.returned,
-            rechecked: search.rechecked,
-        };
-        // The DEBUG1 line, formatted only when it goes somewhere.
-        // SAFETY: reads the logging GUCs on the backend's thread.
-        if unsafe { pg_sys::message_level_is_interesting(pg_sys::DEBUG1 as i32) } {
-            use ::core as core;
-            // SAFETY: `index` is the open index of the scan.
-            let name = unsafe { relation_name(index) };
-            pgrx::debug1!("ivfflat scan of index \"{name}\": {}", stats.counts());
-        }
-        LAST_SCAN.with(|s| s.set(Some(stats)));
+        let work = Work::ListsRead(search.scan.lists_read());
+        // SAFETY: `index` is the open index of the scan.
+        unsafe { stats::record(AM, index, work, search.rows) };
     }
 
     unsafe fn quantization_option(index: pg_sys::Relation) -> i32 {
@@ -835,7 +758,10 @@ impl AccessMethod for Ivfflat {
             new_scan(&rel, &info.space, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         // An ivfflat scan holds at most work_mem of candidate rows.
         search.set_memory_limit(guc::work_mem_bytes());
-        IvfScan::new(search, info)
+        IvfScan {
+            scan: search,
+            rows: RowCounts::ordered(info.space.storage(), space),
+        }
     }
 
     unsafe fn start_radius_search(
@@ -883,7 +809,10 @@ impl AccessMethod for Ivfflat {
             );
             skipped.unwrap_or_else(|e| raise(&rel, e));
         }
-        IvfScan::new(search, info)
+        IvfScan {
+            scan: search,
+            rows: RowCounts::radius(),
+        }
     }
 
     unsafe fn next(
@@ -894,7 +823,7 @@ impl AccessMethod for Ivfflat {
         // SAFETY: `index` is the open index of the scan.
         let rel = unsafe { PgRelation::logged(index) };
         let row = search.scan.next(&rel, space).unwrap_or_else(|e| raise(&rel, e));
-        search.returned += row.is_some() as u64;
+        search.rows.count(&row);
         row
     }
 }

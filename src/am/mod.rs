@@ -6,7 +6,8 @@
 //! * [`opclass`]: operator class → distance space, datum → payload;
 //! * [`quantization`]: the `quantization` option and lower-bound reporting;
 //! * [`guc`]: pgvector's GUCs (`hnsw.*`, `ivfflat.*`) and ours;
-//! * [`scan`], [`build`]: helpers shared by both access methods.
+//! * [`scan`], [`build`]: helpers shared by both access methods;
+//! * [`stats`]: what the last scan read, returned and had rechecked.
 
 pub mod buffer;
 pub mod build;
@@ -19,6 +20,7 @@ pub mod opclass;
 pub mod quantization;
 pub mod recall;
 pub mod scan;
+pub mod stats;
 
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;

@@ -236,6 +236,43 @@ INSERT INTO arc SELECT i, ARRAY[cos(i * 0.002), sin(i * 0.002)] FROM generate_se
 SET hnsw.ef_search = 500;
 SELECT array_agg(id) = array_agg(id ORDER BY id) AS exact_order, count(*)
 FROM (SELECT id FROM arc ORDER BY v <=> '[1,0]' LIMIT 400) s;
+-- What the executor reranks (pgvector_rs_last_scan_stats()): each row a
+-- half-precision scan returns comes with a lower bound, so the executor
+-- rechecks it on its heap row. Without iterative scans a scan returns at
+-- most ef_search rows (one per element here: no duplicates), so a LIMIT 10
+-- query with ef_search = 40 reranks 10 to 40 rows, and a query without
+-- LIMIT gets exactly the rows counted.
+CREATE FUNCTION last_stat(what text) RETURNS bigint LANGUAGE sql AS $$
+  SELECT substring(pgvector_rs_last_scan_stats() FROM '(\d+) ' || what)::bigint $$;
+SET hnsw.ef_search = 40;
+SELECT id FROM arc ORDER BY v <=> '[1,0.3]' LIMIT 10 \g /dev/null
+SELECT pgvector_rs_last_scan_stats() LIKE 'index i_arc: % elements visited, % rows returned, % rows rechecked' AS stats,
+       last_stat('rows returned') BETWEEN 10 AND 40 AS reranked_10_to_40,
+       last_stat('rows rechecked') = last_stat('rows returned') AS all_rechecked,
+       last_stat('elements visited') >= last_stat('rows returned') AS visited_each;
+CREATE TEMP TABLE n AS SELECT count(*) AS rows FROM (SELECT id FROM arc ORDER BY v <=> '[1,0.3]') s;
+SELECT rows BETWEEN 1 AND 40 AS at_most_ef_search, rows = last_stat('rows returned') AS counted,
+       last_stat('rows rechecked') = rows AS all_rechecked FROM n;
+-- A NULL query has nothing to rerank (every row at distance NULL; a
+-- subquery, since a NULL constant is folded and the index left unused):
+-- no reorder queue, so the scan returns just the LIMIT rows.
+SELECT count(*) FROM (SELECT id FROM arc ORDER BY v <=> (SELECT NULL::vector) LIMIT 5) s;
+SELECT last_stat('rows returned') = 5 AS returned, last_stat('rows rechecked') = 0 AS none_rechecked;
+-- Exact storage: no row rechecked. Each scan logs the same at DEBUG1 (a
+-- single row: its distance is computed descending and again on layer 0).
+CREATE TABLE one (id int, v vector(2));
+INSERT INTO one VALUES (1, '[1,0]');
+CREATE INDEX i_one ON one USING hnsw (v vector_cosine_ops) WITH (quantization = none);
+SELECT id FROM one ORDER BY v <=> '[1,0.3]' LIMIT 10 \g /dev/null
+SELECT pgvector_rs_last_scan_stats();
+CREATE INDEX i_one_half ON one USING hnsw (v vector_cosine_ops) WITH (quantization = half);
+DROP INDEX i_one;
+SET client_min_messages = debug1;
+SELECT id FROM one ORDER BY v <=> '[1,0.3]' LIMIT 10 \g /dev/null
+RESET client_min_messages;
+SELECT pgvector_rs_last_scan_stats();
+DROP TABLE n, one;
+DROP FUNCTION last_stat(text);
 RESET enable_seqscan;
 RESET hnsw.ef_search;
 -- Smaller than full precision even at 64 dimensions (the graph's links

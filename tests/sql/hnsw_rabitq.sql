@@ -71,6 +71,38 @@ CREATE INDEX t_idx ON t USING hnsw (v vector_l2_ops) WITH (quantization = rabitq
 EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v <-> '[1,2,3]' LIMIT 5;
 SELECT * FROM exact_l2();
 SELECT pgvector_rs_hnsw_check('t_idx') LIKE 'index "t_idx" is consistent: % 2000 live elements%' AS consistent;
+-- The rows the executor reranks (pgvector_rs_last_scan_stats()): every row
+-- the scan returns comes with a lower bound and is rechecked on its heap
+-- row. Without iterative scans a scan returns at most ef_search rows (one
+-- per element: no duplicates here), so a LIMIT 10 query with ef_search = 40
+-- reranks 10 to 40 rows, not the 2000 of the table.
+CREATE FUNCTION last_stat(what text) RETURNS bigint LANGUAGE sql AS $$
+  SELECT substring(pgvector_rs_last_scan_stats() FROM '(\d+) ' || what)::bigint $$;
+SET hnsw.ef_search = 40;
+SELECT id FROM t ORDER BY v <-> (SELECT v FROM queries WHERE id = 1) LIMIT 10 \g /dev/null
+SELECT pgvector_rs_last_scan_stats() LIKE 'index t_idx: % elements visited, % rows returned, % rows rechecked' AS stats,
+       last_stat('rows returned') BETWEEN 10 AND 40 AS reranked_10_to_40,
+       last_stat('rows rechecked') = last_stat('rows returned') AS all_rechecked,
+       last_stat('elements visited') >= last_stat('rows returned') AS visited_each;
+-- Without LIMIT: ef_search rows at most, each counted.
+CREATE TEMP TABLE n AS SELECT count(*) AS rows FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM queries WHERE id = 2)) s;
+SELECT rows BETWEEN 1 AND 40 AS at_most_ef_search, rows = last_stat('rows returned') AS counted,
+       last_stat('rows rechecked') = rows AS all_rechecked FROM n;
+DROP TABLE n;
+-- Iterative scans: bounded by hnsw.max_scan_tuples, the elements visited
+-- (it stops before the next expansion past the limit, which visits at most
+-- 2 * m = 32 more); every row returned is of an element visited.
+SET hnsw.iterative_scan = relaxed_order;
+SET hnsw.max_scan_tuples = 300;
+CREATE TEMP TABLE n AS SELECT count(*) AS rows FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM queries WHERE id = 2)) s;
+SELECT rows > 40 AS more_than_one_round, rows = last_stat('rows returned') AS counted,
+       last_stat('elements visited') BETWEEN 300 AND 300 + 32 AS visited_bounded,
+       rows <= last_stat('elements visited') AS returned_bounded,
+       last_stat('rows rechecked') = rows AS all_rechecked FROM n;
+DROP TABLE n;
+RESET hnsw.max_scan_tuples;
+RESET hnsw.iterative_scan;
+SET hnsw.ef_search = 3000;
 -- Inserts after the build, found in exact order (the copies of the queries first, at distance 0).
 INSERT INTO t SELECT 10000 + i, v, h FROM (SELECT id AS i, v, h FROM queries) s;
 INSERT INTO t SELECT 20000 + i, v, v::halfvec(64) FROM (
@@ -108,6 +140,9 @@ CREATE FUNCTION radius_l2(r real) RETURNS TABLE (q int, within int, same bool) L
        = ARRAY(SELECT t.id FROM t WHERE (t.v <-> q.v) + 0 <= r ORDER BY t.id)
   FROM queries q ORDER BY q.id $$;
 SELECT * FROM radius_l2(2.8);
+-- A radius scan's rows are all rechecked (the radius, on the heap row).
+SELECT count(*) FROM t WHERE v <<->> sphere((SELECT v FROM queries WHERE id = 1), 2.8) \g /dev/null
+SELECT last_stat('rows rechecked') = last_stat('rows returned') AS all_rechecked;
 DROP INDEX t_idx;
 
 -- vector_ip_ops, 1 and 8 bits
