@@ -28,14 +28,8 @@ impl Space for HalfL2 {
     }
 
     fn compact(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
-        out.clear();
-        for &v in bytemuck::cast_slice::<u8, f32>(payload) {
-            let h = f16::from_f32(v);
-            if !h.is_finite() {
-                out.clear();
-                return false;
-            }
-            out.extend_from_slice(&h.to_bits().to_ne_bytes());
+        if !f16_bytes(payload, out) {
+            return false;
         }
         self.encoded.fetch_add(1, Ordering::Relaxed);
         true

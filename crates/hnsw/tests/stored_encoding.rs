@@ -48,16 +48,7 @@ impl Space for HalfStored {
 
     fn encode_stored(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         self.encoded.fetch_add(1, Ordering::Relaxed);
-        out.clear();
-        for &v in bytemuck::cast_slice::<u8, f32>(payload) {
-            let h = f16::from_f32(v);
-            if !h.is_finite() {
-                out.clear();
-                return false;
-            }
-            out.extend_from_slice(&h.to_bits().to_ne_bytes());
-        }
-        true
+        f16_bytes(payload, out)
     }
 
     fn stored_len(&self, payload: &[u8]) -> Option<usize> {
@@ -79,16 +70,20 @@ fn half_bytes(v: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-/// Every row is found by its own stored encoding at distance 0: the pages
-/// hold the encodings (an f32 payload read as halves would not be).
-fn assert_every_row_found(rel: &pagestore::MemRelation, space: &HalfStored, data: &[Vec<f32>]) {
+/// Every row is found at distance 0 by `stored(row)`, what its element
+/// should store: the pages hold the encodings (an f32 payload read as
+/// halves would not be found, nor halves read as f32).
+fn assert_every_row_found(
+    rel: &pagestore::MemRelation,
+    space: &HalfStored,
+    data: &[Vec<f32>],
+    stored: impl Fn(&[f32]) -> Vec<u8>,
+) {
     for (i, v) in data.iter().enumerate() {
-        let found = search(rel, space, &half_bytes(v), 20).unwrap();
+        let found = search(rel, space, &stored(v), 20).unwrap();
         assert!(
-            found
-                .iter()
-                .any(|f| f.heap_tid == tid(i) && f.distance == 0.0),
-            "row {i} not found by its encoding"
+            found.iter().any(|f| f.heap_tid == tid(i) && f.distance == 0.0),
+            "row {i} not found by what it should store"
         );
     }
 }
@@ -110,7 +105,7 @@ fn pages_hold_encodings_made_once_each() {
             "each vector encoded once"
         );
         assert!(verify(&rel).is_ok());
-        assert_every_row_found(&rel, &space, &data);
+        assert_every_row_found(&rel, &space, &data, half_bytes);
     }
 }
 
@@ -133,7 +128,7 @@ fn vectors_past_the_memory_budget_are_encoded_as_inserted() {
     );
     assert_eq!(report.in_memory_tuples + report.inserted_on_pages, 600);
     assert!(verify(&rel).is_ok());
-    assert_every_row_found(&rel, &space, &data);
+    assert_every_row_found(&rel, &space, &data, half_bytes);
 }
 
 #[test]
@@ -149,20 +144,13 @@ fn payloads_without_an_encoding_are_stored_as_given() {
     options.index.payload_size = 0; // stored lengths differ
     let (rel, _) = build_index(&space, &data, options);
     assert!(verify(&rel).is_ok());
-    for (i, v) in data.iter().enumerate() {
-        let query = if v[0] == 1e6 {
+    assert_every_row_found(&rel, &space, &data, |v| {
+        if v[0] == 1e6 {
             to_bytes(v)
         } else {
             half_bytes(v)
-        };
-        let found = search(&rel, &space, &query, 20).unwrap();
-        assert!(
-            found
-                .iter()
-                .any(|f| f.heap_tid == tid(i) && f.distance == 0.0),
-            "row {i} not stored as expected"
-        );
-    }
+        }
+    });
 }
 
 #[test]

@@ -68,6 +68,22 @@ pub fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f3
         .collect()
 }
 
+/// Writes the half-precision bits of the f32 `payload` into `out`
+/// (cleared first); false, leaving `out` empty, if a value has no half.
+#[allow(dead_code)]
+pub fn f16_bytes(payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    for &v in bytemuck::cast_slice::<u8, f32>(payload) {
+        let h = half::f16::from_f32(v);
+        if !h.is_finite() {
+            out.clear();
+            return false;
+        }
+        out.extend_from_slice(&h.to_bits().to_ne_bytes());
+    }
+    true
+}
+
 pub fn to_bytes(v: &[f32]) -> Vec<u8> {
     bytemuck::cast_slice(v).to_vec()
 }
