@@ -262,17 +262,17 @@ impl<'a, R: Relation, S: Space + Sync> Builder<'a, R, S> {
             }
             self.report.memory_budget_exceeded = true;
             self.write_graph()?;
-            if self.space.encode_stored(payload, &mut self.stored_buf) {
-                crate::format::check_payload_size(self.stored_buf.len())?;
-            } else {
-                self.stored_buf.clear();
-                self.stored_buf.extend_from_slice(payload);
+            // Only this vector's encoded length was known: encode it now.
+            if encoded_len.is_some() {
+                self.space.encode_stored(payload, &mut self.stored_buf);
             }
-        } else if encoded_len.is_none() {
-            self.stored_buf.clear();
-            self.stored_buf.extend_from_slice(payload);
         }
-        let stored = &self.stored_buf[..];
+        // Past the memory budget each vector goes to the pages as it comes.
+        let stored = if encoded_len.is_some() {
+            &self.stored_buf[..]
+        } else {
+            payload
+        };
         insert(self.rel, self.space, heap_tid, stored)?;
         self.report.inserted_on_pages += 1;
         let progress = BuildProgress {
