@@ -156,18 +156,21 @@ impl Quantizer {
         let words = self.words();
         let mut planes = vec![0u64; qbits * words];
         let (mut ksum, mut qerror) = (0.0f64, 0.0f64);
-        for (i, &v) in r.iter().enumerate() {
-            let k = if delta > 0.0 {
-                ((v - lo) / delta).round().clamp(0.0, top)
-            } else {
-                0.0
-            };
-            ksum += k;
-            qerror += (v - (lo + delta * k)).abs();
-            let k = k as u64;
-            for j in 0..qbits {
-                if k >> j & 1 == 1 {
-                    planes[(i / 64) * qbits + j] |= 1 << (i % 64);
+        for (chunk, word) in r.chunks(64).zip(planes.chunks_exact_mut(qbits)) {
+            for (b, &v) in chunk.iter().enumerate() {
+                // Nearest level: `v >= lo`, so adding 1/2 and truncating
+                // rounds (a NaN converts to level 0). Any level would keep
+                // the bounds valid: `qerror` measures the one chosen.
+                let k = if delta > 0.0 {
+                    ((((v - lo) / delta) + 0.5) as u64).min(top as u64)
+                } else {
+                    0
+                };
+                let kf = k as f64;
+                ksum += kf;
+                qerror += (v - (lo + delta * kf)).abs();
+                for (j, plane) in word.iter_mut().enumerate() {
+                    *plane |= (k >> j & 1) << b;
                 }
             }
         }
