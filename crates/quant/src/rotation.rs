@@ -235,8 +235,16 @@ fn fwht(x: &mut [f64], scale: f64) {
             c[3] = b - v;
         }
     }
-    let mut h = 4;
-    while h < n {
+    butterflies_from(x, 4);
+    for v in x.iter_mut() {
+        *v *= scale;
+    }
+}
+
+/// The unscaled butterfly levels of width `h` and up, one loop per level.
+#[inline(always)]
+fn butterflies_from(x: &mut [f64], mut h: usize) {
+    while h < x.len() {
         for chunk in x.chunks_exact_mut(2 * h) {
             let (a, b) = chunk.split_at_mut(h);
             for (u, v) in a.iter_mut().zip(b.iter_mut()) {
@@ -247,32 +255,19 @@ fn fwht(x: &mut [f64], scale: f64) {
         }
         h *= 2;
     }
-    for v in x.iter_mut() {
-        *v *= scale;
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The rotation as first written: a branch per sign and one loop for
-    /// every butterfly level. Codes stored by earlier builds were made with
-    /// it, so [`Rotation::apply`] must give the same bits.
+    /// The rotation as first written: a branch per sign and the general
+    /// loop for every butterfly level (no unrolled levels, no AVX2). Codes
+    /// stored by earlier builds were made with it, so [`Rotation::apply`]
+    /// must give the same bits.
     fn reference_apply(r: &Rotation, x: &mut [f64]) {
         fn fwht(x: &mut [f64], scale: f64) {
-            let mut h = 1;
-            while h < x.len() {
-                for chunk in x.chunks_exact_mut(2 * h) {
-                    let (a, b) = chunk.split_at_mut(h);
-                    for (u, v) in a.iter_mut().zip(b.iter_mut()) {
-                        let (s, d) = (*u + *v, *u - *v);
-                        *u = s;
-                        *v = d;
-                    }
-                }
-                h *= 2;
-            }
+            butterflies_from(x, 1);
             for v in x.iter_mut() {
                 *v *= scale;
             }
