@@ -49,10 +49,21 @@ unsafe fn direct_allowed(node: *mut pg_sys::CustomScanState, st: &State) -> bool
         }
         let estate = (*node).ss.ps.state;
         let portal = pg_sys::ActivePortal;
-        if portal.is_null()
-            || (*portal).queryDesc.is_null()
-            || (*(*portal).queryDesc).estate != estate
-        {
+        if portal.is_null() {
+            return false;
+        }
+        let top_level = if (*portal).queryDesc.is_null() {
+            // EXPLAIN ANALYZE runs the statement it explains from its utility portal,
+            // in an instrumented executor of its own: the first the statement started
+            // (anything the statement calls starts later), so what it shows is the
+            // path the statement takes without EXPLAIN.
+            (*portal).commandTag == pg_sys::CommandTag::CMDTAG_EXPLAIN
+                && (*estate).es_instrument != 0
+                && super::track::is_first_executor(estate)
+        } else {
+            (*(*portal).queryDesc).estate == estate
+        };
+        if !top_level {
             return false;
         }
         let stmt = (*estate).es_plannedstmt;
@@ -174,6 +185,20 @@ struct State {
     executed: bool,
     /// Whether the last execution used our own connections (None: not run yet).
     last_own: Option<bool>,
+    /// When each partition's search was sent in the current execution.
+    sent: Vec<Option<std::time::Instant>>,
+    /// Per partition, over this node's executions: what EXPLAIN ANALYZE shows.
+    leaf_stats: Vec<LeafStats>,
+}
+
+/// What one partition's searches returned, summed over the node's executions.
+#[derive(Clone, Copy, Default)]
+struct LeafStats {
+    /// Results received (one per execution that searched the partition).
+    loops: u64,
+    rows: u64,
+    /// From sending the search to having its whole result.
+    time: std::time::Duration,
 }
 
 /// MAKE_SQLSTATE of a five-character code.
@@ -333,6 +358,8 @@ unsafe extern "C-unwind" fn begin_scan(
             executed: false,
             last_own: None,
             query_type: None,
+            sent: vec![None; nleaves],
+            leaf_stats: vec![LeafStats::default(); nleaves],
         });
         (*(node as *mut Node)).state = Box::into_raw(st);
         let cb = pg_sys::palloc0(core::mem::size_of::<pg_sys::MemoryContextCallback>())
@@ -740,6 +767,12 @@ unsafe fn read_results(
                     continue;
                 }
                 st.results[l] = Some(res);
+                let stats = &mut st.leaf_stats[l];
+                stats.loops += 1;
+                stats.rows += rows.max(0) as u64;
+                if let Some(at) = st.sent[l].take() {
+                    stats.time += at.elapsed();
+                }
             }
         }
     }
@@ -1123,6 +1156,7 @@ unsafe fn run(node: *mut pg_sys::CustomScanState, st: &mut State) {
                     &values,
                     Cmd::Query(l),
                 );
+                st.sent[l] = Some(std::time::Instant::now());
                 // The server runs what it has received (it answers after the Sync).
                 if (pq.PQflush)(c.conn) < 0 {
                     send_failed(pq, c.conn, &c.server);
@@ -1464,7 +1498,48 @@ unsafe extern "C-unwind" fn explain_scan(
                 );
             }
         }
+        let st = (*(node as *mut Node)).state;
+        if (*es).analyze && !st.is_null() {
+            let st = &*st;
+            if let Some(own) = st.last_own {
+                prop(
+                    "Remote Connections",
+                    if own {
+                        "pgvector_rs (one pipeline per server)"
+                    } else {
+                        "postgres_fdw (its remote transactions)"
+                    },
+                );
+            }
+            for (l, stats) in info.leaves.iter().zip(&st.leaf_stats) {
+                prop(
+                    &format!("Remote Result ({} on {})", l.rel_name, l.server_name),
+                    &remote_result_text(stats, (*es).timing),
+                );
+            }
+        }
     }
+}
+
+/// EXPLAIN ANALYZE's line for one partition: rows and time per search, averaged
+/// over the executions, as Postgres shows a node's `actual` figures.
+fn remote_result_text(stats: &LeafStats, timing: bool) -> String {
+    if stats.loops == 0 {
+        return "never executed".into();
+    }
+    let loops = stats.loops as f64;
+    let mut s = format!(
+        "actual rows={:.0} loops={}",
+        stats.rows as f64 / loops,
+        stats.loops
+    );
+    if timing {
+        s.push_str(&format!(
+            " time={:.3} ms",
+            stats.time.as_secs_f64() * 1000.0 / loops
+        ));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -1503,6 +1578,17 @@ mod tests {
             assert_eq!(a.to_bits(), b.to_bits(), "{s}");
         }
         assert_eq!(format_vector(&[]), "[]");
+    }
+
+    #[test]
+    fn remote_result_text_averages_over_loops() {
+        let mut s = LeafStats::default();
+        assert_eq!(remote_result_text(&s, true), "never executed");
+        s.loops = 4;
+        s.rows = 38;
+        s.time = std::time::Duration::from_micros(4_000);
+        assert_eq!(remote_result_text(&s, false), "actual rows=10 loops=4");
+        assert_eq!(remote_result_text(&s, true), "actual rows=10 loops=4 time=1.000 ms");
     }
 
     #[test]

@@ -30,6 +30,20 @@ fn lxid() -> pg_sys::LocalTransactionId {
     }
 }
 
+/// The first executor started in the current top-level statement: the statement's
+/// start time and the address of that executor's state.
+static mut FIRST: (pg_sys::TimestampTz, usize) = (0, 0);
+
+/// Whether `estate` is the first executor the current top-level statement started
+/// (what EXPLAIN ANALYZE runs the explained statement in, before anything it calls).
+pub(super) fn is_first_executor(estate: *mut pg_sys::EState) -> bool {
+    // SAFETY: single-threaded backend; reads the statement's start time.
+    unsafe {
+        let first = FIRST;
+        first == (pg_sys::GetCurrentStatementStartTimestamp(), estate as usize)
+    }
+}
+
 /// Installs the hook (from `_PG_init`), chained after any installed before.
 pub(super) unsafe fn install() {
     // SAFETY: _PG_init runs on the backend's thread.
@@ -61,6 +75,10 @@ unsafe extern "C-unwind" fn start(qd: *mut pg_sys::QueryDesc, eflags: core::ffi:
         match PREV {
             Some(prev) => prev(qd, eflags),
             None => pg_sys::standard_ExecutorStart(qd, eflags),
+        }
+        let started = pg_sys::GetCurrentStatementStartTimestamp();
+        if FIRST.0 != started {
+            FIRST = (started, (*qd).estate as usize);
         }
         if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as core::ffi::c_int != 0 || fdw_used() {
             return;

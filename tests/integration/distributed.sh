@@ -84,6 +84,20 @@ check "EXPLAIN: nothing set on the head, nothing forwarded" t \
     "$(hq -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep "Forwarded Settings: none (the servers' own settings apply)" >/dev/null && echo t || echo f)"
 check "EXPLAIN without the switch is the ordinary plan" f \
     "$(hq -c "SET pgvector_rs.distributed_search = off" -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep 'VectorDistributedTopK' >/dev/null && echo t || echo f)"
+an=$(hq -c "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10")
+echo "$an" | sed 's/^/# /'
+check "EXPLAIN ANALYZE shows each partition's rows and time" 2 \
+    "$(grep -cE 'Remote Result \(items_p[01] on n[12]\): actual rows=10 loops=1 time=[0-9]+\.[0-9]{3} ms$' <<<"$an")"
+check "EXPLAIN ANALYZE names the connections used" t \
+    "$(grep -q 'Remote Connections: pgvector_rs (one pipeline per server' <<<"$an" && echo t || echo f)"
+check "EXPLAIN ANALYZE in a transaction block after a foreign scan: postgres_fdw's connections" t \
+    "$(hq -c "BEGIN" -c "SELECT count(*) FROM pid_n2" -c "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF, TIMING OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" -c "COMMIT" | grep -q 'Remote Connections: postgres_fdw (its remote transactions)' && echo t || echo f)"
+lat=$(hq -c "LOAD 'pgvector_rs'" -c "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF, TIMING OFF) SELECT qid, id FROM queries, LATERAL (SELECT id FROM items ORDER BY emb <-> q LIMIT 3) s")
+echo "$lat" | sed 's/^/# /'
+check "EXPLAIN ANALYZE of a scan run per outer row averages its rows over the loops" 2 \
+    "$(echo "$lat" | grep -cE 'Remote Result \(items_p[01] on n[12]\): actual rows=3 loops=8$')"
+check "plain EXPLAIN shows no remote results" 0 \
+    "$(hq -c "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY emb <-> '$Q1' LIMIT 10" | grep -c 'Remote Result')"
 
 # same DESCRIPTION QUERY_ON_items: the distributed query and the same query on the
 # local copy `ref` (exact, no index) print the same rows.
