@@ -36,6 +36,51 @@ pub struct PgRelation {
     /// index forks only grow, so a block below it exists. Asked again when
     /// a block is not below it.
     known_blocks: Cell<BlockNumber>,
+    /// Where this relation's blocks start in [`RECENT`] (None: a relation in
+    /// local buffers, which reads only through the buffer table).
+    recent: Option<u64>,
+}
+
+/// Slots of [`RECENT`] (a power of two): 256 KiB of buffer numbers.
+const RECENT_SLOTS: usize = 1 << 16;
+
+/// Where this backend last found blocks of the indexes in shared buffers: a
+/// direct-mapped table of buffer numbers, by relation file, fork and block.
+/// A read tries the remembered buffer with `ReadRecentBuffer`, which checks
+/// under the buffer header's lock that it still holds that very block and
+/// pins it only then, before searching the shared buffer table: that search
+/// (a hash lookup whose table is too large for any cache) was the largest
+/// single cost of a graph scan. A stale or colliding slot only costs the
+/// ordinary read. Touched only on the backend's main thread, as every
+/// Postgres call here is.
+static mut RECENT: [pg_sys::Buffer; RECENT_SLOTS] = [0; RECENT_SLOTS];
+
+/// Where `rel`'s `fork` starts in [`RECENT`], or None for a relation in
+/// local buffers (temporary), which ReadRecentBuffer is not used for.
+///
+/// # Safety
+/// `rel` must be an open relation.
+unsafe fn recent_start(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> Option<u64> {
+    // SAFETY: `rel` is open: `rd_rel` and its file's identity are valid.
+    unsafe {
+        if (*(*rel).rd_rel).relpersistence as u8 == pg_sys::RELPERSISTENCE_TEMP {
+            return None;
+        }
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        let (spc, db, file) = {
+            let f = (*rel).rd_node;
+            (u32::from(f.spcNode), u32::from(f.dbNode), u32::from(f.relNode))
+        };
+        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+        let (spc, db, file) = {
+            let f = (*rel).rd_locator;
+            (u32::from(f.spcOid), u32::from(f.dbOid), u32::from(f.relNumber))
+        };
+        // Consecutive blocks of one relation take consecutive slots.
+        let h = (file as u64 ^ (db as u64) << 32 ^ (spc as u64).rotate_left(17) ^ (fork as u64) << 61)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Some(h >> 20)
+    }
 }
 
 impl PgRelation {
@@ -46,11 +91,21 @@ impl PgRelation {
     /// `rel` must be an open index relation that stays open (and locked as
     /// the caller's operation requires) while the returned value is used.
     pub unsafe fn logged(rel: pg_sys::Relation) -> Self {
+        // SAFETY: the caller's contract.
+        unsafe { Self::new(rel, pg_sys::ForkNumber::MAIN_FORKNUM, true) }
+    }
+
+    /// # Safety
+    /// As for [`PgRelation::logged`].
+    unsafe fn new(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, wal: bool) -> Self {
+        // SAFETY: `rel` is open, so `rd_rel` and its file's identity are valid.
+        let recent = unsafe { recent_start(rel, fork) };
         PgRelation {
             rel,
-            fork: pg_sys::ForkNumber::MAIN_FORKNUM,
-            wal: true,
+            fork,
+            wal,
             known_blocks: Cell::new(0),
+            recent,
         }
     }
 
@@ -61,12 +116,8 @@ impl PgRelation {
     /// `rel` must be an open index relation that stays open (and locked as
     /// the caller's operation requires) while the returned value is used.
     pub unsafe fn for_build(rel: pg_sys::Relation) -> Self {
-        PgRelation {
-            rel,
-            fork: pg_sys::ForkNumber::MAIN_FORKNUM,
-            wal: false,
-            known_blocks: Cell::new(0),
-        }
+        // SAFETY: the caller's contract.
+        unsafe { Self::new(rel, pg_sys::ForkNumber::MAIN_FORKNUM, false) }
     }
 
     /// The init fork of an unlogged index (`ambuildempty`), WAL-logged.
@@ -75,12 +126,8 @@ impl PgRelation {
     /// `rel` must be an open index relation that stays open (and locked as
     /// the caller's operation requires) while the returned value is used.
     pub unsafe fn init_fork(rel: pg_sys::Relation) -> Self {
-        PgRelation {
-            rel,
-            fork: pg_sys::ForkNumber::INIT_FORKNUM,
-            wal: true,
-            known_blocks: Cell::new(0),
-        }
+        // SAFETY: the caller's contract.
+        unsafe { Self::new(rel, pg_sys::ForkNumber::INIT_FORKNUM, true) }
     }
 
     /// The Postgres relation.
@@ -158,9 +205,24 @@ impl PgRelation {
 
     unsafe fn read_buffer(&self, block: BlockNumber) -> pg_sys::Buffer {
         self.ensure_block(block);
+        // VACUUM's cost accounting counts page hits in the ordinary read
+        // only, so it keeps to that read.
+        // SAFETY: a plain read of a backend global.
+        let slot = match self.recent {
+            Some(start) if unsafe { !pg_sys::VacuumCostActive } => {
+                let slot = (start.wrapping_add(block as u64) as usize) & (RECENT_SLOTS - 1);
+                // SAFETY: `rel` is open and in shared buffers (`recent` is
+                // Some), `block` exists; see `try_recent`.
+                if let Some(buffer) = unsafe { self.try_recent(slot, block) } {
+                    return buffer;
+                }
+                Some(slot)
+            }
+            _ => None,
+        };
         // SAFETY: `rel` is open and `block` exists (checked just above), so
         // this reads an existing block and never extends the relation.
-        unsafe {
+        let buffer = unsafe {
             pg_sys::ReadBufferExtended(
                 self.rel,
                 self.fork,
@@ -168,7 +230,64 @@ impl PgRelation {
                 pg_sys::ReadBufferMode::RBM_NORMAL,
                 std::ptr::null_mut(),
             )
+        };
+        if let Some(slot) = slot {
+            // SAFETY: main thread only (see RECENT); `slot` is in bounds.
+            unsafe { (*(&raw mut RECENT))[slot] = buffer };
         }
+        buffer
+    }
+
+    /// The remembered buffer of `block`, pinned, if it still holds it.
+    ///
+    /// # Safety
+    /// `rel` is open and uses shared buffers; `slot` is below RECENT_SLOTS.
+    #[cfg(not(feature = "pg13"))]
+    unsafe fn try_recent(&self, slot: usize, block: BlockNumber) -> Option<pg_sys::Buffer> {
+        // SAFETY: main thread only (see RECENT); `slot` is in bounds. A
+        // buffer number in 1..=NBuffers names a shared buffer descriptor;
+        // ReadRecentBuffer compares its tag with (file, fork, block) under
+        // the header lock and pins it only if it matches and is valid, as
+        // ReadBuffer would have; otherwise it changes nothing.
+        unsafe {
+            let known = (*(&raw const RECENT))[slot];
+            if known <= 0 || known > pg_sys::NBuffers {
+                return None;
+            }
+            #[cfg(any(feature = "pg14", feature = "pg15"))]
+            let file = (*self.rel).rd_node;
+            #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+            let file = (*self.rel).rd_locator;
+            if !pg_sys::ReadRecentBuffer(file, self.fork, block, known) {
+                return None;
+            }
+            // What ReadBuffer counts for the statistics views
+            // (pgstat_count_buffer_read and _hit); ReadRecentBuffer counts
+            // the hit for EXPLAIN (BUFFERS) itself.
+            let stats = (*self.rel).pgstat_info;
+            if !stats.is_null() {
+                #[cfg(any(feature = "pg14", feature = "pg15"))]
+                {
+                    (*stats).t_counts.t_blocks_fetched += 1;
+                    (*stats).t_counts.t_blocks_hit += 1;
+                }
+                #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+                {
+                    (*stats).counts.blocks_fetched += 1;
+                    (*stats).counts.blocks_hit += 1;
+                }
+            }
+            Some(known)
+        }
+    }
+
+    /// PostgreSQL 13 has no ReadRecentBuffer: always the ordinary read.
+    ///
+    /// # Safety
+    /// None needed; the signature matches the other versions'.
+    #[cfg(feature = "pg13")]
+    unsafe fn try_recent(&self, _slot: usize, _block: BlockNumber) -> Option<pg_sys::Buffer> {
+        None
     }
 
     /// Appends a block and returns its buffer exclusively locked.
