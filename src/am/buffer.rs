@@ -45,7 +45,7 @@ pub struct PgRelation {
 const RECENT_SLOTS: usize = 1 << 16;
 
 /// Where this backend last found blocks of the indexes in shared buffers: a
-/// direct-mapped table of buffer numbers, by relation file, fork and block.
+/// direct-mapped table of buffer numbers, by relation, fork and block.
 /// A read tries the remembered buffer with `ReadRecentBuffer`, which checks
 /// under the buffer header's lock that it still holds that very block and
 /// pins it only then, before searching the shared buffer table: that search
@@ -56,28 +56,21 @@ const RECENT_SLOTS: usize = 1 << 16;
 static mut RECENT: [pg_sys::Buffer; RECENT_SLOTS] = [0; RECENT_SLOTS];
 
 /// Where `rel`'s `fork` starts in [`RECENT`], or None for a relation in
-/// local buffers (temporary), which ReadRecentBuffer is not used for.
+/// local buffers (temporary), which ReadRecentBuffer is not used for. The
+/// slots follow the relation's OID (unique within the backend's database):
+/// a rewrite's new file reuses them, and ReadRecentBuffer's tag check turns
+/// the old file's entries into ordinary reads.
 ///
 /// # Safety
 /// `rel` must be an open relation.
 unsafe fn recent_start(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> Option<u64> {
-    // SAFETY: `rel` is open: `rd_rel` and its file's identity are valid.
+    // SAFETY: `rel` is open: `rd_rel` and `rd_id` are valid.
     unsafe {
         if (*(*rel).rd_rel).relpersistence as u8 == pg_sys::RELPERSISTENCE_TEMP {
             return None;
         }
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-        let (spc, db, file) = {
-            let f = (*rel).rd_node;
-            (u32::from(f.spcNode), u32::from(f.dbNode), u32::from(f.relNode))
-        };
-        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
-        let (spc, db, file) = {
-            let f = (*rel).rd_locator;
-            (u32::from(f.spcOid), u32::from(f.dbOid), u32::from(f.relNumber))
-        };
         // Consecutive blocks of one relation take consecutive slots.
-        let h = (file as u64 ^ (db as u64) << 32 ^ (spc as u64).rotate_left(17) ^ (fork as u64) << 61)
+        let h = (u32::from((*rel).rd_id) as u64 ^ (fork as u64) << 61)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Some(h >> 20)
     }
@@ -98,7 +91,7 @@ impl PgRelation {
     /// # Safety
     /// As for [`PgRelation::logged`].
     unsafe fn new(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, wal: bool) -> Self {
-        // SAFETY: `rel` is open, so `rd_rel` and its file's identity are valid.
+        // SAFETY: `rel` is open (the caller's contract).
         let recent = unsafe { recent_start(rel, fork) };
         PgRelation {
             rel,
