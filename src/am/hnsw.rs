@@ -193,7 +193,8 @@ unsafe fn index_payload_options(index: pg_sys::Relation, info: &IndexInfo) -> In
         // SAFETY: as above.
         let bits = unsafe { index_bits(index) };
         options.payload_size = checked_code_len(info.dims, bits) as u32;
-        options.code_bits = bits as u32;
+        // Bits and layout of new codes (nibbles at 4 bits).
+        options.code_bits = CodeSpace::stored_bits_of_new(bits).unwrap_or(bits as u32);
         options.code_seed = ROTATION_SEED;
     }
     options
@@ -231,7 +232,7 @@ unsafe fn code_space(index: pg_sys::Relation, info: &IndexInfo) -> Option<CodeSp
     let meta = unsafe { read_meta(index) };
     let space = meta
         .filter(|m| m.quantization == ::hnsw::format::QUANTIZATION_RABITQ)
-        .and_then(|m| CodeSpace::new(info.space, info.dims, m.code_bits.min(8) as u8, m.code_seed));
+        .and_then(|m| CodeSpace::from_stored(info.space, info.dims, m.code_bits, m.code_seed));
     Some(space.unwrap_or_else(|| {
         // SAFETY: `index` is open.
         let rel = unsafe { PgRelation::logged(index) };

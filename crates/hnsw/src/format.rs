@@ -144,7 +144,8 @@ pub struct MetaTuple {
     pub max_payload_norm: f64,
     /// [`QUANTIZATION_RABITQ`]: seed of the codes' rotation (else zero).
     pub code_seed: u64,
-    /// [`QUANTIZATION_RABITQ`]: bits per dimension of the codes (else zero).
+    /// [`QUANTIZATION_RABITQ`]: bits per dimension of the codes, with the
+    /// layout flag of `quant::Quantizer::stored_bits` (else zero).
     pub code_bits: u32,
     /// Reserved, zero.
     pub reserved1: u32,

@@ -232,7 +232,7 @@ impl MetaTuple {
 ///
 /// | offset | field              | meaning                                                    |
 /// |-------:|--------------------|------------------------------------------------------------|
-/// |     40 | `bits: u32`        | bits per dimension of the codes, 1 to 8                    |
+/// |     40 | `bits: u32`        | bits per dimension of the codes, 1 to 8, with `quant`'s `NIBBLES_FLAG` (0x100) for 4-bit codes in nibbles (`quant::Layout`); without it, bit planes |
 /// |     44 | `code_size: u32`   | bytes of every list-tuple payload (the code)               |
 /// |     48 | `rotation: [u8;16]`| `quant::Rotation::to_bytes`: magic, version, dims, seed    |
 ///
@@ -241,7 +241,8 @@ impl MetaTuple {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct RabitqTrailer {
-    /// Bits per dimension, 1..=8.
+    /// Bits per dimension, 1..=8, and the codes' layout
+    /// (`quant::Quantizer::stored_bits`).
     pub bits: u32,
     /// Bytes of a code (list-tuple payload).
     pub code_size: u32,
@@ -308,18 +309,18 @@ impl RabitqMeta {
             return Err(IvfError::Corrupted("payload size out of range"));
         }
         let codes: RabitqTrailer = bytemuck::pod_read_unaligned(&item[size_of::<MetaTuple>()..]);
-        if !(1..=8).contains(&codes.bits) {
+        let Some((bits, _)) = quant::parse_stored_bits(codes.bits) else {
             return Err(IvfError::Corrupted(
                 "bits per dimension of the codes out of range",
             ));
-        }
+        };
         let dims = meta.dims as usize;
         if dims == 0 || meta.payload_size as usize != dims * 4 {
             return Err(IvfError::Corrupted(
                 "centroid size does not match the dimensions",
             ));
         }
-        if codes.code_size as usize != rabitq_code_size(dims, codes.bits as usize)
+        if codes.code_size as usize != rabitq_code_size(dims, bits as usize)
             || codes.code_size as usize > max_payload_size()
         {
             return Err(IvfError::Corrupted(

@@ -25,7 +25,7 @@
 //! code indexes with `quantization = rabitq` (`src/am/ivfflat.rs`).
 
 use pagestore::{BlockNumber, ItemPointer, Page, Relation, FIRST_OFFSET};
-use quant::{Estimator, Quantizer, Rotation};
+use quant::{Estimator, Layout, Quantizer, Rotation};
 
 /// The operator a code index's bounds are of (`quant`'s).
 pub use quant::Metric;
@@ -48,11 +48,24 @@ pub struct RabitqCodec {
 
 impl RabitqCodec {
     /// The codec of a new index: `dims` dimensions, `bits` (1..=8) bits per
-    /// dimension, the rotation chosen by `seed`.
+    /// dimension in the layout new codes get ([`Layout::for_new_codes`]),
+    /// the rotation chosen by `seed`.
     pub fn new(dims: usize, bits: u8, seed: u64, metric: Metric) -> Result<Self, IvfError> {
+        Self::with_layout(dims, bits, seed, metric, Layout::for_new_codes(bits))
+    }
+
+    /// [`new`](Self::new) with the codes in `layout` (what indexes written
+    /// before [`Layout::Nibbles`] existed have: bit planes at every `bits`).
+    pub fn with_layout(
+        dims: usize,
+        bits: u8,
+        seed: u64,
+        metric: Metric,
+        layout: Layout,
+    ) -> Result<Self, IvfError> {
         let rotation = Rotation::new(dims, seed)
             .map_err(|e| IvfError::InvalidBuild(format!("rabitq rotation: {e}")))?;
-        let quantizer = Quantizer::new(rotation, bits, metric)
+        let quantizer = Quantizer::with_layout(rotation, bits, metric, layout)
             .map_err(|e| IvfError::InvalidBuild(format!("rabitq codes: {e}")))?;
         Ok(Self { quantizer })
     }
@@ -67,7 +80,7 @@ impl RabitqCodec {
                 "rotation of the codes has other dimensions",
             ));
         }
-        let quantizer = Quantizer::new(rotation, meta.codes.bits as u8, metric)
+        let quantizer = Quantizer::from_stored_bits(rotation, meta.codes.bits, metric)
             .map_err(|_| IvfError::Corrupted("bits per dimension of the codes out of range"))?;
         if quantizer.code_len() != meta.codes.code_size as usize {
             return Err(IvfError::Corrupted(
@@ -80,7 +93,7 @@ impl RabitqCodec {
     /// What the meta page records of this codec.
     pub fn trailer(&self) -> RabitqTrailer {
         RabitqTrailer {
-            bits: self.quantizer.bits() as u32,
+            bits: self.quantizer.stored_bits(),
             code_size: self.code_size() as u32,
             rotation: self.quantizer.rotation().to_bytes(),
         }
@@ -277,6 +290,14 @@ mod tests {
             bad(&|m| m.codes.bits = 9),
             Err(IvfError::Corrupted(_))
         ));
+        // New 4-bit codes are nibbles; plain 4 (bit planes, as indexes
+        // written before nibbles) reads too; nibbles of other widths do not.
+        assert_eq!(good.codes.bits, 4 | quant::NIBBLES_FLAG);
+        assert!(bad(&|m| m.codes.bits = 4).is_ok());
+        assert!(matches!(
+            bad(&|m| m.codes.bits = 2 | quant::NIBBLES_FLAG),
+            Err(IvfError::Corrupted(_))
+        ));
         assert!(matches!(
             bad(&|m| m.codes.code_size += 8),
             Err(IvfError::Corrupted(_))
@@ -322,8 +343,15 @@ mod tests {
         let dims = 77;
         let mut rng = pagestore::rng::SplitMix64::new(5);
         for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
-            for bits in [1u8, 2, 4] {
-                let codec = RabitqCodec::new(dims, bits, 42, metric).unwrap();
+            // Bit planes at every width (4-bit ones as indexes written
+            // before nibbles have them), and 4-bit nibbles (new indexes).
+            for (bits, layout) in [
+                (1u8, Layout::Planes),
+                (2, Layout::Planes),
+                (4, Layout::Planes),
+                (4, Layout::Nibbles),
+            ] {
+                let codec = RabitqCodec::with_layout(dims, bits, 42, metric, layout).unwrap();
                 let rel = MemRelation::new();
                 // Block 0: the meta page, then one list.
                 {
@@ -365,6 +393,7 @@ mod tests {
                 assert_ne!(head, tail, "the codes span several pages");
                 let meta = read_rabitq_meta(&rel).unwrap();
                 let codec = RabitqCodec::from_meta(&meta, metric).unwrap();
+                assert_eq!(codec.quantizer().layout(), layout);
                 for _ in 0..5 {
                     let query = gaussian(&mut rng, dims);
                     let bound = codec.list_bound(&query, &centroid);

@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use kernels::f16;
 use pagestore::rng::SplitMix64;
-use quant::{Metric, Quantizer, Rotation};
+use quant::{Layout, Metric, Quantizer, Rotation};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -49,14 +49,24 @@ fn bench(c: &mut Criterion) {
                 kernels::l2_squared_f32_f16(black_box(&query), &halves[i])
             })
         });
-        for bits in [1u8, 2, 4] {
-            let q = Quantizer::new(Rotation::new(dims, 7).unwrap(), bits, Metric::L2).unwrap();
+        for (bits, layout) in [
+            (1u8, Layout::Planes),
+            (2, Layout::Planes),
+            (4, Layout::Planes),
+            (4, Layout::Nibbles),
+        ] {
+            let q = Quantizer::with_layout(Rotation::new(dims, 7).unwrap(), bits, Metric::L2, layout)
+                .unwrap();
+            let name = match layout {
+                Layout::Planes => format!("rabitq-{bits}bit"),
+                Layout::Nibbles => format!("rabitq-{bits}bit-nibbles"),
+            };
             let len = q.code_len();
             let codes: Vec<u8> = rows.iter().flat_map(|r| q.encode(r, None)).collect();
             for qbits in [4u8, 8] {
                 let est = q.query(&query, None, qbits);
                 g.bench_function(
-                    BenchmarkId::new(format!("rabitq-{bits}bit-q{qbits}"), "estimate"),
+                    BenchmarkId::new(format!("{name}-q{qbits}"), "estimate"),
                     |b| {
                         b.iter(|| {
                             i = (i + 1) % ROWS;
@@ -66,7 +76,7 @@ fn bench(c: &mut Criterion) {
                 );
                 if qbits == 8 {
                     g.bench_function(
-                        BenchmarkId::new(format!("rabitq-{bits}bit-q{qbits}"), "lower_bound"),
+                        BenchmarkId::new(format!("{name}-q{qbits}"), "lower_bound"),
                         |b| {
                             b.iter(|| {
                                 i = (i + 1) % ROWS;

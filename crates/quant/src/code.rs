@@ -16,7 +16,18 @@
 //! | 4..8 | `f32` `alpha = <x̄, u>` |
 //! | 8..12 | `u32` `4 |y|^2 = sum (2 m_i + 1)^2` |
 //! | 12..16 | `u32` `sum_i x_i`, where `x_i = y_i + (2^B - 1)/2` in `0 .. 2^B` |
-//! | 16.. | `B` bit planes of the `x_i`, plane `l` holds bit `l`, each `ceil(n/64)` `u64` words |
+//! | 16.. | the levels `x_i`, laid out as the quantizer's [`Layout`] says |
+//!
+//! Two layouts of the levels, both `B ceil(n/64) 8` bytes:
+//!
+//! * [`Layout::Planes`] (any `B`): `B` bit planes of the `x_i`, plane `l`
+//!   holds bit `l`, each `ceil(n/64)` `u64` words; the kernel multiplies
+//!   them with the query's bit planes by `popcount`.
+//! * [`Layout::Nibbles`] (`B = 4`, what new 4-bit codes use): for each run of
+//!   64 dimensions `64 w ..`, 32 bytes whose byte `j` holds `x_(64w + j)` in
+//!   its low nibble and `x_(64w + 32 + j)` in its high nibble; the kernel
+//!   multiplies them with the query's bytes (`kernel::nibble_dot`), several
+//!   times faster than the planes' 32 popcounts per word.
 
 use crate::rotation::{Error, Rotation};
 use crate::Metric;
@@ -40,6 +51,52 @@ pub struct Quantizer {
     rotation: Rotation,
     bits: u8,
     metric: Metric,
+    layout: Layout,
+}
+
+/// How a code's levels are laid out after its header (see the module
+/// documentation). An index records it with the bits
+/// ([`Quantizer::stored_bits`]), so codes written in either layout stay
+/// readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// `B` bit planes.
+    Planes,
+    /// Two 4-bit levels per byte (4-bit codes only).
+    Nibbles,
+}
+
+/// The flag of [`Layout::Nibbles`] in a stored bits field
+/// ([`Quantizer::stored_bits`]); fields without it are bit planes, as every
+/// code written before the layout existed.
+pub const NIBBLES_FLAG: u32 = 0x100;
+
+impl Layout {
+    /// The layout new codes of `bits` bits per dimension are written in:
+    /// nibbles at 4 bits, bit planes otherwise.
+    pub fn for_new_codes(bits: u8) -> Layout {
+        if bits == 4 {
+            Layout::Nibbles
+        } else {
+            Layout::Planes
+        }
+    }
+}
+
+/// Bits per dimension and layout of a stored bits field
+/// ([`Quantizer::stored_bits`]); `None` for a value no quantizer writes.
+pub fn parse_stored_bits(stored: u32) -> Option<(u8, Layout)> {
+    let bits = stored & !NIBBLES_FLAG;
+    if !(1..=8).contains(&bits) {
+        return None;
+    }
+    if stored & NIBBLES_FLAG == 0 {
+        Some((bits as u8, Layout::Planes))
+    } else if bits == 4 {
+        Some((4, Layout::Nibbles))
+    } else {
+        None
+    }
 }
 
 /// A parsed code: what [`Quantizer::encode`] stored.
@@ -56,15 +113,51 @@ pub struct CodeView {
 impl Quantizer {
     /// A quantizer of `bits` (1 to 8) bits per dimension for `metric`,
     /// rotating with `rotation`.
+    /// Its codes are bit planes ([`Layout::Planes`]).
     pub fn new(rotation: Rotation, bits: u8, metric: Metric) -> Result<Self, Error> {
-        if !(1..=8).contains(&bits) {
+        Self::with_layout(rotation, bits, metric, Layout::Planes)
+    }
+
+    /// A quantizer whose codes are laid out as `layout`
+    /// ([`Layout::Nibbles`] needs 4 bits).
+    pub fn with_layout(
+        rotation: Rotation,
+        bits: u8,
+        metric: Metric,
+        layout: Layout,
+    ) -> Result<Self, Error> {
+        if !(1..=8).contains(&bits) || (layout == Layout::Nibbles && bits != 4) {
             return Err(Error::Bits(bits));
         }
         Ok(Quantizer {
             rotation,
             bits,
             metric,
+            layout,
         })
+    }
+
+    /// The quantizer of an index's stored bits field
+    /// ([`stored_bits`](Self::stored_bits)).
+    pub fn from_stored_bits(rotation: Rotation, stored: u32, metric: Metric) -> Result<Self, Error> {
+        let (bits, layout) = parse_stored_bits(stored).ok_or(Error::Bits(stored.min(255) as u8))?;
+        Self::with_layout(rotation, bits, metric, layout)
+    }
+
+    /// The layout of the codes.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// What an index stores to get this quantizer back
+    /// ([`from_stored_bits`](Self::from_stored_bits)): the bits, with
+    /// [`NIBBLES_FLAG`] for nibbles.
+    pub fn stored_bits(&self) -> u32 {
+        self.bits as u32
+            | match self.layout {
+                Layout::Planes => 0,
+                Layout::Nibbles => NIBBLES_FLAG,
+            }
     }
 
     /// Dimensions of the vectors.
@@ -141,9 +234,18 @@ impl Quantizer {
             ysq4 += ((2 * mi + 1) as u64).pow(2);
             xsum += x as u64;
             dot += (mi as f64 + 0.5) * u[i].abs();
-            for l in 0..bits as usize {
-                if x >> l & 1 == 1 {
-                    out[HEADER_BYTES + (l * words + i / 64) * 8 + (i % 64) / 8] |= 1 << (i % 8);
+            let body = &mut out[HEADER_BYTES..];
+            match self.layout {
+                Layout::Planes => {
+                    for l in 0..bits as usize {
+                        if x >> l & 1 == 1 {
+                            body[(l * words + i / 64) * 8 + (i % 64) / 8] |= 1 << (i % 8);
+                        }
+                    }
+                }
+                Layout::Nibbles => {
+                    let (byte, shift) = nibble_of(i);
+                    body[byte] |= (x as u8) << shift;
                 }
             }
         }
@@ -165,12 +267,17 @@ impl Quantizer {
             return None;
         }
         let words = self.words();
+        let body = &code[HEADER_BYTES..];
         let levels = (0..self.dims())
-            .map(|i| {
-                (0..self.bits as usize).fold(0u8, |x, l| {
-                    let byte = code[HEADER_BYTES + (l * words + i / 64) * 8 + (i % 64) / 8];
+            .map(|i| match self.layout {
+                Layout::Planes => (0..self.bits as usize).fold(0u8, |x, l| {
+                    let byte = body[(l * words + i / 64) * 8 + (i % 64) / 8];
                     x | ((byte >> (i % 8)) & 1) << l
-                })
+                }),
+                Layout::Nibbles => {
+                    let (byte, shift) = nibble_of(i);
+                    (body[byte] >> shift) & 15
+                }
             })
             .collect();
         Some(CodeView {
@@ -200,6 +307,58 @@ impl Quantizer {
         }
         Some(y)
     }
+}
+
+/// Byte and shift of dimension `i`'s level in a [`Layout::Nibbles`] body.
+#[inline]
+fn nibble_of(i: usize) -> (usize, u32) {
+    let j = i % 64;
+    (i / 64 * 32 + j % 32, if j < 32 { 0 } else { 4 })
+}
+
+impl Quantizer {
+    /// `sum_i x_a_i x_b_i` of two codes' levels (both of this quantizer;
+    /// what comparing two stored codes needs).
+    pub fn level_product(&self, a: &[u8], b: &[u8]) -> u64 {
+        let len = self.code_len();
+        assert!(a.len() >= len && b.len() >= len, "code too short");
+        let (a, b) = (&a[HEADER_BYTES..len], &b[HEADER_BYTES..len]);
+        match self.layout {
+            Layout::Planes => plane_product(a, b, self.bits as usize, self.words()),
+            Layout::Nibbles => a
+                .chunks_exact(32)
+                .zip(b.chunks_exact(32))
+                .map(|(a, b)| {
+                    // At most 64 products of 15 * 15: no overflow in u32.
+                    let mut s = 0u32;
+                    for (&x, &y) in a.iter().zip(b) {
+                        s += (x & 15) as u32 * (y & 15) as u32 + (x >> 4) as u32 * (y >> 4) as u32;
+                    }
+                    s as u64
+                })
+                .sum(),
+        }
+    }
+}
+
+/// `sum_i x_a_i x_b_i` from bit planes: each pair of planes contributes
+/// its common bits at the weight of the pair.
+fn plane_product(a: &[u8], b: &[u8], bits: usize, words: usize) -> u64 {
+    let word = |p: &[u8], i: usize| u64::from_le_bytes(p[i * 8..i * 8 + 8].try_into().unwrap());
+    let mut sum = 0u64;
+    let (mut wa, mut wb) = ([0u64; 8], [0u64; 8]);
+    for w in 0..words {
+        for l in 0..bits {
+            wa[l] = word(a, l * words + w);
+            wb[l] = word(b, l * words + w);
+        }
+        for (la, &x) in wa[..bits].iter().enumerate() {
+            for (lb, &y) in wb[..bits].iter().enumerate() {
+                sum += ((x & y).count_ones() as u64) << (la + lb);
+            }
+        }
+    }
+    sum
 }
 
 /// `|x|` in f64.

@@ -33,8 +33,8 @@
 //! underflow) and the f32 rounding of the stored norm are subtracted, as
 //! `crates/space/src/bound.rs` does for half precision.
 
-use crate::code::{norm, residual, Quantizer, HEADER_BYTES};
-use crate::kernel::plane_dot;
+use crate::code::{norm, residual, Layout, Quantizer, HEADER_BYTES};
+use crate::kernel::{nibble_dot, plane_dot};
 use crate::Metric;
 
 /// RaBitQ's `eps0`: the paper's recommended width of the confidence
@@ -65,8 +65,12 @@ pub struct Estimator {
     bits: usize,
     words: usize,
     qbits: usize,
-    /// Query planes, interleaved by word (see [`crate::kernel`]).
+    /// Query planes, interleaved by word (see [`crate::kernel`]); empty for
+    /// [`Layout::Nibbles`] codes.
     planes: Vec<u64>,
+    /// [`Layout::Nibbles`] codes: the query's levels minus 128 as signed
+    /// bytes, in dimension order, zero beyond the dimensions (else empty).
+    bytes: Vec<i8>,
     /// The quantized query is `v_i ≈ lo + delta k_i`.
     lo: f64,
     delta: f64,
@@ -154,9 +158,11 @@ impl Quantizer {
         let top = ((1u32 << qbits) - 1) as f64;
         let delta = if hi > lo { (hi - lo) / top } else { 0.0 };
         let words = self.words();
-        let mut planes = vec![0u64; qbits * words];
+        let nibbles = self.layout() == Layout::Nibbles;
+        let mut planes = vec![0u64; if nibbles { 0 } else { qbits * words }];
+        let mut bytes = vec![0i8; if nibbles { words * 64 } else { 0 }];
         let (mut ksum, mut qerror) = (0.0f64, 0.0f64);
-        for (chunk, word) in r.chunks(64).zip(planes.chunks_exact_mut(qbits)) {
+        for (w, chunk) in r.chunks(64).enumerate() {
             for (b, &v) in chunk.iter().enumerate() {
                 // Nearest level: `v >= lo`, so adding 1/2 and truncating
                 // rounds (a NaN converts to level 0). Any level would keep
@@ -169,8 +175,13 @@ impl Quantizer {
                 let kf = k as f64;
                 ksum += kf;
                 qerror += (v - (lo + delta * kf)).abs();
-                for (j, plane) in word.iter_mut().enumerate() {
-                    *plane |= (k >> j & 1) << b;
+                if nibbles {
+                    // k <= 255, so k - 128 fits a signed byte.
+                    bytes[w * 64 + b] = (k as i32 - 128) as i8;
+                } else {
+                    for (j, plane) in planes[w * qbits..(w + 1) * qbits].iter_mut().enumerate() {
+                        *plane |= (k >> j & 1) << b;
+                    }
                 }
             }
         }
@@ -181,6 +192,7 @@ impl Quantizer {
             words,
             qbits,
             planes,
+            bytes,
             lo,
             delta,
             ksum,
@@ -216,23 +228,30 @@ impl Estimator {
         let alpha = f32::from_le_bytes(code[4..8].try_into().expect("code header")) as f64;
         let ysq4 = u32::from_le_bytes(code[8..12].try_into().expect("code header")) as f64;
         let xsum = u32::from_le_bytes(code[12..16].try_into().expect("code header")) as f64;
-        let dot = plane_dot(
-            &code[HEADER_BYTES..],
-            self.bits,
-            &self.planes,
-            self.qbits,
-            self.words,
-        ) as f64;
+        let dot = if self.bytes.is_empty() {
+            plane_dot(
+                &code[HEADER_BYTES..],
+                self.bits,
+                &self.planes,
+                self.qbits,
+                self.words,
+            ) as f64
+        } else {
+            // sum x_i k_i = sum x_i (k_i - 128) + 128 sum x_i, exact in f64.
+            nibble_dot(&code[HEADER_BYTES..], &self.bytes, self.words) as f64 + 128.0 * xsum
+        };
         // <y, v̂> with y_i = x_i - center and v̂_i = lo + delta k_i.
         let center = ((1u32 << self.bits) - 1) as f64 / 2.0;
         let yv = self.delta * dot + self.lo * xsum
             - center * (self.delta * self.ksum + self.dims as f64 * self.lo);
-        let ynorm = ysq4.sqrt() / 2.0;
+        // One division for both (1 / |y|, |y| = sqrt(4|y|^2) / 2); its
+        // rounding is far inside SLACK64.
+        let inv_ynorm = 2.0 / ysq4.sqrt();
         Parts {
             a,
             alpha,
-            beta: yv / ynorm,
-            dbeta: center * self.qerror / ynorm,
+            beta: yv * inv_ynorm,
+            dbeta: center * self.qerror * inv_ynorm,
         }
     }
 

@@ -18,7 +18,8 @@
 //! assert!(est.lower_bound(&code) <= exact);
 //! ```
 //!
-//! Pure Rust; the hot loop is [`kernel::plane_dot`]. Rotations draw their
+//! Pure Rust; the hot loop is [`kernel::nibble_dot`] (4-bit codes) or
+//! [`kernel::plane_dot`]. Rotations draw their
 //! signs from the index crates' shared generator, [`pagestore::rng::SplitMix64`]
 //! (the stream of a seed is part of the on-disk format).
 #![warn(missing_docs)]
@@ -28,7 +29,7 @@ pub mod estimate;
 pub mod kernel;
 pub mod rotation;
 
-pub use code::{CodeView, Quantizer, HEADER_BYTES};
+pub use code::{parse_stored_bits, CodeView, Layout, Quantizer, HEADER_BYTES, NIBBLES_FLAG};
 pub use estimate::{Estimate, Estimator, EPS0};
 pub use rotation::{Error, Rotation};
 

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use pagestore::rng::SplitMix64;
 use proptest::prelude::*;
-use quant::{Metric, Quantizer, Rotation};
+use quant::{Layout, Metric, Quantizer, Rotation};
 
 /// Checks every (row, query) pair of one random case; returns the number of
 /// pairs checked.
@@ -32,8 +32,15 @@ fn check_case(
         ),
         _ => Some(vectors(Kind::Gaussian, dims, 1, &mut rng).remove(0)),
     };
-    let quantizer =
-        Quantizer::new(Rotation::new(dims, seed ^ 0x5EED).unwrap(), bits, metric).unwrap();
+    // The layout new codes get (nibbles at 4 bits; tests/layouts.rs shows
+    // the other layout bit-identical).
+    let quantizer = Quantizer::with_layout(
+        Rotation::new(dims, seed ^ 0x5EED).unwrap(),
+        bits,
+        metric,
+        Layout::for_new_codes(bits),
+    )
+    .unwrap();
     let mut checked = 0;
     let codes: Vec<Vec<u8>> = rows
         .iter()

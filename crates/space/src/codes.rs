@@ -31,14 +31,42 @@ impl CodeSpace {
     /// of `bits` bits per dimension under the rotation of `seed`, for
     /// `dims` dimensions; `None` for a space without codes or invalid
     /// parameters.
+    ///
+    /// The codes are laid out as new codes are
+    /// ([`quant::Layout::for_new_codes`]); an index records
+    /// [`stored_bits`](Self::stored_bits) and reads it back with
+    /// [`from_stored`](Self::from_stored).
     pub fn new(space: VectorSpace, dims: usize, bits: u8, seed: u64) -> Option<Self> {
+        let layout = quant::Layout::for_new_codes(bits);
+        Self::from_stored(space, dims, Self::stored_bits_of_new(bits)?, seed)
+            .filter(|s| s.quantizer.layout() == layout)
+    }
+
+    /// The space of an index whose meta page records `stored` bits
+    /// ([`stored_bits`](Self::stored_bits): bits per dimension and layout;
+    /// plain bits are bit planes, as in indexes written before nibbles).
+    pub fn from_stored(space: VectorSpace, dims: usize, stored: u32, seed: u64) -> Option<Self> {
         if space.storage() != Storage::Codes {
             return None;
         }
         let metric = code_metric(space.metric())?;
         let rotation = quant::Rotation::new(dims, seed).ok()?;
-        let quantizer = Quantizer::new(rotation, bits, metric).ok()?;
+        let quantizer = Quantizer::from_stored_bits(rotation, stored, metric).ok()?;
         Some(CodeSpace { space, quantizer })
+    }
+
+    /// What a new index of `bits` bits per dimension records (`None` for
+    /// bits outside 1..=8).
+    pub fn stored_bits_of_new(bits: u8) -> Option<u32> {
+        let layout = quant::Layout::for_new_codes(bits);
+        let stored = bits as u32 | if layout == quant::Layout::Nibbles { quant::NIBBLES_FLAG } else { 0 };
+        quant::parse_stored_bits(stored).map(|_| stored)
+    }
+
+    /// The bits field of the index's meta page: bits per dimension and
+    /// layout of the codes.
+    pub fn stored_bits(&self) -> u32 {
+        self.quantizer.stored_bits()
     }
 
     /// The quantizer.
@@ -68,7 +96,7 @@ impl CodeSpace {
     /// operator's units: `t = <x̄_a, x̄_b> / (alpha_a alpha_b)` estimates the
     /// cosine of the two rotated residuals (each grid point is its vector's
     /// direction scaled by alpha plus an error orthogonal to it), computed
-    /// from the codes' bit planes without undoing the rotation.
+    /// from the codes' levels without undoing the rotation.
     pub fn code_distance(&self, a: &[u8], b: &[u8]) -> f32 {
         let len = self.quantizer.code_len();
         if a.len() != len || b.len() != len {
@@ -77,10 +105,9 @@ impl CodeSpace {
         let (na, alpha_a, ysq_a, xsum_a) = header(a);
         let (nb, alpha_b, ysq_b, xsum_b) = header(b);
         let bits = self.quantizer.bits() as usize;
-        let words = self.quantizer.words();
         let n = self.quantizer.dims() as f64;
         let center = ((1u32 << bits) - 1) as f64 / 2.0;
-        let xx = plane_product(&a[HEADER_BYTES..], &b[HEADER_BYTES..], bits, words) as f64;
+        let xx = self.quantizer.level_product(a, b) as f64;
         let yy = xx - center * (xsum_a + xsum_b) + n * center * center;
         let denominator = (ysq_a.sqrt() / 2.0) * (ysq_b.sqrt() / 2.0) * alpha_a * alpha_b;
         let t = if denominator > 0.0 {
@@ -112,27 +139,6 @@ fn header(code: &[u8]) -> (f64, f64, f64, f64) {
     let f = |i: usize| f32::from_le_bytes(code[i..i + 4].try_into().expect("header")) as f64;
     let u = |i: usize| u32::from_le_bytes(code[i..i + 4].try_into().expect("header")) as f64;
     (f(0), f(4), u(8), u(12))
-}
-
-/// `sum_i x_a_i x_b_i` of two codes' levels, from their bit planes: each
-/// pair of planes contributes its common bits at the weight of the pair.
-#[inline]
-fn plane_product(a: &[u8], b: &[u8], bits: usize, words: usize) -> u64 {
-    let word = |p: &[u8], i: usize| u64::from_le_bytes(p[i * 8..i * 8 + 8].try_into().unwrap());
-    let mut sum = 0u64;
-    let (mut wa, mut wb) = ([0u64; 8], [0u64; 8]);
-    for w in 0..words {
-        for l in 0..bits {
-            wa[l] = word(a, l * words + w);
-            wb[l] = word(b, l * words + w);
-        }
-        for (la, &x) in wa[..bits].iter().enumerate() {
-            for (lb, &y) in wb[..bits].iter().enumerate() {
-                sum += ((x & y).count_ones() as u64) << (la + lb);
-            }
-        }
-    }
-    sum
 }
 
 fn code_metric(metric: Metric) -> Option<quant::Metric> {
@@ -292,6 +298,39 @@ mod tests {
         CodeSpace::new(space, dims, bits, 7).unwrap()
     }
 
+    /// New 4-bit codes are nibbles; an index that recorded plain bits (bit
+    /// planes, written before nibbles) reads as planes, and both compare
+    /// codes identically.
+    #[test]
+    fn layouts_of_new_and_older_indexes() {
+        let space = VectorSpace::new(ElementType::F32, Metric::L2)
+            .unwrap()
+            .with_storage(Storage::Codes)
+            .unwrap();
+        let new = CodeSpace::new(space, 100, 4, 7).unwrap();
+        assert_eq!(new.quantizer().layout(), quant::Layout::Nibbles);
+        assert_eq!(new.stored_bits(), 4 | quant::NIBBLES_FLAG);
+        assert_eq!(CodeSpace::stored_bits_of_new(4), Some(new.stored_bits()));
+        assert_eq!(CodeSpace::stored_bits_of_new(2), Some(2));
+        assert_eq!(CodeSpace::stored_bits_of_new(9), None);
+        let old = CodeSpace::from_stored(space, 100, 4, 7).unwrap();
+        assert_eq!(old.quantizer().layout(), quant::Layout::Planes);
+        assert!(CodeSpace::from_stored(space, 100, 2 | quant::NIBBLES_FLAG, 7).is_none());
+        let rows = data(6, 100, 9);
+        let enc = |cs: &CodeSpace| -> Vec<Vec<u8>> {
+            rows.iter().map(|v| cs.quantizer().encode(v, None)).collect()
+        };
+        let (a, b) = (enc(&new), enc(&old));
+        for i in 0..rows.len() {
+            for j in 0..rows.len() {
+                assert_eq!(
+                    new.code_distance(&a[i], &a[j]).to_bits(),
+                    old.code_distance(&b[i], &b[j]).to_bits()
+                );
+            }
+        }
+    }
+
     #[test]
     fn code_distance_estimates_the_distance() {
         for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
@@ -345,7 +384,7 @@ mod tests {
                     payload_size: CodeSpace::code_len(dims, bits) as u32,
                     quantization: hnsw::format::QUANTIZATION_RABITQ,
                     code_seed: 7,
-                    code_bits: bits as u32,
+                    code_bits: cs.stored_bits(),
                     ..IndexOptions::default()
                 },
                 threads: 1,
