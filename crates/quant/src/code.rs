@@ -419,6 +419,10 @@ impl PartialOrd for Event {
     }
 }
 
+/// Up to this many level lists (5 bits per dimension) the sweep finds the
+/// earliest event by scanning the lists; beyond, with a heap.
+const LINEAR_MERGE_LEVELS: u32 = 15;
+
 /// The magnitudes `m_i` of the grid point `y_i = sign(u_i) (m_i + 1/2)`,
 /// `m_i < 2^(bits-1)`, of largest cosine with the unit vector `u`.
 ///
@@ -442,35 +446,70 @@ fn best_levels(u: &[f64], bits: u32) -> Vec<u8> {
     if order.is_empty() {
         return m;
     }
-    let a = |pos: usize| u[order[pos]].abs();
+    // The magnitudes in sweep order, read once.
+    let magnitudes: Vec<f64> = order.iter().map(|&i| u[i].abs()).collect();
+    let a = |pos: usize| magnitudes[pos];
     let start = |level: u32| Event {
         t: level as f64 / a(0),
         level,
         pos: 0,
     };
     // Cosine numerator sum (m_i + 1/2) |u_i| and denominator sum (m_i + 1/2)^2.
+    // Both are positive, so cosines compare as `num^2 / den`, and a step
+    // beats the best one when `num^2 > best * den`: no square root or
+    // division per step.
     let mut num: f64 = u.iter().map(|v| v.abs()).sum::<f64>() * 0.5;
     let mut den = n as f64 * 0.25;
-    let mut best = num / den.sqrt();
-    // The sweep: each step takes the earliest event of all level lists
-    // (`peek_mut` advances that list in place, one sift instead of a pop and
-    // a push) and remembers the event of best cosine.
+    let mut best = num * num / den;
+    // The sweep: each step takes the earliest event of all level lists and
+    // remembers the event of best cosine.
     let mut best_event: Option<(f64, u32, usize)> = None;
-    let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
-    while let Some(mut top) = heap.peek_mut() {
+    let mut step = |t: f64, level: u32, pos: usize| {
         // Level lists advance in order, so the coordinate is at level - 1.
-        num += a(top.pos);
-        den += 2.0 * top.level as f64;
-        let cos = num / den.sqrt();
-        if cos > best {
-            best = cos;
-            best_event = Some((top.t, top.level, top.pos));
+        num += a(pos);
+        den += 2.0 * level as f64;
+        if num * num > best * den {
+            best = num * num / den;
+            best_event = Some((t, level, pos));
         }
-        if top.pos + 1 < order.len() {
-            top.pos += 1;
-            top.t = top.level as f64 / a(top.pos);
-        } else {
-            PeekMut::pop(top);
+    };
+    let len = order.len();
+    if max <= LINEAR_MERGE_LEVELS {
+        // Few lists: the earliest is found by a scan of their keys, which
+        // order events as `Event` does (positive scales order as their
+        // bits), with no data-dependent branch, unlike a heap's sifts.
+        let key = |level: u32, pos: usize| {
+            let t = level as f64 / a(pos);
+            ((t.to_bits() as u128) << 64) | ((level as u128) << 32) | pos as u128
+        };
+        let mut keys: Vec<u128> = (1..=max).map(|level| key(level, 0)).collect();
+        while !keys.is_empty() {
+            let (mut at, mut first) = (0, keys[0]);
+            for (i, &k) in keys.iter().enumerate().skip(1) {
+                if k < first {
+                    (at, first) = (i, k);
+                }
+            }
+            let (level, pos) = ((first >> 32) as u32, first as u32 as usize);
+            step(f64::from_bits((first >> 64) as u64), level, pos);
+            if pos + 1 < len {
+                keys[at] = key(level, pos + 1);
+            } else {
+                keys.swap_remove(at);
+            }
+        }
+    } else {
+        // `peek_mut` advances the earliest list in place: one sift instead
+        // of a pop and a push.
+        let mut heap: BinaryHeap<Event> = (1..=max).map(start).collect();
+        while let Some(mut top) = heap.peek_mut() {
+            step(top.t, top.level, top.pos);
+            if top.pos + 1 < len {
+                top.pos += 1;
+                top.t = top.level as f64 / a(top.pos);
+            } else {
+                PeekMut::pop(top);
+            }
         }
     }
     // The grid point of the best step: each coordinate's level is the
@@ -536,12 +575,13 @@ mod tests {
         events.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
         let mut num: f64 = u.iter().map(|v| v.abs()).sum::<f64>() * 0.5;
         let mut den = u.len() as f64 * 0.25;
-        let (mut best, mut best_steps) = (num / den.sqrt(), 0);
+        // Squared cosines, compared as the sweep compares them.
+        let (mut best, mut best_steps) = (num * num / den, 0);
         for (step, &(_, k, pos)) in events.iter().enumerate() {
             num += u[order[pos]].abs();
             den += 2.0 * k as f64;
-            if num / den.sqrt() > best {
-                (best, best_steps) = (num / den.sqrt(), step + 1);
+            if num * num > best * den {
+                (best, best_steps) = (num * num / den, step + 1);
             }
         }
         let mut m = vec![0u8; u.len()];

@@ -33,8 +33,10 @@ proptest! {
         // Deterministic from the seed, also through its bytes.
         let again = Rotation::from_bytes(&r.to_bytes()).unwrap();
         prop_assert_eq!(again.rotate(&v[0]), rx.clone());
-        // A different seed gives a different rotation (for dims > 1).
-        if dims > 1 {
+        // A different seed gives a different rotation (for dims of at least
+        // 16: below, the few random signs of two seeds may all agree, as
+        // they did for seeds 0xB7A1_..48 and ^1 at 2 dimensions).
+        if dims >= 16 {
             let other = Rotation::new(dims, seed ^ 1).unwrap().rotate(&v[0]);
             prop_assert_ne!(other, rx);
         }
