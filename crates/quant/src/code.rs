@@ -83,6 +83,16 @@ impl Layout {
     }
 }
 
+/// The stored bits field of codes of `bits` bits per dimension in `layout`
+/// ([`parse_stored_bits`] reads it back when a quantizer can have them).
+pub fn stored_bits(bits: u8, layout: Layout) -> u32 {
+    bits as u32
+        | match layout {
+            Layout::Planes => 0,
+            Layout::Nibbles => NIBBLES_FLAG,
+        }
+}
+
 /// Bits per dimension and layout of a stored bits field
 /// ([`Quantizer::stored_bits`]); `None` for a value no quantizer writes.
 pub fn parse_stored_bits(stored: u32) -> Option<(u8, Layout)> {
@@ -153,11 +163,7 @@ impl Quantizer {
     /// ([`from_stored_bits`](Self::from_stored_bits)): the bits, with
     /// [`NIBBLES_FLAG`] for nibbles.
     pub fn stored_bits(&self) -> u32 {
-        self.bits as u32
-            | match self.layout {
-                Layout::Planes => 0,
-                Layout::Nibbles => NIBBLES_FLAG,
-            }
+        stored_bits(self.bits, self.layout)
     }
 
     /// Dimensions of the vectors.

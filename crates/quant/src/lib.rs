@@ -29,7 +29,9 @@ pub mod estimate;
 pub mod kernel;
 pub mod rotation;
 
-pub use code::{parse_stored_bits, CodeView, Layout, Quantizer, HEADER_BYTES, NIBBLES_FLAG};
+pub use code::{
+    parse_stored_bits, stored_bits, CodeView, Layout, Quantizer, HEADER_BYTES, NIBBLES_FLAG,
+};
 pub use estimate::{Estimate, Estimator, EPS0};
 pub use rotation::{Error, Rotation};
 
