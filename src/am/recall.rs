@@ -153,6 +153,18 @@ impl ::hnsw::Space for WithoutOwnRow<'_> {
         }
         self.space.distance_and_bound(query, stored)
     }
+
+    fn lazy_bound(&self) -> bool {
+        self.space.lazy_bound()
+    }
+
+    #[inline]
+    fn bound(&self, query: &[u8], stored: &[u8]) -> f32 {
+        if !self.own.is_empty() && stored == self.own {
+            return f32::INFINITY;
+        }
+        self.space.bound(query, stored)
+    }
 }
 
 /// One sampled row: its id, its index payload (when a build holds it out),

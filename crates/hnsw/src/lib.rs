@@ -118,6 +118,21 @@ pub trait Space {
         let d = self.distance(query, stored);
         (d, d)
     }
+
+    /// True if the second value of [`Space::distance_and_bound`] costs
+    /// enough to be taken only where it may be reported: a one-round scan
+    /// then takes [`Space::distance`] of every element it reaches and
+    /// [`Space::bound`] only of those entering its beam, and the others
+    /// carry `-inf` (below every distance, so still a valid value to
+    /// report). False by default.
+    fn lazy_bound(&self) -> bool {
+        false
+    }
+
+    /// The second value of [`Space::distance_and_bound`] alone.
+    fn bound(&self, query: &[u8], stored: &[u8]) -> f32 {
+        self.distance_and_bound(query, stored).1
+    }
 }
 
 impl<S: Space + ?Sized> Space for &S {
@@ -144,6 +159,12 @@ impl<S: Space + ?Sized> Space for &S {
     }
     fn distance_and_bound(&self, query: &[u8], stored: &[u8]) -> (f32, f32) {
         (**self).distance_and_bound(query, stored)
+    }
+    fn lazy_bound(&self) -> bool {
+        (**self).lazy_bound()
+    }
+    fn bound(&self, query: &[u8], stored: &[u8]) -> f32 {
+        (**self).bound(query, stored)
     }
 }
 

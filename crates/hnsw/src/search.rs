@@ -201,9 +201,14 @@ impl LayerSearch {
                 return None;
             }
             let live = e.state() == STATE_LIVE && e.tid_count() > 0;
+            // A one-round scan reports only elements in its beam: with a
+            // lazy bound, the others keep -inf (see `Space::lazy_bound`).
+            let lazy = mode == SearchMode::Scan && probe.space.lazy_bound();
             let (dist, bound) = if mode == SearchMode::Insert {
                 let d = probe.space.distance(probe.query, e.payload());
                 (d, d)
+            } else if lazy {
+                (probe.space.distance(probe.query, e.payload()), f32::NEG_INFINITY)
             } else {
                 probe.space.distance_and_bound(probe.query, e.payload())
             };
@@ -221,6 +226,9 @@ impl LayerSearch {
                 links_start: link_cache.len() as u32,
             };
             let within = enters_beam(best, &c, ef);
+            if within && lazy {
+                c.bound = probe.space.bound(probe.query, e.payload());
+            }
             if within && c.neighbors.block == ptr.block {
                 if let Some(links) = neighbor_layer_on_page(page, probe.m, ptr, c.neighbors, layer)
                 {

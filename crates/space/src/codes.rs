@@ -37,9 +37,7 @@ impl CodeSpace {
     /// [`stored_bits`](Self::stored_bits) and reads it back with
     /// [`from_stored`](Self::from_stored).
     pub fn new(space: VectorSpace, dims: usize, bits: u8, seed: u64) -> Option<Self> {
-        let layout = quant::Layout::for_new_codes(bits);
         Self::from_stored(space, dims, Self::stored_bits_of_new(bits)?, seed)
-            .filter(|s| s.quantizer.layout() == layout)
     }
 
     /// The space of an index whose meta page records `stored` bits
@@ -58,8 +56,7 @@ impl CodeSpace {
     /// What a new index of `bits` bits per dimension records (`None` for
     /// bits outside 1..=8).
     pub fn stored_bits_of_new(bits: u8) -> Option<u32> {
-        let layout = quant::Layout::for_new_codes(bits);
-        let stored = bits as u32 | if layout == quant::Layout::Nibbles { quant::NIBBLES_FLAG } else { 0 };
+        let stored = quant::stored_bits(bits, quant::Layout::for_new_codes(bits));
         quant::parse_stored_bits(stored).map(|_| stored)
     }
 
@@ -230,14 +227,32 @@ fn round_down(x: f64) -> f32 {
 }
 
 impl hnsw::Space for CodeQuery {
+    /// The estimate alone (the search navigates by it).
     #[inline]
     fn distance(&self, _query: &[u8], stored: &[u8]) -> f32 {
-        self.estimate_and_bound(stored).0
+        if stored.len() != self.code_len {
+            return f32::MAX;
+        }
+        self.estimator.estimate(stored) as f32
     }
 
     #[inline]
     fn distance_and_bound(&self, _query: &[u8], stored: &[u8]) -> (f32, f32) {
         self.estimate_and_bound(stored)
+    }
+
+    /// The bound takes as long again as the estimate: one-round scans take
+    /// it only of the elements entering their beam.
+    fn lazy_bound(&self) -> bool {
+        true
+    }
+
+    #[inline]
+    fn bound(&self, _query: &[u8], stored: &[u8]) -> f32 {
+        if stored.len() != self.code_len {
+            return f32::NEG_INFINITY;
+        }
+        round_down(self.estimator.lower_bound(stored))
     }
 }
 
