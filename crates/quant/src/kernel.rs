@@ -75,36 +75,40 @@ unsafe fn with_popcnt(code: &[u8], bits: usize, query: &[u64], qbits: usize, wor
     scalar(code, bits, query, qbits, words)
 }
 
-const UNKNOWN: u8 = 0;
-const SCALAR: u8 = 1;
+/// What the CPU has, detected once: [`DETECTED`] plus the feature bits.
+static FEATURES: AtomicU8 = AtomicU8::new(0);
+const DETECTED: u8 = 1;
 const POPCNT: u8 = 2;
-static PATH: AtomicU8 = AtomicU8::new(UNKNOWN);
+const AVX2: u8 = 4;
 
-fn detect() -> u8 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        return POPCNT;
+#[inline(always)]
+fn features() -> u8 {
+    let f = FEATURES.load(Ordering::Relaxed);
+    if f != 0 {
+        return f;
     }
-    SCALAR
+    #[allow(unused_mut)]
+    let mut f = DETECTED;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            f |= POPCNT;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            f |= AVX2;
+        }
+    }
+    FEATURES.store(f, Ordering::Relaxed);
+    f
 }
 
 /// Name of the path [`plane_dot`] uses on this CPU.
 pub fn active_path() -> &'static str {
-    match current() {
-        POPCNT => "popcnt",
-        _ => "scalar",
+    if features() & POPCNT != 0 {
+        "popcnt"
+    } else {
+        "scalar"
     }
-}
-
-#[inline(always)]
-fn current() -> u8 {
-    let p = PATH.load(Ordering::Relaxed);
-    if p != UNKNOWN {
-        return p;
-    }
-    let p = detect();
-    PATH.store(p, Ordering::Relaxed);
-    p
 }
 
 /// `sum_i x_i k_i` for a code body of `bits` planes and a query of `qbits`
@@ -115,8 +119,8 @@ fn current() -> u8 {
 pub fn plane_dot(code: &[u8], bits: usize, query: &[u64], qbits: usize, words: usize) -> u64 {
     assert!(qbits <= 8, "at most 8 query bits");
     #[cfg(target_arch = "x86_64")]
-    if current() == POPCNT {
-        // SAFETY: `current` only answers POPCNT after detecting the feature.
+    if features() & POPCNT != 0 {
+        // SAFETY: `features` only sets POPCNT after detecting the feature.
         return unsafe { with_popcnt(code, bits, query, qbits, words) };
     }
     scalar(code, bits, query, qbits, words)
@@ -178,35 +182,6 @@ unsafe fn nibble_avx2(body: &[u8], query: &[i8], words: usize) -> i64 {
     _mm_cvtsi128_si32(sum) as i64
 }
 
-static NIBBLE_PATH: AtomicU8 = AtomicU8::new(UNKNOWN);
-const AVX2: u8 = 3;
-
-#[inline(always)]
-fn nibble_path() -> u8 {
-    let p = NIBBLE_PATH.load(Ordering::Relaxed);
-    if p != UNKNOWN {
-        return p;
-    }
-    #[cfg(target_arch = "x86_64")]
-    let p = if std::arch::is_x86_feature_detected!("avx2") {
-        AVX2
-    } else {
-        SCALAR
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let p = SCALAR;
-    NIBBLE_PATH.store(p, Ordering::Relaxed);
-    p
-}
-
-/// Name of the path [`nibble_dot`] uses on this CPU.
-pub fn nibble_path_name() -> &'static str {
-    match nibble_path() {
-        AVX2 => "avx2",
-        _ => "scalar",
-    }
-}
-
 /// `sum_i x_i q_i` for a [`crate::Layout::Nibbles`] code body (`words * 32`
 /// bytes: 64 levels per 32 bytes) and signed query bytes in dimension
 /// order (`words * 64`).
@@ -216,7 +191,7 @@ pub fn nibble_path_name() -> &'static str {
 pub fn nibble_dot(body: &[u8], query: &[i8], words: usize) -> i64 {
     assert!(body.len() >= words * 32 && query.len() >= words * 64);
     #[cfg(target_arch = "x86_64")]
-    if nibble_path() == AVX2 {
+    if features() & AVX2 != 0 {
         // SAFETY: AVX2 was detected, and the lengths were checked above.
         return unsafe { nibble_avx2(body, query, words) };
     }
