@@ -116,10 +116,10 @@ pub(crate) fn for_each_page<R: Relation>(
 
 /// Calls `visit(tid, payload)` for every live tuple on `page` whose payload
 /// has the index's `payload_size` (others are damaged and skipped).
-pub(crate) fn for_each_tuple<P: Page>(
-    page: &P,
+pub(crate) fn for_each_tuple<'p, P: Page>(
+    page: &'p P,
     payload_size: u32,
-    mut visit: impl FnMut(pagestore::ItemPointer, &[u8]),
+    mut visit: impl FnMut(pagestore::ItemPointer, &'p [u8]),
 ) {
     for offset in FIRST_OFFSET..=page.max_offset() {
         let tuple = page

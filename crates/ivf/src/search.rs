@@ -347,6 +347,9 @@ impl Scan {
         let after = self.last_returned;
         let query = &self.query;
         let mut failed = None;
+        // A page's rows and their bounds (code scans).
+        let mut tids: Vec<ItemPointer> = Vec::new();
+        let mut bounds: Vec<f64> = Vec::new();
         for (index, &head) in self.lists[start..end].iter().enumerate() {
             let bound = match self.codes.as_mut() {
                 Some(code) => {
@@ -367,40 +370,60 @@ impl Scan {
                 }
                 None => None,
             };
-            for_each_page(rel, head, |page| {
-                for_each_tuple(page, payload_size, |tid, payload| {
-                    let distance = match &bound {
-                        Some(bound) => f32_at_most(bound.lower_bound(payload)),
-                        None => space.distance(query, payload),
-                    };
-                    let c = Candidate { distance, tid };
-                    // `Candidate`'s order is reversed: `a > b` means a is nearer.
-                    if after.is_some_and(|last| c >= last) {
-                        return;
-                    }
-                    if farthest_first.is_empty() {
-                        if batch.len() == batch.capacity() {
-                            let more = batch.capacity().max(16).min(cap - batch.len());
-                            if batch.try_reserve_exact(more).is_err() && failed.is_none() {
-                                failed = Some(IvfError::OutOfMemory {
-                                    requested: more * CANDIDATE_BYTES,
-                                    limit: usize::MAX,
-                                });
-                                return;
-                            }
-                        }
-                        batch.push(c);
-                        if batch.len() == cap {
-                            farthest_first = batch.drain(..).map(std::cmp::Reverse).collect();
-                        }
-                    } else {
-                        truncated = true;
-                        let mut farthest = farthest_first.peek_mut().expect("at the cap");
-                        if c > farthest.0 {
-                            *farthest = std::cmp::Reverse(c);
+            let mut keep = |c: Candidate| {
+                // `Candidate`'s order is reversed: `a > b` means a is nearer.
+                if after.is_some_and(|last| c >= last) {
+                    return;
+                }
+                if farthest_first.is_empty() {
+                    if batch.len() == batch.capacity() {
+                        let more = batch.capacity().max(16).min(cap - batch.len());
+                        if batch.try_reserve_exact(more).is_err() && failed.is_none() {
+                            failed = Some(IvfError::OutOfMemory {
+                                requested: more * CANDIDATE_BYTES,
+                                limit: usize::MAX,
+                            });
+                            return;
                         }
                     }
-                })
+                    batch.push(c);
+                    if batch.len() == cap {
+                        farthest_first = batch.drain(..).map(std::cmp::Reverse).collect();
+                    }
+                } else {
+                    truncated = true;
+                    let mut farthest = farthest_first.peek_mut().expect("at the cap");
+                    if c > farthest.0 {
+                        *farthest = std::cmp::Reverse(c);
+                    }
+                }
+            };
+            for_each_page(rel, head, |page| match &bound {
+                Some(bound) => {
+                    // A page's codes at once: their bounds are computed in
+                    // batches (vectorized).
+                    let mut codes: Vec<&[u8]> = Vec::new();
+                    tids.clear();
+                    for_each_tuple(page, payload_size, |tid, payload| {
+                        tids.push(tid);
+                        codes.push(payload);
+                    });
+                    bounds.clear();
+                    bounds.resize(codes.len(), 0.0);
+                    bound.lower_bounds(&codes, &mut bounds);
+                    for (&tid, &b) in tids.iter().zip(bounds.iter()) {
+                        keep(Candidate {
+                            distance: f32_at_most(b),
+                            tid,
+                        });
+                    }
+                }
+                None => for_each_tuple(page, payload_size, |tid, payload| {
+                    keep(Candidate {
+                        distance: space.distance(query, payload),
+                        tid,
+                    });
+                }),
             })?;
             if let Some(e) = failed.take() {
                 return Err(e);

@@ -84,6 +84,21 @@ fn bench(c: &mut Criterion) {
                             })
                         },
                     );
+                    // Per row, in batches of a list page's 32 rows.
+                    let refs: Vec<&[u8]> = codes.chunks_exact(len).collect();
+                    let mut out = vec![0.0; 32];
+                    g.throughput(criterion::Throughput::Elements(32));
+                    g.bench_function(
+                        BenchmarkId::new(format!("{name}-q{qbits}"), "lower_bounds_x32"),
+                        |b| {
+                            b.iter(|| {
+                                i = (i + 32) % (ROWS - 32);
+                                est.lower_bounds(black_box(&refs[i..i + 32]), &mut out);
+                                black_box(&out);
+                            })
+                        },
+                    );
+                    g.throughput(criterion::Throughput::Elements(1));
                 }
             }
         }

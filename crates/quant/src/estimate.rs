@@ -88,6 +88,13 @@ pub struct Estimator {
     /// `1 / sqrt(n - 1)` (0 for one dimension).
     eps_scale: f64,
     gamma: f64,
+    /// `sqrt(1 - gamma)` and `sqrt(2n 2^-149)`: the L2 operator's f32 error.
+    l2_scale: f64,
+    l2_underflow: f64,
+    /// The cosine operator's f32 error: `4 gamma` for its three f32 sums
+    /// (as in `crates/space/src/bound.rs`), underflow within the admitted
+    /// norms.
+    cosine_slack: f64,
 }
 
 /// An estimated distance and its confidence interval, in the operator's
@@ -103,7 +110,22 @@ pub struct Estimate {
     pub high: f64,
 }
 
+/// A code's header fields and its kernel product `sum x_i k_i`, as f64.
+#[derive(Clone, Copy, Debug, Default)]
+struct Raw {
+    a: f64,
+    alpha: f64,
+    ysq4: f64,
+    xsum: f64,
+    dot: f64,
+}
+
+/// Codes per batch of [`Estimator::lower_bounds`] (a page of list tuples
+/// holds at most a few dozen codes).
+const BATCH: usize = 32;
+
 /// What a code holds, decoded for one evaluation.
+#[derive(Clone, Copy, Debug)]
 struct Parts {
     a: f64,
     alpha: f64,
@@ -207,6 +229,9 @@ impl Quantizer {
                 0.0
             },
             gamma: gamma(n),
+            l2_scale: (1.0 - gamma(n)).sqrt(),
+            l2_underflow: (2.0 * n as f64 * F32_TINY).sqrt(),
+            cosine_slack: 4.0 * gamma(n) + 4.0 * F32_UNIT + 3.0 * n as f64 * (2.0f64).powi(-89),
         }
     }
 }
@@ -222,8 +247,9 @@ impl Estimator {
         self.qerror
     }
 
-    #[inline]
-    fn parts(&self, code: &[u8]) -> Parts {
+    /// The header's fields and the kernel's product of one code.
+    #[inline(always)]
+    fn raw(&self, code: &[u8]) -> Raw {
         let a = f32::from_le_bytes(code[0..4].try_into().expect("code header")) as f64;
         let alpha = f32::from_le_bytes(code[4..8].try_into().expect("code header")) as f64;
         let ysq4 = u32::from_le_bytes(code[8..12].try_into().expect("code header")) as f64;
@@ -240,19 +266,37 @@ impl Estimator {
             // sum x_i k_i = sum x_i (k_i - 128) + 128 sum x_i, exact in f64.
             nibble_dot(&code[HEADER_BYTES..], &self.bytes, self.words) as f64 + 128.0 * xsum
         };
+        Raw {
+            a,
+            alpha,
+            ysq4,
+            xsum,
+            dot,
+        }
+    }
+
+    /// [`Parts`] from a code's [`Raw`] fields: arithmetic only, so that a
+    /// batch of them vectorizes.
+    #[inline(always)]
+    fn parts_of(&self, r: Raw) -> Parts {
         // <y, v̂> with y_i = x_i - center and v̂_i = lo + delta k_i.
         let center = ((1u32 << self.bits) - 1) as f64 / 2.0;
-        let yv = self.delta * dot + self.lo * xsum
+        let yv = self.delta * r.dot + self.lo * r.xsum
             - center * (self.delta * self.ksum + self.dims as f64 * self.lo);
         // One division for both (1 / |y|, |y| = sqrt(4|y|^2) / 2); its
         // rounding is far inside SLACK64.
-        let inv_ynorm = 2.0 / ysq4.sqrt();
+        let inv_ynorm = 2.0 / r.ysq4.sqrt();
         Parts {
-            a,
-            alpha,
+            a: r.a,
+            alpha: r.alpha,
             beta: yv * inv_ynorm,
             dbeta: center * self.qerror * inv_ynorm,
         }
+    }
+
+    #[inline]
+    fn parts(&self, code: &[u8]) -> Parts {
+        self.parts_of(self.raw(code))
     }
 
     /// The operator's value at `t = <u, v>`.
@@ -336,62 +380,221 @@ impl Estimator {
         (estimate, self.lower_bound_of(&p))
     }
 
-    fn lower_bound_of(&self, p: &Parts) -> f64 {
-        let (a, b) = (p.a, self.qnorm);
-        let floor = match self.metric {
+    /// The bound of every row when the query gives none: `-inf` for inner
+    /// product, 0 for the metric distances.
+    fn floor(&self) -> f64 {
+        match self.metric {
             Metric::InnerProduct => f64::NEG_INFINITY,
             _ => 0.0,
-        };
-        if !a.is_finite() || !b.is_finite() || self.degenerate {
-            return floor;
         }
-        let t = (max_similarity(p.alpha, p.beta, p.dbeta) + SLACK64).min(1.0);
+    }
+
+    /// Whether no row has a bound above [`floor`](Self::floor).
+    fn no_bounds(&self) -> bool {
+        !self.qnorm.is_finite() || self.degenerate
+    }
+
+    fn lower_bound_of(&self, p: &Parts) -> f64 {
+        if self.no_bounds() || !p.a.is_finite() {
+            return self.floor();
+        }
+        match self.metric {
+            Metric::L2 => self.l2_bound(p),
+            Metric::Cosine => self.cosine_bound(p),
+            Metric::InnerProduct => self.inner_product_bound(p),
+        }
+    }
+
+    /// [`lower_bound`](Self::lower_bound) of each of `codes`, into `out`:
+    /// the same values, bit for bit, computed a batch at a time so that the
+    /// arithmetic (three square roots and a division per row) runs in
+    /// vector registers. Panics if the lengths differ.
+    pub fn lower_bounds(&self, codes: &[&[u8]], out: &mut [f64]) {
+        assert_eq!(codes.len(), out.len(), "one bound per code");
+        if self.no_bounds() {
+            out.fill(self.floor());
+            return;
+        }
+        let mut raw = RawBatch::default();
+        for (codes, out) in codes.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            for (i, code) in codes.iter().enumerate() {
+                raw.set(i, self.raw(code));
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                let f = crate::kernel::features();
+                if f & crate::kernel::AVX512F != 0 {
+                    // SAFETY: AVX-512F was detected.
+                    unsafe { self.bounds_avx512(&raw, out) };
+                    continue;
+                }
+                if f & crate::kernel::AVX2 != 0 {
+                    // SAFETY: AVX2 was detected.
+                    unsafe { self.bounds_avx2(&raw, out) };
+                    continue;
+                }
+            }
+            self.bounds_of(&raw, out);
+        }
+    }
+
+    /// [`bounds_of`](Self::bounds_of) compiled for AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn bounds_avx512(&self, raw: &RawBatch, out: &mut [f64]) {
+        self.bounds_of(raw, out)
+    }
+
+    /// [`bounds_of`](Self::bounds_of) compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn bounds_avx2(&self, raw: &RawBatch, out: &mut [f64]) {
+        self.bounds_of(raw, out)
+    }
+
+    /// The bounds of `raw[..out.len()]` (the query has bounds). Every path
+    /// computes the same IEEE operations in the same order (Rust does not
+    /// contract them into fused multiply-adds), so the results do not depend
+    /// on the instruction set.
+    #[inline(always)]
+    fn bounds_of(&self, raw: &RawBatch, out: &mut [f64]) {
+        let n = out.len().min(BATCH);
+        let floor = self.floor();
+        macro_rules! each {
+            ($f:ident) => {
+                for i in 0..n {
+                    let p = self.parts_of(raw.get(i));
+                    let v = self.$f(&p);
+                    out[i] = if p.a.is_finite() { v } else { floor };
+                }
+            };
+        }
+        match self.metric {
+            Metric::L2 => each!(l2_bound),
+            Metric::Cosine => each!(cosine_bound),
+            Metric::InnerProduct => each!(inner_product_bound),
+        }
+    }
+
+    /// An upper bound of `t = <u, v>` (at most 1, at least -1) and the
+    /// squared distance `(a - b)^2 + 2ab(1 - t)` of the normalized residuals
+    /// it gives, rounded down.
+    #[inline(always)]
+    fn bound_terms(&self, p: &Parts) -> (f64, f64) {
+        let (a, b) = (p.a, self.qnorm);
+        // (Never NaN: `max_similarity` selects 1 for NaN inputs.)
+        let t = (max_similarity(p.alpha, p.beta, p.dbeta) + SLACK64).clamp(-1.0, 1.0);
         // (a - b)^2 + 2ab(1 - t) avoids the cancellation of a^2 + b^2 - 2abt.
         let exact_sq = ((a - b) * (a - b) + 2.0 * a * b * (1.0 - t)).max(0.0) * (1.0 - 1e-12);
-        // The stored norm is the f32 rounding of a; the distance is
-        // 1-Lipschitz in it.
-        let norm_slack = 2.0 * F32_UNIT * (a + b);
+        (t, exact_sq)
+    }
+
+    /// `<->`: `sqrt(E) - s`, with `E` the squared distance of the bound and
+    /// `s` the stored norm's f32 rounding (the distance is 1-Lipschitz in
+    /// it), less the error of the operator's f32 sum (relative `gamma`, and
+    /// `2^-149` per product for underflow): `sqrt(d^2 (1 - gamma) - 2n
+    /// 2^-149) >= d sqrt(1 - gamma) - sqrt(2n 2^-149)`, precomputed.
+    #[inline(always)]
+    fn l2_bound(&self, p: &Parts) -> f64 {
+        let (_, exact_sq) = self.bound_terms(p);
+        let norm_slack = 2.0 * F32_UNIT * (p.a + self.qnorm);
+        let d = exact_sq.sqrt() - norm_slack;
+        ((d * self.l2_scale - self.l2_underflow) * (1.0 - 4.0 * F32_UNIT)).max(0.0)
+    }
+
+    /// `<=>`: half the squared distance of the normalized vectors. With
+    /// `s` the stored norm's rounding, `(sqrt(E) - s)^2` is at least
+    /// `E - 2 s sqrt(E)`, hence at least `E - 2 s (|a| + |b|)` (as `t` is at
+    /// least -1, `E <= (|a| + |b|)^2`): no square root. Less the operator's
+    /// f32 error (precomputed).
+    #[inline(always)]
+    fn cosine_bound(&self, p: &Parts) -> f64 {
+        let (_, exact_sq) = self.bound_terms(p);
+        let (a, b) = (p.a, self.qnorm);
+        let s = 2.0 * F32_UNIT * (a + b) + SLACK64;
+        let exact = (exact_sq - 2.0 * s * (a.abs() + b.abs())).max(0.0) / 2.0;
+        (exact - self.cosine_slack).max(0.0)
+    }
+
+    /// `<#>`: `-(<c, q> + ab t)`, less the f32 errors; `-inf` where an f32
+    /// inner product may overflow.
+    #[inline(always)]
+    fn inner_product_bound(&self, p: &Parts) -> f64 {
+        let (t, _) = self.bound_terms(p);
+        let (a, b) = (p.a, self.qnorm);
         let n = self.dims as f64;
-        match self.metric {
-            Metric::L2 => {
-                let d = exact_sq.sqrt() - norm_slack;
-                if d <= 0.0 {
-                    return 0.0;
-                }
-                let sq = d * d * (1.0 - self.gamma) - 2.0 * n * F32_TINY;
-                if sq <= 0.0 {
-                    0.0
-                } else {
-                    sq.sqrt() * (1.0 - 4.0 * F32_UNIT)
-                }
-            }
-            Metric::Cosine => {
-                let d = exact_sq.sqrt() - norm_slack - SLACK64;
-                let exact = if d > 0.0 { d * d / 2.0 } else { 0.0 };
-                // The operator's cosine: 4 gamma for its three f32 sums (as
-                // in bound.rs), underflow within the admitted norms.
-                let slack = 4.0 * self.gamma + 4.0 * F32_UNIT + 3.0 * n * (2.0f64).powi(-89);
-                (exact - slack).max(0.0)
-            }
-            Metric::InnerProduct => {
-                if (self.cnorm + a) * b * 1.01 >= F32_SAFE {
-                    return f64::NEG_INFINITY;
-                }
-                let ab = a * b;
-                let onorm = self.cnorm + a * (1.0 + 2.0 * F32_UNIT);
-                let slack = 2.0 * F32_UNIT * ab
-                    + self.gamma * onorm * b
-                    + 1e-12 * (self.cq.abs() + self.cnorm * b + ab)
-                    + 2.0 * n * F32_TINY;
-                -(self.cq + ab * t) - slack * 1.01
-            }
+        let ab = a * b;
+        let onorm = self.cnorm + a * (1.0 + 2.0 * F32_UNIT);
+        let slack = 2.0 * F32_UNIT * ab
+            + self.gamma * onorm * b
+            + 1e-12 * (self.cq.abs() + self.cnorm * b + ab)
+            + 2.0 * n * F32_TINY;
+        let v = -(self.cq + ab * t) - slack * 1.01;
+        if (self.cnorm + a) * b * 1.01 >= F32_SAFE {
+            f64::NEG_INFINITY
+        } else {
+            v
+        }
+    }
+}
+
+/// [`Raw`] fields of a batch of codes, one array per field (so that the
+/// arithmetic over them vectorizes).
+#[derive(Clone, Debug)]
+struct RawBatch {
+    a: [f64; BATCH],
+    alpha: [f64; BATCH],
+    ysq4: [f64; BATCH],
+    xsum: [f64; BATCH],
+    dot: [f64; BATCH],
+}
+
+impl Default for RawBatch {
+    fn default() -> Self {
+        RawBatch {
+            a: [0.0; BATCH],
+            alpha: [0.0; BATCH],
+            ysq4: [0.0; BATCH],
+            xsum: [0.0; BATCH],
+            dot: [0.0; BATCH],
+        }
+    }
+}
+
+impl RawBatch {
+    #[inline(always)]
+    fn set(&mut self, i: usize, r: Raw) {
+        self.a[i] = r.a;
+        self.alpha[i] = r.alpha;
+        self.ysq4[i] = r.ysq4;
+        self.xsum[i] = r.xsum;
+        self.dot[i] = r.dot;
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> Raw {
+        Raw {
+            a: self.a[i],
+            alpha: self.alpha[i],
+            ysq4: self.ysq4[i],
+            xsum: self.xsum[i],
+            dot: self.dot[i],
         }
     }
 }
 
 /// The largest `cos(acos x - acos y)` over `x` within `dx` of `alpha` and
 /// `y` within `dy` of `beta` (both clamped to `[-1, 1]`): an upper bound of
-/// `<u, v>` for unit `u, v` with `<x̄, u> = x` and `<x̄, v> = y`.
+/// `<u, v>` for unit `u, v` with `<x̄, u> = x` and `<x̄, v> = y`. Without
+/// branches (both sides are computed, then one is selected), so that a
+/// batch vectorizes.
+#[inline(always)]
 fn max_similarity(alpha: f64, beta: f64, dbeta: f64) -> f64 {
     let dalpha = alpha.abs() * 2.0 * F32_UNIT + SLACK64;
     let (a_lo, a_hi) = ((alpha - dalpha).max(-1.0), (alpha + dalpha).min(1.0));
@@ -399,18 +602,19 @@ fn max_similarity(alpha: f64, beta: f64, dbeta: f64) -> f64 {
         (beta - dbeta - SLACK64).max(-1.0),
         (beta + dbeta + SLACK64).min(1.0),
     );
-    if !(a_lo <= a_hi && b_lo <= b_hi) {
-        return 1.0; // NaN: no information
-    }
-    // acos is decreasing, so the angle intervals are as far apart as these.
-    let (x, y) = if a_lo > b_hi {
-        (a_lo, b_hi)
-    } else if b_lo > a_hi {
-        (a_hi, b_lo)
+    // acos is decreasing, so the angle intervals are as far apart as these
+    // ends; intervals that overlap (or NaN, which compares false) give no
+    // information.
+    let left = a_lo > b_hi;
+    let right = b_lo > a_hi;
+    let x = if left { a_lo } else { a_hi };
+    let y = if left { b_hi } else { b_lo };
+    let v = (x * y + ((1.0 - x * x) * (1.0 - y * y)).max(0.0).sqrt()).min(1.0);
+    if (left | right) & (a_lo <= a_hi) & (b_lo <= b_hi) {
+        v
     } else {
-        return 1.0;
-    };
-    (x * y + ((1.0 - x * x) * (1.0 - y * y)).max(0.0).sqrt()).min(1.0)
+        1.0
+    }
 }
 
 #[cfg(test)]
@@ -426,5 +630,84 @@ mod tests {
         assert_eq!(max_similarity(0.5, 0.5, 0.0), 1.0);
         assert_eq!(max_similarity(0.5, 0.4, 0.2), 1.0);
         assert_eq!(max_similarity(f64::NAN, 0.4, 0.0), 1.0);
+    }
+
+    /// `lower_bounds` (a batch, on every instruction set this CPU has)
+    /// gives `lower_bound`'s values bit for bit, damaged headers included.
+    #[test]
+    fn batches_are_bitwise_the_single_bound() {
+        use crate::{Layout, Rotation};
+        use pagestore::rng::SplitMix64;
+        let mut rng = SplitMix64::new(0xBA7C);
+        let gauss = |rng: &mut SplitMix64| {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            ((-2.0 * (u + 1e-300).ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+        };
+        for dims in [1usize, 2, 7, 64, 100, 384, 1000] {
+            for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+                for (bits, layout) in [
+                    (1u8, Layout::Planes),
+                    (2, Layout::Planes),
+                    (4, Layout::Planes),
+                    (4, Layout::Nibbles),
+                    (8, Layout::Planes),
+                ] {
+                    let q = Quantizer::with_layout(
+                        Rotation::new(dims, rng.next_u64()).unwrap(),
+                        bits,
+                        metric,
+                        layout,
+                    )
+                    .unwrap();
+                    let centroid: Vec<f32> = (0..dims).map(|_| gauss(&mut rng) * 0.3).collect();
+                    let query: Vec<f32> = (0..dims).map(|_| gauss(&mut rng)).collect();
+                    for c in [None, Some(centroid.as_slice())] {
+                        // 70 rows: two full batches and a partial one; a
+                        // few near the query, a few damaged.
+                        let mut codes: Vec<Vec<u8>> = (0..70)
+                            .map(|i| {
+                                let row: Vec<f32> = if i % 9 == 0 {
+                                    query.iter().map(|&x| x + gauss(&mut rng) * 0.01).collect()
+                                } else {
+                                    (0..dims).map(|_| gauss(&mut rng)).collect()
+                                };
+                                q.encode(&row, c)
+                            })
+                            .collect();
+                        codes[3][0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+                        codes[40][0..4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+                        codes[41][4..8].copy_from_slice(&f32::NAN.to_le_bytes());
+                        codes[42][8..12].copy_from_slice(&0u32.to_le_bytes());
+                        codes[43][0..4].copy_from_slice(&(-1.5f32).to_le_bytes());
+                        let refs: Vec<&[u8]> = codes.iter().map(|c| c.as_slice()).collect();
+                        for qbits in [4u8, 8] {
+                            for est in [
+                                q.query(&query, c, qbits),
+                                q.query(&vec![0.0; dims], c, qbits),
+                            ] {
+                                let single: Vec<u64> =
+                                    refs.iter().map(|c| est.lower_bound(c).to_bits()).collect();
+                                let mut batch = vec![0.0; refs.len()];
+                                est.lower_bounds(&refs, &mut batch);
+                                let batch: Vec<u64> = batch.iter().map(|b| b.to_bits()).collect();
+                                assert_eq!(single, batch, "{dims} {metric:?} {bits} {layout:?}");
+                                // The portable path, whatever the CPU has.
+                                if !est.no_bounds() {
+                                    let mut raw = RawBatch::default();
+                                    for (i, code) in refs[..BATCH].iter().enumerate() {
+                                        raw.set(i, est.raw(code));
+                                    }
+                                    let mut out = vec![0.0; BATCH];
+                                    est.bounds_of(&raw, &mut out);
+                                    let out: Vec<u64> = out.iter().map(|b| b.to_bits()).collect();
+                                    assert_eq!(out, single[..BATCH]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

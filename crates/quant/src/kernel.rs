@@ -79,10 +79,11 @@ unsafe fn with_popcnt(code: &[u8], bits: usize, query: &[u64], qbits: usize, wor
 static FEATURES: AtomicU8 = AtomicU8::new(0);
 const DETECTED: u8 = 1;
 const POPCNT: u8 = 2;
-const AVX2: u8 = 4;
+pub(crate) const AVX2: u8 = 4;
+pub(crate) const AVX512F: u8 = 8;
 
 #[inline(always)]
-fn features() -> u8 {
+pub(crate) fn features() -> u8 {
     let f = FEATURES.load(Ordering::Relaxed);
     if f != 0 {
         return f;
@@ -96,6 +97,9 @@ fn features() -> u8 {
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             f |= AVX2;
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            f |= AVX512F;
         }
     }
     FEATURES.store(f, Ordering::Relaxed);

@@ -113,12 +113,31 @@ impl Rotation {
     pub fn apply(&self, x: &mut [f64]) {
         assert_eq!(x.len(), self.dims, "rotation dimension mismatch");
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (just detected).
-            unsafe { self.apply_avx2(x) };
-            return;
+        {
+            let f = crate::kernel::features();
+            if f & crate::kernel::AVX512F != 0 {
+                // SAFETY: the CPU has AVX-512F (detected).
+                unsafe { self.apply_avx512(x) };
+                return;
+            }
+            if f & crate::kernel::AVX2 != 0 {
+                // SAFETY: the CPU has AVX2 (detected).
+                unsafe { self.apply_avx2(x) };
+                return;
+            }
         }
         self.apply_generic(x);
+    }
+
+    /// [`apply`](Self::apply) compiled for AVX-512, bit for bit the same
+    /// (see [`apply_avx2`](Self::apply_avx2)).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn apply_avx512(&self, x: &mut [f64]) {
+        self.apply_generic(x)
     }
 
     /// [`apply`](Self::apply) compiled for AVX2: the same operations in the
