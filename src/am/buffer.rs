@@ -581,15 +581,23 @@ impl Relation for PgRelation {
         Ok(())
     }
 
-    /// Pins `block`, prefetches the whole page, unpins. (Pinning while
-    /// another page is share-locked is what index scans that step right do
-    /// too.)
+    /// Pins `block`, prefetches the start of the page (header and line
+    /// pointers) and its end (where the first items are), unpins: a reader
+    /// walking the items in order then streams the rest, which the CPU's
+    /// own prefetcher follows; hinting all 128 lines at once only stalls on
+    /// the full miss queue. (Pinning while another page is share-locked is
+    /// what index scans that step right do too.)
     fn prefetch_block(&self, block: BlockNumber) {
+        const HEAD: usize = 256;
+        const TAIL: usize = 1024;
         // SAFETY: `read_buffer` checks the block and pins it; the page is
-        // only prefetched (a hint), then the pin is released.
+        // only prefetched (a hint, within its BLCKSZ bytes), then the pin
+        // is released.
         unsafe {
             let buffer = self.read_buffer(block);
-            prefetch_bytes(pg_sys::BufferGetPage(buffer) as *const u8, BLCKSZ);
+            let page = pg_sys::BufferGetPage(buffer) as *const u8;
+            prefetch_bytes(page, HEAD);
+            prefetch_bytes(page.add(BLCKSZ - TAIL), TAIL);
             pg_sys::ReleaseBuffer(buffer);
         }
     }

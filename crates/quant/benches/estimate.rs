@@ -55,8 +55,9 @@ fn bench(c: &mut Criterion) {
             (4, Layout::Planes),
             (4, Layout::Nibbles),
         ] {
-            let q = Quantizer::with_layout(Rotation::new(dims, 7).unwrap(), bits, Metric::L2, layout)
-                .unwrap();
+            let q =
+                Quantizer::with_layout(Rotation::new(dims, 7).unwrap(), bits, Metric::L2, layout)
+                    .unwrap();
             let name = match layout {
                 Layout::Planes => format!("rabitq-{bits}bit"),
                 Layout::Nibbles => format!("rabitq-{bits}bit-nibbles"),
@@ -120,6 +121,27 @@ fn bench(c: &mut Criterion) {
         let q = Quantizer::new(Rotation::new(dims, 7).unwrap(), 1, Metric::L2).unwrap();
         g.bench_function("prepare_query", |b| {
             b.iter(|| q.query(black_box(&query), None, 8))
+        });
+        // What an ivfflat scan does per list: cosine, against the list's
+        // centroid, for 4-bit nibble codes.
+        let q = Quantizer::with_layout(
+            Rotation::new(dims, 7).unwrap(),
+            4,
+            Metric::Cosine,
+            Layout::Nibbles,
+        )
+        .unwrap();
+        let centroid: Vec<f32> = (0..dims).map(|_| gaussian(&mut rng) * 0.05).collect();
+        g.bench_function("prepare_query_cosine_nibbles", |b| {
+            b.iter(|| q.query(black_box(&query), Some(&centroid), 8))
+        });
+        g.bench_function("rotation", |b| {
+            let x: Vec<f64> = query.iter().map(|&v| v as f64).collect();
+            b.iter(|| {
+                let mut y = x.clone();
+                q.rotation().apply(black_box(&mut y));
+                y
+            })
         });
         g.finish();
     }

@@ -41,6 +41,28 @@ use crate::Metric;
 /// interval (a failure probability of about `2 exp(-c0 eps0^2)`).
 pub const EPS0: f64 = 1.9;
 
+/// The smallest and largest of `x` (NaNs ignored, as `f64::min` / `max`
+/// do), in eight lanes so that it vectorizes.
+fn min_max(x: &[f64]) -> (f64, f64) {
+    let mut lo = [f64::INFINITY; 8];
+    let mut hi = [f64::NEG_INFINITY; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for j in 0..8 {
+            lo[j] = lo[j].min(c[j]);
+            hi[j] = hi[j].max(c[j]);
+        }
+    }
+    for &v in chunks.remainder() {
+        lo[0] = lo[0].min(v);
+        hi[0] = hi[0].max(v);
+    }
+    (
+        lo.iter().copied().fold(f64::INFINITY, f64::min),
+        hi.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
 /// Unit roundoff of f32.
 const F32_UNIT: f64 = 1.0 / (1u64 << 24) as f64;
 /// Smallest positive subnormal f32 (the absolute error of a product that
@@ -169,44 +191,69 @@ impl Quantizer {
         let b = norm(&r);
         self.rotation().apply(&mut r);
         if b > 0.0 {
+            // Times the inverse: each coordinate moves by at most an ulp,
+            // far inside SLACK64.
+            let inv = 1.0 / b;
             for v in r.iter_mut() {
-                *v /= b;
+                *v *= inv;
             }
         }
         // Uniform scalar quantization of v between its extremes.
         let qbits = query_bits as usize;
-        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = min_max(&r);
         let top = ((1u32 << qbits) - 1) as f64;
         let delta = if hi > lo { (hi - lo) / top } else { 0.0 };
+        let inv_delta = if delta > 0.0 { 1.0 / delta } else { 0.0 };
         let words = self.words();
         let nibbles = self.layout() == Layout::Nibbles;
         let mut planes = vec![0u64; if nibbles { 0 } else { qbits * words }];
         let mut bytes = vec![0i8; if nibbles { words * 64 } else { 0 }];
-        let (mut ksum, mut qerror) = (0.0f64, 0.0f64);
-        for (w, chunk) in r.chunks(64).enumerate() {
-            for (b, &v) in chunk.iter().enumerate() {
-                // Nearest level: `v >= lo`, so adding 1/2 and truncating
-                // rounds (a NaN converts to level 0). Any level would keep
-                // the bounds valid: `qerror` measures the one chosen.
-                let k = if delta > 0.0 {
-                    ((((v - lo) / delta) + 0.5) as u64).min(top as u64)
-                } else {
-                    0
-                };
-                let kf = k as f64;
-                ksum += kf;
-                qerror += (v - (lo + delta * kf)).abs();
-                if nibbles {
-                    // k <= 255, so k - 128 fits a signed byte.
-                    bytes[w * 64 + b] = (k as i32 - 128) as i8;
-                } else {
-                    for (j, plane) in planes[w * qbits..(w + 1) * qbits].iter_mut().enumerate() {
+        // Nearest level: `v >= lo`, so adding 1/2 and truncating rounds (a
+        // NaN converts to level 0; `inv_delta` is 0 without a spread). Any
+        // level would keep the bounds valid: `qerror` measures the one
+        // chosen.
+        let level = |v: f64| ((((v - lo) * inv_delta) + 0.5) as u64).min(top as u64);
+        // `sum k_i` exactly in integers; `sum |v_i - v̂_i|` in eight
+        // partial sums (any order's rounding is far inside SLACK64), so
+        // neither is a chain of dependent additions.
+        let mut ksum = 0u64;
+        let mut errors = [0.0f64; 8];
+        if nibbles {
+            // k <= 255, so k - 128 fits a signed byte.
+            let mut ksums = [0u64; 8];
+            let mut chunks = r.chunks_exact(8);
+            for (c, out) in (&mut chunks).zip(bytes.chunks_exact_mut(8)) {
+                for j in 0..8 {
+                    let k = level(c[j]);
+                    ksums[j] += k;
+                    errors[j] += (c[j] - (lo + delta * k as f64)).abs();
+                    out[j] = (k as i32 - 128) as i8;
+                }
+            }
+            let rest = chunks.remainder();
+            let start = r.len() - rest.len();
+            for (j, &v) in rest.iter().enumerate() {
+                let k = level(v);
+                ksums[j] += k;
+                errors[j] += (v - (lo + delta * k as f64)).abs();
+                bytes[start + j] = (k as i32 - 128) as i8;
+            }
+            ksum = ksums.iter().sum();
+        } else {
+            for (w, chunk) in r.chunks(64).enumerate() {
+                let planes = &mut planes[w * qbits..(w + 1) * qbits];
+                for (b, &v) in chunk.iter().enumerate() {
+                    let k = level(v);
+                    ksum += k;
+                    errors[b % 8] += (v - (lo + delta * k as f64)).abs();
+                    for (j, plane) in planes.iter_mut().enumerate() {
                         *plane |= (k >> j & 1) << b;
                     }
                 }
             }
         }
+        let ksum = ksum as f64;
+        let qerror = errors.iter().sum::<f64>();
         Estimator {
             metric: self.metric(),
             dims: n,

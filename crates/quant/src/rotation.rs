@@ -329,6 +329,13 @@ mod tests {
                 r.apply(&mut a);
                 reference_apply(&r, &mut b);
                 for (i, (u, v)) in a.iter().zip(&b).enumerate() {
+                    // A NaN's sign and payload depend on the operand order
+                    // the vector unit chose; vectors hold no NaN (the types
+                    // reject them), so only NaN-ness must agree.
+                    if u.is_nan() || v.is_nan() {
+                        assert!(u.is_nan() && v.is_nan(), "dims {n}, case {case}, coordinate {i}");
+                        continue;
+                    }
                     assert_eq!(u.to_bits(), v.to_bits(), "dims {n}, case {case}, coordinate {i}");
                 }
             }
