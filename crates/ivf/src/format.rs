@@ -463,6 +463,7 @@ pub fn encode_list_tuple(tid: ItemPointer, payload: &[u8], out: &mut Vec<u8>) {
 /// Splits a list item into its heap TID and payload; `None` for an empty slot.
 /// (Callers that compare payloads also check their size against the meta
 /// page's, see [`decode_list_tuple_of_size`].)
+#[inline]
 pub fn decode_list_tuple(item: &[u8]) -> Option<(ItemPointer, &[u8])> {
     if item.len() <= LIST_TUPLE_HEADER_SIZE {
         return None;
@@ -475,6 +476,7 @@ pub fn decode_list_tuple(item: &[u8]) -> Option<(ItemPointer, &[u8])> {
 
 /// [`decode_list_tuple`] of a tuple whose payload has `payload_size` bytes;
 /// `None` for empty slots and for (damaged) items of another size.
+#[inline]
 pub fn decode_list_tuple_of_size(item: &[u8], payload_size: u32) -> Option<(ItemPointer, &[u8])> {
     decode_list_tuple(item).filter(|(_, payload)| payload.len() == payload_size as usize)
 }

@@ -299,7 +299,7 @@ impl Scan {
         loop {
             if let Some(c) = self.candidates.pop() {
                 self.last_returned = Some(c);
-                return Ok(Some((c.tid, c.distance)));
+                return Ok(Some((c.tid(), c.distance())));
             }
             if self.batch_truncated {
                 self.read_batch(rel, space, self.batch_start, self.next_list)?;
@@ -412,17 +412,11 @@ impl Scan {
                     bounds.resize(codes.len(), 0.0);
                     bound.lower_bounds(&codes, &mut bounds);
                     for (&tid, &b) in tids.iter().zip(bounds.iter()) {
-                        keep(Candidate {
-                            distance: f32_at_most(b),
-                            tid,
-                        });
+                        keep(Candidate::new(f32_at_most(b), tid));
                     }
                 }
                 None => for_each_tuple(page, payload_size, |tid, payload| {
-                    keep(Candidate {
-                        distance: space.distance(query, payload),
-                        tid,
-                    });
+                    keep(Candidate::new(space.distance(query, payload), tid));
                 }),
             })?;
             if let Some(e) = failed.take() {
@@ -453,6 +447,45 @@ fn f32_at_most(x: f64) -> f32 {
     }
 }
 
+#[cfg(test)]
+mod candidate_tests {
+    use super::*;
+
+    /// The integer order is `f32::total_cmp`'s, then TID order, and the
+    /// distance comes back bit for bit.
+    #[test]
+    fn candidate_order_is_total_cmp_then_tid() {
+        let values = [
+            f32::NEG_INFINITY,
+            -3.5,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-40,
+            0.25,
+            7.0,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NAN,
+            -f32::NAN,
+        ];
+        let tids = [ItemPointer::new(0, 1), ItemPointer::new(0, 2), ItemPointer::new(9, 1)];
+        for &a in &values {
+            for &b in &values {
+                for &ta in &tids {
+                    for &tb in &tids {
+                        let (x, y) = (Candidate::new(a, ta), Candidate::new(b, tb));
+                        assert_eq!(x.distance().to_bits(), a.to_bits());
+                        assert_eq!(x.tid(), ta);
+                        let want = b.total_cmp(&a).then_with(|| tb.cmp(&ta));
+                        assert_eq!(x.cmp(&y), want, "{a} {ta:?} vs {b} {tb:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The `k` nearest rows among the `probes` nearest lists, nearest first.
 pub fn search<R: Relation, S: Space>(
     rel: &R,
@@ -476,21 +509,49 @@ pub fn search<R: Relation, S: Space>(
     Ok(rows)
 }
 
-/// A row waiting in the scan's heap.
+/// A row waiting in the scan's heap: its distance as the unsigned integer
+/// whose order is `f32::total_cmp`'s (so that heap operations compare
+/// integers), and its heap TID. 12 bytes.
 #[derive(Clone, Copy, Debug)]
 struct Candidate {
-    distance: f32,
-    tid: ItemPointer,
+    ordered: u32,
+    block: u32,
+    offset: u16,
+}
+
+impl Candidate {
+    #[inline]
+    fn new(distance: f32, tid: ItemPointer) -> Self {
+        let bits = distance.to_bits();
+        // Negative values (sign set) order reversed below the positive ones.
+        let ordered = if bits >> 31 == 1 {
+            !bits
+        } else {
+            bits | 0x8000_0000
+        };
+        Candidate {
+            ordered,
+            block: tid.block,
+            offset: tid.offset,
+        }
+    }
+
+    fn distance(&self) -> f32 {
+        let o = self.ordered;
+        f32::from_bits(if o >> 31 == 1 { o & 0x7fff_ffff } else { !o })
+    }
+
+    fn tid(&self) -> ItemPointer {
+        ItemPointer::new(self.block, self.offset)
+    }
 }
 
 impl Ord for Candidate {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the nearest row first;
     /// equal distances pop in TID order.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .distance
-            .total_cmp(&self.distance)
-            .then_with(|| other.tid.cmp(&self.tid))
+        (other.ordered, other.block, other.offset).cmp(&(self.ordered, self.block, self.offset))
     }
 }
 

@@ -43,6 +43,7 @@ impl ItemPointer {
     }
 
     /// Inverse of [`ItemPointer::to_bytes`].
+    #[inline]
     pub fn from_bytes(bytes: [u8; 6]) -> Self {
         let hi = u16::from_ne_bytes([bytes[0], bytes[1]]) as u32;
         let lo = u16::from_ne_bytes([bytes[2], bytes[3]]) as u32;
@@ -56,6 +57,7 @@ impl ItemPointer {
     /// Reads a pointer from the first 6 bytes of `buf` (any alignment).
     ///
     /// Panics if `buf` is shorter than 6 bytes.
+    #[inline]
     pub fn read_from(buf: &[u8]) -> Self {
         let mut b = [0u8; 6];
         b.copy_from_slice(&buf[..Self::SIZE]);
