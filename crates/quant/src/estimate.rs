@@ -142,8 +142,8 @@ struct Raw {
     dot: f64,
 }
 
-/// Codes per batch of [`Estimator::lower_bounds`] (a page of list tuples
-/// holds at most a few dozen codes).
+/// Codes per batch of [`Estimator::lower_bounds`] (its arrays live on the
+/// stack; longer lists are taken a batch at a time).
 const BATCH: usize = 32;
 
 /// What a code holds, decoded for one evaluation.
