@@ -92,7 +92,12 @@ pub fn vacuum<R: Relation, S: Space>(
             deleted: &scan.deleted,
             cache: ElementCache::new(first_meta.payload_size),
         };
-        for block in 1..stats.pages {
+        // Up to the relation's size after the barrier, not the one the scan
+        // started with: inserts that ran during the scan (which the barrier
+        // waited for) may have added pages whose elements link to elements
+        // marked deleted above.
+        let repair_pages = rel.nblocks();
+        for block in 1..repair_pages {
             between_pages();
             rel.check_interrupts()?;
             stats.lists_repaired += repair.page(block)?;
