@@ -263,8 +263,8 @@ fn repair_reaches_pages_added_while_vacuum_scanned() {
             // Before the first page is scanned: every row is still live, so
             // the new elements link to rows about to be deleted. The index
             // has no free slot yet, so they go to new pages.
-            for i in 0..40 {
-                let mut v = data[i].clone();
+            for (i, row) in data.iter().take(40).enumerate() {
+                let mut v = row.clone();
                 v[0] += 1e-3;
                 insert(&rel, &L2, tid(10_000 + i), &to_bytes(&v)).unwrap();
             }
