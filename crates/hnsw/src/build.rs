@@ -526,19 +526,77 @@ impl Layout {
             next_offset: 1,
             free: 0,
         };
-        for id in 0..n as u32 {
-            if graph.duplicate_of(id).is_some() {
-                continue;
-            }
-            let element_len = element_tuple_size(payloads.get(id).len());
-            let neighbors_len = neighbors_tuple_size(m, levels[id as usize]);
-            let pair = Packer::cost(element_len) + Packer::cost(neighbors_len);
+        // Page order follows the graph, not the heap: each page starts with
+        // a seed (taken breadth-first from the entry point) and is filled
+        // with the seed's nearest unplaced neighbours on layer 0. A scan
+        // expanding an element then finds many of its neighbours on its own
+        // page or on pages just read, which the buffer pool and the CPU's
+        // caches keep. Only placement changes: every link is written from
+        // the same graph.
+        let pair_cost = |id: u32| {
+            Packer::cost(element_tuple_size(payloads.get(id).len()))
+                + Packer::cost(neighbors_tuple_size(m, levels[id as usize]))
+        };
+        let place = |id: u32, layout: &mut Layout, packer: &mut Packer| {
+            let pair = pair_cost(id);
             if pair > packer.free && pair <= Packer::EMPTY_FREE {
                 packer.new_page();
             }
+            let element_len = element_tuple_size(payloads.get(id).len());
+            let neighbors_len = neighbors_tuple_size(m, levels[id as usize]);
             layout.elements[id as usize] = packer.place(element_len);
             layout.neighbors[id as usize] = packer.place(neighbors_len);
             layout.order.push(id);
+        };
+        let is_element = |id: u32| graph.duplicate_of(id).is_none();
+        let placed = |layout: &Layout, id: u32| layout.elements[id as usize] != ItemPointer::INVALID;
+        let mut queue = std::collections::VecDeque::new();
+        if n > 0 {
+            queue.push_back(graph.entry().0);
+        }
+        let (mut next_unreached, mut ids, mut group) = (0u32, Vec::new(), Vec::new());
+        loop {
+            // The next seed: breadth-first, then any element not reached.
+            let seed = loop {
+                match queue.pop_front() {
+                    Some(id) if !placed(&layout, id) && is_element(id) => break Some(id),
+                    Some(_) => continue,
+                    None => {}
+                }
+                while (next_unreached as usize) < n
+                    && (placed(&layout, next_unreached) || !is_element(next_unreached))
+                {
+                    next_unreached += 1;
+                }
+                break ((next_unreached as usize) < n).then_some(next_unreached);
+            };
+            let Some(seed) = seed else {
+                break;
+            };
+            // (A seed continues the current page: opening a new one would
+            // leave space unused and make the index larger.)
+            group.clear();
+            group.push(seed);
+            place(seed, &mut layout, &mut packer);
+            // Its neighbours nearest first, while they fit on the page the
+            // seed is on.
+            let page = packer.block;
+            graph.neighbors(seed, 0, &mut ids);
+            for &id in &ids {
+                if placed(&layout, id) || !is_element(id) {
+                    continue;
+                }
+                if pair_cost(id) > packer.free {
+                    break;
+                }
+                group.push(id);
+                place(id, &mut layout, &mut packer);
+                debug_assert_eq!(packer.block, page);
+            }
+            for &member in &group {
+                graph.neighbors(member, 0, &mut ids);
+                queue.extend(ids.iter().copied());
+            }
         }
         layout.last_block = packer.block.max(1);
         for id in 0..n as u32 {

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use hnsw::{search, verify, BuildOptions, BuildPhase, HnswError};
-use pagestore::{MemRelation, Relation};
+use pagestore::{MemRelation, Page, Relation};
 
 #[test]
 fn recall_on_clustered_data() {
@@ -186,4 +186,46 @@ fn large_payloads_split_element_and_neighbours() {
     let v = verify(&rel);
     assert!(v.is_ok(), "{:?}", v.errors);
     assert_eq!(v.live_elements, 50);
+}
+
+/// The build writes elements in graph order (each page a seed and its
+/// nearest neighbours), not heap order: a layer-0 link points into its
+/// element's own page far more often than in a layout by heap order, where
+/// it is about one link in `nblocks` (measured: 620 of 128,000 links on 213
+/// pages by heap order, 16,280 in graph order). Every element is still
+/// written once and the index verifies.
+#[test]
+fn pages_hold_graph_neighbours_together() {
+    let dim = 32;
+    let data = clustered(4000, dim, 40, 11);
+    let options = default_build(dim);
+    let m = options.index.m;
+    let (rel, report) = build_index(&L2, &data, options);
+    assert_eq!(report.heap_tuples, 4000);
+    assert!(verify(&rel).is_ok(), "{:?}", verify(&rel).errors);
+    let (mut links, mut same_page, mut elements) = (0usize, 0usize, 0usize);
+    for block in 1..rel.nblocks() {
+        let page = rel.read(block);
+        for offset in 1..=page.max_offset() {
+            let Some(item) = page.item(offset) else {
+                continue;
+            };
+            if hnsw::format::ElementRef::parse(item).is_some() {
+                elements += 1;
+            }
+            if let Some(list) = hnsw::format::NeighborsRef::parse(item, m) {
+                for link in list.layer(0) {
+                    links += 1;
+                    same_page += (link.block == block) as usize;
+                }
+            }
+        }
+    }
+    assert_eq!(elements, 4000);
+    let share = same_page as f64 / links as f64;
+    let pages = rel.nblocks() as f64;
+    assert!(
+        share > 0.08 && share > 10.0 / pages,
+        "{same_page} of {links} links on their element's page ({pages} pages)"
+    );
 }
