@@ -550,9 +550,14 @@ impl Layout {
         };
         let is_element = |id: u32| graph.duplicate_of(id).is_none();
         let placed = |layout: &Layout, id: u32| layout.elements[id as usize] != ItemPointer::INVALID;
+        // Each id enters the queue at most once: it holds at most `n` ids,
+        // like the layout's own per-element arrays.
         let mut queue = std::collections::VecDeque::new();
+        let mut queued = vec![false; n];
         if n > 0 {
-            queue.push_back(graph.entry().0);
+            let entry = graph.entry().0;
+            queued[entry as usize] = true;
+            queue.push_back(entry);
         }
         let (mut next_unreached, mut ids, mut group) = (0u32, Vec::new(), Vec::new());
         loop {
@@ -595,7 +600,11 @@ impl Layout {
             }
             for &member in &group {
                 graph.neighbors(member, 0, &mut ids);
-                queue.extend(ids.iter().copied());
+                for &id in &ids {
+                    if !std::mem::replace(&mut queued[id as usize], true) {
+                        queue.push_back(id);
+                    }
+                }
             }
         }
         layout.last_block = packer.block.max(1);
