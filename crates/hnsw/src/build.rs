@@ -14,7 +14,7 @@ use pagestore::{
 use crate::arena::PayloadArena;
 use crate::format::{
     element_tuple_size, encode_element, encode_neighbors, max_level_for_m, neighbors_tuple_size,
-    MetaTuple, NeighborsMut, FORMAT_VERSION, MAGIC, MAX_HEAP_TIDS,
+    MetaTuple, NeighborsMut, FORMAT_VERSION, HEAP_TIDS_PER_ELEMENT, MAGIC,
 };
 use crate::graph::MemGraph;
 use crate::insert::insert;
@@ -132,7 +132,7 @@ fn new_meta(options: &IndexOptions) -> MetaTuple {
     meta.code_bits = options.code_bits;
     meta.set_entry(None);
     meta.insert_page = 1;
-    meta.heap_tids_per_element = MAX_HEAP_TIDS as u16;
+    meta.heap_tids_per_element = HEAP_TIDS_PER_ELEMENT as u16;
     meta
 }
 
@@ -634,7 +634,7 @@ impl<R: Relation, S: Space + Sync> PageWriter<'_, R, S> {
         let total = self.layout.order.len() as u64;
         let mut page: Option<R::WriteGuard<'_>> = None;
         let mut buf = Vec::new();
-        let mut tids = Vec::with_capacity(MAX_HEAP_TIDS);
+        let mut tids = Vec::with_capacity(HEAP_TIDS_PER_ELEMENT);
         let (mut ids, mut links) = (Vec::new(), Vec::new());
         for (done, &id) in self.layout.order.iter().enumerate() {
             let level = self.levels[id as usize];

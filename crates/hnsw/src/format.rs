@@ -17,13 +17,19 @@
 //! | 0      | `u8` tuple kind = [`TUPLE_ELEMENT`]                          |
 //! | 1      | `u8` level: the element is in layers `0..=level`             |
 //! | 2      | `u8` state: [`STATE_LIVE`], [`STATE_DELETED`], [`STATE_FREE`]|
-//! | 3      | `u8` number of valid heap TIDs (0..=[`MAX_HEAP_TIDS`])       |
+//! | 3      | `u8` number of valid heap TIDs (0..=slots)                   |
 //! | 4..8   | `u32` payload length in bytes                                |
 //! | 8..14  | item pointer of the element's neighbour tuple                |
 //! | 14..16 | reserved, zero                                               |
-//! | 16..76 | [`MAX_HEAP_TIDS`] heap TIDs (6 bytes each; unused = invalid) |
-//! | 76..80 | padding, zero (keeps the payload 8-byte aligned)             |
-//! | 80..   | payload: the vector's on-disk bytes, opaque to this crate    |
+//! | 16..   | `slots` heap TIDs (6 bytes each; unused = invalid), then     |
+//! |        | zero padding to a multiple of 8 bytes: the header            |
+//! | header.. | payload: the vector's on-disk bytes, opaque to this crate  |
+//!
+//! The header's size is the tuple's length minus the payload's, so each
+//! element says how many heap TID slots it has: elements written by this
+//! code have [`HEAP_TIDS_PER_ELEMENT`] (a 56-byte header), and indexes
+//! written before had 10 ([`MAX_HEAP_TIDS`], an 80-byte header); both read
+//! the same way, and one index may hold both.
 //!
 //! Neighbour tuple (one per element):
 //!
@@ -86,14 +92,24 @@ pub const STATE_DELETED: u8 = 1;
 /// Element state: unreachable, slot reusable.
 pub const STATE_FREE: u8 = 2;
 
-/// Heap TIDs an element can hold (exact duplicate vectors share an element).
+/// Most heap TID slots an element tuple may have (exact duplicate vectors
+/// share an element); elements of earlier versions had this many.
 pub const MAX_HEAP_TIDS: usize = 10;
-/// Bytes before the payload in an element tuple.
-pub const ELEMENT_HEADER_SIZE: usize = 80;
+/// Heap TID slots of the elements this code writes. Six keep the header at
+/// 56 bytes: with 384-dimensional 4-bit codes, 17 elements fit a page
+/// instead of 16. Further duplicates of a vector take another element.
+pub const HEAP_TIDS_PER_ELEMENT: usize = 6;
+/// Bytes before the payload in an element tuple with `slots` heap TID slots.
+pub const fn element_header_size(slots: usize) -> usize {
+    (16 + slots * TID_SIZE + 7) & !7
+}
+/// Bytes before the payload in the element tuples this code writes.
+pub const ELEMENT_HEADER_SIZE: usize = element_header_size(HEAP_TIDS_PER_ELEMENT);
 /// Bytes before the slots in a neighbour tuple.
 pub const NEIGHBORS_HEADER_SIZE: usize = 8;
-/// Largest payload an element tuple can hold on an 8 KiB page.
-pub const MAX_PAYLOAD_SIZE: usize = max_item_size(SPECIAL_SIZE) - ELEMENT_HEADER_SIZE;
+/// Largest payload an element tuple can hold on an 8 KiB page (the same
+/// limit as with ten slots, so that it does not depend on the version).
+pub const MAX_PAYLOAD_SIZE: usize = max_item_size(SPECIAL_SIZE) - element_header_size(MAX_HEAP_TIDS);
 /// Highest level ever assigned (keeps `level` meaningful as a `u8` and
 /// bounds upper-layer work); further capped per `m` by page size.
 pub const MAX_LEVEL_CAP: u8 = 31;
@@ -133,7 +149,8 @@ pub struct MetaTuple {
     pub entry_level: u16,
     /// First block where inserts look for free space (hint).
     pub insert_page: u32,
-    /// [`MAX_HEAP_TIDS`] at creation.
+    /// [`HEAP_TIDS_PER_ELEMENT`] at creation (informational: each element
+    /// tuple's size tells its own).
     pub heap_tids_per_element: u16,
     /// Reserved, zero.
     pub reserved0: u16,
@@ -265,12 +282,22 @@ pub struct ElementRef<'a>(&'a [u8]);
 impl<'a> ElementRef<'a> {
     /// Interprets `item` as an element tuple; `None` if it is not one.
     pub fn parse(item: &'a [u8]) -> Option<Self> {
-        if item.len() < ELEMENT_HEADER_SIZE || item[0] != TUPLE_ELEMENT {
+        const MIN_HEADER: usize = element_header_size(1);
+        if item.len() < MIN_HEADER || item[0] != TUPLE_ELEMENT {
             return None;
         }
         let e = ElementRef(item);
-        let payload_ok = ELEMENT_HEADER_SIZE + e.payload_len() <= item.len();
-        (payload_ok && e.tid_count() <= MAX_HEAP_TIDS).then_some(e)
+        // The header is what the payload leaves: a multiple of 8 (the
+        // payload stays 8-byte aligned) with 1..=MAX_HEAP_TIDS slots.
+        let header = item.len().checked_sub(e.payload_len())?;
+        let header_ok = header % 8 == 0
+            && (MIN_HEADER..=element_header_size(MAX_HEAP_TIDS)).contains(&header);
+        (header_ok && e.tid_count() <= e.tid_capacity()).then_some(e)
+    }
+
+    /// Heap TID slots of this element.
+    pub fn tid_capacity(&self) -> usize {
+        ((self.0.len() - self.payload_len() - 16) / TID_SIZE).min(MAX_HEAP_TIDS)
     }
 
     /// Level of the element.
@@ -311,7 +338,7 @@ impl<'a> ElementRef<'a> {
 
     /// The vector payload (8-byte aligned if the item is).
     pub fn payload(&self) -> &'a [u8] {
-        &self.0[ELEMENT_HEADER_SIZE..ELEMENT_HEADER_SIZE + self.payload_len()]
+        &self.0[self.0.len() - self.payload_len()..]
     }
 }
 
@@ -335,11 +362,12 @@ impl<'a> ElementMut<'a> {
         self.0[2] = state;
     }
 
-    /// Replaces the heap TIDs (at most [`MAX_HEAP_TIDS`]).
+    /// Replaces the heap TIDs (at most [`ElementRef::tid_capacity`]).
     pub fn set_heap_tids(&mut self, tids: &[ItemPointer]) {
-        assert!(tids.len() <= MAX_HEAP_TIDS);
+        let slots = self.as_ref().tid_capacity();
+        assert!(tids.len() <= slots);
         self.0[3] = tids.len() as u8;
-        for i in 0..MAX_HEAP_TIDS {
+        for i in 0..slots {
             let tid = tids.get(i).copied().unwrap_or(ItemPointer::INVALID);
             tid.write_to(&mut self.0[16 + i * TID_SIZE..]);
         }
@@ -515,6 +543,41 @@ mod tests {
         assert_eq!(em.as_ref().tid_count(), 0);
         assert_eq!(em.as_ref().state(), STATE_DELETED);
         assert!(ElementRef::parse(&buf[..50]).is_none());
+    }
+
+    #[test]
+    fn element_header_sizes() {
+        assert_eq!(ELEMENT_HEADER_SIZE, 56);
+        assert_eq!(element_header_size(MAX_HEAP_TIDS), 80);
+        let mut buf = Vec::new();
+        encode_element(&mut buf, 0, &[], ItemPointer::new(9, 8), &[7; 208]);
+        assert_eq!(buf.len(), 56 + 208);
+        assert_eq!(ElementRef::parse(&buf).unwrap().tid_capacity(), HEAP_TIDS_PER_ELEMENT);
+        // An element of an index written before: ten slots, an 80-byte
+        // header. It reads, and it keeps its ten slots when rewritten.
+        let mut old = vec![0u8; 80 + 208];
+        old[0] = TUPLE_ELEMENT;
+        old[4..8].copy_from_slice(&208u32.to_ne_bytes());
+        ItemPointer::new(9, 8).write_to(&mut old[8..14]);
+        old[80..].fill(7);
+        let tids: Vec<_> = (1..=10).map(|i| ItemPointer::new(i, 1)).collect();
+        ElementMut::parse(&mut old).unwrap().set_heap_tids(&tids);
+        let e = ElementRef::parse(&old).unwrap();
+        assert_eq!(e.tid_capacity(), 10);
+        assert_eq!(e.heap_tids().collect::<Vec<_>>(), tids);
+        assert_eq!(e.payload(), &[7; 208]);
+        assert_eq!(e.neighbors(), ItemPointer::new(9, 8));
+        // Headers that no version writes: not a multiple of 8, too short,
+        // too long, or a payload longer than the tuple.
+        for (len, payload) in [(80 + 207, 208u32), (16 + 8, 8), (88 + 8, 8), (60, 61)] {
+            let mut t = vec![0u8; len];
+            t[0] = TUPLE_ELEMENT;
+            t[4..8].copy_from_slice(&payload.to_ne_bytes());
+            assert!(ElementRef::parse(&t).is_none(), "{len} {payload}");
+        }
+        // More TIDs counted than the header has slots.
+        buf[3] = HEAP_TIDS_PER_ELEMENT as u8 + 1;
+        assert!(ElementRef::parse(&buf).is_none());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use pagestore::threads::WorkerPool;
 use rayon::prelude::*;
 
 use crate::arena::PayloadArena;
-use crate::format::{layer_capacity, MAX_HEAP_TIDS};
+use crate::format::{layer_capacity, HEAP_TIDS_PER_ELEMENT};
 use crate::heuristic::select_neighbors;
 use crate::lists::{Link, Lists, CLOSER, NONE};
 
@@ -457,7 +457,7 @@ impl<'a, S: Space + Sync> MemGraph<'a, S> {
         for candidate in duplicates {
             let room = self.tid_counts[candidate.id as usize]
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                    ((c as usize) < MAX_HEAP_TIDS).then_some(c + 1)
+                    ((c as usize) < HEAP_TIDS_PER_ELEMENT).then_some(c + 1)
                 })
                 .is_ok();
             if room {

@@ -12,7 +12,7 @@ use pagestore::{maxalign, ItemPointer, LockMode, Page, PageMut, Relation};
 
 use crate::format::{
     element_tuple_size, encode_element, encode_neighbors, layer_capacity, neighbors_tuple_size,
-    ElementMut, ElementRef, MetaTuple, NeighborsMut, MAX_HEAP_TIDS, META_BLOCK, META_OFFSET,
+    ElementMut, ElementRef, MetaTuple, NeighborsMut, META_BLOCK, META_OFFSET,
     STATE_DELETED, STATE_FREE, STATE_LIVE,
 };
 use crate::heuristic::{select_neighbors, Scored};
@@ -173,7 +173,7 @@ impl<R: Relation, S: Space> Inserter<'_, R, S> {
                 continue;
             };
             let e = element.as_ref();
-            if e.state() != STATE_LIVE || e.tid_count() >= MAX_HEAP_TIDS || e.payload() != payload {
+            if e.state() != STATE_LIVE || e.tid_count() >= e.tid_capacity() || e.payload() != payload {
                 continue;
             }
             let mut tids: Vec<ItemPointer> = e.heap_tids().collect();
