@@ -24,13 +24,13 @@
 //! `pgvector_rs_last_scan_stats()` (and a DEBUG1 line per scan).
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
 use std::sync::atomic::AtomicI32;
 
 use ::ivf::kmeans::Progress;
 use ::ivf::threads::WorkerPool;
-use ::ivf::rabitq::{read_rabitq_meta, RabitqCodec};
+use ::ivf::rabitq::{read_rabitq_meta, CentroidCache, RabitqCodec};
 use ::ivf::{
     IndexParams, IterativeScan, IvfBuilder, IvfError, PgvectorMemory, Reservoir, SampleError, Scan,
     SearchOptions,
@@ -365,6 +365,49 @@ pub(crate) fn new_scan<R: Relation, S: ::ivf::Space>(
     Scan::new_with_codes(rel, space, query, &payload_floats(query), codec, options)
 }
 
+thread_local! {
+    /// The rotated centroids of the code index this backend scanned last
+    /// (its OID), kept for its next scan: at most `work_mem`, and each entry
+    /// is checked against the centroid read (`CentroidCache`).
+    static CENTROID_CACHE: RefCell<Option<(pg_sys::Oid, CentroidCache)>> =
+        const { RefCell::new(None) };
+}
+
+/// Gives `scan`, a scan of the code index `index`, the centroids kept
+/// from its earlier scans (a new cache if there are none).
+unsafe fn lend_centroid_cache(index: pg_sys::Relation, info: &IndexInfo, scan: &mut Scan) {
+    if info.space.storage() != Storage::Codes {
+        return;
+    }
+    // SAFETY: `index` is the open index of the scan.
+    let oid = unsafe { (*index).rd_id };
+    let limit = guc::work_mem_bytes();
+    let kept = CENTROID_CACHE.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match slot.as_ref() {
+            Some((kept_oid, _)) if *kept_oid == oid => slot.take().map(|(_, cache)| cache),
+            _ => None,
+        }
+    });
+    let cache = match kept {
+        Some(mut cache) => {
+            cache.set_max_bytes(limit);
+            cache
+        }
+        None => CentroidCache::new(limit),
+    };
+    scan.set_centroid_cache(cache);
+}
+
+/// Keeps the centroid cache of a finished scan of `index` for its next one.
+unsafe fn keep_centroid_cache(index: pg_sys::Relation, scan: &mut Scan) {
+    if let Some(cache) = scan.take_centroid_cache() {
+        // SAFETY: `index` is the open index of the scan.
+        let oid = unsafe { (*index).rd_id };
+        CENTROID_CACHE.with(|slot| *slot.borrow_mut() = Some((oid, cache)));
+    }
+}
+
 /// A running ivfflat scan and what it returned so far.
 pub struct IvfScan {
     scan: Scan,
@@ -412,6 +455,8 @@ impl AccessMethod for Ivfflat {
     }
 
     unsafe fn end_search(search: &mut IvfScan, index: pg_sys::Relation) {
+        // SAFETY: `index` is the open index of the scan.
+        unsafe { keep_centroid_cache(index, &mut search.scan) };
         let work = Work::ListsRead(search.scan.lists_read());
         // SAFETY: `index` is the open index of the scan.
         unsafe { stats::record(AM, index, work, search.rows) };
@@ -758,6 +803,8 @@ impl AccessMethod for Ivfflat {
             new_scan(&rel, &info.space, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         // An ivfflat scan holds at most work_mem of candidate rows.
         search.set_memory_limit(guc::work_mem_bytes());
+        // SAFETY: `index` is the open index of the scan.
+        unsafe { lend_centroid_cache(index, info, &mut search) };
         IvfScan {
             scan: search,
             rows: RowCounts::ordered(info.space.storage(), space),
@@ -785,6 +832,8 @@ impl AccessMethod for Ivfflat {
         let mut search =
             new_scan(&rel, &info.space, space, query, &options).unwrap_or_else(|e| raise(&rel, e));
         search.set_memory_limit(guc::work_mem_bytes());
+        // SAFETY: `index` is the open index of the scan.
+        unsafe { lend_centroid_cache(index, info, &mut search) };
         // Under a metric, lists on the far side of a Voronoi bisector farther than
         // the radius cannot hold rows within it: they are left out. (Inner product
         // is not a metric: those scans read up to `max_probes` lists.)

@@ -94,6 +94,11 @@ SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM queries WHE
 -- Inserts after vacuum.
 INSERT INTO t SELECT 30000 + i, v, h FROM (SELECT id AS i, v, h FROM queries) s;
 SELECT * FROM exact_l2();
+-- A rebuild on the changed rows moves the centroids; this session's scans
+-- kept the old ones' rotations (per backend, checked against the centroids
+-- read), and still return the exact rows.
+REINDEX INDEX t_idx;
+SELECT * FROM exact_l2();
 -- Iterative scan with a filter: as many rows as asked for, all passing it.
 SET ivfflat.iterative_scan = relaxed_order;
 SET ivfflat.probes = 1;

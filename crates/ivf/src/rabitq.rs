@@ -25,7 +25,9 @@
 //! code indexes with `quantization = rabitq` (`src/am/ivfflat.rs`).
 
 use pagestore::{BlockNumber, ItemPointer, Page, Relation, FIRST_OFFSET};
-use quant::{Estimator, Layout, Quantizer, Rotation};
+use std::collections::HashMap;
+
+use quant::{Estimator, Layout, Quantizer, Rotation, RotatedQuery};
 
 /// The operator a code index's bounds are of (`quant`'s).
 pub use quant::Metric;
@@ -147,6 +149,115 @@ impl RabitqCodec {
         ListBound {
             estimator: self.quantizer.query(query, Some(centroid), QUERY_BITS),
         }
+    }
+
+    /// `query` rotated once for [`list_bound_rotated`](Self::list_bound_rotated).
+    pub fn rotate_query(&self, query: &[f32]) -> RotatedQuery {
+        self.quantizer.rotate_query(query)
+    }
+
+    /// [`list_bound`](Self::list_bound) from the rotated query and the
+    /// centroid's rotation, which a [`CentroidCache`] keeps: the scan of a
+    /// list then does not rotate (2.7 µs of its 3.6 µs of preparation at
+    /// 384 dimensions).
+    pub fn list_bound_rotated(
+        &self,
+        query: &RotatedQuery,
+        centroid: &[f32],
+        rotated_centroid: &[f64],
+    ) -> ListBound {
+        ListBound {
+            estimator: self.quantizer.query_rotated(
+                query,
+                Some((centroid, rotated_centroid)),
+                QUERY_BITS,
+            ),
+        }
+    }
+
+    /// The rotation's bytes (what a [`CentroidCache`] was made for).
+    fn rotation_bytes(&self) -> Vec<u8> {
+        self.quantizer.rotation().to_bytes().to_vec()
+    }
+}
+
+/// Rotated centroids kept across scans (ivfflat centroids do not change
+/// after the build): each entry holds the centroid's bytes as read, and is
+/// used only while the centroid read from the index has the same bytes and
+/// the index's rotation is the cache's, so a stale entry (a rebuilt or
+/// another index) is recomputed, never used. Holds at most `max_bytes`;
+/// centroids beyond are rotated by each scan.
+pub struct CentroidCache {
+    rotation: Vec<u8>,
+    max_bytes: usize,
+    bytes: usize,
+    entries: HashMap<u32, (Vec<u8>, Vec<f64>)>,
+    /// A rotation that did not fit the cache.
+    uncached: Vec<f64>,
+}
+
+impl CentroidCache {
+    /// An empty cache of at most `max_bytes`.
+    pub fn new(max_bytes: usize) -> Self {
+        CentroidCache {
+            rotation: Vec::new(),
+            max_bytes,
+            bytes: 0,
+            entries: HashMap::new(),
+            uncached: Vec::new(),
+        }
+    }
+
+    /// Bytes held by the entries.
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Sets the most bytes held, dropping every entry if more are held.
+    pub fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes;
+        if self.bytes > max_bytes {
+            self.clear();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries = HashMap::new();
+        self.bytes = 0;
+    }
+
+    /// Empties the cache unless it was made for `codec`'s rotation.
+    pub(crate) fn use_for(&mut self, codec: &RabitqCodec) {
+        let rotation = codec.rotation_bytes();
+        if self.rotation != rotation {
+            self.clear();
+            self.rotation = rotation;
+        }
+    }
+
+    /// The rotation of list `list`'s centroid, whose bytes are `raw` and
+    /// floats `centroid`: the kept one if its bytes are `raw`, else
+    /// computed (and kept if it fits).
+    pub(crate) fn rotated(&mut self, codec: &RabitqCodec, list: u32, raw: &[u8], centroid: &[f32]) -> &[f64] {
+        let hit = self.entries.get(&list).is_some_and(|(b, _)| b[..] == *raw);
+        if !hit {
+            let rotated = codec.quantizer.rotate_centroid(centroid);
+            if let Some((b, r)) = self.entries.remove(&list) {
+                self.bytes -= Self::entry_bytes(&b, &r);
+            }
+            let size = Self::entry_bytes(raw, &rotated);
+            if self.bytes + size > self.max_bytes {
+                self.uncached = rotated;
+                return &self.uncached;
+            }
+            self.bytes += size;
+            self.entries.insert(list, (raw.to_vec(), rotated));
+        }
+        &self.entries[&list].1
+    }
+
+    fn entry_bytes(raw: &[u8], rotated: &[f64]) -> usize {
+        raw.len() + rotated.len() * 8 + 64
     }
 }
 
@@ -489,6 +600,97 @@ mod tests {
             out.push(row);
         }
         out
+    }
+
+    /// A code index of `n` rows around `lists` centers, and its rows.
+    fn small_code_index(
+        metric: Metric,
+        dims: usize,
+        lists: usize,
+        n: usize,
+        seed: u64,
+    ) -> (MemRelation, Vec<Vec<f32>>) {
+        let mut rng = pagestore::rng::SplitMix64::new(seed);
+        let centers: Vec<Vec<f32>> = (0..lists).map(|_| gaussian(&mut rng, dims)).collect();
+        let rows: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                let c = &centers[i % lists];
+                gaussian(&mut rng, dims).iter().zip(c).map(|(x, c)| 0.3 * x + c).collect()
+            })
+            .collect();
+        let centroid_bytes: Vec<u8> = centers.iter().flat_map(|c| payload_of(metric, c)).collect();
+        let codec = RabitqCodec::new(dims, 4, 0xABCD, metric).unwrap();
+        let rel = MemRelation::new();
+        let params = crate::IndexParams {
+            dims: dims as u32,
+            payload_size: dims * 4,
+            space_id: 1,
+            quantization: 0,
+        };
+        let space = TestSpace(metric);
+        let mut builder =
+            crate::IvfBuilder::new_with_codes(&rel, &space, params, centroid_bytes, &codec, |_| {})
+                .unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let tid = ItemPointer::new((i / 50) as u32, (i % 50 + 1) as u16);
+            builder.push_with_vector(tid, &payload_of(metric, row), row).unwrap();
+        }
+        builder.finish().unwrap();
+        (rel, rows)
+    }
+
+    /// Rotated centroids kept across scans give the scans of an uncached
+    /// scan, bit for bit: a cache of the same index, one of another index
+    /// with the same rotation (its entries are stale: recomputed), and one
+    /// too small for every centroid.
+    #[test]
+    fn centroid_cache_gives_the_same_scans() {
+        let (dims, lists) = (40, 6);
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+            let space = TestSpace(metric);
+            let (rel, _) = small_code_index(metric, dims, lists, 600, 3);
+            let (other, _) = small_code_index(metric, dims, lists, 300, 4);
+            let mut rng = pagestore::rng::SplitMix64::new(5);
+            let options = crate::SearchOptions {
+                probes: 4,
+                iterative: crate::IterativeScan::Off,
+            };
+            let scan = |rel: &MemRelation, query: &[f32], cache: Option<CentroidCache>| {
+                let meta = read_rabitq_meta(rel).unwrap();
+                let codec = RabitqCodec::from_meta(&meta, metric).unwrap();
+                let qp = payload_of(metric, query);
+                let mut scan =
+                    crate::Scan::new_with_codes(rel, &space, &qp, query, codec, &options).unwrap();
+                if let Some(cache) = cache {
+                    scan.set_centroid_cache(cache);
+                }
+                let rows = drain(rel, &space, &mut scan);
+                (rows, scan.take_centroid_cache().unwrap())
+            };
+            let mut cache = CentroidCache::new(1 << 20);
+            for _ in 0..3 {
+                let query = gaussian(&mut rng, dims);
+                let (want, _) = scan(&rel, &query, None);
+                assert!(!want.is_empty());
+                let got;
+                (got, cache) = scan(&rel, &query, Some(cache));
+                assert_eq!(got, want, "{metric:?}: cached scan");
+                assert!(cache.memory_bytes() > 0 && cache.memory_bytes() <= 1 << 20);
+                // The other index, with the first one's cache: stale entries.
+                let (want_other, _) = scan(&other, &query, None);
+                let got_other;
+                (got_other, cache) = scan(&other, &query, Some(cache));
+                assert_eq!(got_other, want_other, "{metric:?}: another index's cache");
+                (_, cache) = scan(&rel, &query, Some(cache));
+            }
+            // Room for one centroid: the others are rotated by each scan.
+            let one = dims * 4 + dims * 8 + 64;
+            let query = gaussian(&mut rng, dims);
+            let (want, _) = scan(&rel, &query, None);
+            let (got, small) = scan(&rel, &query, Some(CentroidCache::new(one)));
+            assert_eq!(got, want, "{metric:?}: a small cache");
+            assert_eq!(small.memory_bytes(), one);
+        }
     }
 
     /// Build, scans (plain and iterative), insert and vacuum of a code index

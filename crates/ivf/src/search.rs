@@ -26,7 +26,8 @@ use crate::centroids::{
 };
 use crate::error::IvfError;
 use crate::lists::{for_each_page, for_each_tuple};
-use crate::rabitq::RabitqCodec;
+use crate::rabitq::{CentroidCache, RabitqCodec};
+use quant::RotatedQuery;
 use crate::space::Space;
 
 /// Whether a scan continues into more lists once its probes are exhausted.
@@ -94,6 +95,10 @@ struct CodeScan {
     /// The centroid last read, as bytes and as floats.
     centroid_bytes: Vec<u8>,
     centroid: Vec<f32>,
+    /// The query rotated (once, when the first list is read).
+    rotated: Option<RotatedQuery>,
+    /// Rotated centroids, possibly kept from earlier scans.
+    cache: CentroidCache,
 }
 
 /// Bytes of one row held by a scan.
@@ -140,6 +145,8 @@ impl Scan {
             locations: Vec::new(),
             centroid_bytes: Vec::new(),
             centroid: Vec::new(),
+            rotated: None,
+            cache: CentroidCache::new(0),
         };
         let mut scan = Self::new_inner(rel, space, query, &meta, options, Some(code))?;
         scan.payload_size = code_size;
@@ -315,6 +322,22 @@ impl Scan {
         }
     }
 
+    /// Gives a code scan `cache`, the rotated centroids of earlier scans
+    /// (emptied if it was made for another rotation); other scans ignore
+    /// it.
+    pub fn set_centroid_cache(&mut self, mut cache: CentroidCache) {
+        if let Some(code) = self.codes.as_mut() {
+            cache.use_for(&code.codec);
+            code.cache = cache;
+        }
+    }
+
+    /// Takes back a code scan's centroid cache, to give to a later scan.
+    pub fn take_centroid_cache(&mut self) -> Option<CentroidCache> {
+        let code = self.codes.as_mut()?;
+        Some(std::mem::replace(&mut code.cache, CentroidCache::new(0)))
+    }
+
     /// Rows held in memory now (at most what the memory limit allows).
     pub fn rows_held(&self) -> usize {
         self.candidates.len()
@@ -366,7 +389,14 @@ impl Scan {
                             "centroid size does not match the dimensions",
                         ));
                     }
-                    Some(code.codec.list_bound(&code.vector, &code.centroid))
+                    let list = self.list_numbers[start + index];
+                    let query = code
+                        .rotated
+                        .get_or_insert_with(|| code.codec.rotate_query(&code.vector));
+                    let rotated =
+                        code.cache
+                            .rotated(&code.codec, list, &code.centroid_bytes, &code.centroid);
+                    Some(code.codec.list_bound_rotated(query, &code.centroid, rotated))
                 }
                 None => None,
             };

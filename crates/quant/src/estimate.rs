@@ -156,6 +156,20 @@ struct Parts {
     dbeta: f64,
 }
 
+/// A query rotated once ([`Quantizer::rotate_query`]), to be prepared for
+/// the codes of several centroids ([`Quantizer::query_rotated`]).
+#[derive(Clone, Debug)]
+pub struct RotatedQuery {
+    /// The rotated query (normalized first under cosine).
+    rotated: Vec<f64>,
+    /// Its norm (before the rotation).
+    norm: f64,
+    /// A cosine query without a direction.
+    degenerate: bool,
+    /// The query itself (inner product's `<c, q>`).
+    query: Vec<f32>,
+}
+
 impl Quantizer {
     /// Prepares `query` for the codes encoded relative to `centroid`, with
     /// the rotated query quantized to `query_bits` (1 to 8) bits per
@@ -190,6 +204,101 @@ impl Quantizer {
         };
         let b = norm(&r);
         self.rotation().apply(&mut r);
+        self.finish_query(r, b, degenerate, cq, cnorm, query_bits)
+    }
+
+    /// [`query`](Self::query) rotated once for the codes of many centroids
+    /// (an ivfflat scan's lists): see [`query_rotated`](Self::query_rotated).
+    pub fn rotate_query(&self, query: &[f32]) -> RotatedQuery {
+        let n = self.dims();
+        assert_eq!(query.len(), n, "query dimension mismatch");
+        let (mut r, degenerate) = match self.metric() {
+            Metric::InnerProduct => (query.iter().map(|&v| v as f64).collect(), false),
+            metric => residual(metric, query, None),
+        };
+        let norm = norm(&r);
+        self.rotation().apply(&mut r);
+        RotatedQuery {
+            rotated: r,
+            norm,
+            degenerate,
+            query: query.to_vec(),
+        }
+    }
+
+    /// The rotation of `centroid`, for [`query_rotated`](Self::query_rotated)
+    /// (it does not depend on the query: a caller may keep it).
+    pub fn rotate_centroid(&self, centroid: &[f32]) -> Vec<f64> {
+        assert_eq!(centroid.len(), self.dims(), "centroid dimension mismatch");
+        let mut r: Vec<f64> = centroid.iter().map(|&v| v as f64).collect();
+        self.rotation().apply(&mut r);
+        r
+    }
+
+    /// [`query`](Self::query) for the codes of `centroid`, given as the
+    /// centroid and its [`rotate_centroid`](Self::rotate_centroid): the
+    /// rotated residual is the difference of the rotations (the rotation is
+    /// linear), so a scan of many lists rotates its query once. The
+    /// rotation is orthogonal, so the residual's norm is taken after it;
+    /// both differ from `query`'s by rounding (about 1e-15 relative), far
+    /// inside the bounds' `SLACK64`.
+    pub fn query_rotated(
+        &self,
+        query: &RotatedQuery,
+        centroid: Option<(&[f32], &[f64])>,
+        query_bits: u8,
+    ) -> Estimator {
+        let n = self.dims();
+        assert_eq!(query.rotated.len(), n, "query dimension mismatch");
+        match (self.metric(), centroid) {
+            (Metric::InnerProduct, centroid) => {
+                let (cq, cn) = match centroid {
+                    Some((c, _)) => {
+                        assert_eq!(c.len(), n, "centroid dimension mismatch");
+                        let cq = c
+                            .iter()
+                            .zip(&query.query)
+                            .map(|(&x, &y)| x as f64 * y as f64)
+                            .sum();
+                        let cn = c.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+                        (cq, cn)
+                    }
+                    None => (0.0, 0.0),
+                };
+                let r = query.rotated.clone();
+                self.finish_query(r, query.norm, false, cq, cn, query_bits)
+            }
+            (_, Some((_, rotated))) => {
+                assert_eq!(rotated.len(), n, "centroid dimension mismatch");
+                let r: Vec<f64> = query
+                    .rotated
+                    .iter()
+                    .zip(rotated)
+                    .map(|(q, c)| q - c)
+                    .collect();
+                let b = norm(&r);
+                self.finish_query(r, b, query.degenerate, 0.0, 0.0, query_bits)
+            }
+            (_, None) => {
+                let r = query.rotated.clone();
+                self.finish_query(r, query.norm, query.degenerate, 0.0, 0.0, query_bits)
+            }
+        }
+    }
+
+    /// The rest of [`query`](Self::query): `r` is the rotated residual, of
+    /// norm `b`.
+    fn finish_query(
+        &self,
+        mut r: Vec<f64>,
+        b: f64,
+        degenerate: bool,
+        cq: f64,
+        cnorm: f64,
+        query_bits: u8,
+    ) -> Estimator {
+        assert!((1..=8).contains(&query_bits), "query_bits must be 1..=8");
+        let n = self.dims();
         if b > 0.0 {
             // Times the inverse: each coordinate moves by at most an ulp,
             // far inside SLACK64.

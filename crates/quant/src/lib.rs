@@ -32,7 +32,7 @@ pub mod rotation;
 pub use code::{
     parse_stored_bits, stored_bits, CodeView, Layout, Quantizer, HEADER_BYTES, NIBBLES_FLAG,
 };
-pub use estimate::{Estimate, Estimator, EPS0};
+pub use estimate::{Estimate, Estimator, RotatedQuery, EPS0};
 pub use rotation::{Error, Rotation};
 
 /// The distance of an operator class.

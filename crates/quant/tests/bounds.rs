@@ -46,8 +46,18 @@ fn check_case(
         .iter()
         .map(|o| quantizer.encode(o, centroid.as_deref()))
         .collect();
-    for q in &queries {
-        let est = quantizer.query(q, centroid.as_deref(), query_bits);
+    // Both ways of preparing a query: from the query, and from its
+    // rotation less the centroid's (what ivfflat scans do).
+    let rotated_centroid = centroid.as_deref().map(|c| quantizer.rotate_centroid(c));
+    let prepared = queries.iter().flat_map(|q| {
+        let rotated = quantizer.rotate_query(q);
+        let with = centroid.as_deref().zip(rotated_centroid.as_deref());
+        [
+            (q, quantizer.query(q, centroid.as_deref(), query_bits)),
+            (q, quantizer.query_rotated(&rotated, with, query_bits)),
+        ]
+    });
+    for (q, est) in prepared {
         for (o, code) in rows.iter().zip(&codes) {
             let code = &code[..];
             let lb = est.lower_bound(code);
@@ -112,16 +122,20 @@ fn lower_bound_at_and_near_zero_distance() {
                 rows.push(near);
                 rows.push(q.iter().map(|v| v * 2.0).collect());
                 for centroid in [None, Some(&c[..]), Some(&q[..])] {
-                    let est = quantizer.query(&q, centroid, 8);
-                    for o in &rows {
-                        let code = quantizer.encode(o, centroid);
-                        let lb = est.lower_bound(&code);
-                        for sql in sql_values(metric, o, &q) {
-                            if !sql.is_nan() {
-                                assert!(
-                                    lb <= sql,
-                                    "{metric:?} dims {dims} bits {bits}: {lb} > {sql}"
-                                );
+                    let rc = centroid.map(|c| quantizer.rotate_centroid(c));
+                    let with = centroid.zip(rc.as_deref());
+                    let rotated = quantizer.query_rotated(&quantizer.rotate_query(&q), with, 8);
+                    for est in [quantizer.query(&q, centroid, 8), rotated] {
+                        for o in &rows {
+                            let code = quantizer.encode(o, centroid);
+                            let lb = est.lower_bound(&code);
+                            for sql in sql_values(metric, o, &q) {
+                                if !sql.is_nan() {
+                                    assert!(
+                                        lb <= sql,
+                                        "{metric:?} dims {dims} bits {bits}: {lb} > {sql}"
+                                    );
+                                }
                             }
                         }
                     }
