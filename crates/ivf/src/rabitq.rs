@@ -602,7 +602,8 @@ mod tests {
         out
     }
 
-    /// A code index of `n` rows around `lists` centers, and its rows.
+    /// A code index of `n` rows around `lists` centers (rows `i` at TID
+    /// `(i / 50, i % 50 + 1)`), and its rows.
     fn small_code_index(
         metric: Metric,
         dims: usize,
@@ -631,11 +632,13 @@ mod tests {
         let mut builder =
             crate::IvfBuilder::new_with_codes(&rel, &space, params, centroid_bytes, &codec, |_| {})
                 .unwrap();
+        let tid = |i: usize| ItemPointer::new((i / 50) as u32, (i % 50 + 1) as u16);
+        // A code build needs each row's vector, not only its payload.
+        assert!(builder.push(tid(0), &payload_of(metric, &rows[0])).is_err());
         for (i, row) in rows.iter().enumerate() {
-            let tid = ItemPointer::new((i / 50) as u32, (i % 50 + 1) as u16);
-            builder.push_with_vector(tid, &payload_of(metric, row), row).unwrap();
+            builder.push_with_vector(tid(i), &payload_of(metric, row), row).unwrap();
         }
-        builder.finish().unwrap();
+        assert_eq!(builder.finish().unwrap().tuples, n as u64);
         (rel, rows)
     }
 
@@ -709,46 +712,9 @@ mod tests {
         let mut rng = pagestore::rng::SplitMix64::new(9);
         for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
             let space = TestSpace(metric);
-            let centers: Vec<Vec<f32>> = (0..lists).map(|_| gaussian(&mut rng, dims)).collect();
-            let rows: Vec<Vec<f32>> = (0..n)
-                .map(|i| {
-                    let c = &centers[i % lists];
-                    gaussian(&mut rng, dims)
-                        .iter()
-                        .zip(c)
-                        .map(|(x, c)| 0.3 * x + c)
-                        .collect()
-                })
-                .collect();
-            let centroid_bytes: Vec<u8> =
-                centers.iter().flat_map(|c| payload_of(metric, c)).collect();
-            let codec = RabitqCodec::new(dims, 4, 0xABCD, metric).unwrap();
-            let rel = MemRelation::new();
-            let params = crate::IndexParams {
-                dims: dims as u32,
-                payload_size: dims * 4,
-                space_id: 1,
-                quantization: 0,
-            };
-            let mut builder = crate::IvfBuilder::new_with_codes(
-                &rel,
-                &space,
-                params,
-                centroid_bytes,
-                &codec,
-                |_| {},
-            )
-            .unwrap();
+            let (rel, rows) = small_code_index(metric, dims, lists, n, rng.next_u64());
             let tid = |i: usize| ItemPointer::new((i / 50) as u32, (i % 50 + 1) as u16);
             let row_of = |t: ItemPointer| t.block as usize * 50 + t.offset as usize - 1;
-            assert!(builder.push(tid(0), &payload_of(metric, &rows[0])).is_err());
-            for (i, row) in rows.iter().enumerate() {
-                builder
-                    .push_with_vector(tid(i), &payload_of(metric, row), row)
-                    .unwrap();
-            }
-            let stats = builder.finish().unwrap();
-            assert_eq!(stats.tuples, n as u64);
 
             // Readers without a codec refuse the index.
             let query = gaussian(&mut rng, dims);
