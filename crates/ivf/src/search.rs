@@ -581,7 +581,10 @@ impl Ord for Candidate {
     /// equal distances pop in TID order.
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.ordered, other.block, other.offset).cmp(&(self.ordered, self.block, self.offset))
+        // One 128-bit comparison of (ordered, block, offset) instead of a
+        // chain of three.
+        let key = |c: &Self| (c.ordered as u128) << 48 | (c.block as u128) << 16 | c.offset as u128;
+        key(other).cmp(&key(self))
     }
 }
 
