@@ -61,7 +61,7 @@ pub struct Scan {
     next_list: usize,
     probes: usize,
     /// Rows of the lists read so far that were not yet returned.
-    candidates: BinaryHeap<Candidate>,
+    candidates: Nearest,
     /// The index's payload size (rows of another size are damaged).
     payload_size: u32,
     /// Most rows held at once (from the memory limit).
@@ -99,6 +99,68 @@ struct CodeScan {
     rotated: Option<RotatedQuery>,
     /// Rotated centroids, possibly kept from earlier scans.
     cache: CentroidCache,
+}
+
+/// The rows of a batch, handed out nearest first: the nearest are selected
+/// and sorted a prefix at a time (256 rows, then twice as many each time),
+/// so a scan that returns a few hundred of its thousands of rows orders
+/// only those (`O(n)` to select them), where a heap of all of them cost
+/// `O(n)` to build and a logarithmic sift per row.
+#[derive(Default)]
+struct Nearest {
+    rows: Vec<Candidate>,
+    /// `rows[..sorted]` are in order, and none of `rows[sorted..]` is nearer.
+    sorted: usize,
+    /// The next row to hand out.
+    next: usize,
+}
+
+impl Nearest {
+    /// The first prefix to order.
+    const FIRST: usize = 256;
+
+    fn new(rows: Vec<Candidate>) -> Self {
+        Nearest {
+            rows,
+            sorted: 0,
+            next: 0,
+        }
+    }
+
+    /// `Candidate`'s order is reversed (`a > b`: a is nearer).
+    fn nearest_first(a: &Candidate, b: &Candidate) -> Ordering {
+        b.cmp(a)
+    }
+
+    /// The nearest row not handed out yet.
+    fn pop(&mut self) -> Option<Candidate> {
+        if self.next == self.sorted {
+            let rest = &mut self.rows[self.sorted..];
+            if rest.is_empty() {
+                return None;
+            }
+            let take = self.sorted.max(Self::FIRST).min(rest.len());
+            if take < rest.len() {
+                rest.select_nth_unstable_by(take, Self::nearest_first);
+            }
+            rest[..take].sort_unstable_by(Self::nearest_first);
+            self.sorted += take;
+        }
+        let row = self.rows[self.next];
+        self.next += 1;
+        Some(row)
+    }
+
+    /// Rows not handed out yet.
+    fn len(&self) -> usize {
+        self.rows.len() - self.next
+    }
+
+    /// The vector, emptied, for the next batch.
+    fn into_rows(mut self) -> Vec<Candidate> {
+        self.rows.clear();
+        self.rows
+    }
 }
 
 /// Bytes of one row held by a scan.
@@ -202,7 +264,7 @@ impl Scan {
             lists: ranked.into_iter().map(|(_, _, head)| head).collect(),
             next_list: 0,
             probes,
-            candidates: BinaryHeap::new(),
+            candidates: Nearest::default(),
             payload_size: meta.payload_size,
             max_candidates: DEFAULT_SCAN_MEMORY / CANDIDATE_BYTES,
             batch_start: 0,
@@ -359,10 +421,10 @@ impl Scan {
     ) -> Result<(), IvfError> {
         let payload_size = self.payload_size;
         let cap = self.max_candidates;
-        let mut batch = std::mem::take(&mut self.candidates).into_vec();
+        let mut batch = std::mem::take(&mut self.candidates).into_rows();
         batch.clear();
-        // Below the cap the batch is a plain vector, heapified in O(n) at
-        // the end (most scans only pop a few rows); at the cap it becomes a
+        // Below the cap the batch is a plain vector, put in order a prefix
+        // at a time at the end (most scans only take a few rows); at the cap it becomes a
         // max-heap of the nearest rows (reversed order), whose farthest row
         // is replaced by each nearer one.
         let mut farthest_first: BinaryHeap<std::cmp::Reverse<Candidate>> = BinaryHeap::new();
@@ -459,7 +521,7 @@ impl Scan {
         self.next_list = end;
         self.batch_start = start;
         self.batch_truncated = truncated;
-        self.candidates = BinaryHeap::from(batch);
+        self.candidates = Nearest::new(batch);
         Ok(())
     }
 }
@@ -512,6 +574,30 @@ mod candidate_tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Rows come out of `Nearest` in the heap's order, across the prefixes
+    /// it orders (256, 512, ...), with many equal distances.
+    #[test]
+    fn nearest_hands_out_rows_in_order() {
+        let mut rng = pagestore::rng::SplitMix64::new(11);
+        for n in [0usize, 1, 255, 256, 257, 1000, 5000] {
+            let rows: Vec<Candidate> = (0..n)
+                .map(|i| {
+                    let d = (rng.next_u64() % 97) as f32 - 20.0;
+                    Candidate::new(d, ItemPointer::new((i / 7) as u32, (i % 7 + 1) as u16))
+                })
+                .collect();
+            let mut heap: BinaryHeap<Candidate> = rows.iter().copied().collect();
+            let mut nearest = Nearest::new(rows);
+            assert_eq!(nearest.len(), n);
+            while let Some(want) = heap.pop() {
+                let got = nearest.pop().expect("as many rows as the heap");
+                assert_eq!((got.distance(), got.tid()), (want.distance(), want.tid()));
+                assert_eq!(nearest.len(), heap.len());
+            }
+            assert!(nearest.pop().is_none());
         }
     }
 }
