@@ -432,7 +432,9 @@ impl Scan {
         let after = self.last_returned;
         let query = &self.query;
         let mut failed = None;
-        // A page's rows and their bounds (code scans).
+        // A page's rows and their bounds (code scans), and the allocation
+        // of its codes' slices, kept from page to page.
+        let mut spare_codes: Vec<&[u8]> = Vec::new();
         let mut tids: Vec<ItemPointer> = Vec::new();
         let mut bounds: Vec<f64> = Vec::new();
         for (index, &head) in self.lists[start..end].iter().enumerate() {
@@ -494,7 +496,7 @@ impl Scan {
                 Some(bound) => {
                     // A page's codes at once: their bounds are computed in
                     // batches (vectorized).
-                    let mut codes: Vec<&[u8]> = Vec::new();
+                    let mut codes = recycle(std::mem::take(&mut spare_codes));
                     tids.clear();
                     for_each_tuple(page, payload_size, |tid, payload| {
                         tids.push(tid);
@@ -506,6 +508,7 @@ impl Scan {
                     for (&tid, &b) in tids.iter().zip(bounds.iter()) {
                         keep(Candidate::new(f32_at_most(b), tid));
                     }
+                    spare_codes = recycle(codes);
                 }
                 None => for_each_tuple(page, payload_size, |tid, payload| {
                     keep(Candidate::new(space.distance(query, payload), tid));
@@ -524,6 +527,14 @@ impl Scan {
         self.candidates = Nearest::new(batch);
         Ok(())
     }
+}
+
+/// `v` emptied, as a vector of slices of another lifetime: the same
+/// allocation (an empty vector's `into_iter().map().collect()` is collected
+/// in place), so a loop over pages does not allocate per page.
+fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    v.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
 }
 
 /// The largest f32 not above `x` (`-inf` for NaN: no bound is provable).
@@ -575,6 +586,17 @@ mod candidate_tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let page = vec![1u8; 64];
+        let mut v: Vec<&[u8]> = Vec::with_capacity(40);
+        v.extend(page.chunks(8));
+        let (ptr, cap) = (v.as_ptr() as usize, v.capacity());
+        let w: Vec<&[u8]> = recycle(v);
+        assert!(w.is_empty());
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (ptr, cap));
     }
 
     /// Rows come out of `Nearest` in the heap's order, across the prefixes
